@@ -1,0 +1,45 @@
+# The README's two commands: `make lab` (set up, open the quickstart) and `make test` (set up, run every test).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_OK := js/node_modules/.installed
+BUNDLE := cnnviz_widgets/static/widget.js
+JS_SOURCES := $(shell find js/src -type f) js/build.mjs
+
+.PHONY: setup lab test test-py test-js bench chromium clean
+
+setup: $(INSTALLED) $(BUNDLE)
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+$(NODE_OK): js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BUNDLE): $(NODE_OK) $(JS_SOURCES)
+	cd js && npm run --silent build
+
+# Debian's Chromium for the real-browser tests (Playwright is pointed at it; it never downloads a browser).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Install Chromium first: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/00_quickstart.ipynb --ServerApp.allow_root=True
+
+test: setup chromium
+	cd js && npm run --silent typecheck && npm test --silent
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_saliency.py
+
+clean:
+	rm -rf $(VENV) js/node_modules cnnviz_widgets/static tests/artifacts

@@ -1,0 +1,88 @@
+"""Hooks that live exactly as long as one call: model-state guards and activation capture.
+
+Every context manager here restores what it changed in ``finally``, so after any engine call, whether it
+returned or raised, the model has no extra hooks and the same ``training``/``requires_grad`` flags.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Sequence
+
+import torch
+from torch import nn
+
+from .layers import resolve_layer
+
+
+@contextmanager
+def model_state(model: nn.Module, *, train: bool = False, requires_grad: bool = False) -> Iterator[nn.Module]:
+    """Put ``model`` in eval (or train) mode with frozen (or trainable) weights, then restore every flag.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The user's model; each submodule's ``training`` flag and each parameter's ``requires_grad`` flag
+        is saved and put back on exit.
+    train : bool
+        Mode to run in; attributions use eval mode so batch-norm and dropout are deterministic.
+    requires_grad : bool
+        Whether weights take part in autograd; freezing them skips weight-gradient work.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.train(train)
+        for p, _ in flags:
+            p.requires_grad_(requires_grad)
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+class Capture:
+    """Outputs of named layers recorded during one forward pass (all calls of a reused module)."""
+
+    def __init__(self, names: Sequence[str]):
+        self.outputs: Dict[str, List[torch.Tensor]] = {name: [] for name in names}
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        """The output of the last call of layer ``name`` (the one closest to the logits)."""
+        calls = self.outputs[name]
+        if not calls:
+            raise RuntimeError(f"layer {name!r} was not called during the forward pass")
+        return calls[-1]
+
+
+@contextmanager
+def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[Capture]:
+    """Record the outputs of ``layers`` (dotted names) while the block runs; remove the hooks on exit.
+
+    Each hooked output is replaced by a clone, so in-place operations later in the network (``x += y``,
+    ``ReLU(inplace=True)``) cannot overwrite the recorded tensor; gradients flow through the clone
+    unchanged, so ``torch.autograd.grad(score, capture[name])`` is the gradient at that layer.
+    """
+    record = Capture(layers)
+    handles = []
+
+    def hook_for(name: str):
+        def hook(_module: nn.Module, _inputs, output):
+            if not isinstance(output, torch.Tensor):
+                raise TypeError(
+                    f"layer {name!r} returns {type(output).__name__}, not a tensor; pick a layer whose output "
+                    "is a single tensor"
+                )
+            record.outputs[name].append(output)
+            return output.clone()
+
+        return hook
+
+    try:
+        for name in layers:
+            handles.append(resolve_layer(model, name).register_forward_hook(hook_for(name)))
+        yield record
+    finally:
+        for handle in handles:
+            handle.remove()

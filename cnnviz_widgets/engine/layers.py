@@ -1,0 +1,232 @@
+"""Layers by dotted name, their output shapes, and their receptive fields in input pixels.
+
+Receptive fields are propagated through every torch call of one probing forward pass (a
+``TorchFunctionMode``), so functional code (``F.pad``, ``F.max_pool2d``, ``x + y``) counts as much as
+modules do. Each 4-D tensor carries, per axis, the field ``size``, the ``stride`` between neighbouring
+units and the ``offset``: the input-pixel coordinate (pixel centres at 0, 1, ...) of unit 0's field centre.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+Pair = Tuple[float, float]
+
+
+class LayerError(ValueError):
+    """A layer name or unit that does not exist in the model; the message lists valid choices."""
+
+
+def list_choices(names: Sequence[str], wanted: str, limit: int = 12) -> str:
+    """A short, readable list of valid names, closest matches to ``wanted`` first."""
+    close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.5)
+    rest = [n for n in names if n not in close]
+    shown = close + rest[: max(0, limit - len(close))]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f", ... ({more} more)" if more > 0 else "")
+
+
+def resolve_layer(model: nn.Module, name: str) -> nn.Module:
+    """The submodule called ``name`` in ``model.named_modules()``, or a :class:`LayerError` naming choices."""
+    modules = dict(model.named_modules())
+    if not isinstance(name, str) or name not in modules or name == "":
+        valid = [n for n in modules if n]
+        raise LayerError(f"unknown layer {name!r}; valid layers: {list_choices(valid, str(name))}")
+    return modules[name]
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Where a unit of a spatial layer looks in the input image, per axis (height, width)."""
+
+    size: Pair
+    stride: Pair
+    offset: Pair
+
+    def union(self, other: "ReceptiveField") -> "ReceptiveField":
+        """The field covering both (an element-wise op of two aligned tensors sees both inputs)."""
+        size, offset = [], []
+        for axis in range(2):
+            lo = min(self.offset[axis] - (self.size[axis] - 1) / 2, other.offset[axis] - (other.size[axis] - 1) / 2)
+            hi = max(self.offset[axis] + (self.size[axis] - 1) / 2, other.offset[axis] + (other.size[axis] - 1) / 2)
+            size.append(hi - lo + 1)
+            offset.append((lo + hi) / 2)
+        stride = tuple(max(a, b) for a, b in zip(self.stride, other.stride))
+        return ReceptiveField(tuple(size), stride, tuple(offset))
+
+    def window(self, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair = (1, 1)) -> "ReceptiveField":
+        """The field after a sliding window (convolution or pooling) with the given geometry."""
+        size = tuple(r + (k - 1) * d * j for r, k, d, j in zip(self.size, kernel, dilation, self.stride))
+        offset = tuple(o + ((k - 1) * d / 2 - p) * j for o, k, d, p, j in zip(self.offset, kernel, dilation, padding, self.stride))
+        return ReceptiveField(size, tuple(j * s for j, s in zip(self.stride, stride)), offset)
+
+    def shifted(self, before: Pair) -> "ReceptiveField":
+        """The field after padding ``before`` units at the top/left (indices move, the field does not)."""
+        return ReceptiveField(self.size, self.stride, tuple(o - b * j for o, b, j in zip(self.offset, before, self.stride)))
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One module as seen in a probing forward pass."""
+
+    name: str
+    type: str
+    shape: Tuple[int, ...]  # output shape without the batch dimension (last call)
+    calls: int
+    receptive_field: Optional[ReceptiveField]  # None for non-spatial outputs or ops we cannot follow
+
+    @property
+    def spatial(self) -> bool:
+        """True for (C, H, W) outputs with more than one position: candidates for CAMs and unit pickers."""
+        return len(self.shape) == 3 and self.shape[1] * self.shape[2] > 1
+
+
+def _pair(v) -> Pair:
+    if isinstance(v, (list, tuple)):
+        return (v[0], v[-1]) if len(v) in (1, 2) else (v[0], v[1])
+    return (v, v)
+
+
+def _arg(args, kwargs, index: int, name: str, default):
+    if name in kwargs:
+        return kwargs[name]
+    return args[index] if len(args) > index else default
+
+
+def _field(t) -> Optional[ReceptiveField]:
+    return getattr(t, "_cnnviz_rf", None) if isinstance(t, torch.Tensor) else None
+
+
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _tensors(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from _tensors(item)
+
+
+_WINDOW_OPS = {"conv2d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "lp_pool2d"}
+
+
+class _FieldTracker(TorchFunctionMode):
+    """Attaches a :class:`ReceptiveField` to every 4-D tensor a torch call produces."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        first = args[0] if args else None
+        for t in _tensors(out):
+            if t.dim() == 4:
+                rf, before = self._propagate(name, first, args, kwargs, t), _field(t)
+                if rf is not None:  # an in-place op (x += y) widens the field its tensor already had
+                    t._cnnviz_rf = rf if before is None else before.union(rf)
+        return out
+
+    @staticmethod
+    def _propagate(name, first, args, kwargs, out) -> Optional[ReceptiveField]:
+        rf_in = _field(first)
+        if name in _WINDOW_OPS and rf_in is not None:
+            if name == "conv2d":
+                weight = _arg(args, kwargs, 1, "weight", None)
+                kernel = tuple(weight.shape[-2:])
+                stride = _pair(_arg(args, kwargs, 3, "stride", 1))
+                padding = _arg(args, kwargs, 4, "padding", 0)
+                dilation = _pair(_arg(args, kwargs, 5, "dilation", 1))
+                if padding == "valid":
+                    padding = 0
+                elif padding == "same":
+                    padding = tuple((k - 1) * d / 2 for k, d in zip(kernel, dilation))
+                return rf_in.window(kernel, stride, _pair(padding), dilation)
+            kernel = _pair(_arg(args, kwargs, 2 if name == "lp_pool2d" else 1, "kernel_size", 1))
+            stride_arg = _arg(args, kwargs, 3 if name == "lp_pool2d" else 2, "stride", None)
+            stride = _pair(stride_arg) if stride_arg not in (None, [], ()) else kernel
+            padding = (0, 0) if name == "lp_pool2d" else _pair(_arg(args, kwargs, 3, "padding", 0))
+            dilation = _pair(_arg(args, kwargs, 4, "dilation", 1)) if name.startswith("max") else (1, 1)
+            return rf_in.window(kernel, stride, padding, dilation)
+        if name in ("pad", "constant_pad_nd") and rf_in is not None:
+            pad = list(_arg(args, kwargs, 1, "pad", ()))
+            left = pad[0] if len(pad) >= 1 else 0
+            top = pad[2] if len(pad) >= 3 else 0
+            return rf_in.shifted((top, left))
+        # Any other op that keeps the spatial grid: the union of its aligned spatial inputs.
+        fields = [
+            _field(t)
+            for t in _tensors((args, kwargs))
+            if t.dim() == 4 and t.shape[-2:] == out.shape[-2:] and _field(t) is not None
+        ]
+        if not fields:
+            return None
+        merged = fields[0]
+        for rf in fields[1:]:
+            merged = merged.union(rf)
+        return merged
+
+
+def layers(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> List[LayerRecord]:
+    """Probe ``model`` with one zero image and list its submodules in the order their calls finish.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module taking an image batch; it is run once in eval mode without gradients and left as it was.
+    input_shape : sequence of int
+        ``(C, H, W)`` of one image, without the batch dimension.
+
+    Returns
+    -------
+    list of LayerRecord
+        One record per called submodule (the root excluded) with output shape, number of calls and, for
+        spatial outputs, the receptive field in input pixels.
+    """
+    from .hooks import model_state
+
+    names = {m: n for n, m in model.named_modules() if n}
+    seen: Dict[str, LayerRecord] = {}
+    order: List[str] = []
+
+    def hook(module, _inputs, output):
+        name = names[module]
+        out = output if isinstance(output, torch.Tensor) else next(iter(_tensors(output)), None)
+        shape = tuple(out.shape[1:]) if out is not None else ()
+        calls = seen[name].calls + 1 if name in seen else 1
+        rf = _field(out) if out is not None and out.dim() == 4 else None
+        seen[name] = LayerRecord(name, type(module).__name__, shape, calls, rf)
+        if name in order:
+            order.remove(name)
+        order.append(name)
+
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
+    x._cnnviz_rf = ReceptiveField((1, 1), (1, 1), (0, 0))
+    handles = [m.register_forward_hook(hook) for m in names]
+    try:
+        with model_state(model), torch.no_grad(), _FieldTracker():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [seen[name] for name in order]
+
+
+def default_cam_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
+    """The last convolutional block: the last spatial layer called once that has parameterised children.
+
+    For torchvision's ResNets this is ``layer4``, for SqueezeNet ``features``, for EfficientNet-Lite its
+    last MBConv block. Models without such blocks get their last spatial layer.
+    """
+    spatial = [r for r in records if r.spatial and r.calls == 1]
+    if not spatial:
+        raise LayerError("this model has no layer with a spatial (C, H, W) output; Grad-CAM needs one")
+    modules = dict(model.named_modules())
+    blocks = [r for r in spatial if any(any(True for _ in c.parameters()) for c in modules[r.name].children())]
+    return (blocks or spatial)[-1].name

@@ -1,0 +1,166 @@
+"""What every view shares: the bundle, an error banner fed by exceptions, and a background job runner.
+
+Long work runs in a worker thread started inside a copy of the caller's context (without it, Stop clicks
+were lost after a page reload on ipykernel 7 with comms over subshells). Results go into traits, never
+only into messages, so a view rendered later still sees them. Jobs are "latest wins": submitting a new
+one cancels the running one, whose results are then dropped.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import anywidget
+import traitlets
+
+log = logging.getLogger("cnnviz_widgets")
+STATIC = Path(__file__).resolve().parent.parent / "static"
+BUNDLE = STATIC / "widget.js"
+
+
+class Cancelled(Exception):
+    """Raised inside a job when Stop was pressed or a newer job replaced it."""
+
+
+class Job:
+    """One piece of background work: its thread, its cancel flag, and a progress reporter."""
+
+    def __init__(self, widget: "ViewWidget", fn: Callable[["Job"], Any]):
+        self.widget = widget
+        self.fn = fn
+        self.cancelled = threading.Event()
+        self.thread: Optional[threading.Thread] = None
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the job should stop; call between chunks of work."""
+        if self.cancelled.is_set():
+            raise Cancelled()
+
+    def progress(self, fraction: float, status: str = "") -> None:
+        """Report progress (0..1) to the view; also a cancellation point."""
+        self.check()
+        with self.widget.hold_sync():
+            self.widget.progress = float(min(max(fraction, 0.0), 1.0))
+            if status:
+                self.widget.status = status
+
+    def run(self, previous: Optional["Job"]) -> None:
+        if previous is not None and previous.thread is not None:
+            previous.thread.join()
+        if self.cancelled.is_set():
+            return
+        try:
+            self.fn(self)
+        except Cancelled:
+            if self.widget._job is self:
+                self.widget.status = "stopped"
+        except Exception as exc:  # noqa: BLE001 - every failure is shown, none reaches the kernel
+            if self.widget._job is self:
+                self.widget.show_error(exc)
+        finally:
+            if self.widget._job is self:
+                self.widget.busy = False
+
+
+def shows_errors(method: Callable) -> Callable:
+    """Decorate a trait observer or message handler so an exception lands in the error banner."""
+
+    @functools.wraps(method)
+    def wrapper(self: "ViewWidget", *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            self.show_error(exc)
+
+    return wrapper
+
+
+class ViewWidget(anywidget.AnyWidget):
+    """Base of every cnnviz view: one shared ES module, rendered by the view named in ``_view``."""
+
+    _esm = BUNDLE
+    _css = STATIC / "widget.css"
+    _view = traitlets.Unicode("").tag(sync=True)
+
+    error = traitlets.Unicode("", help="Message of the last failure, shown in the view's banner.").tag(sync=True)
+    busy = traitlets.Bool(False, help="True while a background job runs.").tag(sync=True)
+    progress = traitlets.Float(0.0, help="Fraction of the running job that is done.").tag(sync=True)
+    status = traitlets.Unicode("", help="One line about the running or last job.").tag(sync=True)
+
+    def __init__(self, **kwargs: Any):
+        if not BUNDLE.is_file():
+            raise RuntimeError(f"the front-end bundle {BUNDLE} is missing; build it with `make setup` (or `npm run build` in js/)")
+        self._job: Optional[Job] = None
+        self._lock = threading.Lock()
+        super().__init__(**kwargs)
+        self.on_msg(self._handle_message)
+
+    # -- errors ---------------------------------------------------------------------------------------------
+    def show_error(self, exc: BaseException) -> None:
+        """Put ``exc`` in the banner and in the Python log; never re-raise into the kernel."""
+        text = str(exc) or type(exc).__name__
+        if not isinstance(exc, ValueError):  # our own errors are ValueErrors with a complete message
+            text = f"{type(exc).__name__}: {text}"
+            log.error("cnnviz_widgets view failed", exc_info=exc)
+        else:
+            log.warning("%s", text)
+        self.error = text
+
+    # -- jobs -----------------------------------------------------------------------------------------------
+    def submit(self, fn: Callable[[Job], Any]) -> Job:
+        """Run ``fn(job)`` in the background, cancelling any running job first."""
+        job = Job(self, fn)
+        with self._lock:
+            previous, self._job = self._job, job
+            if previous is not None:
+                previous.cancelled.set()
+            self.error = ""
+            self.busy = True
+            self.progress = 0.0
+            self.status = ""
+            thread = threading.Thread(target=job.run, args=(previous,), name=f"cnnviz-{self._view}", daemon=True)
+            job.thread = thread
+            contextvars.copy_context().run(thread.start)
+        return job
+
+    def stop(self) -> None:
+        """Ask the running job to stop at its next cancellation point."""
+        job = self._job
+        if job is not None:
+            job.cancelled.set()
+
+    def wait(self, timeout: Optional[float] = 60.0) -> None:
+        """Block until the current job has finished (for scripts and tests; views never need it)."""
+        job = self._job
+        if job is not None and job.thread is not None:
+            job.thread.join(timeout)
+            if job.thread.is_alive():
+                raise TimeoutError(f"the job did not finish within {timeout} s")
+
+    @shows_errors
+    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "stop":
+            self.stop()
+        elif kind == "dismiss_error":
+            self.error = ""
+        else:
+            self.handle_message(content)
+
+    def handle_message(self, content: dict) -> None:
+        """Subclasses handle their own front-end requests here."""
+        raise ValueError(f"unknown request from the view: {content!r}")
+
+    def close(self) -> None:
+        """Stop and join the running job, then release the comm (and, in subclasses, the model)."""
+        job = self._job
+        if job is not None:
+            job.cancelled.set()
+            if job.thread is not None and job.thread is not threading.current_thread():
+                job.thread.join(timeout=30)
+        self._job = None
+        super().close()

@@ -1,0 +1,51 @@
+/** Heat-map overlay arithmetic, kept free of the DOM so it can be unit-tested. */
+import { colorOf } from "./colormap";
+
+/** Scale so the largest |value| maps to 1 (all-zero maps stay zero). */
+export function normalize(data: ArrayLike<number>): Float32Array {
+  let max = 0;
+  for (let i = 0; i < data.length; i++) {
+    const a = Math.abs(data[i]);
+    if (a > max && Number.isFinite(a)) max = a;
+  }
+  const out = new Float32Array(data.length);
+  if (max === 0) return out;
+  for (let i = 0; i < data.length; i++) out[i] = data[i] / max;
+  return out;
+}
+
+/** Index into an (h, w) map for pixel (x, y) of a (width, height) picture, nearest neighbour. */
+export function mapIndex(x: number, y: number, width: number, height: number, h: number, w: number): number {
+  const mx = Math.min(w - 1, Math.max(0, Math.floor((x * w) / width)));
+  const my = Math.min(h - 1, Math.max(0, Math.floor((y * h) / height)));
+  return my * w + mx;
+}
+
+/**
+ * Blend a colour-mapped heat-map over an RGBA picture: out = (1 - opacity) * base + opacity * colour.
+ * `heat` is (h, w) in [0, 1] and may be smaller than the picture; alpha stays opaque.
+ */
+export function blend(
+  base: Uint8ClampedArray,
+  width: number,
+  height: number,
+  heat: Float32Array,
+  h: number,
+  w: number,
+  table: Uint8ClampedArray,
+  opacity: number,
+): Uint8ClampedArray<ArrayBuffer> {
+  const out = new Uint8ClampedArray(width * height * 4);
+  const a = Math.min(1, Math.max(0, opacity));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = (y * width + x) * 4;
+      const [r, g, b] = colorOf(heat[mapIndex(x, y, width, height, h, w)], table);
+      out[p] = (1 - a) * base[p] + a * r;
+      out[p + 1] = (1 - a) * base[p + 1] + a * g;
+      out[p + 2] = (1 - a) * base[p + 2] + a * b;
+      out[p + 3] = 255;
+    }
+  }
+  return out;
+}
