@@ -77,12 +77,7 @@ class SaliencyExplorer(ViewWidget):
         spatial = [r for r in records if r.spatial]
         self.set_trait("methods", list(METHODS))
         self.set_trait("layers", [{"name": r.name, "type": r.type, "shape": list(r.shape)} for r in spatial])
-        try:
-            default = default_cam_layer(net.model, records)
-        except LayerError as exc:
-            default = ""
-            if method in LAYER_METHODS:
-                self.show_error(exc)
+        default = default_cam_layer(net.model, records) if spatial else ""
         with self.hold_trait_notifications():
             self.method = method
             self.layer = layer if layer is not None else default
@@ -130,6 +125,11 @@ class SaliencyExplorer(ViewWidget):
         if self.method not in LAYER_METHODS:
             return None
         names = [row["name"] for row in self.layers]
+        if not names:
+            raise LayerError(
+                f"this model has no layer with a spatial (C, H, W) output, which {self.method} needs; "
+                f"pixel methods work: {', '.join(m for m in METHODS if m not in LAYER_METHODS)}"
+            )
         if self.layer not in names:
             raise LayerError(
                 f"{self.layer!r} is not a layer with a spatial (C, H, W) output; choose one of: "
