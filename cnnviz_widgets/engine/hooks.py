@@ -6,7 +6,7 @@ returned or raised, the model has no extra hooks and the same ``training``/``req
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -15,31 +15,35 @@ from .layers import resolve_layer
 
 
 @contextmanager
-def model_state(model: nn.Module, *, train: bool = False, requires_grad: bool = False) -> Iterator[nn.Module]:
-    """Put ``model`` in eval (or train) mode with frozen (or trainable) weights, then restore every flag.
+def model_state(model: nn.Module, *, train: bool = False, requires_grad: Optional[bool] = None) -> Iterator[nn.Module]:
+    """Put ``model`` in eval (or train) mode, optionally freeze or unfreeze its weights, then restore.
+
+    Only the flags that differ are changed and put back, so the guard costs next to nothing on a model that
+    is already in the wanted state.
 
     Parameters
     ----------
     model : nn.Module
-        The user's model; each submodule's ``training`` flag and each parameter's ``requires_grad`` flag
-        is saved and put back on exit.
+        The user's model; every ``training`` and ``requires_grad`` flag it had is put back on exit.
     train : bool
         Mode to run in; attributions use eval mode so batch-norm and dropout are deterministic.
-    requires_grad : bool
-        Whether weights take part in autograd; freezing them skips weight-gradient work.
+    requires_grad : bool, optional
+        ``False`` freezes the weights (feature visualisation: no weight-gradient work); ``None`` leaves them
+        as they are (attributions ask autograd for input gradients only, which skips weight gradients anyway).
     """
-    modes = [(m, m.training) for m in model.modules()]
-    flags = [(p, p.requires_grad) for p in model.parameters()]
+    modules = [m for m in model.modules() if m.training != train]
+    params = [] if requires_grad is None else [p for p in model.parameters() if p.requires_grad != requires_grad]
     try:
-        model.train(train)
-        for p, _ in flags:
+        for m in modules:
+            m.training = train
+        for p in params:
             p.requires_grad_(requires_grad)
         yield model
     finally:
-        for m, mode in modes:
-            m.training = mode
-        for p, flag in flags:
-            p.requires_grad_(flag)
+        for m in modules:
+            m.training = not train
+        for p in params:
+            p.requires_grad_(not requires_grad)
 
 
 class Capture:

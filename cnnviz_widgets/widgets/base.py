@@ -91,10 +91,11 @@ class ViewWidget(anywidget.AnyWidget):
     progress = traitlets.Float(0.0, help="Fraction of the running job that is done.").tag(sync=True)
     status = traitlets.Unicode("", help="One line about the running or last job.").tag(sync=True)
 
+    _job: Optional[Job] = None  # class default: close() may run from __del__ of a half-built widget
+
     def __init__(self, **kwargs: Any):
         if not BUNDLE.is_file():
             raise RuntimeError(f"the front-end bundle {BUNDLE} is missing; build it with `make setup` (or `npm run build` in js/)")
-        self._job: Optional[Job] = None
         self._lock = threading.Lock()
         super().__init__(**kwargs)
         self.on_msg(self._handle_message)
