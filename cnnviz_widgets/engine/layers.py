@@ -85,6 +85,11 @@ class LayerRecord:
         """True for (C, H, W) outputs with more than one position: candidates for CAMs and unit pickers."""
         return len(self.shape) == 3 and self.shape[1] * self.shape[2] > 1
 
+    @property
+    def passthrough(self) -> bool:
+        """Identity and padding layers: their output repeats their input's features, so pickers hide them."""
+        return self.type == "Identity" or self.type.endswith(("Pad1d", "Pad2d", "Pad3d"))
+
 
 def _pair(v) -> Pair:
     if isinstance(v, (list, tuple)):

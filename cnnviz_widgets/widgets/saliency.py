@@ -74,7 +74,7 @@ class SaliencyExplorer(ViewWidget):
         self._net: Optional[Net] = net
         self._x = None
         records = net.layers()
-        spatial = [r for r in records if r.spatial]
+        spatial = [r for r in records if r.spatial and not r.passthrough]
         self.set_trait("methods", list(METHODS))
         self.set_trait("layers", [{"name": r.name, "type": r.type, "shape": list(r.shape)} for r in spatial])
         default = default_cam_layer(net.model, records) if spatial else ""

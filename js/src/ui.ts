@@ -75,7 +75,7 @@ export interface LayerRow {
 }
 
 /** Searchable layer tree (indented by dotted depth, with output shapes) bound to the `layer` trait. */
-export function layerPicker(model: AnyModel): { el: HTMLElement; dispose: () => void } {
+export function layerPicker(model: AnyModel): { el: HTMLElement; dispose: () => void; shown: () => void } {
   const search = h("input", { type: "search", class: "cnnviz-layer-search", placeholder: "filter layers…" });
   const list = h("div", { class: "cnnviz-layer-list", role: "listbox" });
   const current = h("div", { class: "cnnviz-layer-current" });
@@ -97,19 +97,25 @@ export function layerPicker(model: AnyModel): { el: HTMLElement; dispose: () => 
               "data-layer": r.name,
               "aria-selected": r.name === selected,
               style: `padding-left:${0.4 + 0.8 * (r.name.split(".").length - 1)}em`,
+              title: `${r.name} (${r.type}) → ${r.shape.join("×")}`,
               onclick: () => save(model, "layer", r.name),
             },
             h("span", { class: "cnnviz-layer-name" }, r.name),
-            h("span", { class: "cnnviz-layer-type" }, r.type),
             h("span", { class: "cnnviz-layer-shape" }, r.shape.join("×")),
           ),
         ),
     );
-    list.querySelector(".cnnviz-selected")?.scrollIntoView?.({ block: "nearest" });
+    scrollToSelected();
   };
+  // Keep the chosen layer in sight; the list may not be laid out yet on first draw.
+  const scrollToSelected = () =>
+    requestAnimationFrame(() => {
+      const row = list.querySelector<HTMLElement>(".cnnviz-selected");
+      if (row) list.scrollTop = row.offsetTop - list.clientHeight / 2 + row.clientHeight / 2;
+    });
   search.addEventListener("input", draw);
   draw();
-  return { el, dispose: listen(model, { layers: draw, layer: draw }) };
+  return { el, dispose: listen(model, { layers: draw, layer: draw }), shown: scrollToSelected };
 }
 
 export interface PredictionRow {

@@ -30,7 +30,9 @@ export function renderSaliency(model: AnyModel, el: HTMLElement): () => void {
         ),
       ),
     );
+    const wasHidden = picker.el.style.display === "none";
     picker.el.style.display = LAYER_METHODS.has(current) ? "" : "none";
+    if (wasHidden && LAYER_METHODS.has(current)) picker.shown();
   };
   drawMethods();
   const image = () => overlay.setImage((model.get("image") as DataView) ?? null);
