@@ -35,7 +35,7 @@ lab: setup
 	$(BIN)/jupyter lab notebooks/00_quickstart.ipynb --ServerApp.allow_root=True
 
 test: setup chromium
-	cd js && npm run --silent typecheck && npm test --silent
+	cd js && npm run --silent typecheck && npm run --silent test
 	$(BIN)/python -m pytest
 
 bench: setup

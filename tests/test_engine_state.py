@@ -117,3 +117,33 @@ def test_model_without_conv_layers_explains_why_gradcam_cannot_run():
     with pytest.raises(LayerError, match=r"no layer with a spatial \(C, H, W\) output"):
         engine.saliency(mlp, torch.rand(1, 3, 16, 16), 0, method="gradcam")
     assert engine.saliency(mlp, torch.rand(1, 3, 16, 16), 0, method="gradient").shape == (1, 16, 16)
+
+
+def test_concurrent_calls_on_one_model_do_not_see_each_others_hooks(resnet18):
+    """A widget job and a notebook cell may run engine calls on the same model at once (two threads)."""
+    import threading
+
+    model = resnet18.model
+    x = torch.rand(1, 3, 96, 96)
+    cam_ref = engine.saliency(model, x, 1, method="gradcam", layer="layer3")
+    n_layers = len(engine.layers(model, (3, 96, 96)))
+    failures = []
+
+    def worker(kind):
+        try:
+            for _ in range(8):
+                if kind == "cam":
+                    torch.testing.assert_close(engine.saliency(model, x, 1, method="gradcam", layer="layer3"), cam_ref)
+                else:
+                    assert len(engine.layers(model, (3, 96, 96))) == n_layers
+                    engine.saliency(model, x, 2, method="gradient")
+        except Exception as exc:  # noqa: BLE001 - collected and reported below
+            failures.append(f"{kind}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in ("cam", "other", "cam")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    assert hook_count(model) == 0

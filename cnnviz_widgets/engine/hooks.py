@@ -2,9 +2,13 @@
 
 Every context manager here restores what it changed in ``finally``, so after any engine call, whether it
 returned or raised, the model has no extra hooks and the same ``training``/``requires_grad`` flags.
+Hooks and flags belong to the model, not to a thread, so ``model_state`` also serialises engine calls on
+one model: a widget's background job and a notebook cell never see each other's activations.
 """
 from __future__ import annotations
 
+import threading
+import weakref
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence
 
@@ -14,12 +18,25 @@ from torch import nn
 from .layers import resolve_layer
 
 
+_locks: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _lock_for(model: nn.Module) -> threading.RLock:
+    with _locks_guard:
+        lock = _locks.get(model)
+        if lock is None:
+            lock = _locks[model] = threading.RLock()
+        return lock
+
+
 @contextmanager
 def model_state(model: nn.Module, *, train: bool = False, requires_grad: Optional[bool] = None) -> Iterator[nn.Module]:
     """Put ``model`` in eval (or train) mode, optionally freeze or unfreeze its weights, then restore.
 
     Only the flags that differ are changed and put back, so the guard costs next to nothing on a model that
-    is already in the wanted state.
+    is already in the wanted state. The model's lock is held throughout (re-entrant within one thread), so
+    hooks registered inside the block see only this call's forward passes.
 
     Parameters
     ----------
@@ -31,19 +48,20 @@ def model_state(model: nn.Module, *, train: bool = False, requires_grad: Optiona
         ``False`` freezes the weights (feature visualisation: no weight-gradient work); ``None`` leaves them
         as they are (attributions ask autograd for input gradients only, which skips weight gradients anyway).
     """
-    modules = [m for m in model.modules() if m.training != train]
-    params = [] if requires_grad is None else [p for p in model.parameters() if p.requires_grad != requires_grad]
-    try:
-        for m in modules:
-            m.training = train
-        for p in params:
-            p.requires_grad_(requires_grad)
-        yield model
-    finally:
-        for m in modules:
-            m.training = not train
-        for p in params:
-            p.requires_grad_(not requires_grad)
+    with _lock_for(model):
+        modules = [m for m in model.modules() if m.training != train]
+        params = [] if requires_grad is None else [p for p in model.parameters() if p.requires_grad != requires_grad]
+        try:
+            for m in modules:
+                m.training = train
+            for p in params:
+                p.requires_grad_(requires_grad)
+            yield model
+        finally:
+            for m in modules:
+                m.training = not train
+            for p in params:
+                p.requires_grad_(not requires_grad)
 
 
 class Capture:
@@ -63,6 +81,8 @@ class Capture:
 @contextmanager
 def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[Capture]:
     """Record the outputs of ``layers`` (dotted names) while the block runs; remove the hooks on exit.
+
+    Use it inside :func:`model_state`, whose lock keeps other threads' forward passes out of the record.
 
     Each hooked output is replaced by a clone, so in-place operations later in the network (``x += y``,
     ``ReLU(inplace=True)``) cannot overwrite the recorded tensor; gradients flow through the clone

@@ -213,13 +213,14 @@ def layers(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> List
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
     x._cnnviz_rf = ReceptiveField((1, 1), (1, 1), (0, 0))
-    handles = [m.register_forward_hook(hook) for m in names]
-    try:
-        with model_state(model), torch.no_grad(), _FieldTracker():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with model_state(model), torch.no_grad():
+        handles = [m.register_forward_hook(hook) for m in names]
+        try:
+            with _FieldTracker():
+                model(x)
+        finally:
+            for handle in handles:
+                handle.remove()
     return [seen[name] for name in order]
 
 

@@ -1,23 +1,24 @@
-import { describe, expect, it } from "vitest";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 import { COLORMAP_NAMES, colorOf, lut } from "../src/colormap";
 
 describe("colour maps", () => {
   it("start and end at their first and last stops", () => {
     const gray = lut("gray");
-    expect(colorOf(0, gray)).toEqual([0, 0, 0]);
-    expect(colorOf(1, gray)).toEqual([255, 255, 255]);
+    assert.deepEqual(colorOf(0, gray), [0, 0, 0]);
+    assert.deepEqual(colorOf(1, gray), [255, 255, 255]);
     const inferno = lut("inferno");
-    expect(colorOf(0, inferno)).toEqual([0x00, 0x00, 0x04]);
-    expect(colorOf(1, inferno)).toEqual([0xfc, 0xff, 0xa4]);
+    assert.deepEqual(colorOf(0, inferno), [0x00, 0x00, 0x04]);
+    assert.deepEqual(colorOf(1, inferno), [0xfc, 0xff, 0xa4]);
   });
 
   it("interpolate linearly between stops (gray: value v -> round(255 v))", () => {
     const gray = lut("gray");
     for (const v of [0.1, 0.25, 0.5, 0.9]) {
       const [r, g, b] = colorOf(v, gray);
-      expect(r).toBe(Math.round(v * 255));
-      expect(g).toBe(r);
-      expect(b).toBe(r);
+      assert.equal(r, Math.round(v * 255));
+      assert.equal(g, r);
+      assert.equal(b, r);
     }
   });
 
@@ -26,28 +27,28 @@ describe("colour maps", () => {
     const jet = lut("jet");
     const lo = colorOf(127 / 255, jet);
     const hi = colorOf(128 / 255, jet);
-    expect(Math.min(lo[0], hi[0])).toBeLessThanOrEqual(0x7f);
-    expect(Math.max(lo[0], hi[0])).toBeGreaterThanOrEqual(0x7e);
-    expect(lo[1]).toBeGreaterThan(250);
+    assert.ok(Math.min(lo[0], hi[0]) <= 0x7f);
+    assert.ok(Math.max(lo[0], hi[0]) >= 0x7e);
+    assert.ok(lo[1] > 250);
   });
 
   it("is monotonic in lightness for the perceptual maps", () => {
     for (const name of ["inferno", "viridis", "gray"]) {
       const t = lut(name);
       const luma = (i: number) => 0.2126 * t[i * 3] + 0.7152 * t[i * 3 + 1] + 0.0722 * t[i * 3 + 2];
-      for (let i = 16; i < 256; i += 16) expect(luma(i)).toBeGreaterThan(luma(i - 16));
+      for (let i = 16; i < 256; i += 16) assert.ok(luma(i) > luma(i - 16));
     }
   });
 
   it("clamps out-of-range values and maps NaN to the lowest colour", () => {
     const gray = lut("gray");
-    expect(colorOf(-3, gray)).toEqual([0, 0, 0]);
-    expect(colorOf(7, gray)).toEqual([255, 255, 255]);
-    expect(colorOf(NaN, gray)).toEqual([0, 0, 0]);
+    assert.deepEqual(colorOf(-3, gray), [0, 0, 0]);
+    assert.deepEqual(colorOf(7, gray), [255, 255, 255]);
+    assert.deepEqual(colorOf(NaN, gray), [0, 0, 0]);
   });
 
   it("names the valid choices for an unknown map", () => {
-    expect(() => lut("rainbow")).toThrow(/choose one of: .*inferno/);
-    expect(COLORMAP_NAMES).toContain("viridis");
+    assert.throws(() => lut("rainbow"), /choose one of: .*inferno/);
+    assert.ok(COLORMAP_NAMES.includes("viridis"));
   });
 });

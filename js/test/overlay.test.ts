@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 import { decodeArray } from "../src/arrays";
 import { lut } from "../src/colormap";
 import { blend, mapIndex, normalize } from "../src/overlay";
@@ -14,15 +15,15 @@ describe("overlay blending", () => {
     const base = solid(2, 2, [10, 20, 30]);
     const heat = new Float32Array([0, 1, 1, 0]);
     const gray = lut("gray");
-    expect(Array.from(blend(base, 2, 2, heat, 2, 2, gray, 0))).toEqual(Array.from(base));
-    expect(Array.from(blend(base, 2, 2, heat, 2, 2, gray, 1))).toEqual([0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 255]);
+    assert.deepEqual(Array.from(blend(base, 2, 2, heat, 2, 2, gray, 0)), Array.from(base));
+    assert.deepEqual(Array.from(blend(base, 2, 2, heat, 2, 2, gray, 1)), [0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 255]);
   });
 
   it("mixes linearly: (1 - a) * base + a * colour, hand-computed", () => {
     const base = solid(1, 1, [200, 100, 0]);
     const out = blend(base, 1, 1, new Float32Array([1]), 1, 1, lut("gray"), 0.25);
     // 0.75 * 200 + 0.25 * 255 = 213.75 -> 214; 0.75 * 100 + 63.75 = 138.75 -> 139; 0 + 63.75 -> 64
-    expect(Array.from(out)).toEqual([214, 139, 64, 255]);
+    assert.deepEqual(Array.from(out), [214, 139, 64, 255]);
   });
 
   it("stretches a coarse map over a larger picture by nearest neighbour", () => {
@@ -30,14 +31,14 @@ describe("overlay blending", () => {
     const heat = new Float32Array([0, 1, 1, 0]); // 2x2: top-right and bottom-left hot
     const out = blend(base, 4, 4, heat, 2, 2, lut("gray"), 1);
     const at = (x: number, y: number) => out[(y * 4 + x) * 4];
-    expect([at(0, 0), at(1, 1), at(2, 0), at(3, 1), at(0, 3), at(3, 3)]).toEqual([0, 0, 255, 255, 255, 0]);
-    expect(mapIndex(3, 3, 4, 4, 2, 2)).toBe(3);
+    assert.deepEqual([at(0, 0), at(1, 1), at(2, 0), at(3, 1), at(0, 3), at(3, 3)], [0, 0, 255, 255, 255, 0]);
+    assert.equal(mapIndex(3, 3, 4, 4, 2, 2), 3);
   });
 
   it("normalises by the largest magnitude and leaves all-zero maps at zero", () => {
-    expect(Array.from(normalize([0, 2, 4, 1]))).toEqual([0, 0.5, 1, 0.25]);
-    expect(Array.from(normalize([0, 0]))).toEqual([0, 0]);
-    expect(Array.from(normalize([0, Infinity, 2]))[2]).toBe(1);
+    assert.deepEqual(Array.from(normalize([0, 2, 4, 1])), [0, 0.5, 1, 0.25]);
+    assert.deepEqual(Array.from(normalize([0, 0])), [0, 0]);
+    assert.equal(Array.from(normalize([0, Infinity, 2]))[2], 1);
   });
 });
 
@@ -47,8 +48,8 @@ describe("wire arrays", () => {
     const floats = new Float32Array(frame, 16, 4);
     floats.set([1.5, -2, 3, 4]);
     const arr = decodeArray({ dtype: "float32", shape: [2, 2], buffer: new DataView(frame, 16, 16) })!;
-    expect(Array.from(arr.data)).toEqual([1.5, -2, 3, 4]);
-    expect(arr.shape).toEqual([2, 2]);
+    assert.deepEqual(Array.from(arr.data), [1.5, -2, 3, 4]);
+    assert.deepEqual(arr.shape, [2, 2]);
   });
 
   it("copies when a float buffer is not 4-byte aligned", () => {
@@ -56,11 +57,11 @@ describe("wire arrays", () => {
     const view = new DataView(frame, 1, 8);
     view.setFloat32(0, 0.25, true);
     view.setFloat32(4, 7, true);
-    expect(Array.from(decodeArray({ dtype: "float32", shape: [2], buffer: view })!.data)).toEqual([0.25, 7]);
+    assert.deepEqual(Array.from(decodeArray({ dtype: "float32", shape: [2], buffer: view })!.data), [0.25, 7]);
   });
 
   it("rejects unknown dtypes and tolerates an empty trait", () => {
-    expect(decodeArray(null)).toBeNull();
-    expect(() => decodeArray({ dtype: "int64" as "uint8", shape: [1], buffer: new ArrayBuffer(8) })).toThrow(/int64/);
+    assert.equal(decodeArray(null), null);
+    assert.throws(() => decodeArray({ dtype: "int64" as "uint8", shape: [1], buffer: new ArrayBuffer(8) }), /int64/);
   });
 });

@@ -1,0 +1,406 @@
+"""Fixtures for the real-browser tests: one Jupyter server per app, a page per test, a kernel probe.
+
+Everything here follows what was measured on this project's machines (see the e2e notes): Debian's
+Chromium driven by Playwright (never `playwright install`), a server isolated in temp dirs, user settings
+that keep the news toast away and every cell in the DOM, exact kernel waits through `window.jupyterapp`,
+and Python-side state read through a second kernel client so the page is not touched.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO / "notebooks" / "00_quickstart.ipynb"
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+# Required on these machines: without the networking flags the closed network refuses Chromium's
+# background connections and pages stall.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 1000}
+APPS = ("lab", "notebook")
+# Notebook 7.6.5 logs this on every load; it is not ours.
+KNOWN_NOISE = ("Cannot read properties of undefined (reading 'schema')",)
+# anywidget imports the bundle from a blob: URL, so errors thrown by our code carry blob: frames.
+OURS = re.compile(r"cnnviz|anywidget|blob:", re.IGNORECASE)
+
+Payload = Union[str, bytes]
+
+
+# -- browser ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: Dict) -> Dict:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make chromium`, or run `make test`)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: Dict) -> Dict:
+    return {**browser_context_args, "viewport": VIEWPORT}
+
+
+# -- Jupyter server -----------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_settings(settings_dir: Path, plugin: str, values: Dict[str, Any]) -> None:
+    package, name = plugin.rsplit(":", 1)
+    path = settings_dir.joinpath(*package.split("/"), f"{name}.jupyterlab-settings")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values))
+
+
+class JupyterServer:
+    """`python -m jupyterlab` or `python -m notebook` on a free port, isolated in temp dirs."""
+
+    def __init__(self, app: str, base: Path):
+        assert app in APPS, app
+        self.app = app
+        self.base = base
+        self.root = base / "root"
+        self.runtime = base / "runtime"
+        self.token = secrets.token_hex(16)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = base / "server.log"
+        self.proc: Optional[subprocess.Popen] = None
+        self._log: Optional[Any] = None
+
+    # lifecycle
+    def start(self, timeout: float = 60.0) -> "JupyterServer":
+        config, data, ipython = self.base / "config", self.base / "data", self.base / "ipython"
+        for d in (self.root, self.runtime, config, data, ipython):
+            d.mkdir(parents=True, exist_ok=True)
+        settings = config / "lab" / "user-settings"
+        # The news toast overlaps controls; windowing leaves off-screen cells out of the DOM.
+        _write_settings(settings, "@jupyterlab/apputils-extension:notification", {"fetchNews": "false"})
+        _write_settings(settings, "@jupyterlab/notebook-extension:tracker", {"windowingMode": "none"})
+        bin_dir = str(Path(sys.executable).parent)
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(config),
+            "JUPYTER_DATA_DIR": str(data),
+            "JUPYTER_RUNTIME_DIR": str(self.runtime),
+            "IPYTHONDIR": str(ipython),
+            "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        }
+        module, app_class = ("jupyterlab", "LabApp") if self.app == "lab" else ("notebook", "JupyterNotebookApp")
+        cmd = [
+            sys.executable, "-m", module,
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--ServerApp.allow_root=True",
+            f"--{app_class}.expose_app_in_browser=True",
+        ]
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, env=env, cwd=self.root, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the {self.app} server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                self.api("GET", "/api/status", timeout=2)
+                return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {self.app} server did not answer /api/status in {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        self.proc = None
+        try:
+            import psutil
+
+            children = psutil.Process(proc.pid).children(recursive=True)
+        except Exception:  # noqa: BLE001 - psutil missing or the server already gone
+            children = []
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # shuts kernels down cleanly in 1-2 s
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        for child in children:  # anything that outlived the server, by its own pid (psutil guards reuse)
+            try:
+                if child.is_running():
+                    child.kill()
+            except Exception:  # noqa: BLE001 - gone meanwhile
+                pass
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_bytes()[-n:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    # REST
+    def api(self, method: str, path: str, timeout: float = 10.0) -> Any:
+        req = urllib.request.Request(self.url + path, method=method, headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def sessions(self) -> List[dict]:
+        return self.api("GET", "/api/sessions")
+
+    def delete_sessions(self) -> None:
+        """DELETE every session: shuts its kernel down, so the next test has both cores."""
+        for session in self.sessions():
+            try:
+                self.api("DELETE", f"/api/sessions/{session['id']}", timeout=30)
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404:
+                    raise
+
+    def page_url(self, name: str) -> str:
+        if self.app == "lab":  # ?reset: ignore the saved workspace (tabs of earlier tests)
+            return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
+        return f"{self.url}/notebooks/{name}?token={self.token}"
+
+
+@pytest.fixture(scope="session", params=APPS)
+def jupyter_server(request, tmp_path_factory) -> JupyterServer:
+    """One server per app for the whole session (pytest groups the tests by app, so one runs at a time)."""
+    server = JupyterServer(request.param, tmp_path_factory.mktemp(f"jupyter-{request.param}"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+# -- kernel probe -------------------------------------------------------------------------------------------
+class KernelProbe:
+    """A second client on the page's kernel: reads Python-side state with silent user_expressions."""
+
+    def __init__(self, connection_file: Path):
+        from jupyter_client import BlockingKernelClient
+
+        self.client = BlockingKernelClient(connection_file=str(connection_file))
+        self.client.load_connection_file()
+        self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+
+    def eval(self, expr: str, timeout: float = 30.0) -> Any:
+        msg_id = self.client.execute("", silent=True, store_history=False, user_expressions={"v": expr})
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no reply from the kernel for {expr!r} within {timeout} s")
+            reply = self.client.get_shell_msg(timeout=remaining)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        value = reply["content"]["user_expressions"]["v"]
+        if value.get("status") != "ok":
+            raise AssertionError(f"{expr!r} failed in the kernel: {value.get('ename')}: {value.get('evalue')}")
+        return ast.literal_eval(value["data"]["text/plain"])
+
+    def wait_for(self, expr: str, predicate: Callable[[Any], bool] = bool, timeout: float = 60.0) -> Any:
+        """Poll ``expr`` until ``predicate(value)`` holds; return the value."""
+        deadline = time.monotonic() + timeout
+        value: Any = None
+        while time.monotonic() < deadline:
+            try:
+                value = self.eval(expr)
+            except AssertionError:  # e.g. NameError before the cell that defines it has run
+                value = None
+            else:
+                if predicate(value):
+                    return value
+            time.sleep(0.2)
+        raise AssertionError(f"{expr!r} did not reach the expected state within {timeout} s; last value: {value!r}")
+
+    def close(self) -> None:
+        self.client.stop_channels()
+
+
+# -- the notebook page --------------------------------------------------------------------------------------
+KERNEL_IDLE_JS = """() => {
+  const k = window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel;
+  return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
+}"""
+
+ALL_PROMPTS_JS = """() => {
+  const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].filter(
+    (c) => (c.querySelector('.cm-content')?.textContent ?? '').trim() !== '');
+  return cells.length > 0 && cells.every(
+    (c) => /\\[\\d+\\]/.test(c.querySelector('.jp-InputArea-prompt')?.textContent ?? ''));
+}"""
+
+# Statistics of a canvas' pixels: size, distinct RGB colours, luminance spread, all-grey, and a hash.
+CANVAS_STATS_JS = """(c) => {
+  const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+  const colours = new Set();
+  let sum = 0, sum2 = 0, grey = true, hash = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const r = data[i], g = data[i + 1], b = data[i + 2];
+    const rgb = (r << 16) | (g << 8) | b;
+    colours.add(rgb);
+    const l = (r + g + b) / 3;
+    sum += l; sum2 += l * l;
+    if (r !== g || g !== b) grey = false;
+    hash = (Math.imul(hash, 31) + rgb) | 0;
+  }
+  const n = Math.max(1, data.length / 4), mean = sum / n;
+  return { width: c.width, height: c.height, colours: colours.size, std: Math.sqrt(Math.max(0, sum2 / n - mean * mean)),
+           grey, hash };
+}"""
+
+
+def has_comm_msg(payload: Payload) -> bool:
+    """A kernel websocket frame that carries a comm_msg (text JSON, or Lab 4.6's binary v1 protocol)."""
+    return (b"comm_msg" in payload) if isinstance(payload, (bytes, bytearray)) else ("comm_msg" in payload)
+
+
+class NotebookPage:
+    """A notebook open in Lab or Notebook 7, with its errors, its sent websocket frames and a kernel probe."""
+
+    def __init__(self, page, server: JupyterServer, name: str):
+        self.page = page
+        self.server = server
+        self.name = name
+        self.errors: List[str] = []
+        self.sent: List[Payload] = []  # every websocket frame the page sent, in order
+        self._probe: Optional[KernelProbe] = None
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc.message}\n{exc.stack or ''}"))
+        page.on("console", self._on_console)
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: self.sent.append(payload)))
+
+    def _on_console(self, msg) -> None:
+        if msg.type == "error":
+            loc = msg.location or {}
+            self.errors.append(f"console.error: {msg.text} ({loc.get('url', '')}:{loc.get('lineNumber', '')})")
+
+    # opening and running
+    def open(self) -> None:
+        self.page.goto(self.server.page_url(self.name))
+        self.wait_kernel_idle()
+
+    def wait_kernel_idle(self, timeout: float = 60_000) -> None:
+        self.page.wait_for_function(KERNEL_IDLE_JS, timeout=timeout)
+
+    def run_all(self, timeout: float = 120_000) -> None:
+        """Run ▸ Run All Cells from the menu bar; done when every code cell has an `[n]` prompt and the kernel is idle."""
+        self.page.locator(".lm-MenuBar-item").filter(has_text=re.compile(r"^\s*Run\s*$")).click()
+        self.page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+        self.page.wait_for_function(ALL_PROMPTS_JS, timeout=timeout)
+        self.wait_kernel_idle(timeout=timeout)
+
+    # state
+    @property
+    def probe(self) -> KernelProbe:
+        """A kernel client on this notebook's kernel (connection file from the runtime dir)."""
+        if self._probe is None:
+            sessions = [s for s in self.server.sessions() if s.get("path", "").endswith(self.name)]
+            assert len(sessions) == 1, f"expected one session for {self.name}, got {sessions}"
+            kernel_id = sessions[0]["kernel"]["id"]
+            self._probe = KernelProbe(self.server.runtime / f"kernel-{kernel_id}.json")
+        return self._probe
+
+    def widget_errors(self) -> List[str]:
+        return [e for e in self.errors if OURS.search(e) and not any(n in e for n in KNOWN_NOISE)]
+
+    def comm_msgs_since(self, mark: int) -> List[Payload]:
+        return [p for p in self.sent[mark:] if has_comm_msg(p)]
+
+    def canvas_stats(self, selector: str = "canvas.cnnviz-canvas") -> Dict[str, Any]:
+        return self.page.locator(selector).evaluate(CANVAS_STATS_JS)
+
+    def wait_canvas(self, predicate: Callable[[Dict[str, Any]], bool], what: str, timeout: float = 30.0) -> Dict[str, Any]:
+        """Poll the canvas' pixel statistics until ``predicate`` holds (the page keeps processing events meanwhile)."""
+        deadline = time.monotonic() + timeout
+        stats: Dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            stats = self.canvas_stats()
+            if predicate(stats):
+                return stats
+            self.page.wait_for_timeout(100)
+        raise AssertionError(f"the canvas never showed {what} within {timeout} s; last pixel stats: {stats}")
+
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.e2e_failed = report.failed
+    return report
+
+
+@pytest.fixture
+def notebook(request, jupyter_server: JupyterServer, page) -> NotebookPage:
+    """A fresh copy of the quickstart (one file per test, so no kernel is reused), open in the page.
+
+    After the test the page is closed and every session deleted to free the two cores.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)  # a kernel start on a loaded 2-core machine can exceed 5 s
+    page.set_default_timeout(30_000)
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", request.node.name).strip("_") + ".ipynb"
+    shutil.copyfile(QUICKSTART, jupyter_server.root / name)
+    nb = NotebookPage(page, jupyter_server, name)
+    try:
+        nb.open()
+        yield nb
+    finally:
+        nb.close()
+        if getattr(request.node, "e2e_failed", False):  # what the page showed when the test failed
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"failed-{name[:-len('.ipynb')]}.png"))
+            except Exception:  # noqa: BLE001 - a failed screenshot must not hide the test's failure
+                pass
+        try:
+            page.close()
+        finally:
+            jupyter_server.delete_sessions()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

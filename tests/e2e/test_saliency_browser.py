@@ -1,0 +1,157 @@
+"""SaliencyExplorer in real JupyterLab 4 and Notebook 7 pages (headless Debian Chromium via Playwright).
+
+Each test opens its own copy of notebooks/00_quickstart.ipynb, runs it from the Run menu and checks one
+thing a person would see or do. Python-side state is read through a second kernel client, never the page.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [
+    pytest.mark.e2e,
+    # pytest-playwright's own base_url fixture trips a pytest deprecation warning; not ours.
+    pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods"),
+]
+
+READY = "(bool(explorer.heatmap), explorer.busy, explorer.error, explorer.target, explorer.status)"
+
+
+def heatmap_ready(v) -> bool:
+    has_map, busy, error, _target, _status = v
+    assert not error, f"the explorer shows an error: {error}"
+    return has_map and not busy
+
+
+def looks_like_a_photo(s) -> bool:
+    """Many distinct colours and real contrast: a picture, not a blank or flat canvas."""
+    return s["width"] >= 100 and s["height"] >= 100 and s["colours"] > 2000 and s["std"] > 20
+
+
+def run_quickstart(nb):
+    """Run the notebook from the menu and wait until the explorer's first heat-map is computed."""
+    nb.run_all()
+    expect(nb.page.locator(".cnnviz.cnnviz-saliency")).to_have_count(1)
+    return nb.probe.wait_for(READY, heatmap_ready)
+
+
+def test_quickstart_runs_without_errors(notebook):
+    nb, page = notebook, notebook.page
+    nb.run_all()
+
+    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
+    assert errors.count() == 0, "error output in the notebook:\n" + "\n".join(errors.all_inner_texts())
+    stderr = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    assert stderr.count() == 0, "stderr output in the notebook:\n" + "\n".join(stderr.all_inner_texts())
+
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    expect(cells).to_have_count(3)
+    expect(cells.nth(0).locator(".jp-OutputArea")).to_contain_text("Egyptian cat")
+    widget = cells.nth(1).locator(".cnnviz.cnnviz-saliency")
+    expect(widget).to_be_visible()
+    expect(widget.locator("li.cnnviz-prediction")).to_have_count(5)
+    expect(cells.nth(2).locator(".jp-OutputArea")).to_contain_text("torch.Size([1, 224, 224])")
+    # The explorer's background job finishes without an error, and its banner stays hidden.
+    nb.probe.wait_for(READY, heatmap_ready)
+    expect(widget.locator(".cnnviz-error")).to_be_hidden()
+    expect(widget.locator(".cnnviz-status")).to_contain_text("Egyptian cat")
+    assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
+
+
+def test_canvas_shows_photo_with_heatmap(notebook, artifacts_dir):
+    nb, page = notebook, notebook.page
+    run_quickstart(nb)
+
+    canvas = page.locator(".cnnviz-saliency canvas.cnnviz-canvas")
+    expect(canvas).to_be_visible()
+    stats = nb.wait_canvas(looks_like_a_photo, "a photo with a heat-map")
+    # The picture is drawn at the model's input resolution, not left at a default blank size.
+    assert (stats["width"], stats["height"]) == (224, 224), stats
+    assert not stats["grey"], stats
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100, box
+
+    widget = page.locator(".cnnviz.cnnviz-saliency")
+    widget.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)  # let the scroll settle before the screenshot
+    app = nb.server.app
+    widget.screenshot(path=str(artifacts_dir / f"saliency-{app}.png"))
+    page.screenshot(path=str(artifacts_dir / f"saliency-{app}-page.png"))
+    assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
+
+
+def test_clicking_a_prediction_explains_that_class(notebook):
+    nb, page = notebook, notebook.page
+    _, _, _, first_target, _ = run_quickstart(nb)
+    rows = page.locator(".cnnviz-saliency li.cnnviz-prediction")
+    expect(rows).to_have_count(5)
+    assert int(rows.nth(0).get_attribute("data-index")) == first_target
+    before = nb.wait_canvas(looks_like_a_photo, "a photo with a heat-map")
+
+    row = rows.nth(1)
+    index = int(row.get_attribute("data-index"))
+    label = row.locator(".cnnviz-prediction-label").inner_text()
+    assert index != first_target
+    mark = len(nb.sent)
+    row.click()
+
+    # Python: the target follows the click, and a new heat-map for it is computed (its status names the class).
+    nb.probe.wait_for(
+        READY,
+        lambda v: heatmap_ready(v) and v[3] == index and f"“{label}”" in v[4],
+    )
+    assert nb.probe.eval("explorer.target") == index
+    # Browser: the new heat-map arrives and is drawn.
+    nb.wait_canvas(lambda s: looks_like_a_photo(s) and s["hash"] != before["hash"], "the new class' heat-map")
+    expect(rows.nth(1)).to_have_class(re.compile(r"\bcnnviz-selected\b"))
+    expect(rows.nth(0)).not_to_have_class(re.compile(r"\bcnnviz-selected\b"))
+    assert nb.comm_msgs_since(mark), "the click sent no comm_msg to the kernel"
+    assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
+
+
+def test_opacity_and_colour_map_stay_in_the_browser(notebook):
+    nb, page = notebook, notebook.page
+    run_quickstart(nb)
+    start = nb.wait_canvas(looks_like_a_photo, "a photo with a heat-map")
+    slider = page.locator(".cnnviz-saliency input.cnnviz-opacity")
+    colours = page.locator(".cnnviz-saliency select.cnnviz-colormap")
+    expect(slider).to_have_value("0.5")
+    expect(colours).to_have_value("inferno")
+    page.wait_for_timeout(300)  # let frames of the run settle before the quiet window starts
+
+    mark = len(nb.sent)
+    # Keyboard on the focused range input, as a person would: End = opacity 1, the heat-map alone.
+    slider.focus()
+    page.keyboard.press("End")
+    expect(slider).to_have_value("1")
+    full = nb.wait_canvas(
+        lambda s: s["hash"] != start["hash"] and s["colours"] <= 256 and not s["grey"],
+        "only colour-map colours at opacity 1",
+    )
+    assert full["colours"] > 8, f"the heat-map is flat: {full}"
+    # Colour map: gray at opacity 1 leaves only grey pixels.
+    colours.select_option("gray")
+    nb.wait_canvas(lambda s: s["grey"] and s["colours"] > 8, "a grey heat-map")
+    # Home = opacity 0: the photo alone.
+    slider.focus()
+    page.keyboard.press("Home")
+    expect(slider).to_have_value("0")
+    nb.wait_canvas(lambda s: looks_like_a_photo(s) and not s["grey"] and s["hash"] != start["hash"], "the bare photo")
+    page.wait_for_timeout(1000)
+
+    leaked = nb.comm_msgs_since(mark)
+    assert not leaked, f"opacity / colour-map changes sent {len(leaked)} comm_msg frame(s) to the kernel: {leaked[:2]!r}"
+    # Python still has the initial values: nothing was synced.
+    assert nb.probe.eval("(explorer.opacity, explorer.colormap)") == (0.5, "inferno")
+
+    # The monitor can fail: a click on a prediction does send a comm_msg.
+    mark = len(nb.sent)
+    page.locator(".cnnviz-saliency li.cnnviz-prediction").nth(1).click()
+    for _ in range(100):
+        if nb.comm_msgs_since(mark):
+            break
+        page.wait_for_timeout(100)
+    assert nb.comm_msgs_since(mark), "the websocket monitor saw no comm_msg after a prediction click"
+    assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
