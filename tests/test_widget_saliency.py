@@ -177,3 +177,20 @@ def test_tensor_image_input(default_net):
     w.wait()
     assert w.error == "" and w.target == 967
     w.close()
+
+
+def test_model_that_cannot_run_on_its_input_size_is_shown_not_raised():
+    class Picky(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            if x.shape[-1] != 32:
+                raise RuntimeError(f"expected 32x32 input, got {tuple(x.shape[-2:])}")
+            return self.conv(x).mean(dim=(2, 3))
+
+    w = cw.SaliencyExplorer(Picky(), cw.sample_image("cat"))
+    assert "failed on a 224px test image" in w.error and "expected 32x32 input" in w.error
+    assert w.heatmap == {} and w.layers == [] and not w.busy
+    w.close()

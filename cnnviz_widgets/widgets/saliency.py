@@ -73,15 +73,12 @@ class SaliencyExplorer(ViewWidget):
         super().__init__(opacity=opacity, colormap=colormap)
         self._net: Optional[Net] = net
         self._x = None
-        records = net.layers()
-        spatial = [r for r in records if r.spatial and not r.passthrough]
         self.set_trait("methods", list(METHODS))
-        self.set_trait("layers", [{"name": r.name, "type": r.type, "shape": list(r.shape)} for r in spatial])
-        default = default_cam_layer(net.model, records) if spatial else ""
         with self.hold_trait_notifications():
             self.method = method
-            self.layer = layer if layer is not None else default
-        self._load(image, target)
+            self.layer = layer if layer is not None else self._probe_layers()
+        if not self.error:
+            self._load(image, target)
         self.observe(self._changed, names=["target", "method", "layer"])
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -114,6 +111,17 @@ class SaliencyExplorer(ViewWidget):
         with self.hold_trait_notifications():
             self.target = preds[0].index if target is None else int(target)
         self._recompute()
+
+    def _probe_layers(self) -> str:
+        """Fill the layer picker from one probing forward pass; return the default Grad-CAM layer."""
+        try:
+            records = self._net.layers()
+        except Exception as exc:  # noqa: BLE001 - a model that cannot run on its input size is shown, not raised
+            self.show_error(ValueError(f"the model failed on a {self._net.preprocess.size}px test image: {exc}"))
+            return ""
+        spatial = [r for r in records if r.spatial and not r.passthrough]
+        self.set_trait("layers", [{"name": r.name, "type": r.type, "shape": list(r.shape)} for r in spatial])
+        return default_cam_layer(self._net.model, records) if spatial else ""
 
     def _changed(self, _change: Any) -> None:
         self._recompute()
