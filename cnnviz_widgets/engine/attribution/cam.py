@@ -1,0 +1,81 @@
+"""Class activation maps from gradients at a layer: Grad-CAM, Grad-CAM++ and Guided Grad-CAM.
+
+Grad-CAM (Selvaraju et al. 2017) weights a layer's channels by their spatially averaged gradient; Grad-CAM++
+(Chattopadhyay et al. 2018) weights each position's positive gradient by second- and third-order terms, so
+several instances of a class all light up. Guided Grad-CAM multiplies the upsampled map with guided
+backprop for a sharp, class-specific picture.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..hooks import model_state
+from .core import input_grad, leaf, prepare_input
+from .guided import guided_backprop
+from .targets import AttributionError, Target, scoring
+
+
+def _activation_and_grad(model: nn.Module, x: torch.Tensor, target: Target, layer: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The layer's output and the target's gradient there, both ``(N, C, h, w)``."""
+    with model_state(model), scoring(model, target, [layer]) as (score, record):
+        scores = score(leaf(prepare_input(model, x)))
+        act = record[layer]
+        if act.dim() != 4:
+            raise AttributionError(
+                f"Grad-CAM needs a layer with a (C, H, W) output, like a convolution or a block of them; "
+                f"{layer!r} gives {tuple(act.shape[1:])}"
+            )
+        return act.detach(), input_grad(scores, act).detach()
+
+
+def grad_cam(model: nn.Module, x: torch.Tensor, target: Target, layer: str) -> torch.Tensor:
+    """Grad-CAM at ``layer``: ReLU of the activation weighted by its spatially averaged gradient.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Classifier returning logits.
+    x : torch.Tensor
+        Normalised image batch ``(N, C, H, W)``.
+    target : int, list, callable or str
+        Class per image, a function of the logits, or a unit ``"layer:channel[:y:x]"``.
+    layer : str
+        Dotted name of a layer with a ``(C, h, w)`` output.
+
+    Returns
+    -------
+    torch.Tensor
+        The map at the layer's resolution, ``(N, 1, h, w)``; :func:`upsample` brings it to the input's.
+    """
+    act, grad = _activation_and_grad(model, x, target, layer)
+    weights = grad.mean(dim=(2, 3), keepdim=True)
+    return F.relu((weights * act).sum(dim=1, keepdim=True))
+
+
+def grad_cam_pp(model: nn.Module, x: torch.Tensor, target: Target, layer: str) -> torch.Tensor:
+    """Grad-CAM++ at ``layer``, ``(N, 1, h, w)``; parameters as for :func:`grad_cam`.
+
+    The per-position weights use the closed form for an exponential of the score, which needs only the
+    first gradient: ``alpha = g² / (2 g² + Σ_ab A · g³)``.
+    """
+    act, grad = _activation_and_grad(model, x, target, layer)
+    g2 = grad.pow(2)
+    denom = 2 * g2 + act.sum(dim=(2, 3), keepdim=True) * grad.pow(3)
+    alpha = torch.where(denom != 0, g2 / torch.where(denom != 0, denom, torch.ones_like(denom)), torch.zeros_like(denom))
+    weights = (alpha * F.relu(grad)).sum(dim=(2, 3), keepdim=True)
+    return F.relu((weights * act).sum(dim=1, keepdim=True))
+
+
+def upsample(cam: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``(N, 1, h, w)`` maps to the input's ``(H, W)``."""
+    return F.interpolate(cam, size=size, mode="bilinear", align_corners=False)
+
+
+def guided_grad_cam(model: nn.Module, x: torch.Tensor, target: Target, layer: str) -> torch.Tensor:
+    """Guided backprop times the upsampled Grad-CAM map, same shape as ``x``; parameters as for :func:`grad_cam`."""
+    cam = upsample(grad_cam(model, x, target, layer), tuple(x.shape[-2:]))
+    return guided_backprop(model, x, target) * cam

@@ -1,0 +1,116 @@
+"""Integrated Gradients (Sundararajan et al. 2017): gradients averaged along a straight path from a baseline.
+
+The path integral is a quadrature over ``steps`` points (Gauss-Legendre by default, or a Riemann rule), run
+in memory-budget chunks. The attributions should sum to ``f(x) - f(baseline)`` ("completeness"); the
+difference is returned so a user can see whether enough steps were taken.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..hooks import model_state
+from .core import BUDGET_BYTES, Progress, gaussian_blur, input_grad, leaf, memory_chunks, prepare_input
+from .targets import AttributionError, Target, repeat_target, scoring
+
+RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
+BASELINES = ("zeros", "blur")
+
+
+def quadrature(steps: int, rule: str = "gausslegendre") -> Tuple[torch.Tensor, torch.Tensor]:
+    """Points ``alpha`` in [0, 1] and weights summing to 1 for integrating over the path."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise AttributionError(f"steps must be a positive integer, got {steps!r}")
+    if rule not in RULES:
+        raise AttributionError(f"unknown integration rule {rule!r}; choose one of: {', '.join(RULES)}")
+    if rule == "gausslegendre":
+        nodes, weights = np.polynomial.legendre.leggauss(steps)
+        return torch.from_numpy((nodes + 1) / 2), torch.from_numpy(weights / 2)
+    if rule == "riemann_trapezoid":
+        if steps < 2:
+            raise AttributionError("the trapezoid rule needs at least 2 steps")
+        alphas = torch.linspace(0, 1, steps, dtype=torch.float64)
+        weights = torch.full((steps,), 1 / (steps - 1), dtype=torch.float64)
+        weights[[0, -1]] /= 2
+        return alphas, weights
+    start = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}[rule]
+    alphas = (torch.arange(steps, dtype=torch.float64) + start) / steps
+    return alphas, torch.full((steps,), 1 / steps, dtype=torch.float64)
+
+
+def make_baseline(x: torch.Tensor, baseline: Union[None, str, float, torch.Tensor]) -> torch.Tensor:
+    """The reference image: ``"zeros"`` (the dataset mean after normalisation), ``"blur"``, a number or a tensor."""
+    if baseline is None or (isinstance(baseline, str) and baseline == "zeros"):
+        return torch.zeros_like(x)
+    if isinstance(baseline, str):
+        if baseline == "blur":
+            return gaussian_blur(x, sigma=max(x.shape[-2:]) / 20)
+        raise AttributionError(f"unknown baseline {baseline!r}; choose one of: {', '.join(BASELINES)}, a number or a tensor")
+    if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
+        return torch.full_like(x, float(baseline))
+    if isinstance(baseline, torch.Tensor):
+        try:
+            return baseline.detach().to(device=x.device, dtype=x.dtype).expand_as(x).clone()
+        except RuntimeError as exc:
+            raise AttributionError(f"a baseline of shape {tuple(baseline.shape)} does not fit the input's {tuple(x.shape)}") from exc
+    raise AttributionError(f"baseline must be one of {', '.join(BASELINES)}, a number or a tensor; got {type(baseline).__name__}")
+
+
+def integrated_gradients(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    steps: int = 50,
+    baseline: Union[None, str, float, torch.Tensor] = None,
+    rule: str = "gausslegendre",
+    *,
+    progress: Progress = None,
+    budget: int = BUDGET_BYTES,
+    return_error: bool = False,
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    """Integrated gradients of the target score, same shape as ``x``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Classifier returning logits.
+    x : torch.Tensor
+        Normalised image batch ``(N, C, H, W)``.
+    target : int, list, callable or str
+        Class per image, a function of the logits, or a unit ``"layer:channel[:y:x]"``.
+    steps : int
+        Points on the path from the baseline to ``x``.
+    baseline : {"zeros", "blur"}, float or tensor, optional
+        Reference input; zeros (the mean image, once normalised) by default.
+    rule : str
+        ``"gausslegendre"`` or ``"riemann_trapezoid" | "riemann_left" | "riemann_right" | "riemann_middle"``.
+    progress : callable, optional
+        Called with the fraction done after each chunk; an exception from it stops the work.
+    budget : int
+        Bytes one chunk's autograd graph may hold.
+    return_error : bool
+        Also return the completeness error ``sum(attr) - (f(x) - f(baseline))`` per image, shape ``(N,)``.
+    """
+    alphas, weights = quadrature(steps, rule)
+    x = prepare_input(model, x)
+    base = make_baseline(x, baseline)
+    n = x.shape[0]
+    delta = x - base
+    alphas, weights = alphas.to(x.device, x.dtype), weights.to(x.device, x.dtype)
+    total = torch.zeros_like(x)
+    with model_state(model), scoring(model, repeat_target(target, n, steps)) as (score, _):
+        for part in memory_chunks(n * steps, budget, progress):
+            rows = torch.arange(part.start, part.stop, device=x.device)
+            image, step = rows // steps, rows % steps
+            inputs = leaf(base[image] + alphas[step].view(-1, 1, 1, 1) * delta[image])
+            grad = input_grad(score(inputs, part), inputs)
+            total.index_add_(0, image, grad * weights[step].view(-1, 1, 1, 1))
+    attr = total * delta
+    if not return_error:
+        return attr
+    with model_state(model), scoring(model, repeat_target(target, n, 2)) as (score, _), torch.no_grad():
+        ends = score(torch.stack([x, base], dim=1).flatten(0, 1)).view(n, 2)
+    return attr, attr.flatten(1).sum(dim=1) - (ends[:, 0] - ends[:, 1])

@@ -1,0 +1,146 @@
+"""What an attribution explains: a class logit, a score computed from the logits, or a hidden unit.
+
+A target is turned into one differentiable score per image by :func:`forward_scores`, which every method
+calls, so each method handles every kind of target the same way.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from ..hooks import Capture, capture
+from ..layers import resolve_layer
+
+Target = Union[int, Sequence[int], torch.Tensor, Callable[[torch.Tensor], torch.Tensor], str]
+
+
+class AttributionError(ValueError):
+    """The input, target or model cannot be attributed; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A hidden unit: channel ``channel`` of layer ``layer``, averaged over space unless ``y, x`` are given."""
+
+    layer: str
+    channel: int
+    y: Optional[int] = None
+    x: Optional[int] = None
+
+    @classmethod
+    def parse(cls, model: nn.Module, spec: str) -> "Unit":
+        """Read ``"layer:channel"`` or ``"layer:channel:y:x"``; the layer must exist in ``model``."""
+        layer, _, rest = spec.partition(":")
+        parts = rest.split(":") if rest else []
+        if len(parts) not in (1, 3) or not all(p.strip().lstrip("-").isdigit() for p in parts):
+            raise AttributionError(
+                f"unit target {spec!r} is not 'layer:channel' or 'layer:channel:y:x' (e.g. 'layer4:12' or 'layer4:12:3:3')"
+            )
+        resolve_layer(model, layer)
+        numbers = [int(p) for p in parts]
+        return cls(layer, *numbers)
+
+    def score(self, act: torch.Tensor) -> torch.Tensor:
+        """This unit's activation per image, shape ``(N,)``; a clear error when it is out of range."""
+        if act.dim() not in (2, 4):
+            raise AttributionError(
+                f"layer {self.layer!r} gives shape {tuple(act.shape[1:])}; a unit needs a (C,) or (C, H, W) output"
+            )
+        channels = act.shape[1]
+        if not 0 <= self.channel < channels:
+            raise AttributionError(f"channel {self.channel} is out of range; {self.layer!r} has {channels} channels (0..{channels - 1})")
+        if self.y is None:
+            return act[:, self.channel].reshape(act.shape[0], -1).mean(dim=1)
+        if act.dim() != 4:
+            raise AttributionError(f"layer {self.layer!r} has no spatial positions; use '{self.layer}:{self.channel}'")
+        h, w = act.shape[-2:]
+        if not (0 <= self.y < h and 0 <= self.x < w):
+            raise AttributionError(f"position ({self.y}, {self.x}) is outside {self.layer!r}'s {h}x{w} map (y 0..{h - 1}, x 0..{w - 1})")
+        return act[:, self.channel, self.y, self.x]
+
+
+def class_indices(target: Any) -> torch.Tensor:
+    """A class target as a 1-D long tensor (one class, or one per image)."""
+    if isinstance(target, bool) or target is None:
+        raise AttributionError(f"target must be a class index, a list of them, a callable or 'layer:channel'; got {target!r}")
+    try:
+        idx = torch.as_tensor(target)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise AttributionError(f"target must be a class index, a list of them, a callable or 'layer:channel'; got {target!r}") from exc
+    if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
+        raise AttributionError(f"target must be an integer class index, got {target!r}")
+    return idx.long().reshape(-1).cpu()
+
+
+def _class_scores(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """The logit of each image's target class, shape ``(N,)``."""
+    if logits.dim() != 2:
+        raise AttributionError(f"expected the model to return logits of shape (N, classes), got {tuple(logits.shape)}")
+    n, k = logits.shape
+    if idx.numel() == 1:
+        idx = idx.expand(n)
+    if idx.numel() != n:
+        raise AttributionError(f"got {idx.numel()} targets for a batch of {n}; give one class or one per image")
+    bad = idx[(idx < 0) | (idx >= k)]
+    if bad.numel():
+        raise AttributionError(f"class {bad[0].item()} is out of range; this model has {k} classes (0..{k - 1})")
+    return logits.gather(1, idx.to(logits.device)[:, None])[:, 0]
+
+
+def check_finite(values: torch.Tensor, what: str = "logits") -> None:
+    """Raise a plain-language error when the model produced NaN."""
+    if torch.isnan(values).any():
+        raise AttributionError(f"the model returned NaN {what} for this input; check the input's normalisation")
+
+
+def repeat_target(target: Target, images: int, copies: int) -> Target:
+    """The target for a batch where every image is repeated ``copies`` times in a row (noise samples, IG steps)."""
+    if callable(target) or isinstance(target, str) or copies == 1:
+        return target
+    idx = class_indices(target)
+    if idx.numel() == 1:
+        return target
+    if idx.numel() != images:
+        raise AttributionError(f"got {idx.numel()} targets for a batch of {images}; give one class or one per image")
+    return idx.reshape(-1).repeat_interleave(copies)
+
+
+@contextmanager
+def scoring(model: nn.Module, target: Target, layers: Sequence[str] = ()) -> Iterator[Tuple[Callable, Capture]]:
+    """Hook ``layers`` (and a unit target's layer) and yield ``score(inputs, rows) -> (N,)`` plus the capture.
+
+    ``score`` runs the model and reduces its output to one number per image for ``target``; with a class
+    per image, ``rows`` says which of them the batch ``inputs`` holds (chunked work). The capture holds the
+    hooked layers' outputs of the last call, for methods that need activations (Grad-CAM).
+    """
+    unit = Unit.parse(model, target) if isinstance(target, str) else None
+    classes = None if unit is not None or callable(target) else class_indices(target)
+    for name in layers:
+        resolve_layer(model, name)
+    names = list(dict.fromkeys([*layers, *([unit.layer] if unit else [])]))
+    with capture(model, names) as record:
+
+        def score(inputs: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
+            for calls in record.outputs.values():
+                calls.clear()
+            out = model(inputs)
+            if not isinstance(out, torch.Tensor):
+                raise AttributionError(f"expected the model to return a tensor of logits, got {type(out).__name__}")
+            check_finite(out, "logits" if unit is None else "outputs")
+            if unit is not None:
+                return unit.score(record[unit.layer])
+            if callable(target):
+                values = target(out)
+                if not isinstance(values, torch.Tensor) or values.shape != (inputs.shape[0],):
+                    raise AttributionError(
+                        f"a callable target must map logits {tuple(out.shape)} to one score per image, shape "
+                        f"({inputs.shape[0]},); got {getattr(values, 'shape', type(values).__name__)}"
+                    )
+                return values
+            return _class_scores(out, classes if classes.numel() == 1 else classes[rows])
+
+        yield score, record
