@@ -1,54 +1,173 @@
-"""Gradient saliency and Grad-CAM: ours vs captum vs the physical limit, side by side in one process.
+"""Attribution speed: ours vs captum vs the physical limit, side by side in one process.
 
-The limit is what any implementation must do at least: one forward and one backward pass to the input
-(gradient) or to the layer (Grad-CAM), written as bare torch. Runs are interleaved and the median of
-several repeats is reported, so machine noise hits all three alike; read the ratios, not the milliseconds.
+The limit is what any implementation must do at least, written as bare torch:
 
-    python benchmarks/bench_saliency.py [--repeats 15] [--threads 2]
+* single-pass methods: one forward and one backward pass to the input (gradient family), or to the hooked
+  layer's output (Grad-CAM family); Guided Grad-CAM needs both, so its limit is their sum.
+* batched methods (integrated gradients, SmoothGrad): ``n`` times the best per-image time of a batched
+  forward+backward to the input, searched over batch sizes ``LIMIT_BATCHES``.
+
+Runs are interleaved (every implementation once per round) and the median of the rounds is reported, so
+machine noise hits all of them alike; read the ratios, not the milliseconds. For the batched methods the
+script also prints the chunk sizes the engine's memory budget chose and the peak extra memory, measured as
+the rise of the process's resident-set high-water mark (``VmHWM`` in ``/proc/self/status``, reset through
+``/proc/self/clear_refs``) during one cold call in a fresh subprocess: it sees every CPU allocation torch
+makes, which ``tracemalloc`` does not.
+
+    python benchmarks/bench_saliency.py [--repeats 15] [--batched-repeats 5] [--threads N] [--models ...]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
-from typing import Callable, Dict
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
-from captum.attr import LayerAttribution, LayerGradCam, Saliency
+from captum.attr import (
+    Deconvolution, GuidedBackprop, GuidedGradCam, InputXGradient, IntegratedGradients, LayerAttribution,
+    LayerGradCam, NoiseTunnel, Saliency,
+)
 
 import cnnviz_widgets as cw
 from cnnviz_widgets import engine
+from cnnviz_widgets.engine.attribution import LAYER_METHODS
+
+warnings.filterwarnings("ignore", category=UserWarning, module="captum")  # "setting backward hooks on ReLU", etc.
+
+MODELS = {"efficientnet_lite0": {}, "resnet18": {"pretrained": False}, "squeezenet1_1": {"pretrained": False}}
+"""Model name -> ``cw.load_model`` keywords; the default model keeps its real weights."""
+
+SINGLE_PASS = ("gradient", "input_x_gradient", "guided_backprop", "deconvnet", "gradcam", "gradcam_pp", "guided_gradcam")
+BATCHED = {"integrated_gradients": ("steps", 50), "smoothgrad": ("samples", 25)}
+"""Batched method -> (its option for the number of passes, the value benchmarked)."""
+
+LIMIT_BATCHES = (1, 2, 4, 8, 16, 32)
+SINGLE_TARGET, BATCHED_TARGET = 1.05, 1.15
+"""Issue 3's bounds on ours/limit."""
+
+Timed = Callable[[], object]
 
 
-def limit_gradient(model, x, target):
+@dataclass
+class Subject:
+    """One model with the image, class and Grad-CAM layer every method is asked about."""
+
+    name: str
+    model: torch.nn.Module
+    x: torch.Tensor
+    target: int
+    layer: str
+
+
+@dataclass
+class Row:
+    """One line of the table: median milliseconds (captum ``None`` where it has no such method)."""
+
+    model: str
+    method: str
+    ours: float
+    captum: Optional[float]
+    limit: float
+    bound: float
+
+
+def load_subject(name: str) -> Subject:
+    """``name`` from ``MODELS`` on the CPU in eval mode, with the sample cat and its top class."""
+    net = cw.load_model(name, device="cpu", **MODELS[name]) if MODELS[name] else cw.load_model(device="cpu")
+    image = cw.sample_image("cat")
+    model = net.model.eval()
+    return Subject(name, model, net.tensor(image), net.predict(image)[0].index, engine.default_cam_layer(model, net.layers()))
+
+
+# --- the limits: bare torch, no checks, no hooks beyond the one a layer gradient needs -------------------
+
+def limit_input(model: torch.nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    """One forward and one backward pass to the input, for every image of the batch ``x``."""
     x = x.detach().requires_grad_(True)
-    return torch.autograd.grad(model(x)[0, target], x)[0]
+    return torch.autograd.grad(model(x)[:, target].sum(), x)[0]
 
 
-def limit_gradcam(model, x, target, layer):
-    acts = []
+def limit_layer(model: torch.nn.Module, x: torch.Tensor, target: int, layer: str) -> torch.Tensor:
+    """One forward pass and one backward pass that stops at ``layer``'s output."""
+    acts: List[torch.Tensor] = []
     handle = engine.resolve_layer(model, layer).register_forward_hook(lambda m, i, o: acts.append(o))
     try:
-        out = model(x.detach().requires_grad_(True))
+        out = model(x)
     finally:
         handle.remove()
-    grad = torch.autograd.grad(out[0, target], acts[-1])[0]
-    cam = F.relu((grad.mean(dim=(2, 3), keepdim=True) * acts[-1]).sum(1, keepdim=True))
-    return F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.autograd.grad(out[:, target].sum(), acts[-1])[0]
 
 
-def captum_gradcam(model, x, target, layer):
-    cam = LayerGradCam(model, engine.resolve_layer(model, layer)).attribute(x, target=target, relu_attributions=True)
-    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")
+def limit_fn(s: Subject, method: str) -> Timed:
+    """The limit of a single-pass method: the passes it cannot avoid."""
+    if method == "guided_gradcam":
+        return lambda: (limit_layer(s.model, s.x, s.target, s.layer), limit_input(s.model, s.x, s.target))
+    if method in LAYER_METHODS:
+        return lambda: limit_layer(s.model, s.x, s.target, s.layer)
+    return lambda: limit_input(s.model, s.x, s.target)
 
 
-def median_ms(fns: Dict[str, Callable[[], object]], repeats: int) -> Dict[str, float]:
+def batch_limit_fns(s: Subject) -> Dict[int, Timed]:
+    """A forward+backward to the input on a batch of copies of the image, per batch size."""
+    return {b: (lambda xb=s.x.repeat(b, 1, 1, 1): limit_input(s.model, xb, s.target)) for b in LIMIT_BATCHES}
+
+
+# --- ours and captum ---------------------------------------------------------------------------------------
+
+def ours_fn(s: Subject, method: str, progress=None) -> Timed:
+    """Our public entry point, as a widget calls it (display map included)."""
+    layer = s.layer if method in LAYER_METHODS else None
+    options = dict([BATCHED[method]]) if method in BATCHED else {}
+    return lambda: engine.explain(s.model, s.x, s.target, method, layer, progress=progress, **options)
+
+
+def _captum_gradcam(s: Subject) -> torch.Tensor:
+    cam = LayerGradCam(s.model, engine.resolve_layer(s.model, s.layer)).attribute(s.x, target=s.target, relu_attributions=True)
+    return LayerAttribution.interpolate(cam, tuple(s.x.shape[-2:]), interpolate_mode="bilinear")
+
+
+def _captum_smoothgrad(s: Subject) -> torch.Tensor:
+    sigma = 0.15 * float(s.x.max() - s.x.min())  # our default noise, 15% of the value range
+    return NoiseTunnel(Saliency(s.model)).attribute(
+        s.x, nt_type="smoothgrad", nt_samples=BATCHED["smoothgrad"][1], stdevs=sigma, target=s.target, abs=False
+    )
+
+
+def captum_fn(s: Subject, method: str) -> Optional[Timed]:
+    """Captum's counterpart of ``method`` followed by our display reduction, or ``None`` (no Grad-CAM++)."""
+    m, x, t = s.model, s.x, s.target
+    layer = engine.resolve_layer(m, s.layer)
+    attribute: Dict[str, Callable[[], torch.Tensor]] = {
+        "gradient": lambda: Saliency(m).attribute(x, target=t, abs=False),
+        "input_x_gradient": lambda: InputXGradient(m).attribute(x, target=t),
+        "guided_backprop": lambda: GuidedBackprop(m).attribute(x, target=t),
+        "deconvnet": lambda: Deconvolution(m).attribute(x, target=t),
+        "gradcam": lambda: _captum_gradcam(s),
+        "guided_gradcam": lambda: GuidedGradCam(m, layer).attribute(x, target=t, interpolate_mode="bilinear"),
+        "integrated_gradients": lambda: IntegratedGradients(m).attribute(x, target=t, n_steps=BATCHED["integrated_gradients"][1]),
+        "smoothgrad": lambda: _captum_smoothgrad(s),
+    }
+    if method not in attribute:
+        return None
+    reduce = engine.METHODS[method].reduce
+    return lambda: reduce(attribute[method]().detach())
+
+
+# --- measuring ------------------------------------------------------------------------------------------------
+
+def median_ms(fns: Dict[str, Timed], repeats: int, warmup: int = 2) -> Dict[str, float]:
     """Median wall time of each function, measured round-robin so drift affects all equally."""
-    for fn in fns.values():  # warm-up
-        fn()
-        fn()
-    times = {name: [] for name in fns}
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: Dict[str, List[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
@@ -57,45 +176,155 @@ def median_ms(fns: Dict[str, Callable[[], object]], repeats: int) -> Dict[str, f
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def single_pass_row(s: Subject, method: str, repeats: int) -> Row:
+    """Ours, captum and the limit of one single-pass method, interleaved."""
+    fns = {"ours": ours_fn(s, method), "limit": limit_fn(s, method)}
+    captum = captum_fn(s, method)
+    if captum is not None:
+        fns["captum"] = captum
+    t = median_ms(fns, repeats)
+    return Row(s.name, method, t["ours"], t.get("captum"), t["limit"], SINGLE_TARGET)
+
+
+def batched_rows(s: Subject, methods: Sequence[str], repeats: int) -> Tuple[List[Row], int]:
+    """The batched ``methods``, ours and captum, interleaved with the batch-size search for the limit.
+
+    Returns the rows and the batch size with the best per-image forward+backward time.
+    """
+    fns: Dict[str, Timed] = {f"limit{b}": fn for b, fn in batch_limit_fns(s).items()}
+    for method in methods:
+        fns[f"ours {method}"] = ours_fn(s, method)
+        fns[f"captum {method}"] = captum_fn(s, method)
+    t = median_ms(fns, repeats, warmup=1)
+    best = min(LIMIT_BATCHES, key=lambda b: t[f"limit{b}"] / b)
+    per_image = t[f"limit{best}"] / best
+    rows = [
+        Row(s.name, method, t[f"ours {method}"], t[f"captum {method}"], BATCHED[method][1] * per_image, BATCHED_TARGET)
+        for method in methods
+    ]
+    return rows, best
+
+
+def chunk_sizes(s: Subject, method: str) -> List[int]:
+    """The chunks our memory budget cut ``method``'s passes into, read from the progress callback."""
+    total = BATCHED[method][1] * s.x.shape[0]
+    done: List[int] = [0]
+    ours_fn(s, method, progress=lambda fraction: done.append(round(fraction * total)))()
+    return [b - a for a, b in zip(done, done[1:])]
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1])
+
+
+def peak_extra_mb(fn: Timed) -> float:
+    """How far one call of ``fn`` raises the resident-set high-water mark above the current RSS, in MiB."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # reset VmHWM to the current RSS
+    before = _status_kb("VmRSS")
+    fn()
+    return (_status_kb("VmHWM") - before) / 1024
+
+
+def peak_in_subprocess(model: str, method: str, impl: str, threads: int) -> float:
+    """:func:`peak_extra_mb` of a first call in a fresh interpreter, so no allocator cache hides the memory."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--peak", model, method, impl, "--threads", str(threads)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
+
+
+# --- printing -------------------------------------------------------------------------------------------------
+
+def table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """A markdown table line; a negative width left-aligns the column."""
+    return "| " + " | ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(cells, widths)) + " |"
+
+
+def print_table_head(names: Sequence[str], widths: Sequence[int]) -> None:
+    print(table_line(names, widths))
+    print(table_line(["-" * abs(w) for w in widths], widths))
+
+
+TIMES = (("model", -18), ("method", -20), ("ours ms", 8), ("captum ms", 9), ("limit ms", 8), ("ours/limit", 10),
+         ("captum/limit", 12), ("captum/ours", 11), ("target", -11))
+
+
+def print_row(r: Row) -> None:
+    """One timing line, with the verdict against the method's bound."""
+    ratio = r.ours / r.limit
+    verdict = f"<={r.bound:.2f} " + ("ok" if ratio <= r.bound else "MISS")
+    captum = ("-", "-", "-") if r.captum is None else (f"{r.captum:.1f}", f"{r.captum / r.limit:.2f}", f"{r.captum / r.ours:.2f}")
+    cells = (r.model, r.method, f"{r.ours:.1f}", captum[0], f"{r.limit:.1f}", f"{ratio:.2f}", captum[1], captum[2], verdict)
+    print(table_line(cells, [w for _, w in TIMES]), flush=True)
+
+
+def run_length(sizes: Sequence[int]) -> str:
+    """``[1, 4, 4, 4, 1]`` as ``"1, 4x3, 1"``."""
+    parts: List[List[int]] = []
+    for size in sizes:
+        if parts and parts[-1][0] == size:
+            parts[-1][1] += 1
+        else:
+            parts.append([size, 1])
+    return ", ".join(f"{size}x{count}" if count > 1 else str(size) for size, count in parts)
+
+
+def print_memory(subjects: Sequence[Subject], methods: Sequence[str], best_batch: Dict[str, int], threads: int) -> None:
+    """Chunking and peak extra memory of the batched methods, ours next to captum's."""
+    print("\nBatched methods: our chunks (passes per forward+backward), peak extra memory (VmHWM rise, fresh process)\n")
+    columns = (("model", -18), ("method", -20), ("our chunks", -22), ("best limit batch", 16), ("ours peak MiB", 13),
+               ("captum peak MiB", 15))
+    widths = [w for _, w in columns]
+    print_table_head([name for name, _ in columns], widths)
+    for s in subjects:
+        for method in methods:
+            peaks = [peak_in_subprocess(s.name, method, impl, threads) for impl in ("ours", "captum")]
+            cells = (s.name, method, run_length(chunk_sizes(s, method)), str(best_batch[s.name]), f"{peaks[0]:.0f}", f"{peaks[1]:.0f}")
+            print(table_line(cells, widths), flush=True)
+
+
+def peak_main(model: str, method: str, impl: str) -> None:
+    """Subprocess entry: print the peak extra memory of one cold call as JSON."""
+    s = load_subject(model)
+    fn = ours_fn(s, method) if impl == "ours" else captum_fn(s, method)
+    print(json.dumps({"peak_mb": peak_extra_mb(fn)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=15, help="rounds for single-pass methods")
+    parser.add_argument("--batched-repeats", type=int, default=5, help="rounds for batched methods")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--methods", nargs="+", default=[*SINGLE_PASS, *BATCHED], choices=[*SINGLE_PASS, *BATCHED])
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--peak", nargs=3, metavar=("MODEL", "METHOD", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    nets = {
-        "efficientnet_lite0": cw.load_model(device="cpu"),
-        "resnet18": cw.load_model("resnet18", pretrained=False, device="cpu"),
-        "squeezenet1_1": cw.load_model("squeezenet1_1", pretrained=False, device="cpu"),
-    }
-    print(f"CPU, {args.threads} threads, 224x224, batch 1, median of {args.repeats} interleaved runs\n")
-    header = f"{'model':<20}{'method':<10}{'ours ms':>9}{'captum ms':>11}{'limit ms':>10}{'ours/limit':>12}{'captum/limit':>14}{'captum/ours':>13}"
-    print(header)
-    print("-" * len(header))
-    for name, net in nets.items():
-        model = net.model.eval()
-        x = net.tensor(cw.sample_image("cat"))
-        target = net.predict(cw.sample_image("cat"))[0].index
-        layer = engine.default_cam_layer(model, net.layers())
-        cases = {
-            "gradient": {
-                "ours": lambda: engine.saliency(model, x, target, method="gradient"),
-                "captum": lambda: Saliency(model).attribute(x, target=target, abs=True).amax(dim=1),
-                "limit": lambda: limit_gradient(model, x, target),
-            },
-            "gradcam": {
-                "ours": lambda: engine.saliency(model, x, target, method="gradcam", layer=layer),
-                "captum": lambda: captum_gradcam(model, x, target, layer),
-                "limit": lambda: limit_gradcam(model, x, target, layer),
-            },
-        }
-        for method, fns in cases.items():
-            t = median_ms(fns, args.repeats)
-            print(
-                f"{name:<20}{method:<10}{t['ours']:>9.1f}{t['captum']:>11.1f}{t['limit']:>10.1f}"
-                f"{t['ours'] / t['limit']:>12.2f}{t['captum'] / t['limit']:>14.2f}{t['captum'] / t['ours']:>13.2f}"
-            )
+    if args.peak:
+        return peak_main(*args.peak)
+    print(
+        f"CPU, {args.threads} threads, 224x224, batch 1; medians of {args.repeats} interleaved rounds "
+        f"({args.batched_repeats} for batched methods); limit batch sizes searched: {LIMIT_BATCHES}\n"
+    )
+    print_table_head([name for name, _ in TIMES], [w for _, w in TIMES])
+    subjects, best_batch = [load_subject(name) for name in args.models], {}
+    batched = [method for method in BATCHED if method in args.methods]
+    for s in subjects:
+        for method in SINGLE_PASS:
+            if method in args.methods:
+                print_row(single_pass_row(s, method, args.repeats))
+        if batched:
+            rows, best_batch[s.name] = batched_rows(s, batched, args.batched_repeats)
+            for row in rows:
+                print_row(row)
+    if best_batch and not args.no_memory:
+        print_memory(subjects, batched, best_batch, args.threads)
 
 
 if __name__ == "__main__":

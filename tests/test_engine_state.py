@@ -1,14 +1,27 @@
-"""Engine calls leave the model exactly as they found it: no hooks, same flags, no .grad, also on errors."""
+"""Engine calls leave the model exactly as they found it: no hooks, same flags, no .grad, also on errors;
+and every attribution method turns bad input into a clear AttributionError/LayerError."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from cnnviz_widgets import engine
-from cnnviz_widgets.engine import AttributionError, LayerError
+from cnnviz_widgets.engine import METHODS, AttributionError, LayerError
+from cnnviz_widgets.engine.attribution import LAYER_METHODS
 
-from .conftest import flags, hook_count
+from .conftest import METHOD_NAMES, SmallCNN, Untouched, hook_count, mixed_state, small_cnn
+
+QUICK = {"smoothgrad": {"samples": 2}, "integrated_gradients": {"steps": 2}}  # cheap settings of the batched methods
+
+
+def call(model, x, target=0, method="gradient", layer="conv2", **options):
+    """``engine.explain`` with a layer only for the methods that take one and cheap defaults for batched ones."""
+    layer = layer if method in LAYER_METHODS else None
+    return engine.explain(model, x, target, method, layer, **{**QUICK.get(method, {}), **options})
 
 
 class Exploding(nn.Module):
@@ -28,24 +41,42 @@ class Exploding(nn.Module):
         return self.head(y.mean(dim=(2, 3)))
 
 
-def mixed_state(model: nn.Module) -> None:
-    """Train mode on some modules, frozen weights on others: the engine must put back exactly this."""
-    model.train()
-    for m in list(model.modules())[::3]:
-        m.training = False
-    for p in list(model.parameters())[::2]:
-        p.requires_grad_(False)
+class ArgmaxNet(SmallCNN):
+    """Returns one-hot predictions: no gradient reaches the input."""
+
+    def forward(self, x):
+        return nn.functional.one_hot(super().forward(x).argmax(dim=1), 10).float()
 
 
-@pytest.mark.parametrize("method,layer", [("gradient", None), ("gradcam", "conv"), ("gradcam", None)])
+class NaNLogits(SmallCNN):
+    """Finite input, NaN output (a log of a negative number in the head)."""
+
+    def forward(self, x):
+        return super().forward(x) + torch.log(-torch.ones(()))
+
+
+def test_the_registry_holds_the_methods_of_issue_3():
+    assert list(METHODS) == list(METHOD_NAMES)
+    assert LAYER_METHODS == {"gradcam", "gradcam_pp", "guided_gradcam"}
+    for name, method in METHODS.items():
+        description = method.describe()
+        assert description["name"] == name and description["layer"] == (name in LAYER_METHODS)
+        for option in method.options:
+            assert option.check(option.default) == option.default  # every default is a valid value
+
+
+@pytest.mark.parametrize(
+    "method,layer", [(m, "conv") for m in METHOD_NAMES] + [(m, None) for m in METHOD_NAMES if m in LAYER_METHODS]
+)
 def test_exception_in_forward_leaves_no_hooks_and_same_flags(method, layer):
-    model = Exploding()
-    mixed_state(model)
-    before = flags(model)
-    with pytest.raises(RuntimeError, match="boom"):
-        engine.saliency(model, torch.rand(1, 3, 16, 16), 0, method=method, layer=layer)
-    assert hook_count(model) == 0
-    assert flags(model) == before
+    """``layer=None``: the default layer is found by a probing forward pass, which raises too."""
+    model = mixed_state(Exploding())
+    with Untouched(model):
+        with pytest.raises(RuntimeError, match="boom"):
+            call(model, torch.rand(1, 3, 16, 16), 0, method, layer)
+
+
+ALL_METHODS = ", ".join(METHOD_NAMES)
 
 
 @pytest.mark.parametrize(
@@ -53,31 +84,34 @@ def test_exception_in_forward_leaves_no_hooks_and_same_flags(method, layer):
     [
         ({"target": 10}, r"out of range.*0\.\.9"),
         ({"target": [1, 2]}, r"2 targets for a batch of 1"),
-        ({"method": "guided"}, r"choose one of: gradient, gradcam"),
+        ({"method": "guided"}, rf"unknown method 'guided'; choose one of: {ALL_METHODS}$"),
         ({"method": "gradcam", "layer": "conv2"}, r"unknown layer 'conv2'.*conv"),
         ({"method": "gradcam", "layer": "head"}, r"needs a layer with a \(C, H, W\) output"),
+        (
+            {"method": "gradient", "layer": "conv"},
+            r"method 'gradient' takes no layer; layer methods: gradcam, gradcam_pp, guided_gradcam",
+        ),
     ],
 )
 def test_bad_arguments_are_clear_and_leave_no_trace(kwargs, message):
     model = Exploding()
     model.explode = False
     mixed_state(model)
-    before = flags(model)
     args = {"target": 0, "method": "gradcam", "layer": "conv", **kwargs}
-    with pytest.raises((AttributionError, LayerError), match=message):
-        engine.saliency(model, torch.rand(1, 3, 16, 16), **args)
-    assert hook_count(model) == 0
-    assert flags(model) == before
+    with Untouched(model):
+        with pytest.raises((AttributionError, LayerError), match=message):
+            engine.saliency(model, torch.rand(1, 3, 16, 16), **args)
 
 
 def test_successful_calls_touch_nothing_and_do_not_accumulate(resnet18):
     model = resnet18.model
-    before = flags(model)
     x = torch.rand(1, 3, 64, 64)
-    for method, layer in [("gradient", None), ("gradcam", "layer4"), ("gradcam", "layer1.0.bn1")] * 3:
-        engine.saliency(model, x, 1, method=method, layer=layer)
-        assert hook_count(model) == 0
-    assert flags(model) == before
+    with Untouched(model):
+        for _ in range(2):
+            for method in METHOD_NAMES:
+                call(model, x, 1, method, "layer4")
+                assert hook_count(model) == 0
+            engine.saliency(model, x, 1, method="gradcam", layer="layer1.0.bn1")
     assert all(p.grad is None for p in model.parameters())
 
 
@@ -88,28 +122,8 @@ def test_inputs_are_validated():
         engine.saliency(model, torch.zeros(1, 3, 16, 16, dtype=torch.uint8), 0)
     with pytest.raises(AttributionError, match=r"\(N, C, H, W\)"):
         engine.saliency(model, torch.zeros(3, 16, 16), 0)
-
-
-def test_non_differentiable_model_gets_a_plain_message():
-    class ArgmaxNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(3, 10, 3)
-
-        def forward(self, x):
-            scores = self.conv(x).mean(dim=(2, 3))
-            return nn.functional.one_hot(scores.argmax(dim=1), 10).float()
-
-    with pytest.raises(AttributionError, match="does not depend differentiably"):
-        engine.saliency(ArgmaxNet(), torch.rand(1, 3, 16, 16), 0)
-
-
-def test_nan_logits_are_reported():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5))
-    x = torch.rand(1, 3, 16, 16)
-    x[0, 0, 0, 0] = float("nan")
-    with pytest.raises(AttributionError, match="NaN logits"):
-        engine.saliency(model, x, 0)
+    with pytest.raises(AttributionError, match=r"expected a tensor of shape \(N, C, H, W\), got ndarray"):
+        engine.saliency(model, np.zeros((1, 3, 16, 16), dtype=np.float32), 0)
 
 
 def test_model_without_conv_layers_explains_why_gradcam_cannot_run():
@@ -117,6 +131,115 @@ def test_model_without_conv_layers_explains_why_gradcam_cannot_run():
     with pytest.raises(LayerError, match=r"no layer with a spatial \(C, H, W\) output"):
         engine.saliency(mlp, torch.rand(1, 3, 16, 16), 0, method="gradcam")
     assert engine.saliency(mlp, torch.rand(1, 3, 16, 16), 0, method="gradient").shape == (1, 16, 16)
+
+
+# --- bad input, for every method --------------------------------------------------------------------
+
+
+def _nan_image():
+    x = torch.rand(1, 3, 16, 16)
+    x[0, 1, 2, 3] = float("nan")
+    return x
+
+
+def _inf_image():
+    x = torch.rand(1, 3, 16, 16)
+    x[0, 0, 0, 0] = float("inf")
+    return x
+
+
+BAD_INPUT = {
+    "non-differentiable model": (ArgmaxNet, lambda: torch.rand(1, 3, 16, 16), r"does not depend differentiably on its input"),
+    "integer input": (
+        SmallCNN, lambda: torch.zeros(1, 3, 16, 16, dtype=torch.int64), r"expected a floating-point input, got torch\.int64"
+    ),
+    "NaN in the input": (SmallCNN, _nan_image, r"the input contains NaN or infinite values"),
+    "inf in the input": (SmallCNN, _inf_image, r"the input contains NaN or infinite values"),
+    "NaN logits": (NaNLogits, lambda: torch.rand(1, 3, 16, 16), r"the model returned NaN logits for this input"),
+    "3-D input": (SmallCNN, lambda: torch.rand(3, 16, 16), r"expected a tensor of shape \(N, C, H, W\), got shape \(3, 16, 16\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_bad_input_is_reported_clearly_by_every_method(method, case):
+    cls, image, message = BAD_INPUT[case]
+    torch.manual_seed(0)
+    model = mixed_state(cls())
+    with Untouched(model):
+        with pytest.raises(AttributionError, match=message):
+            call(model, image(), 0, method)
+
+
+@pytest.mark.parametrize("method", sorted(LAYER_METHODS))
+@pytest.mark.parametrize("layer", ["head", "bn"])
+def test_layer_methods_need_a_spatial_layer(method, layer):
+    model = mixed_state(small_cnn())
+    if layer == "bn":  # a (C, H, W) layer works: the check is about the output, not the module type
+        assert call(model, torch.rand(1, 3, 16, 16), 0, method, layer).map.shape == (1, 16, 16)
+        return
+    with Untouched(model):
+        with pytest.raises(AttributionError, match=r"needs a layer with a \(C, H, W\) output.*'head' gives \(10,\)"):
+            call(model, torch.rand(1, 3, 16, 16), 0, method, layer)
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_unknown_options_list_the_methods_options(method):
+    model = mixed_state(small_cnn())
+    expected = {"smoothgrad": "samples, noise, seed", "integrated_gradients": "steps, baseline, rule"}.get(method, "none")
+    with Untouched(model):
+        with pytest.raises(AttributionError, match=rf"{method} has no option 'stepz'; its options: {expected}$"):
+            call(model, torch.rand(1, 3, 16, 16), 0, method, stepz=3)
+
+
+BAD_VALUES = [
+    ("smoothgrad", "samples", value, r"samples must be a (whole )?number in 1\.\.500")
+    for value in (0, 501, 2.5, True, "8", None, math.nan, math.inf)
+] + [
+    ("smoothgrad", "noise", value, r"noise must be a number in 0\.\.1\b")
+    for value in (-0.1, 1.5, math.nan, -math.inf, "0.1", False)
+] + [
+    ("smoothgrad", "seed", value, r"seed must be a (whole )?number in 0\.\.2147483647") for value in (-1, 2**31, 0.5, "1")
+] + [
+    ("integrated_gradients", "steps", value, r"steps must be a (whole )?number in 2\.\.1000")
+    for value in (1, 1001, 10.5, math.nan, math.inf)
+] + [
+    ("integrated_gradients", "baseline", "ones", r"baseline must be one of: zeros, blur; got 'ones'"),
+    ("integrated_gradients", "baseline", 0.0, r"baseline must be one of: zeros, blur; got 0\.0"),
+    (
+        "integrated_gradients", "rule", "simpson",
+        r"rule must be one of: gausslegendre, riemann_trapezoid, riemann_left, riemann_right, riemann_middle; got 'simpson'",
+    ),
+]
+
+
+@pytest.mark.parametrize("method,option,value,message", BAD_VALUES)
+def test_bad_option_values_name_the_valid_range(method, option, value, message):
+    model = mixed_state(small_cnn())
+    with Untouched(model):
+        with pytest.raises(AttributionError, match=message):
+            call(model, torch.rand(1, 3, 16, 16), 0, method, **{option: value})
+
+
+@pytest.mark.parametrize(
+    "method,options",
+    [
+        ("smoothgrad", {"samples": np.int64(2), "noise": np.float32(0.25)}),
+        ("integrated_gradients", {"steps": np.int32(3)}),
+        ("integrated_gradients", {"steps": 3.0}),
+    ],
+)
+def test_numpy_and_integral_float_option_values_are_accepted(method, options):
+    """Values from numpy (a slider's array, np.arange) are numbers too; 3.0 is a whole number."""
+    model = small_cnn()
+    assert call(model, torch.rand(1, 3, 16, 16), 0, method, **options).map.shape == (1, 16, 16)
+
+
+def test_unknown_method_lists_the_methods():
+    model = mixed_state(small_cnn())
+    with Untouched(model):
+        with pytest.raises(AttributionError, match=rf"unknown method 'smoothgrad_pp'; choose one of: {ALL_METHODS}$"):
+            engine.explain(model, torch.rand(1, 3, 16, 16), 0, "smoothgrad_pp")
 
 
 def test_concurrent_calls_on_one_model_do_not_see_each_others_hooks(resnet18):

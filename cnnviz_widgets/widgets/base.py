@@ -3,7 +3,8 @@
 Long work runs in a worker thread started inside a copy of the caller's context (without it, Stop clicks
 were lost after a page reload on ipykernel 7 with comms over subshells). Results go into traits, never
 only into messages, so a view rendered later still sees them. Jobs are "latest wins": submitting a new
-one cancels the running one, whose results are then dropped.
+one cancels the running one, whose results are then dropped; a job submitted with ``queue=True`` instead
+waits for the running one to finish (an analysis of the map being computed), and Stop cancels both.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import functools
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 import anywidget
 import traitlets
@@ -27,11 +28,12 @@ class Cancelled(Exception):
 
 
 class Job:
-    """One piece of background work: its thread, its cancel flag, and a progress reporter."""
+    """One piece of background work: its thread, its cancel flag, a progress reporter and the job it waits for."""
 
-    def __init__(self, widget: "ViewWidget", fn: Callable[["Job"], Any]):
+    def __init__(self, widget: "ViewWidget", fn: Callable[["Job"], Any], previous: Optional["Job"] = None):
         self.widget = widget
         self.fn = fn
+        self.previous = previous
         self.cancelled = threading.Event()
         self.thread: Optional[threading.Thread] = None
 
@@ -48,21 +50,35 @@ class Job:
             if status:
                 self.widget.status = status
 
-    def run(self, previous: Optional["Job"]) -> None:
-        if previous is not None and previous.thread is not None:
-            previous.thread.join()
-        if self.cancelled.is_set():
-            return
+    def cancel(self) -> None:
+        """Cancel this job and every job it is still waiting for."""
+        job: Optional[Job] = self
+        while job is not None:
+            job.cancelled.set()
+            job = job.previous
+
+    @property
+    def current(self) -> bool:
+        """Whether this is the widget's newest job; only that one reports "stopped" and clears ``busy``."""
+        return self.widget._job is self
+
+    def run(self) -> None:
+        """Wait for the job this one follows, then do the work; failures go to the banner, never the kernel."""
         try:
+            previous = self.previous
+            if previous is not None and previous.thread is not None:
+                previous.thread.join()
+            self.previous = None
+            self.check()
             self.fn(self)
         except Cancelled:
-            if self.widget._job is self:
+            if self.current:
                 self.widget.status = "stopped"
         except Exception as exc:  # noqa: BLE001 - every failure is shown, none reaches the kernel
-            if self.widget._job is self:
+            if not self.cancelled.is_set():
                 self.widget.show_error(exc)
         finally:
-            if self.widget._job is self:
+            if self.current:
                 self.widget.busy = False
 
 
@@ -112,27 +128,36 @@ class ViewWidget(anywidget.AnyWidget):
         self.error = text
 
     # -- jobs -----------------------------------------------------------------------------------------------
-    def submit(self, fn: Callable[[Job], Any]) -> Job:
-        """Run ``fn(job)`` in the background, cancelling any running job first."""
-        job = Job(self, fn)
+    def submit(self, fn: Callable[[Job], Any], *, queue: bool = False) -> Job:
+        """Run ``fn(job)`` in the background.
+
+        Parameters
+        ----------
+        fn : callable
+            The work; it calls ``job.progress``/``job.check`` between chunks so Stop takes effect.
+        queue : bool
+            ``False`` (default): cancel the running job first (its results are stale). ``True``: start after
+            the running job has finished, e.g. an analysis of the map that job is computing.
+        """
         with self._lock:
-            previous, self._job = self._job, job
-            if previous is not None:
-                previous.cancelled.set()
+            previous = self._job
+            job = self._job = Job(self, fn, previous)
+            if previous is not None and not queue:
+                previous.cancel()
             self.error = ""
             self.busy = True
             self.progress = 0.0
             self.status = ""
-            thread = threading.Thread(target=job.run, args=(previous,), name=f"cnnviz-{self._view}", daemon=True)
+            thread = threading.Thread(target=job.run, name=f"cnnviz-{self._view}", daemon=True)
             job.thread = thread
             contextvars.copy_context().run(thread.start)
         return job
 
     def stop(self) -> None:
-        """Ask the running job to stop at its next cancellation point."""
+        """Ask the running job (and any job it waits for) to stop at its next cancellation point."""
         job = self._job
         if job is not None:
-            job.cancelled.set()
+            job.cancel()
 
     def wait(self, timeout: Optional[float] = 60.0) -> None:
         """Block until the current job has finished (for scripts and tests; views never need it)."""
@@ -143,24 +168,24 @@ class ViewWidget(anywidget.AnyWidget):
                 raise TimeoutError(f"the job did not finish within {timeout} s")
 
     @shows_errors
-    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+    def _handle_message(self, _widget: Any, content: Any, buffers: Optional[List[Any]]) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "stop":
             self.stop()
         elif kind == "dismiss_error":
             self.error = ""
         else:
-            self.handle_message(content)
+            self.handle_message(content, [bytes(b) for b in buffers or ()])
 
-    def handle_message(self, content: dict) -> None:
-        """Subclasses handle their own front-end requests here."""
+    def handle_message(self, content: dict, buffers: List[bytes]) -> None:
+        """Subclasses handle their own front-end requests (and any binary buffers sent with them) here."""
         raise ValueError(f"unknown request from the view: {content!r}")
 
     def close(self) -> None:
         """Stop and join the running job, then release the comm (and, in subclasses, the model)."""
         job = self._job
         if job is not None:
-            job.cancelled.set()
+            job.cancel()
             if job.thread is not None and job.thread is not threading.current_thread():
                 job.thread.join(timeout=30)
         self._job = None

@@ -1,24 +1,99 @@
-"""SaliencyExplorer: an image, its top-5 classes as a class picker, and a saliency heat-map over it."""
+"""SaliencyExplorer: an image, its top-5 classes as a class picker, and attribution heat-maps over it.
+
+Every attribution method of the engine is in the picker, with its options; a compare grid shows all of
+them side by side; the sanity check and deletion/insertion curves say whether a map is faithful.
+
+Computed maps are cached by everything they depend on (image, class, method, layer, options), so going
+back to an earlier setting, or opening the compare grid after looking at one method, costs nothing. The
+traits the view draws from (``heatmap``, ``maps``, ``sanity``, ``curves``) are always derived from that
+cache for the *current* settings, which makes a late result of a superseded job harmless.
+"""
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
+import torch
 import traitlets
 from torch import nn
 
-from ..engine.images import ImageLike
+from ..engine.attribution import (
+    LAYER_METHODS, METHODS, AttributionError, Explanation, deletion_insertion, explain, get_method, sanity_check,
+)
+from ..engine.images import SAMPLES, ImageError, ImageLike, load_image, sample_image
 from ..engine.layers import LayerError, default_cam_layer, list_choices
 from ..engine.model import Net
-from ..engine.saliency import LAYER_METHODS, METHODS, AttributionError, saliency
 from .base import Job, ViewWidget, shows_errors
 from .encoding import encode_array, png_bytes
 
+if TYPE_CHECKING:
+    import ipywidgets
+
+    from .charts import AnalysisCharts
+
 COLORMAPS = ("inferno", "viridis", "jet", "gray")
+MAX_UPLOAD_BYTES = 20 * 2**20
+"""Largest image file the view may upload (the front-end refuses bigger files before sending them)."""
+SANITY_STEPS = 6
+CURVE_STEPS = 20
+CACHE_SIZE = 64
+"""Maps kept per explorer (224x224 float32 maps: about 13 MB)."""
+
+Options = Dict[str, Dict[str, Any]]
+Key = Tuple[int, int, str, Optional[str], Tuple[Tuple[str, Any], ...]]
+
+
+class Computed(NamedTuple):
+    """One method's display map ``(H, W)`` and the status line describing it."""
+
+    map: torch.Tensor
+    note: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything one map depends on, frozen when a job is submitted (the traits may change meanwhile)."""
+
+    key: Key
+    method: str
+    layer: Optional[str]
+    options: Dict[str, Any]
+    x: torch.Tensor
+    target: int
+
+
+def check_options(value: Any) -> Options:
+    """``value`` checked against every method's option table, with defaults filled in.
+
+    Parameters
+    ----------
+    value : dict
+        ``{method: {option: value}}`` for any subset of the methods.
+
+    Raises
+    ------
+    AttributionError
+        For an unknown method or option, or a value outside its range; the message names the valid ones.
+    """
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise AttributionError(f"options must be a dict {{method: {{option: value}}}}, got {value!r}")
+    unknown = sorted(set(value) - set(METHODS))
+    if unknown:
+        raise AttributionError(f"options for unknown method {unknown[0]!r}; choose one of: {', '.join(METHODS)}")
+    checked = {}
+    for name, method in METHODS.items():
+        try:
+            checked[name] = method.check(value.get(name, {}))
+        except AttributionError as exc:
+            raise AttributionError(f"{method.title}: {exc}") from None
+    return checked
 
 
 class SaliencyExplorer(ViewWidget):
-    """Which pixels made the network say this class? Pick a class, a method and (for Grad-CAM) a layer.
+    """Which pixels made the network say this class? Pick a class, a method, its options and (for the
+    Grad-CAM family) a layer; compare all methods at once; check a map with randomisation and deletion.
 
     Parameters
     ----------
@@ -27,13 +102,17 @@ class SaliencyExplorer(ViewWidget):
     image : PIL image, array, tensor, path or bytes
         The photo to explain.
     method : str
-        ``"gradcam"`` (default) or ``"gradient"``.
+        One of ``engine.METHODS`` (``"gradcam"`` by default).
     layer : str, optional
-        Grad-CAM layer (dotted name); defaults to the last convolutional block.
+        Layer for the Grad-CAM family (dotted name); defaults to the last convolutional block.
     target : int, optional
         Class to explain; defaults to the top prediction.
+    options : dict, optional
+        ``{method: {option: value}}`` overriding the defaults, e.g. ``{"smoothgrad": {"samples": 50}}``.
+    compare : bool
+        Start with the grid of all methods.
     opacity : float
-        Initial heat-map opacity (0..1); the slider then changes it in the browser only.
+        Initial heat-map opacity (0..1); the sliders then change it in the browser only.
     colormap : str
         Initial colour map: ``inferno``, ``viridis``, ``jet`` or ``gray``.
     """
@@ -41,17 +120,31 @@ class SaliencyExplorer(ViewWidget):
     _view = traitlets.Unicode("saliency").tag(sync=True)
 
     image = traitlets.Bytes(b"", help="PNG of the picture the model sees (input resolution).").tag(sync=True)
-    heatmap = traitlets.Dict(help="Saliency map as {dtype, shape, buffer}, aligned with `image`.").tag(sync=True)
+    samples = traitlets.List(traitlets.Unicode(), read_only=True, help="Names of the bundled sample photos.").tag(sync=True)
     predictions = traitlets.List(traitlets.Dict(), help="Top-5 rows {index, label, prob}.").tag(sync=True)
     target = traitlets.Int(0, help="Class being explained.").tag(sync=True)
-    method = traitlets.Unicode("gradcam", help="Saliency method.").tag(sync=True)
-    methods = traitlets.List(traitlets.Unicode(), read_only=True).tag(sync=True)
-    layer = traitlets.Unicode("", help="Grad-CAM layer (dotted name).").tag(sync=True)
+    method = traitlets.Unicode("gradcam", help="Attribution method shown in the main view.").tag(sync=True)
+    methods = traitlets.List(
+        traitlets.Dict(), read_only=True, help="Method.describe() of every method: {name, title, layer, options}."
+    ).tag(sync=True)
+    options = traitlets.Dict(help="{method: {option: value}} for every method, defaults filled in.").tag(sync=True)
+    layer = traitlets.Unicode("", help="Layer of the Grad-CAM family (dotted name).").tag(sync=True)
     layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(
         sync=True
     )
+    heatmap = traitlets.Dict(help="Current method's map as {dtype, shape, buffer}, aligned with `image`.").tag(sync=True)
+    compare = traitlets.Bool(False, help="Show the grid of every method.").tag(sync=True)
+    maps = traitlets.Dict(help="Compare grid: {method: {dtype, shape, buffer}}, filled as maps finish.").tag(sync=True)
+    sanity = traitlets.Dict(
+        help="Sanity check of the current map: {method, layer, names, correlation, maps: (S+1, H, W) array}."
+    ).tag(sync=True)
+    curves = traitlets.Dict(
+        help="Deletion/insertion of the current map: {method, fractions, deletion, insertion, deletion_auc, insertion_auc}."
+    ).tag(sync=True)
     opacity = traitlets.Float(0.5, min=0.0, max=1.0, help="Initial overlay opacity.").tag(sync=True)
     colormap = traitlets.Unicode("inferno", help="Initial colour map.").tag(sync=True)
+
+    _charts: Optional["AnalysisCharts"] = None  # class default: close() may run from __del__ of a half-built widget
 
     def __init__(
         self,
@@ -61,6 +154,8 @@ class SaliencyExplorer(ViewWidget):
         method: str = "gradcam",
         layer: Optional[str] = None,
         target: Optional[int] = None,
+        options: Optional[Options] = None,
+        compare: bool = False,
         opacity: float = 0.5,
         colormap: str = "inferno",
     ):
@@ -70,21 +165,124 @@ class SaliencyExplorer(ViewWidget):
             raise TypeError(f"net must be a cnnviz_widgets Net (cw.load_model(...)) or an nn.Module, got {type(net).__name__}")
         if colormap not in COLORMAPS:
             raise ValueError(f"unknown colormap {colormap!r}; choose one of: {', '.join(COLORMAPS)}")
+        applied = check_options(options or {})
         super().__init__(opacity=opacity, colormap=colormap)
         self._net: Optional[Net] = net
-        self._x = None
-        self.set_trait("methods", list(METHODS))
+        self._x: Optional[torch.Tensor] = None
+        self._image_id = 0
+        self._applied = applied
+        self._cache: Dict[Key, Computed] = {}
+        self._analysed: Dict[str, Key] = {}
+        self._grid: Optional[Tuple[Job, FrozenSet[Key]]] = None  # the running compare job and its maps
+        self.set_trait("methods", [m.describe() for m in METHODS.values()])
+        self.set_trait("samples", list(SAMPLES))
         with self.hold_trait_notifications():
+            self.options = applied
             self.method = method
+            self.compare = compare
             self.layer = layer if layer is not None else self._probe_layers()
+        self.observe(self._on_settings, names=["target", "layer"])
+        self.observe(self._on_method, names="method")
+        self.observe(self._on_options, names="options")
+        self.observe(self._on_compare, names="compare")
         if not self.error:
             self._load(image, target)
-        self.observe(self._changed, names=["target", "method", "layer"])
 
     # -- public ---------------------------------------------------------------------------------------------
     def set_image(self, image: ImageLike, target: Optional[int] = None) -> None:
-        """Show and explain a new image (the target resets to its top prediction unless given)."""
+        """Show and explain a new image (the target resets to its top prediction unless given).
+
+        Parameters
+        ----------
+        image : PIL image, array, tensor, path or bytes
+            The photo; an unreadable one is reported in the banner and the current picture stays.
+        target : int, optional
+            Class to explain; defaults to the top prediction.
+        """
         self._load(image, target)
+
+    @shows_errors
+    def run_sanity_check(self, steps: int = SANITY_STEPS) -> None:
+        """Recompute the current map while the model's layers are randomised top-down (Adebayo et al. 2018).
+
+        The result lands in ``sanity`` (and :attr:`charts`); a faithful map decorrelates from the original.
+        The work runs in the background after any running job; :meth:`wait` blocks until it is done.
+
+        Parameters
+        ----------
+        steps : int
+            Groups of layers randomised one after the other (on a copy of the model).
+        """
+        request, net = self._request(self.method), self._net
+
+        def work(job: Job) -> None:
+            title = METHODS[request.method].title
+            job.progress(0.0, f"sanity check of {title}: randomising the model in {steps} steps…")
+            result = sanity_check(
+                net.model, request.x, request.target, request.method, request.layer,
+                options=request.options, steps=steps, progress=job.progress,
+            )
+            job.check()
+            correlation = [float(c) for c in result.correlation]
+            self._store_analysis("sanity", request.key, {
+                "method": request.method, "layer": request.layer, "names": list(result.names),
+                "correlation": correlation, "maps": encode_array(result.maps),
+            })
+            job.progress(1.0, f"sanity check of {title}: rank correlation {correlation[-1]:.2f} with every layer randomised")
+
+        self.submit(work, queue=True)
+
+    @shows_errors
+    def run_deletion_insertion(self, steps: int = CURVE_STEPS) -> None:
+        """Deletion and insertion curves of the current map (Petsiuk et al. 2018), into ``curves``.
+
+        Runs in the background after any running job (which is usually computing that very map).
+
+        Parameters
+        ----------
+        steps : int
+            Pixel fractions between 0 and 1 at which the class probability is measured.
+        """
+        request, net = self._request(self.method), self._net
+
+        def work(job: Job) -> None:
+            computed = self._cache.get(request.key) or self._produce(job, request, 0.0, 0.5, "")
+            title = METHODS[request.method].title
+            job.progress(0.5, f"deleting and inserting pixels in {title} order…")
+            result = deletion_insertion(
+                net.model, request.x, computed.map, request.target, steps,
+                progress=lambda f: job.progress(0.5 + f / 2),
+            )
+            job.check()
+            self._store_analysis("curves", request.key, {
+                "method": request.method,
+                "fractions": result.fractions.tolist(), "deletion": result.deletion.tolist(),
+                "insertion": result.insertion.tolist(),
+                "deletion_auc": result.deletion_auc, "insertion_auc": result.insertion_auc,
+            })
+            job.progress(1.0, f"{title}: deletion AUC {result.deletion_auc:.3f}, insertion AUC {result.insertion_auc:.3f}")
+
+        self.submit(work, queue=True)
+
+    @property
+    def charts(self) -> "ipywidgets.VBox":
+        """Plotly charts of ``sanity`` (rank correlation per step) and ``curves``, kept up to date."""
+        if self._charts is None:
+            from .charts import AnalysisCharts
+
+            charts = AnalysisCharts()
+            charts.show_sanity(self.sanity)
+            charts.show_curves(self.curves)
+            self.observe(lambda change: charts.show_sanity(change.new), names="sanity")
+            self.observe(lambda change: charts.show_curves(change.new), names="curves")
+            self._charts = charts
+        return self._charts.box
+
+    def dashboard(self) -> "ipywidgets.HBox":
+        """The explorer with its :attr:`charts` beside it."""
+        import ipywidgets
+
+        return ipywidgets.HBox([self, self.charts])
 
     @property
     def net(self) -> Optional[Net]:
@@ -93,24 +291,56 @@ class SaliencyExplorer(ViewWidget):
 
     def close(self) -> None:
         super().close()
+        if self._charts is not None:
+            self._charts.close()
         self._net = None
         self._x = None
+        self._cache = {}
 
-    # -- internals ------------------------------------------------------------------------------------------
+    # -- front-end requests ---------------------------------------------------------------------------------
+    def handle_message(self, content: dict, buffers: List[bytes]) -> None:
+        kind = content.get("type")
+        if kind == "sample":
+            self.set_image(sample_image(str(content.get("name"))))
+        elif kind == "upload":
+            self._upload(str(content.get("name") or "the file"), buffers)
+        elif kind == "sanity":
+            self.run_sanity_check()
+        elif kind == "faithfulness":
+            self.run_deletion_insertion()
+        else:
+            super().handle_message(content, buffers)
+
+    def _upload(self, name: str, buffers: Sequence[bytes]) -> None:
+        """Check an uploaded file (size, then content) and show it; problems name the file."""
+        if len(buffers) != 1:
+            raise ImageError(f"an upload carries its file as one binary buffer, got {len(buffers)}")
+        data = buffers[0]
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB")
+        try:
+            image = load_image(data)
+        except ImageError as exc:
+            raise ImageError(f"{name}: {exc}") from None
+        self.set_image(image)
+
+    # -- settings -------------------------------------------------------------------------------------------
     @shows_errors
     def _load(self, image: ImageLike, target: Optional[int]) -> None:
         net = self._net
-        self._x = None
-        self.heatmap = {}
-        self.predictions = []
-        view = net.view(image)
-        self._x = net.preprocess.normalise(view).to(net.device)
-        self.image = png_bytes(view)
+        view = net.view(image)  # raises before anything changes: a bad image leaves the current one shown
+        x = net.preprocess.normalise(view).to(net.device)
         preds = net.predict(view, k=5)
-        self.predictions = [p._asdict() for p in preds]
-        with self.hold_trait_notifications():
-            self.target = preds[0].index if target is None else int(target)
-        self._recompute()
+        self._cache.clear()
+        self._x, self._image_id = x, self._image_id + 1
+        with self.hold_sync():
+            self.image = png_bytes(view)
+            self.predictions = [p._asdict() for p in preds]
+        new_target = preds[0].index if target is None else int(target)
+        if new_target != self.target:
+            self.target = new_target  # its observer shows and computes
+        else:
+            self._on_settings(None)
 
     def _probe_layers(self) -> str:
         """Fill the layer picker from one probing forward pass; return the default Grad-CAM layer."""
@@ -123,42 +353,139 @@ class SaliencyExplorer(ViewWidget):
         self.set_trait("layers", [{"name": r.name, "type": r.type, "shape": list(r.shape)} for r in spatial])
         return default_cam_layer(self._net.model, records) if spatial else ""
 
-    def _changed(self, _change: Any) -> None:
-        self._recompute()
-
-    def _validate(self) -> Optional[str]:
-        """The layer to use (``None`` for pixel methods); raises with the valid choices on bad settings."""
-        if self.method not in METHODS:
-            raise AttributionError(f"unknown method {self.method!r}; choose one of: {', '.join(METHODS)}")
-        if self.method not in LAYER_METHODS:
-            return None
-        names = [row["name"] for row in self.layers]
-        if not names:
-            raise LayerError(
-                f"this model has no layer with a spatial (C, H, W) output, which {self.method} needs; "
-                f"pixel methods work: {', '.join(m for m in METHODS if m not in LAYER_METHODS)}"
-            )
-        if self.layer not in names:
-            raise LayerError(
-                f"{self.layer!r} is not a layer with a spatial (C, H, W) output; choose one of: "
-                f"{list_choices(names, self.layer)}"
-            )
-        return self.layer
+    @shows_errors
+    def _on_settings(self, _change: Any) -> None:
+        self._publish()
+        self._refresh()
 
     @shows_errors
-    def _recompute(self) -> None:
+    def _on_method(self, _change: Any) -> None:
+        get_method(self.method)  # an unknown name: the banner lists the valid ones
+        self._publish()
+        cached = self._cache.get(self._key(self.method))
+        if cached is not None:
+            self.status = cached.note
+        self._refresh()
+
+    @shows_errors
+    def _on_options(self, change: Any) -> None:
+        try:
+            checked = check_options(change.new)
+        except AttributionError:
+            self.options = self._applied  # the view's controls go back to the values in use
+            raise
+        changed, self._applied = checked != self._applied, checked
+        if checked != change.new:
+            self.options = checked  # defaults filled in, numbers in their option's type
+        if changed:
+            self._on_settings(change)
+
+    @shows_errors
+    def _on_compare(self, _change: Any) -> None:
+        self._on_settings(None)
+
+    # -- maps -----------------------------------------------------------------------------------------------
+    def _key(self, method: str) -> Key:
+        """Everything ``method``'s map depends on under the current settings."""
+        layer = self.layer if method in LAYER_METHODS else None
+        return (self._image_id, self.target, method, layer, tuple(sorted(self._applied.get(method, {}).items())))
+
+    def _request(self, method: str) -> Request:
+        """A frozen request for ``method`` under the current settings; raises naming the valid choices."""
+        if self._x is None:
+            raise ImageError("there is no image to explain yet; load one with set_image(...) or the image picker")
+        get_method(method)
+        layer = None
+        if method in LAYER_METHODS:
+            names = [row["name"] for row in self.layers]
+            if not names:
+                raise LayerError(
+                    f"this model has no layer with a spatial (C, H, W) output, which {method} needs; "
+                    f"pixel methods work: {', '.join(m for m in METHODS if m not in LAYER_METHODS)}"
+                )
+            if self.layer not in names:
+                raise LayerError(
+                    f"{self.layer!r} is not a layer with a spatial (C, H, W) output; choose one of: "
+                    f"{list_choices(names, self.layer)}"
+                )
+            layer = self.layer
+        return Request(self._key(method), method, layer, dict(self._applied[method]), self._x, self.target)
+
+    def _publish(self) -> None:
+        """Derive the view's traits from the cache for the current settings (stale results drop out)."""
+        current = self._key(self.method)
+        shown = self._cache.get(current)
+        grid = {}
+        if self.compare:
+            grid = {m: encode_array(c.map) for m in METHODS if (c := self._cache.get(self._key(m))) is not None}
+        with self.hold_sync():
+            self.heatmap = encode_array(shown.map) if shown is not None else {}
+            self.maps = grid
+            for name in ("sanity", "curves"):
+                if self._analysed.get(name) != current:
+                    setattr(self, name, {})
+
+    def _refresh(self) -> None:
+        """Compute what the view lacks: the grid's missing maps in compare mode, else the current map."""
         if self._x is None:
             return
-        layer = self._validate()
-        net, x, target, method = self._net, self._x, self.target, self.method
+        order = [self.method, *(m for m in METHODS if m != self.method)] if self.compare else [self.method]
+        missing = [m for m in order if self._key(m) not in self._cache]
+        keys = frozenset(self._key(m) for m in missing)
+        grid, self._grid = self._grid, None
+        if grid is not None:
+            job, pending = grid
+            if self.compare and keys <= pending and not job.cancelled.is_set() and job.thread.is_alive():
+                self._grid = grid  # already computing these (another cell was clicked): let it go on
+                return
+            if not missing:
+                job.cancel()  # compare was switched off: the rest of the grid is not needed now
+        if missing:
+            requests = [self._request(m) for m in missing]
+            job = self.submit(functools.partial(self._fill, requests, len(order)))
+            if self.compare:
+                self._grid = (job, keys)
 
-        def work(job: Job) -> None:
-            job.progress(0.0, f"computing {method}…")
-            start = time.perf_counter()
-            heat = saliency(net.model, x, target, method=method, layer=layer)[0]
-            job.check()
-            self.heatmap = encode_array(heat)
-            where = f" at {layer}" if layer else ""
-            job.progress(1.0, f"{method}{where} for “{net.label(target)}” in {1000 * (time.perf_counter() - start):.0f} ms")
+    def _fill(self, requests: List[Request], total: int, job: Job) -> None:
+        """Compute ``requests`` one after the other, publishing each map as it finishes."""
+        start, done = time.perf_counter(), total - len(requests)
+        for k, request in enumerate(requests):
+            label = f"{done + k + 1}/{total} {METHODS[request.method].title}…" if total > 1 else f"computing {request.method}…"
+            computed = self._produce(job, request, k / len(requests), (k + 1) / len(requests), label)
+        summary = computed.note
+        if total > 1:
+            summary = f"compared {total} methods for “{self._net.label(requests[0].target)}” in {time.perf_counter() - start:.1f} s"
+        job.progress(1.0, summary)
 
-        self.submit(work)
+    def _produce(self, job: Job, request: Request, low: float, high: float, label: str) -> Computed:
+        """Compute one map (progress spanning ``low..high``), cache it and publish it."""
+        job.progress(low, label)
+        start = time.perf_counter()
+        result = explain(
+            self._net.model, request.x, request.target, request.method, request.layer,
+            progress=lambda f: job.progress(low + f * (high - low)), **request.options,
+        )
+        job.check()
+        computed = Computed(result.map[0], self._note(request, result, time.perf_counter() - start))
+        self._cache[request.key] = computed
+        while len(self._cache) > CACHE_SIZE:
+            del self._cache[next(iter(self._cache))]
+        self._publish()
+        return computed
+
+    def _note(self, request: Request, result: Explanation, seconds: float) -> str:
+        """The status line of a finished map; integrated gradients add their completeness error."""
+        where = f" at {request.layer}" if request.layer else ""
+        note = f"{request.method}{where} for “{self._net.label(request.target)}” in {1000 * seconds:.0f} ms"
+        if result.error is not None:
+            error = float(result.error[0])
+            gap = float(result.attribution[0].double().sum()) - error  # f(x) - f(baseline)
+            share = f" ({abs(error / gap):.1%} of f(x)−f(baseline))" if gap else ""
+            note += f"; completeness error {error:.2g}{share}"
+        return note
+
+    def _store_analysis(self, name: str, key: Key, value: Dict[str, Any]) -> None:
+        """Show a sanity check or curves if they still describe the current map."""
+        self._analysed[name] = key
+        if key == self._key(self.method):
+            setattr(self, name, value)

@@ -28,3 +28,10 @@ export function decodeArray(wire: WireArray | null | undefined): NdArray | null 
   }
   throw new Error(`unsupported dtype ${String((wire as WireArray).dtype)}`);
 }
+
+/** The (d1, ..., dn) slices of a (k, d1, ..., dn) array, as views into its data (no copies). */
+export function unstack(arr: NdArray): NdArray[] {
+  const [count, ...shape] = arr.shape;
+  const size = shape.reduce((a, b) => a * b, 1);
+  return Array.from({ length: count ?? 0 }, (_, i) => ({ data: arr.data.subarray(i * size, (i + 1) * size), shape }));
+}

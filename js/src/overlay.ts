@@ -1,16 +1,24 @@
 /** Heat-map overlay arithmetic, kept free of the DOM so it can be unit-tested. */
 import { colorOf } from "./colormap";
 
-/** Scale so the largest |value| maps to 1 (all-zero maps stay zero). */
+/** Share of pixels whose |value| sets the colour scale; the brightest 0.5% saturate instead of one outlier
+ * pixel darkening the whole map (gradient maps are sparse and heavy-tailed). */
+export const CLIP_QUANTILE = 0.995;
+
+/** Scale so the |value| at CLIP_QUANTILE maps to 1, clamping beyond it (all-zero maps stay zero). */
 export function normalize(data: ArrayLike<number>): Float32Array {
-  let max = 0;
+  const magnitudes: number[] = [];
   for (let i = 0; i < data.length; i++) {
     const a = Math.abs(data[i]);
-    if (a > max && Number.isFinite(a)) max = a;
+    if (Number.isFinite(a)) magnitudes.push(a);
   }
   const out = new Float32Array(data.length);
-  if (max === 0) return out;
-  for (let i = 0; i < data.length; i++) out[i] = data[i] / max;
+  if (magnitudes.length === 0) return out;
+  const sorted = Float64Array.from(magnitudes).sort();
+  let scale = sorted[Math.max(0, Math.ceil(CLIP_QUANTILE * sorted.length) - 1)];
+  if (scale === 0) scale = sorted[sorted.length - 1];
+  if (scale === 0) return out;
+  for (let i = 0; i < data.length; i++) out[i] = Math.max(-1, Math.min(1, data[i] / scale));
   return out;
 }
 
@@ -48,4 +56,9 @@ export function blend(
     }
   }
   return out;
+}
+
+/** The colour-mapped heat-map alone, RGBA at the map's own (h, w) resolution: a blend at full opacity. */
+export function colorize(heat: Float32Array, h: number, w: number, table: Uint8ClampedArray): Uint8ClampedArray<ArrayBuffer> {
+  return blend(new Uint8ClampedArray(h * w * 4), w, h, heat, h, w, table, 1);
 }

@@ -1,104 +1,147 @@
 /**
- * Image-with-overlay canvas: draws a PNG picture with a colour-mapped heat-map over it. Opacity and colour
- * map are view-local (no kernel round-trip); hovering shows the map's value; "Download PNG" saves the canvas.
+ * Image-with-overlay drawing, shared by the main view, the compare grid's cells and the sanity strip.
+ *
+ * `heatCanvas` paints one picture with a colour-mapped heat-map over it (or the heat-map alone) using a
+ * `Look` object it shares with others; `lookControls` is the opacity slider and colour-map select that edit
+ * such a Look (view-local: no kernel round-trip); `overlayCanvas` is the main canvas with those controls, a
+ * hover read-out and "Download PNG".
  */
-import { decodeArray, type WireArray } from "./arrays";
+import type { NdArray } from "./arrays";
 import { COLORMAP_NAMES, lut } from "./colormap";
-import { blend, mapIndex, normalize } from "./overlay";
+import { blend, colorize, mapIndex, normalize } from "./overlay";
 import { h } from "./ui";
 
-export interface OverlayCanvas {
-  el: HTMLElement;
-  setImage(png: DataView | null): Promise<void>;
-  setHeatmap(wire: WireArray | null): void;
+/** What the user changes about overlays without new computation; one object may drive many canvases. */
+export interface Look {
+  opacity: number;
+  colormap: string;
 }
 
-export function overlayCanvas(opts: { opacity: number; colormap: string; filename: string }): OverlayCanvas {
-  let opacity = opts.opacity;
-  let colormap = opts.colormap;
+/** Pixels of PNG bytes (a Bytes trait arrives as a DataView); null for an empty trait. */
+export async function decodePng(png: DataView | null | undefined): Promise<ImageData | null> {
+  if (!png || png.byteLength === 0) return null;
+  const bytes = new Uint8Array(png.buffer as ArrayBuffer, png.byteOffset, png.byteLength);
+  const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+  const { width, height } = bitmap;
+  const ctx = h("canvas", { width, height }).getContext("2d")!;
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return ctx.getImageData(0, 0, width, height);
+}
+
+export interface HeatCanvas {
+  canvas: HTMLCanvasElement;
+  /** The picture under the map (null: the map is drawn alone, at its own resolution). */
+  setBase(base: ImageData | null): void;
+  /** An (h, w) map, shown normalised by its largest magnitude; null removes it. */
+  setMap(map: NdArray | null): void;
+  /** Repaint, e.g. after the shared Look changed. */
+  draw(): void;
+  /** Picture coordinates and raw map value under the mouse, or null when there is nothing to read. */
+  valueAt(ev: MouseEvent): { x: number; y: number; value: number } | null;
+}
+
+export function heatCanvas(look: Look, attrs: { class: string; title?: string }): HeatCanvas {
   let base: ImageData | null = null;
   let heat: { raw: Float32Array | Uint8Array; norm: Float32Array; h: number; w: number } | null = null;
+  const canvas = h("canvas", { ...attrs, width: 224, height: 224 });
+  const ctx = canvas.getContext("2d")!;
 
-  const canvas = h("canvas", { class: "cnnviz-canvas", width: 224, height: 224 });
-  const ctx = canvas.getContext("2d", { willReadFrequently: true })!;
-  const hover = h("div", { class: "cnnviz-hover" }, "\u00a0");
+  const draw = () => {
+    if (!base && !heat) {
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      return;
+    }
+    const width = base ? base.width : heat!.w;
+    const height = base ? base.height : heat!.h;
+    if (canvas.width !== width) canvas.width = width;
+    if (canvas.height !== height) canvas.height = height;
+    if (!heat) {
+      ctx.putImageData(base!, 0, 0);
+      return;
+    }
+    const table = lut(look.colormap);
+    const pixels = base
+      ? blend(base.data, width, height, heat.norm, heat.h, heat.w, table, look.opacity)
+      : colorize(heat.norm, heat.h, heat.w, table);
+    ctx.putImageData(new ImageData(pixels, width, height), 0, 0);
+  };
+
+  return {
+    canvas,
+    setBase(next) {
+      base = next;
+      draw();
+    },
+    setMap(map) {
+      heat = map && map.shape.length === 2 ? { raw: map.data, norm: normalize(map.data), h: map.shape[0], w: map.shape[1] } : null;
+      draw();
+    },
+    draw,
+    valueAt(ev) {
+      if (!heat) return null;
+      const rect = canvas.getBoundingClientRect();
+      const x = Math.floor(((ev.clientX - rect.left) * canvas.width) / rect.width);
+      const y = Math.floor(((ev.clientY - rect.top) * canvas.height) / rect.height);
+      return { x, y, value: heat.raw[mapIndex(x, y, canvas.width, canvas.height, heat.h, heat.w)] };
+    },
+  };
+}
+
+/** Opacity slider and colour-map select editing `look`; `changed` repaints whatever shares it. */
+export function lookControls(look: Look, changed: () => void): HTMLElement[] {
   const slider = h("input", {
-    type: "range", min: 0, max: 1, step: 0.01, value: opacity, class: "cnnviz-opacity", "aria-label": "opacity",
+    type: "range", min: 0, max: 1, step: 0.01, value: look.opacity, class: "cnnviz-opacity", "aria-label": "opacity",
   });
   const select = h(
     "select",
     { class: "cnnviz-colormap", "aria-label": "colour map" },
-    ...COLORMAP_NAMES.map((n) => h("option", { value: n, selected: n === colormap }, n)),
+    ...COLORMAP_NAMES.map((n) => h("option", { value: n, selected: n === look.colormap }, n)),
   );
-  const download = h("button", { class: "cnnviz-download" }, "Download PNG");
-
-  const draw = () => {
-    if (!base) {
-      ctx.clearRect(0, 0, canvas.width, canvas.height);
-      return;
-    }
-    if (!heat) {
-      ctx.putImageData(base, 0, 0);
-      return;
-    }
-    const pixels = blend(base.data, base.width, base.height, heat.norm, heat.h, heat.w, lut(colormap), opacity);
-    ctx.putImageData(new ImageData(pixels, base.width, base.height), 0, 0);
-  };
-
   slider.addEventListener("input", () => {
-    opacity = Number(slider.value);
-    draw();
+    look.opacity = Number(slider.value);
+    changed();
   });
   select.addEventListener("change", () => {
-    colormap = select.value;
-    draw();
+    look.colormap = select.value;
+    changed();
   });
-  canvas.addEventListener("mousemove", (ev) => {
-    if (!heat || !base) return;
-    const rect = canvas.getBoundingClientRect();
-    const x = Math.floor(((ev.clientX - rect.left) * base.width) / rect.width);
-    const y = Math.floor(((ev.clientY - rect.top) * base.height) / rect.height);
-    const value = heat.raw[mapIndex(x, y, base.width, base.height, heat.h, heat.w)];
-    hover.textContent = `(${x}, ${y}) value ${value.toPrecision(3)}`;
+  return [h("label", {}, "opacity ", slider), h("label", {}, "colours ", select)];
+}
+
+export interface OverlayCanvas {
+  el: HTMLElement;
+  setBase(base: ImageData | null): void;
+  setMap(map: NdArray | null): void;
+}
+
+/** The main canvas: picture + heat-map, its own Look controls, hover value and "Download PNG". */
+export function overlayCanvas(opts: { look: Look; filename: string; onLook?: () => void }): OverlayCanvas {
+  const heat = heatCanvas(opts.look, { class: "cnnviz-canvas" });
+  const hover = h("div", { class: "cnnviz-hover" }, "\u00a0");
+  const download = h("button", { class: "cnnviz-download" }, "Download PNG");
+
+  heat.canvas.addEventListener("mousemove", (ev) => {
+    const at = heat.valueAt(ev);
+    if (at) hover.textContent = `(${at.x}, ${at.y}) value ${at.value.toPrecision(3)}`;
   });
-  canvas.addEventListener("mouseleave", () => (hover.textContent = "\u00a0"));
+  heat.canvas.addEventListener("mouseleave", () => (hover.textContent = "\u00a0"));
   download.addEventListener("click", () => {
-    canvas.toBlob((blob) => {
+    heat.canvas.toBlob((blob) => {
       if (!blob) return;
       const a = h("a", { href: URL.createObjectURL(blob), download: opts.filename });
       a.click();
       setTimeout(() => URL.revokeObjectURL(a.href), 1000);
     }, "image/png");
   });
-
-  const el = h(
-    "div",
-    { class: "cnnviz-overlay" },
-    canvas,
-    hover,
-    h("div", { class: "cnnviz-overlay-controls" }, h("label", {}, "opacity ", slider), h("label", {}, "colours ", select), download),
-  );
+  const controls = lookControls(opts.look, () => {
+    heat.draw();
+    opts.onLook?.();
+  });
 
   return {
-    el,
-    async setImage(png) {
-      if (!png || png.byteLength === 0) {
-        base = null;
-        draw();
-        return;
-      }
-      const bytes = new Uint8Array(png.buffer as ArrayBuffer, png.byteOffset, png.byteLength);
-      const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
-      canvas.width = bitmap.width;
-      canvas.height = bitmap.height;
-      ctx.drawImage(bitmap, 0, 0);
-      base = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-      draw();
-    },
-    setHeatmap(wire) {
-      const arr = decodeArray(wire);
-      heat = arr && arr.shape.length === 2 ? { raw: arr.data, norm: normalize(arr.data), h: arr.shape[0], w: arr.shape[1] } : null;
-      draw();
-    },
+    el: h("div", { class: "cnnviz-overlay" }, heat.canvas, hover, h("div", { class: "cnnviz-overlay-controls" }, ...controls, download)),
+    setBase: heat.setBase,
+    setMap: heat.setMap,
   };
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeArray } from "../src/arrays";
+import { decodeArray, unstack } from "../src/arrays";
 import { lut } from "../src/colormap";
-import { blend, mapIndex, normalize } from "../src/overlay";
+import { blend, colorize, mapIndex, normalize } from "../src/overlay";
 
 function solid(width: number, height: number, rgb: [number, number, number]): Uint8ClampedArray {
   const px = new Uint8ClampedArray(width * height * 4);
@@ -35,10 +35,23 @@ describe("overlay blending", () => {
     assert.equal(mapIndex(3, 3, 4, 4, 2, 2), 3);
   });
 
+  it("colours the map alone at its own resolution", () => {
+    const out = colorize(new Float32Array([0, 0.5, 1, 0]), 2, 2, lut("gray"));
+    assert.deepEqual(Array.from(out), [0, 0, 0, 255, 128, 128, 128, 255, 255, 255, 255, 255, 0, 0, 0, 255]);
+  });
+
   it("normalises by the largest magnitude and leaves all-zero maps at zero", () => {
     assert.deepEqual(Array.from(normalize([0, 2, 4, 1])), [0, 0.5, 1, 0.25]);
     assert.deepEqual(Array.from(normalize([0, 0])), [0, 0]);
     assert.equal(Array.from(normalize([0, Infinity, 2]))[2], 1);
+  });
+
+  it("lets the brightest 0.5% saturate so one outlier cannot darken a sparse map", () => {
+    const values = Array.from({ length: 1000 }, (_, i) => (i < 995 ? i / 994 : 1000));
+    const out = normalize(values);
+    assert.equal(out[994], 1); // the 99.5th percentile is the top of the scale
+    assert.ok(Math.abs(out[497] - 0.5) < 1e-6); // the rest scale by it, not by the outlier 1000
+    assert.equal(out[999], 1); // outliers clamp
   });
 });
 
@@ -63,5 +76,19 @@ describe("wire arrays", () => {
   it("rejects unknown dtypes and tolerates an empty trait", () => {
     assert.equal(decodeArray(null), null);
     assert.throws(() => decodeArray({ dtype: "int64" as "uint8", shape: [1], buffer: new ArrayBuffer(8) }), /int64/);
+  });
+});
+
+describe("stacks of maps", () => {
+  it("split into views of each (h, w) map without copying", () => {
+    const data = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const maps = unstack({ data, shape: [3, 2, 2] });
+    assert.deepEqual(maps.map((m) => Array.from(m.data)), [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]);
+    assert.deepEqual(maps[2].shape, [2, 2]);
+    assert.equal(maps[1].data.buffer, data.buffer);
+  });
+
+  it("gives nothing for an empty stack", () => {
+    assert.deepEqual(unstack({ data: new Float32Array(0), shape: [0, 4, 4] }), []);
   });
 });

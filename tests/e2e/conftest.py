@@ -285,6 +285,28 @@ CANVAS_STATS_JS = """(c) => {
            grey, hash };
 }"""
 
+# The same statistics for every canvas a locator matches, each keyed by an attribute of its closest ancestor
+# that has one (e.g. the compare grid's `data-method`).
+CANVASES_STATS_JS = f"""(canvases, attr) => canvases.map((c) => ({{
+  key: c.closest(`[${{attr}}]`)?.getAttribute(attr) ?? null,
+  ...({CANVAS_STATS_JS})(c),
+}}))"""
+
+# SaliencyExplorer's Python side: the state a test waits on after the quickstart runs.
+EXPLORER_READY = "(bool(explorer.heatmap), explorer.busy, explorer.error, explorer.target, explorer.status)"
+
+
+def heatmap_ready(v) -> bool:
+    """Predicate for EXPLORER_READY: a heat-map is there and no job runs; fails at once on an error."""
+    has_map, busy, error, _target, _status = v
+    assert not error, f"the explorer shows an error: {error}"
+    return has_map and not busy
+
+
+def looks_like_a_photo(s: Dict[str, Any]) -> bool:
+    """Many distinct colours and real contrast: a picture, not a blank or flat canvas."""
+    return s["width"] >= 100 and s["height"] >= 100 and s["colours"] > 2000 and s["std"] > 20
+
 
 def has_comm_msg(payload: Payload) -> bool:
     """A kernel websocket frame that carries a comm_msg (text JSON, or Lab 4.6's binary v1 protocol)."""
@@ -345,16 +367,50 @@ class NotebookPage:
     def canvas_stats(self, selector: str = "canvas.cnnviz-canvas") -> Dict[str, Any]:
         return self.page.locator(selector).evaluate(CANVAS_STATS_JS)
 
-    def wait_canvas(self, predicate: Callable[[Dict[str, Any]], bool], what: str, timeout: float = 30.0) -> Dict[str, Any]:
+    def canvases_stats(self, selector: str, key: str = "data-method") -> Dict[str, Dict[str, Any]]:
+        """Pixel statistics of every canvas ``selector`` matches, keyed by ``key`` of its closest ancestor."""
+        rows = self.page.locator(selector).evaluate_all(CANVASES_STATS_JS, key)
+        stats = {row.pop("key"): row for row in rows}
+        assert len(stats) == len(rows), f"canvases under {selector!r} share a {key}: {rows}"
+        return stats
+
+    def wait_canvas(
+        self, predicate: Callable[[Dict[str, Any]], bool], what: str, timeout: float = 30.0, selector: str = "canvas.cnnviz-canvas"
+    ) -> Dict[str, Any]:
         """Poll the canvas' pixel statistics until ``predicate`` holds (the page keeps processing events meanwhile)."""
+        return self._wait_pixels(lambda: self.canvas_stats(selector), predicate, f"the canvas never showed {what}", timeout)
+
+    def wait_canvases(
+        self,
+        selector: str,
+        predicate: Callable[[Dict[str, Dict[str, Any]]], bool],
+        what: str,
+        key: str = "data-method",
+        timeout: float = 30.0,
+    ) -> Dict[str, Dict[str, Any]]:
+        """Poll :meth:`canvases_stats` until ``predicate`` holds for the whole ``{key: stats}`` dict."""
+        return self._wait_pixels(lambda: self.canvases_stats(selector, key), predicate, f"the canvases never showed {what}", timeout)
+
+    def _wait_pixels(self, read: Callable[[], Any], predicate: Callable[[Any], bool], failure: str, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
-        stats: Dict[str, Any] = {}
+        stats: Any = {}
         while time.monotonic() < deadline:
-            stats = self.canvas_stats()
+            stats = read()
             if predicate(stats):
                 return stats
             self.page.wait_for_timeout(100)
-        raise AssertionError(f"the canvas never showed {what} within {timeout} s; last pixel stats: {stats}")
+        raise AssertionError(f"{failure} within {timeout} s; last pixel stats: {stats}")
+
+    def run_quickstart(self) -> Any:
+        """Run the quickstart from the menu; wait until the explorer's first heat-map is computed.
+
+        Returns the EXPLORER_READY tuple ``(has_map, busy, error, target, status)``.
+        """
+        from playwright.sync_api import expect
+
+        self.run_all()
+        expect(self.page.locator(".cnnviz.cnnviz-saliency")).to_have_count(1)
+        return self.probe.wait_for(EXPLORER_READY, heatmap_ready)
 
     def close(self) -> None:
         if self._probe is not None:

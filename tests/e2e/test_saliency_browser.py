@@ -10,32 +10,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from .conftest import EXPLORER_READY as READY, heatmap_ready, looks_like_a_photo
+
 pytestmark = [
     pytest.mark.e2e,
     # pytest-playwright's own base_url fixture trips a pytest deprecation warning; not ours.
     pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods"),
 ]
-
-READY = "(bool(explorer.heatmap), explorer.busy, explorer.error, explorer.target, explorer.status)"
-
-
-def heatmap_ready(v) -> bool:
-    has_map, busy, error, _target, _status = v
-    assert not error, f"the explorer shows an error: {error}"
-    return has_map and not busy
-
-
-def looks_like_a_photo(s) -> bool:
-    """Many distinct colours and real contrast: a picture, not a blank or flat canvas."""
-    return s["width"] >= 100 and s["height"] >= 100 and s["colours"] > 2000 and s["std"] > 20
-
-
-def run_quickstart(nb):
-    """Run the notebook from the menu and wait until the explorer's first heat-map is computed."""
-    nb.run_all()
-    expect(nb.page.locator(".cnnviz.cnnviz-saliency")).to_have_count(1)
-    return nb.probe.wait_for(READY, heatmap_ready)
-
 
 def test_quickstart_runs_without_errors(notebook):
     nb, page = notebook, notebook.page
@@ -62,7 +43,7 @@ def test_quickstart_runs_without_errors(notebook):
 
 def test_canvas_shows_photo_with_heatmap(notebook, artifacts_dir):
     nb, page = notebook, notebook.page
-    run_quickstart(nb)
+    nb.run_quickstart()
 
     canvas = page.locator(".cnnviz-saliency canvas.cnnviz-canvas")
     expect(canvas).to_be_visible()
@@ -84,7 +65,7 @@ def test_canvas_shows_photo_with_heatmap(notebook, artifacts_dir):
 
 def test_clicking_a_prediction_explains_that_class(notebook):
     nb, page = notebook, notebook.page
-    _, _, _, first_target, _ = run_quickstart(nb)
+    _, _, _, first_target, _ = nb.run_quickstart()
     rows = page.locator(".cnnviz-saliency li.cnnviz-prediction")
     expect(rows).to_have_count(5)
     assert int(rows.nth(0).get_attribute("data-index")) == first_target
@@ -113,7 +94,7 @@ def test_clicking_a_prediction_explains_that_class(notebook):
 
 def test_opacity_and_colour_map_stay_in_the_browser(notebook):
     nb, page = notebook, notebook.page
-    run_quickstart(nb)
+    nb.run_quickstart()
     start = nb.wait_canvas(looks_like_a_photo, "a photo with a heat-map")
     slider = page.locator(".cnnviz-saliency input.cnnviz-opacity")
     colours = page.locator(".cnnviz-saliency select.cnnviz-colormap")

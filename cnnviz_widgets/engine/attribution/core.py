@@ -17,7 +17,11 @@ BUDGET_BYTES = 400 * 2**20
 
 
 def prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """A detached copy of ``x`` on the model's device and dtype, checked to be a float image batch."""
+    """A detached, contiguous copy of ``x`` on the model's device and dtype, checked to be a float image batch.
+
+    Contiguity matters: a channels-last view (from a ``permute``) runs other conv kernels, whose rounding
+    differs, so the same image would give slightly different maps depending on how it was built.
+    """
     if not isinstance(x, torch.Tensor):
         raise AttributionError(f"expected a tensor of shape (N, C, H, W), got {type(x).__name__}")
     if x.dim() != 4:
@@ -29,7 +33,7 @@ def prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     param = next(model.parameters(), None)
     device = param.device if param is not None else x.device
     dtype = param.dtype if param is not None and param.is_floating_point() else x.dtype
-    return x.detach().to(device=device, dtype=dtype)
+    return x.detach().to(device=device, dtype=dtype).contiguous()
 
 
 def input_grad(scores: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import NamedTuple, Union
 
+import numpy as np
+
 import torch
 from torch import nn
 
 from ..hooks import model_state
-from .core import Progress, gaussian_blur, prepare_input
+from .core import Progress, prepare_input
 from .integrated import make_baseline
 from .targets import AttributionError, Target, class_indices, scoring
 
@@ -31,15 +33,20 @@ def _auc(curve: torch.Tensor, fractions: torch.Tensor) -> float:
     return float(torch.trapezoid(curve, fractions))
 
 
-def _pixel_map(attribution: torch.Tensor, size: torch.Size) -> torch.Tensor:
+def _pixel_map(attribution: Union[torch.Tensor, np.ndarray], image: torch.Size) -> torch.Tensor:
     """The attribution as one value per pixel ``(H, W)``: a map as is, an ``(1, C, H, W)`` one summed over C."""
-    a = attribution.detach()
-    if a.dim() == 4 and a.shape[0] == 1:
+    if not isinstance(attribution, (torch.Tensor, np.ndarray)):
+        raise AttributionError(f"the attribution must be a tensor or numpy array, got {type(attribution).__name__}")
+    a = torch.as_tensor(attribution).detach()
+    if a.dim() == 4 and tuple(a.shape[:2]) == (1, image[1]):
         a = a[0].sum(dim=0)
     elif a.dim() == 3 and a.shape[0] == 1:
         a = a[0]
-    if a.shape != size:
-        raise AttributionError(f"the attribution must be a map of the image's size {tuple(size)}; got {tuple(attribution.shape)}")
+    if a.shape != image[-2:]:
+        raise AttributionError(
+            f"the attribution must be a map of the image's size {tuple(image[-2:])}, or per channel "
+            f"{(1, *image[1:])}; got {tuple(attribution.shape)}"
+        )
     return a
 
 
@@ -76,13 +83,13 @@ def deletion_insertion(
     progress : callable, optional
         Called with the fraction done after each batch; raising from it cancels.
     """
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise AttributionError(f"deletion_insertion scores one image, shape (1, C, H, W); got {tuple(x.shape)}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise AttributionError(f"steps must be a positive integer, got {steps!r}")
+    if isinstance(x, torch.Tensor) and (x.dim() != 4 or x.shape[0] != 1):
+        raise AttributionError(f"deletion_insertion scores one image, shape (1, C, H, W); got {tuple(x.shape)}")
     x = prepare_input(model, x)
     h, w = x.shape[-2:]
-    importance = _pixel_map(attribution, torch.Size((h, w))).to(x.device)
+    importance = _pixel_map(attribution, x.shape).to(device=x.device, dtype=x.dtype)
     if not torch.isfinite(importance).all():
         raise AttributionError("the attribution contains NaN or infinite values")
     rank = torch.empty(h * w, dtype=torch.long, device=x.device)

@@ -6,7 +6,7 @@ difference is returned so a user can see whether enough steps were taken.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Tuple, Union
 
 import numpy as np
 import torch

@@ -6,15 +6,18 @@ runs the method and reduces its attribution to one display map per image.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..layers import default_cam_layer, layers
 from .cam import grad_cam, grad_cam_pp, guided_grad_cam, upsample
-from .core import Progress
+from .core import Progress, prepare_input
 from .gradients import gradient, input_x_gradient
 from .guided import deconvnet, guided_backprop
 from .integrated import BASELINES, RULES, integrated_gradients
@@ -40,11 +43,12 @@ class Option:
             if value not in self.choices:
                 raise AttributionError(f"{self.name} must be one of: {', '.join(self.choices)}; got {value!r}")
             return value
-        number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        number_ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+        span = f"{int(self.low)}..{int(self.high)}" if self.kind == "int" else f"{self.low:g}..{self.high:g}"
         if self.kind == "int" and (not number_ok or float(value) != int(value)):
-            raise AttributionError(f"{self.name} must be a whole number in {self.low:g}..{self.high:g}, got {value!r}")
+            raise AttributionError(f"{self.name} must be a whole number in {span}, got {value!r}")
         if not number_ok or not self.low <= value <= self.high:
-            raise AttributionError(f"{self.name} must be a number in {self.low:g}..{self.high:g}, got {value!r}")
+            raise AttributionError(f"{self.name} must be a number in {span}, got {value!r}")
         return int(value) if self.kind == "int" else float(value)
 
     def describe(self) -> Dict[str, Any]:
@@ -94,8 +98,9 @@ def _ig(model, x, target, *, progress=None, **options):
     return integrated_gradients(model, x, target, progress=progress, return_error=True, **options)
 
 
-def _sg(model, x, target, *, progress=None, **options):
-    return smoothgrad(model, x, target, progress=progress, **options)
+def _sg(model, x, target, *, seed, progress=None, **options):
+    generator = torch.Generator(device=prepare_input(model, x).device).manual_seed(seed)
+    return smoothgrad(model, x, target, progress=progress, generator=generator, **options)
 
 
 def _cam(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -112,7 +117,11 @@ METHODS: Dict[str, Method] = {
         Method("input_x_gradient", "Input × gradient", input_x_gradient, _channels_abssum),
         Method(
             "smoothgrad", "SmoothGrad", _sg, _channels_absmax, batched=True,
-            options=(Option("samples", "samples", "int", 25, 1, 500), Option("noise", "noise", "float", 0.15, 0.0, 1.0)),
+            options=(
+                Option("samples", "samples", "int", 25, 1, 500),
+                Option("noise", "noise", "float", 0.15, 0.0, 1.0),
+                Option("seed", "seed", "int", 0, 0, 2**31 - 1),
+            ),
         ),
         Method(
             "integrated_gradients", "Integrated gradients", _ig, _channels_abssum, batched=True,

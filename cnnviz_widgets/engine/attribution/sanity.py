@@ -7,7 +7,7 @@ not what the network learned. All randomisation happens on a deep copy; the user
 from __future__ import annotations
 
 import copy
-from typing import Any, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -83,10 +83,10 @@ def sanity_check(
     method: str = "gradient",
     layer: Optional[str] = None,
     *,
+    options: Optional[Dict[str, Any]] = None,
     steps: int = 8,
     seed: int = 0,
     progress: Progress = None,
-    **options: Any,
 ) -> SanityCheck:
     """Cascading randomisation, top down, in ``steps`` groups of layers; a map and its correlation per step.
 
@@ -96,8 +96,11 @@ def sanity_check(
         Classifier returning logits; only a deep copy of it is randomised.
     x : torch.Tensor
         One normalised image ``(1, C, H, W)``.
-    target, method, layer, options
+    target, method, layer
         As for :func:`explain`.
+    options : dict, optional
+        The method's options, as keyword arguments of :func:`explain` take them (kept apart from ``steps``,
+        which integrated gradients also has).
     steps : int
         Number of cascade steps; the model's parameterised layers are split into this many groups (fewer if
         the model has fewer layers).
@@ -112,11 +115,12 @@ def sanity_check(
         ``names[i]``: the lowest layer randomised after step ``i`` (``"original"`` first); ``maps``:
         ``(steps + 1, H, W)``; ``correlation``: Spearman rank correlation of each map with the original.
     """
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise AttributionError(f"sanity_check explains one image, shape (1, C, H, W); got {tuple(x.shape)}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise AttributionError(f"steps must be a positive integer, got {steps!r}")
+    if isinstance(x, torch.Tensor) and (x.dim() != 4 or x.shape[0] != 1):
+        raise AttributionError(f"sanity_check explains one image, shape (1, C, H, W); got {tuple(x.shape)}")
     x = prepare_input(model, x)
+    options = dict(options or {})
     with model_state(model):
         twin = copy.deepcopy(model)
     original = explain(twin, x, target, method, layer, **options).map[0]

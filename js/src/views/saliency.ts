@@ -1,61 +1,93 @@
-/** SaliencyExplorer's view: overlay canvas, class picker (top-5), method buttons, Grad-CAM layer picker. */
+/**
+ * SaliencyExplorer's view: image picker and compare toggle on top; the overlay canvas beside the class
+ * picker (top-5), method picker with options and layer picker; the compare grid (only in the DOM while
+ * `compare` is on); the faithfulness panel; progress with Stop.
+ */
 import type { AnyModel } from "@anywidget/types";
-import type { WireArray } from "../arrays";
-import { overlayCanvas } from "../overlayCanvas";
+import { decodeArray, type WireArray } from "../arrays";
+import { imageInput } from "../imageInput";
+import { decodePng, overlayCanvas, type Look } from "../overlayCanvas";
 import { errorBanner, h, layerPicker, listen, predictionList, progressBar, save } from "../ui";
-
-const LAYER_METHODS = new Set(["gradcam"]);
-const TITLES: Record<string, string> = { gradient: "Gradient", gradcam: "Grad-CAM" };
+import { analysisPanel } from "./analysisPanel";
+import { compareGrid } from "./compareGrid";
+import { methodPicker } from "./methodPicker";
 
 export function renderSaliency(model: AnyModel, el: HTMLElement): () => void {
-  const overlay = overlayCanvas({
-    opacity: Number(model.get("opacity")),
-    colormap: String(model.get("colormap")),
-    filename: "saliency.png",
-  });
+  const initial = (): Look => ({ opacity: Number(model.get("opacity")), colormap: String(model.get("colormap")) });
+  const look = initial();
+  const analysis = analysisPanel(model, look);
+  const overlay = overlayCanvas({ look, filename: "saliency.png", onLook: analysis.redraw });
+  const grid = compareGrid(model, initial());
   const banner = errorBanner(model);
   const progress = progressBar(model);
   const predictions = predictionList(model);
+  const methods = methodPicker(model);
   const picker = layerPicker(model);
-  const methods = h("div", { class: "cnnviz-methods", role: "radiogroup" });
+  const images = imageInput(model);
+  const toggle = h("button", { class: "cnnviz-compare-toggle", onclick: () => save(model, "compare", !model.get("compare")) }, "Compare all methods");
+  const gridSlot = h("div", { class: "cnnviz-compare-slot" });
 
-  const drawMethods = () => {
-    const current = String(model.get("method"));
-    methods.replaceChildren(
-      ...((model.get("methods") ?? []) as string[]).map((m) =>
-        h(
-          "button",
-          { class: `cnnviz-method${m === current ? " cnnviz-selected" : ""}`, "data-method": m, onclick: () => save(model, "method", m) },
-          TITLES[m] ?? m,
-        ),
-      ),
-    );
+  const showLayerPicker = () => {
+    const wanted = Boolean(methods.current()?.layer);
     const wasHidden = picker.el.style.display === "none";
-    picker.el.style.display = LAYER_METHODS.has(current) ? "" : "none";
-    if (wasHidden && LAYER_METHODS.has(current)) picker.shown();
+    picker.el.style.display = wanted ? "" : "none";
+    if (wasHidden && wanted) picker.shown();
   };
-  drawMethods();
-  const image = () => overlay.setImage((model.get("image") as DataView) ?? null);
-  const heat = () => overlay.setHeatmap((model.get("heatmap") as WireArray) ?? null);
-  void image().then(heat);
+  // The grid leaves the DOM when compare is off, so the main overlay's controls are the only ones there.
+  const showCompare = () => {
+    const on = Boolean(model.get("compare"));
+    toggle.setAttribute("aria-pressed", String(on));
+    toggle.classList.toggle("cnnviz-selected", on);
+    gridSlot.replaceChildren(...(on ? [grid.el] : []));
+  };
+  // Pictures decode asynchronously: only the newest one may land, whatever order the decodes finish in.
+  let latest = 0;
+  const image = async () => {
+    const mine = ++latest;
+    const base = await decodePng(model.get("image") as DataView | null);
+    if (mine !== latest) return;
+    overlay.setBase(base);
+    grid.setBase(base);
+  };
+  const heat = () => overlay.setMap(decodeArray(model.get("heatmap") as WireArray | null));
+  showLayerPicker();
+  showCompare();
+  heat();
+  void image();
 
   el.append(
     h(
       "div",
       { class: "cnnviz cnnviz-saliency" },
       banner.el,
+      h("div", { class: "cnnviz-toolbar" }, images.el, toggle),
       h(
         "div",
         { class: "cnnviz-row" },
         overlay.el,
-        h("div", { class: "cnnviz-side" }, h("div", { class: "cnnviz-heading" }, "Top-5 (click to explain)"), predictions.el, methods, picker.el),
+        h(
+          "div",
+          { class: "cnnviz-side" },
+          h("div", { class: "cnnviz-heading" }, "Top-5 (click to explain)"),
+          predictions.el,
+          methods.el,
+          picker.el,
+        ),
       ),
+      gridSlot,
+      analysis.el,
       progress.el,
     ),
   );
-  const stop = listen(model, { image: () => void image().then(heat), heatmap: heat, method: drawMethods, methods: drawMethods });
+  const stop = listen(model, {
+    image: () => void image(),
+    heatmap: heat,
+    method: showLayerPicker,
+    methods: showLayerPicker,
+    compare: showCompare,
+  });
   return () => {
     stop();
-    for (const part of [banner, progress, predictions, picker]) part.dispose();
+    for (const part of [banner, progress, predictions, picker, methods, images, grid, analysis]) part.dispose();
   };
 }

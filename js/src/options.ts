@@ -1,0 +1,53 @@
+/**
+ * Attribution methods as Python describes them (`Method.describe()`), and the pure parts of editing their
+ * options: reading a control's text and building the new `options` dict. Range checks stay in Python, whose
+ * error message names the valid range, so the view never silently clamps what a person typed.
+ */
+
+export interface OptionDesc {
+  name: string;
+  label: string;
+  kind: "int" | "float" | "choice";
+  default: number | string;
+  low?: number;
+  high?: number;
+  choices: string[];
+}
+
+export interface MethodDesc {
+  name: string;
+  title: string;
+  /** Whether the method explains through a layer (the Grad-CAM family). */
+  layer: boolean;
+  options: OptionDesc[];
+}
+
+export type OptionValue = number | string;
+export type Options = Record<string, Record<string, OptionValue>>;
+
+/** The value typed or picked in an option's control; null when it is not one (empty, not a number, not a choice). */
+export function parseOption(desc: OptionDesc, raw: string): OptionValue | null {
+  if (desc.kind === "choice") return desc.choices.includes(raw) ? raw : null;
+  const text = raw.trim();
+  if (text === "") return null;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : null;
+}
+
+/** A new options dict with one value replaced (a synced trait needs a new object to notice the change). */
+export function withOption(options: Options, method: string, name: string, value: OptionValue): Options {
+  return { ...options, [method]: { ...(options[method] ?? {}), [name]: value } };
+}
+
+/** The valid range of a number option as a hint, e.g. "2..1000"; "" for choices. */
+export function rangeHint(desc: OptionDesc): string {
+  return desc.kind === "choice" || desc.low === undefined || desc.high === undefined ? "" : `${desc.low}..${desc.high}`;
+}
+
+/** Methods in display order, split into pixel methods and layer methods (empty groups left out). */
+export function groupMethods(methods: MethodDesc[]): { label: string; methods: MethodDesc[] }[] {
+  return [
+    { label: "pixels", methods: methods.filter((m) => !m.layer) },
+    { label: "layer", methods: methods.filter((m) => m.layer) },
+  ].filter((g) => g.methods.length > 0);
+}
