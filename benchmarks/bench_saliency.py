@@ -14,7 +14,11 @@ the rise of the process's resident-set high-water mark (``VmHWM`` in ``/proc/sel
 ``/proc/self/clear_refs``) during one cold call in a fresh subprocess: it sees every CPU allocation torch
 makes, which ``tracemalloc`` does not.
 
-    python benchmarks/bench_saliency.py [--repeats 15] [--batched-repeats 5] [--threads N] [--models ...]
+    python benchmarks/bench_saliency.py [--repeats 15] [--batched-repeats 5] [--threads N] [--clock wall|cpu]
+                                        [--models ...] [--methods ...] [--no-memory]
+
+On a shared machine, other processes taking the cores make multi-threaded wall times swing by 10x or more;
+``--threads 1 --clock cpu`` gives stable ratios there (the ratios, not the milliseconds, carry over).
 """
 from __future__ import annotations
 
@@ -162,31 +166,44 @@ def captum_fn(s: Subject, method: str) -> Optional[Timed]:
 
 # --- measuring ------------------------------------------------------------------------------------------------
 
-def median_ms(fns: Dict[str, Timed], repeats: int, warmup: int = 2) -> Dict[str, float]:
-    """Median wall time of each function, measured round-robin so drift affects all equally."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: Dict[str, List[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(1000 * (time.perf_counter() - start))
-    return {name: statistics.median(t) for name, t in times.items()}
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+"""``cpu`` counts only this process's CPU seconds (all its threads): with ``--threads 1`` it is immune to other
+processes taking turns on the cores, which on a shared machine swamps wall time."""
 
 
-def single_pass_row(s: Subject, method: str, repeats: int) -> Row:
+@dataclass
+class Timing:
+    """How to time: rounds for single-pass and for batched methods, and the clock."""
+
+    repeats: int
+    batched_repeats: int
+    clock: Callable[[], float]
+
+    def median_ms(self, fns: Dict[str, Timed], batched: bool = False) -> Dict[str, float]:
+        """Median time of each function in ms, measured round-robin so drift affects all equally."""
+        for _ in range(1 if batched else 2):  # warm-up
+            for fn in fns.values():
+                fn()
+        times: Dict[str, List[float]] = {name: [] for name in fns}
+        for _ in range(self.batched_repeats if batched else self.repeats):
+            for name, fn in fns.items():
+                start = self.clock()
+                fn()
+                times[name].append(1000 * (self.clock() - start))
+        return {name: statistics.median(t) for name, t in times.items()}
+
+
+def single_pass_row(s: Subject, method: str, timing: Timing) -> Row:
     """Ours, captum and the limit of one single-pass method, interleaved."""
     fns = {"ours": ours_fn(s, method), "limit": limit_fn(s, method)}
     captum = captum_fn(s, method)
     if captum is not None:
         fns["captum"] = captum
-    t = median_ms(fns, repeats)
+    t = timing.median_ms(fns)
     return Row(s.name, method, t["ours"], t.get("captum"), t["limit"], SINGLE_TARGET)
 
 
-def batched_rows(s: Subject, methods: Sequence[str], repeats: int) -> Tuple[List[Row], int]:
+def batched_rows(s: Subject, methods: Sequence[str], timing: Timing) -> Tuple[List[Row], int]:
     """The batched ``methods``, ours and captum, interleaved with the batch-size search for the limit.
 
     Returns the rows and the batch size with the best per-image forward+backward time.
@@ -195,7 +212,7 @@ def batched_rows(s: Subject, methods: Sequence[str], repeats: int) -> Tuple[List
     for method in methods:
         fns[f"ours {method}"] = ours_fn(s, method)
         fns[f"captum {method}"] = captum_fn(s, method)
-    t = median_ms(fns, repeats, warmup=1)
+    t = timing.median_ms(fns, batched=True)
     best = min(LIMIT_BATCHES, key=lambda b: t[f"limit{b}"] / b)
     per_image = t[f"limit{best}"] / best
     rows = [
@@ -299,6 +316,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="rounds for single-pass methods")
     parser.add_argument("--batched-repeats", type=int, default=5, help="rounds for batched methods")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall", help="wall time, or this process's CPU time")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--methods", nargs="+", default=[*SINGLE_PASS, *BATCHED], choices=[*SINGLE_PASS, *BATCHED])
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
@@ -308,9 +326,10 @@ def main() -> None:
     torch.manual_seed(0)
     if args.peak:
         return peak_main(*args.peak)
+    timing = Timing(args.repeats, args.batched_repeats, CLOCKS[args.clock])
     print(
-        f"CPU, {args.threads} threads, 224x224, batch 1; medians of {args.repeats} interleaved rounds "
-        f"({args.batched_repeats} for batched methods); limit batch sizes searched: {LIMIT_BATCHES}\n"
+        f"CPU, {args.threads} threads, 224x224, batch 1, {args.clock} clock; medians of {args.repeats} interleaved "
+        f"rounds ({args.batched_repeats} for batched methods); limit batch sizes searched: {LIMIT_BATCHES}\n"
     )
     print_table_head([name for name, _ in TIMES], [w for _, w in TIMES])
     subjects, best_batch = [load_subject(name) for name in args.models], {}
@@ -318,9 +337,9 @@ def main() -> None:
     for s in subjects:
         for method in SINGLE_PASS:
             if method in args.methods:
-                print_row(single_pass_row(s, method, args.repeats))
+                print_row(single_pass_row(s, method, timing))
         if batched:
-            rows, best_batch[s.name] = batched_rows(s, batched, args.batched_repeats)
+            rows, best_batch[s.name] = batched_rows(s, batched, timing)
             for row in rows:
                 print_row(row)
     if best_batch and not args.no_memory:
