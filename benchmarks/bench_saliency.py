@@ -7,6 +7,9 @@ The limit is what any implementation must do at least, written as bare torch:
 * batched methods (integrated gradients, SmoothGrad): ``n`` times the best per-image time of a batched
   forward+backward to the input, searched over batch sizes ``LIMIT_BATCHES``.
 
+Both take the faster of the two memory layouts (``LAYOUTS``): on the CPU a channels-last batch runs the
+network 1.2-1.6x faster than an NCHW one, so a limit in one layout only would not be a limit.
+
 Runs are interleaved (every implementation once per round) and the median of the rounds is reported, so
 machine noise hits all of them alike; read the ratios, not the milliseconds. For the batched methods the
 script also prints the chunk sizes the engine's memory budget chose and the peak extra memory, measured as
@@ -14,7 +17,7 @@ the rise of the process's resident-set high-water mark (``VmHWM`` in ``/proc/sel
 ``/proc/self/clear_refs``) during one cold call in a fresh subprocess: it sees every CPU allocation torch
 makes, which ``tracemalloc`` does not.
 
-    python benchmarks/bench_saliency.py [--repeats 15] [--batched-repeats 5] [--threads N] [--clock wall|cpu]
+    python benchmarks/bench_saliency.py [--repeats 15] [--batched-repeats 7] [--threads N] [--clock wall|cpu]
                                         [--models ...] [--methods ...] [--no-memory]
 
 On a shared machine, other processes taking the cores make multi-threaded wall times swing by 10x or more;
@@ -30,8 +33,8 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import torch
 from captum.attr import (
@@ -52,11 +55,17 @@ SINGLE_PASS = ("gradient", "input_x_gradient", "guided_backprop", "deconvnet", "
 BATCHED = {"integrated_gradients": ("steps", 50), "smoothgrad": ("samples", 25)}
 """Batched method -> (its option for the number of passes, the value benchmarked)."""
 
-LIMIT_BATCHES = (1, 2, 4, 8, 16, 32)
+LIMIT_BATCHES = (1, 2, 4, 8, 16)  # 32 never won on a CPU here (page faults) and would double the search
+LAYOUTS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
 SINGLE_TARGET, BATCHED_TARGET = 1.05, 1.15
 """Issue 3's bounds on ours/limit."""
 
 Timed = Callable[[], object]
+
+NOTES = """
+captum: GuidedBackprop, Deconvolution and GuidedGradCam hook nn.ReLU modules only, so on efficientnet_lite0
+(ReLU6) they return the plain gradient; IntegratedGradients and NoiseTunnel run all passes in one batch.
+ours includes the display map and, for integrated gradients, the completeness check (one more forward)."""
 
 
 @dataclass
@@ -109,8 +118,13 @@ def limit_layer(model: torch.nn.Module, x: torch.Tensor, target: int, layer: str
     return torch.autograd.grad(out[:, target].sum(), acts[-1])[0]
 
 
+def in_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """``x`` stored in memory layout ``layout`` (a key of ``LAYOUTS``)."""
+    return x.contiguous(memory_format=LAYOUTS[layout])
+
+
 def limit_fn(s: Subject, method: str) -> Timed:
-    """The limit of a single-pass method: the passes it cannot avoid."""
+    """The limit of a single-pass method on ``s.x`` as it is laid out: the passes it cannot avoid."""
     if method == "guided_gradcam":
         return lambda: (limit_layer(s.model, s.x, s.target, s.layer), limit_input(s.model, s.x, s.target))
     if method in LAYER_METHODS:
@@ -118,9 +132,18 @@ def limit_fn(s: Subject, method: str) -> Timed:
     return lambda: limit_input(s.model, s.x, s.target)
 
 
-def batch_limit_fns(s: Subject) -> Dict[int, Timed]:
-    """A forward+backward to the input on a batch of copies of the image, per batch size."""
-    return {b: (lambda xb=s.x.repeat(b, 1, 1, 1): limit_input(s.model, xb, s.target)) for b in LIMIT_BATCHES}
+def limit_fns(s: Subject, method: str) -> Dict[Hashable, Timed]:
+    """:func:`limit_fn` in every layout; the limit is the fastest of them."""
+    return {("limit", layout): limit_fn(replace(s, x=in_layout(s.x, layout)), method) for layout in LAYOUTS}
+
+
+def batch_limit_fns(s: Subject) -> Dict[Hashable, Timed]:
+    """A forward+backward to the input on a batch of copies of the image, per (layout, batch size)."""
+    return {
+        (layout, b): (lambda xb=in_layout(s.x.repeat(b, 1, 1, 1), layout): limit_input(s.model, xb, s.target))
+        for layout in LAYOUTS
+        for b in LIMIT_BATCHES
+    }
 
 
 # --- ours and captum ---------------------------------------------------------------------------------------
@@ -179,12 +202,12 @@ class Timing:
     batched_repeats: int
     clock: Callable[[], float]
 
-    def median_ms(self, fns: Dict[str, Timed], batched: bool = False) -> Dict[str, float]:
+    def median_ms(self, fns: Dict[Hashable, Timed], batched: bool = False) -> Dict[Hashable, float]:
         """Median time of each function in ms, measured round-robin so drift affects all equally."""
         for _ in range(1 if batched else 2):  # warm-up
             for fn in fns.values():
                 fn()
-        times: Dict[str, List[float]] = {name: [] for name in fns}
+        times: Dict[Hashable, List[float]] = {name: [] for name in fns}
         for _ in range(self.batched_repeats if batched else self.repeats):
             for name, fn in fns.items():
                 start = self.clock()
@@ -195,31 +218,33 @@ class Timing:
 
 def single_pass_row(s: Subject, method: str, timing: Timing) -> Row:
     """Ours, captum and the limit of one single-pass method, interleaved."""
-    fns = {"ours": ours_fn(s, method), "limit": limit_fn(s, method)}
+    limits = limit_fns(s, method)
+    fns = {"ours": ours_fn(s, method), **limits}
     captum = captum_fn(s, method)
     if captum is not None:
         fns["captum"] = captum
     t = timing.median_ms(fns)
-    return Row(s.name, method, t["ours"], t.get("captum"), t["limit"], SINGLE_TARGET)
+    return Row(s.name, method, t["ours"], t.get("captum"), min(t[k] for k in limits), SINGLE_TARGET)
 
 
-def batched_rows(s: Subject, methods: Sequence[str], timing: Timing) -> Tuple[List[Row], int]:
-    """The batched ``methods``, ours and captum, interleaved with the batch-size search for the limit.
+def batched_rows(s: Subject, methods: Sequence[str], timing: Timing) -> Tuple[List[Row], str]:
+    """The batched ``methods``, ours and captum, interleaved with the (layout, batch size) search for the limit.
 
-    Returns the rows and the batch size with the best per-image forward+backward time.
+    Returns the rows and the batch size and layout with the best per-image forward+backward time.
     """
-    fns: Dict[str, Timed] = {f"limit{b}": fn for b, fn in batch_limit_fns(s).items()}
+    limits = batch_limit_fns(s)
+    fns: Dict[Hashable, Timed] = dict(limits)
     for method in methods:
         fns[f"ours {method}"] = ours_fn(s, method)
         fns[f"captum {method}"] = captum_fn(s, method)
     t = timing.median_ms(fns, batched=True)
-    best = min(LIMIT_BATCHES, key=lambda b: t[f"limit{b}"] / b)
-    per_image = t[f"limit{best}"] / best
+    best = min(limits, key=lambda key: t[key] / key[1])
+    per_image = t[best] / best[1]
     rows = [
         Row(s.name, method, t[f"ours {method}"], t[f"captum {method}"], BATCHED[method][1] * per_image, BATCHED_TARGET)
         for method in methods
     ]
-    return rows, best
+    return rows, f"{best[1]} {best[0]}"
 
 
 def chunk_sizes(s: Subject, method: str) -> List[int]:
@@ -290,17 +315,17 @@ def run_length(sizes: Sequence[int]) -> str:
     return ", ".join(f"{size}x{count}" if count > 1 else str(size) for size, count in parts)
 
 
-def print_memory(subjects: Sequence[Subject], methods: Sequence[str], best_batch: Dict[str, int], threads: int) -> None:
+def print_memory(subjects: Sequence[Subject], methods: Sequence[str], best_limit: Dict[str, str], threads: int) -> None:
     """Chunking and peak extra memory of the batched methods, ours next to captum's."""
     print("\nBatched methods: our chunks (passes per forward+backward), peak extra memory (VmHWM rise, fresh process)\n")
-    columns = (("model", -18), ("method", -20), ("our chunks", -22), ("best limit batch", 16), ("ours peak MiB", 13),
+    columns = (("model", -18), ("method", -20), ("our chunks", -22), ("best limit (batch, layout)", -26), ("ours peak MiB", 13),
                ("captum peak MiB", 15))
     widths = [w for _, w in columns]
     print_table_head([name for name, _ in columns], widths)
     for s in subjects:
         for method in methods:
             peaks = [peak_in_subprocess(s.name, method, impl, threads) for impl in ("ours", "captum")]
-            cells = (s.name, method, run_length(chunk_sizes(s, method)), str(best_batch[s.name]), f"{peaks[0]:.0f}", f"{peaks[1]:.0f}")
+            cells = (s.name, method, run_length(chunk_sizes(s, method)), best_limit[s.name], f"{peaks[0]:.0f}", f"{peaks[1]:.0f}")
             print(table_line(cells, widths), flush=True)
 
 
@@ -314,7 +339,7 @@ def peak_main(model: str, method: str, impl: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="rounds for single-pass methods")
-    parser.add_argument("--batched-repeats", type=int, default=5, help="rounds for batched methods")
+    parser.add_argument("--batched-repeats", type=int, default=7, help="rounds for batched methods")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     parser.add_argument("--clock", choices=list(CLOCKS), default="wall", help="wall time, or this process's CPU time")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
@@ -329,21 +354,23 @@ def main() -> None:
     timing = Timing(args.repeats, args.batched_repeats, CLOCKS[args.clock])
     print(
         f"CPU, {args.threads} threads, 224x224, batch 1, {args.clock} clock; medians of {args.repeats} interleaved "
-        f"rounds ({args.batched_repeats} for batched methods); limit batch sizes searched: {LIMIT_BATCHES}\n"
+        f"rounds ({args.batched_repeats} for batched methods); limit: fastest of layouts {tuple(LAYOUTS)}, "
+        f"batch sizes searched {LIMIT_BATCHES}\n"
     )
     print_table_head([name for name, _ in TIMES], [w for _, w in TIMES])
-    subjects, best_batch = [load_subject(name) for name in args.models], {}
+    subjects, best_limit = [load_subject(name) for name in args.models], {}
     batched = [method for method in BATCHED if method in args.methods]
     for s in subjects:
         for method in SINGLE_PASS:
             if method in args.methods:
                 print_row(single_pass_row(s, method, timing))
         if batched:
-            rows, best_batch[s.name] = batched_rows(s, batched, timing)
+            rows, best_limit[s.name] = batched_rows(s, batched, timing)
             for row in rows:
                 print_row(row)
-    if best_batch and not args.no_memory:
-        print_memory(subjects, batched, best_batch, args.threads)
+    print(NOTES)
+    if best_limit and not args.no_memory:
+        print_memory(subjects, batched, best_limit, args.threads)
 
 
 if __name__ == "__main__":
