@@ -28,6 +28,15 @@ def squeezenet() -> Net:
     return _random("squeezenet1_1")
 
 
+@pytest.fixture
+def explorer(default_net):
+    """A SaliencyExplorer on the cat photo with its first map computed; closed after the test."""
+    w = cw.SaliencyExplorer(default_net, cw.sample_image("cat"))
+    w.wait()
+    yield w
+    w.close()
+
+
 @pytest.fixture(scope="session")
 def nets(default_net, resnet18, squeezenet):
     return {"efficientnet_lite0": default_net, "resnet18": resnet18, "squeezenet1_1": squeezenet}

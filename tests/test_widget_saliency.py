@@ -25,14 +25,6 @@ def expected(net, img, target, method, layer=None) -> np.ndarray:
     return engine.saliency(net.model, net.tensor(img), target, method=method, layer=layer)[0].numpy()
 
 
-@pytest.fixture
-def explorer(default_net):
-    w = cw.SaliencyExplorer(default_net, cw.sample_image("cat"))
-    w.wait()
-    yield w
-    w.close()
-
-
 def test_initial_view_explains_the_top_class_at_the_last_block(explorer, default_net):
     assert explorer.error == "" and not explorer.busy
     assert [p["index"] for p in explorer.predictions][:1] == [285] and len(explorer.predictions) == 5

@@ -39,14 +39,6 @@ def send(widget, content, buffers=()):
     widget._handle_message(widget, content, [memoryview(b) for b in buffers])
 
 
-@pytest.fixture
-def explorer(default_net):
-    w = cw.SaliencyExplorer(default_net, cw.sample_image("cat"))
-    w.wait()
-    yield w
-    w.close()
-
-
 # -- sanity check and deletion/insertion -----------------------------------------------------------------------
 def test_sanity_check_matches_the_engine(explorer, default_net):
     explorer.run_sanity_check(steps=3)
