@@ -10,8 +10,9 @@ The limit is what any implementation must do at least, written as bare torch:
 Both take the faster of the two memory layouts (``LAYOUTS``): on the CPU a channels-last batch runs the
 network 1.2-1.6x faster than an NCHW one, so a limit in one layout only would not be a limit.
 
-Runs are interleaved (every implementation once per round) and the median of the rounds is reported, so
-machine noise hits all of them alike; read the ratios, not the milliseconds. For the batched methods the
+Runs are interleaved (every implementation once per round); the table gives the median milliseconds and, as
+ratios, the median over rounds of the per-round ratio, so machine noise and drift hit both sides of a ratio
+alike; read the ratios, not the milliseconds. For the batched methods the
 script also prints the chunk sizes the engine's memory budget chose and the peak extra memory, measured as
 the rise of the process's resident-set high-water mark (``VmHWM`` in ``/proc/self/status``, reset through
 ``/proc/self/clear_refs``) during one cold call in a fresh subprocess: it sees every CPU allocation torch
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -81,14 +83,19 @@ class Subject:
 
 @dataclass
 class Row:
-    """One line of the table: median milliseconds (captum ``None`` where it has no such method)."""
+    """One line of the table: per-round milliseconds (captum ``None`` where it has no such method)."""
 
     model: str
     method: str
-    ours: float
-    captum: Optional[float]
-    limit: float
+    ours: List[float]
+    captum: Optional[List[float]]
+    limit: List[float]
     bound: float
+
+
+def median_ratio(a: Sequence[float], b: Sequence[float]) -> float:
+    """Median over rounds of ``a[i] / b[i]``: the rounds are interleaved, so pairing cancels slow drift."""
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def load_subject(name: str) -> Subject:
@@ -201,19 +208,24 @@ class Timing:
     repeats: int
     batched_repeats: int
     clock: Callable[[], float]
+    shuffle: Callable[[list], None] = random.Random(0).shuffle
 
-    def median_ms(self, fns: Dict[Hashable, Timed], batched: bool = False) -> Dict[Hashable, float]:
-        """Median time of each function in ms, measured round-robin so drift affects all equally."""
+    def rounds_ms(self, fns: Dict[Hashable, Timed], batched: bool = False) -> Dict[Hashable, List[float]]:
+        """Each function's time in ms per round: all of them once per round, so drift affects all equally, in
+        a shuffled order, so none always runs after the same neighbour (whose freed memory it would reuse)."""
         for _ in range(1 if batched else 2):  # warm-up
             for fn in fns.values():
                 fn()
         times: Dict[Hashable, List[float]] = {name: [] for name in fns}
+        order = list(fns)
         for _ in range(self.batched_repeats if batched else self.repeats):
-            for name, fn in fns.items():
+            self.shuffle(order)
+            for name in order:
+                fn = fns[name]
                 start = self.clock()
                 fn()
                 times[name].append(1000 * (self.clock() - start))
-        return {name: statistics.median(t) for name, t in times.items()}
+        return times
 
 
 def single_pass_row(s: Subject, method: str, timing: Timing) -> Row:
@@ -223,28 +235,29 @@ def single_pass_row(s: Subject, method: str, timing: Timing) -> Row:
     captum = captum_fn(s, method)
     if captum is not None:
         fns["captum"] = captum
-    t = timing.median_ms(fns)
-    return Row(s.name, method, t["ours"], t.get("captum"), min(t[k] for k in limits), SINGLE_TARGET)
+    t = timing.rounds_ms(fns)
+    fastest = min(limits, key=lambda key: statistics.median(t[key]))
+    return Row(s.name, method, t["ours"], t.get("captum"), t[fastest], SINGLE_TARGET)
 
 
 def batched_rows(s: Subject, methods: Sequence[str], timing: Timing) -> Tuple[List[Row], str]:
     """The batched ``methods``, ours and captum, interleaved with the (layout, batch size) search for the limit.
 
-    Returns the rows and the batch size and layout with the best per-image forward+backward time.
+    The limit is ``n`` times the per-image forward+backward of the (layout, batch size) with the lowest median.
+    Returns the rows and that batch size and layout.
     """
     limits = batch_limit_fns(s)
     fns: Dict[Hashable, Timed] = dict(limits)
     for method in methods:
         fns[f"ours {method}"] = ours_fn(s, method)
         fns[f"captum {method}"] = captum_fn(s, method)
-    t = timing.median_ms(fns, batched=True)
-    best = min(limits, key=lambda key: t[key] / key[1])
-    per_image = t[best] / best[1]
+    t = timing.rounds_ms(fns, batched=True)
+    layout, batch = best = min(limits, key=lambda key: statistics.median(t[key]) / key[1])
     rows = [
-        Row(s.name, method, t[f"ours {method}"], t[f"captum {method}"], BATCHED[method][1] * per_image, BATCHED_TARGET)
+        Row(s.name, method, t[f"ours {method}"], t[f"captum {method}"], [BATCHED[method][1] * ms / batch for ms in t[best]], BATCHED_TARGET)
         for method in methods
     ]
-    return rows, f"{best[1]} {best[0]}"
+    return rows, f"{batch} {layout}"
 
 
 def chunk_sizes(s: Subject, method: str) -> List[int]:
@@ -296,11 +309,14 @@ TIMES = (("model", -18), ("method", -20), ("ours ms", 8), ("captum ms", 9), ("li
 
 
 def print_row(r: Row) -> None:
-    """One timing line, with the verdict against the method's bound."""
-    ratio = r.ours / r.limit
+    """One timing line (medians of the rounds, ratios as medians of per-round ratios) with the verdict."""
+    ratio = median_ratio(r.ours, r.limit)
     verdict = f"<={r.bound:.2f} " + ("ok" if ratio <= r.bound else "MISS")
-    captum = ("-", "-", "-") if r.captum is None else (f"{r.captum:.1f}", f"{r.captum / r.limit:.2f}", f"{r.captum / r.ours:.2f}")
-    cells = (r.model, r.method, f"{r.ours:.1f}", captum[0], f"{r.limit:.1f}", f"{ratio:.2f}", captum[1], captum[2], verdict)
+    ms = statistics.median
+    captum = ("-", "-", "-") if r.captum is None else (
+        f"{ms(r.captum):.1f}", f"{median_ratio(r.captum, r.limit):.2f}", f"{median_ratio(r.captum, r.ours):.2f}"
+    )
+    cells = (r.model, r.method, f"{ms(r.ours):.1f}", captum[0], f"{ms(r.limit):.1f}", f"{ratio:.2f}", captum[1], captum[2], verdict)
     print(table_line(cells, [w for _, w in TIMES]), flush=True)
 
 

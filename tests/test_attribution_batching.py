@@ -33,17 +33,19 @@ class Counting(nn.Module):
 
 
 def graph_bytes(model: nn.Module, x1: torch.Tensor) -> int:
-    """Bytes autograd saves for one image's forward pass: what one row of a chunk costs."""
-    total = 0
+    """Bytes autograd saves for one image's forward pass, each tensor once and the weights not at all:
+    what one row of a chunk costs."""
+    weights = {t.data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    saved = {}
 
     def pack(t):
-        nonlocal total
-        total += t.numel() * t.element_size()
+        if t.data_ptr() not in weights:
+            saved[t.data_ptr()] = t.numel() * t.element_size()
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), engine.model_state(model):
         model(x1.clone().requires_grad_())
-    return total
+    return sum(saved.values())
 
 
 def run(method, model, x, target, budget, progress=None, seed=0):
@@ -71,10 +73,11 @@ def test_chunk_size_does_not_change_the_result_and_progress_reaches_1(model, x, 
         seen[budget] = run(method, model, x, [2, 5], budget, progress=fractions.append)
         assert all(b > a for a, b in zip(fractions, fractions[1:])), fractions
         assert fractions[-1] == 1.0 and 0 < fractions[0]
+        ends = [round(f * 12) for f in fractions]
         if budget == TINY:
-            assert len(fractions) == 2 * 6, "one row per chunk"
+            assert ends == list(range(1, 13)), "one row per chunk"
         else:
-            assert len(fractions) == 2, "a measured first row, then everything in one chunk"
+            assert ends == [1, 7, 12], "a measured first row, then 11 rows in two even chunks of at most 8"
     assert rel_err(seen[TINY], seen[HUGE]) <= 1e-6
 
 
@@ -100,7 +103,8 @@ def test_raising_from_progress_stops_within_one_chunk_and_leaves_no_trace(x, met
 
 @pytest.mark.parametrize("method", ["integrated_gradients", "smoothgrad"])
 def test_per_image_targets_with_chunks_that_straddle_images(model, x, method):
-    """6 rows per image in chunks of 1, 4, 4, 3 rows: the second chunk holds rows of image 0 and image 1."""
+    """6 rows per image in chunks of 1, 4, 4, 3 rows (11 rows, at most 4.5 per chunk by budget, split evenly):
+    the second chunk holds rows of image 0 and image 1."""
     budget = int(4.5 * graph_bytes(model, x[:1]))
     fractions = []
     both = run(method, model, x, [2, 5], budget, progress=fractions.append)
@@ -126,6 +130,56 @@ def test_per_image_targets_with_chunks_that_straddle_images(model, x, method):
         first = engine.smoothgrad(model, x[:1], 2, samples=6, noise=0.2, generator=gen)
         second = engine.smoothgrad(model, x[1:], 5, samples=6, noise=0.2, generator=gen)
         assert rel_err(both, torch.cat([first, second])) < 1e-5
+
+
+class Recording(nn.Module):
+    """Wraps a model and records the shape and memory layout of every batch it is given."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append((x.shape[0], x.stride(1) == 1))
+        return self.inner(x)
+
+
+class FlattensWithView(nn.Module):
+    """A cs231n-style CNN that flattens with ``.view``, which a channels-last conv output cannot take."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 16 * 16, 7)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).view(x.shape[0], -1))
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "smoothgrad"])
+def test_cpu_chunks_run_channels_last_in_even_sizes_after_one_measured_row(model, x, method):
+    recording = Recording(model)
+    if method == "integrated_gradients":
+        engine.integrated_gradients(recording, x[:1], 2, steps=50, budget=HUGE)
+    else:
+        engine.smoothgrad(recording, x[:1], 2, samples=50, budget=HUGE)
+    assert recording.seen == [(1, True)] + [(7, True)] * 7, recording.seen
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "smoothgrad"])
+def test_a_model_that_cannot_take_channels_last_falls_back_to_the_default_layout(x, method):
+    torch.manual_seed(1)
+    net = FlattensWithView().eval()
+    with pytest.raises(RuntimeError, match="view"):
+        net(x.contiguous(memory_format=torch.channels_last))
+    recording = Recording(net)
+    got = run(method, recording, x, [2, 5], HUGE)
+    assert [layout for _, layout in recording.seen] == [True, False, False, False], "tried channels-last once, then NCHW"
+    again = run(method, recording, x, [2, 5], HUGE)
+    assert [layout for _, layout in recording.seen[4:]] == [False] * 3, "the fallback is remembered"
+    assert rel_err(got, again) == 0
+    assert rel_err(got, run(method, net, x, [2, 5], TINY)) < 1e-5, "row by row gives the same attribution"
 
 
 def test_integrated_gradients_is_the_quadrature_of_gradients_on_the_path(model, x):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Collection, Dict, Iterator, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -45,8 +45,8 @@ def model_state(model: nn.Module, *, train: bool = False, requires_grad: Optiona
     train : bool
         Mode to run in; attributions use eval mode so batch-norm and dropout are deterministic.
     requires_grad : bool, optional
-        ``False`` freezes the weights (feature visualisation: no weight-gradient work); ``None`` leaves them
-        as they are (attributions ask autograd for input gradients only, which skips weight gradients anyway).
+        ``False`` freezes the weights: autograd then records no weight edges, which makes an input-gradient
+        pass a few percent faster (attributions, feature visualisation); ``None`` leaves them as they are.
     """
     with _lock_for(model):
         modules = [m for m in model.modules() if m.training != train]
@@ -79,7 +79,7 @@ class Capture:
 
 
 @contextmanager
-def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[Capture]:
+def capture(model: nn.Module, layers: Sequence[str], leaves: Collection[str] = ()) -> Iterator[Capture]:
     """Record the outputs of ``layers`` (dotted names) while the block runs; remove the hooks on exit.
 
     Use it inside :func:`model_state`, whose lock keeps other threads' forward passes out of the record.
@@ -87,6 +87,9 @@ def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[Capture]:
     Each hooked output is replaced by a clone, so in-place operations later in the network (``x += y``,
     ``ReLU(inplace=True)``) cannot overwrite the recorded tensor; gradients flow through the clone
     unchanged, so ``torch.autograd.grad(score, capture[name])`` is the gradient at that layer.
+
+    The outputs of layers named in ``leaves`` are recorded as fresh leaves that require grad: backward stops
+    there, so with frozen weights nothing below those layers builds an autograd graph (Grad-CAM's speed).
     """
     record = Capture(layers)
     handles = []
@@ -98,6 +101,8 @@ def capture(model: nn.Module, layers: Sequence[str]) -> Iterator[Capture]:
                     f"layer {name!r} returns {type(output).__name__}, not a tensor; pick a layer whose output "
                     "is a single tensor"
                 )
+            if name in leaves:
+                output = output.detach().requires_grad_()
             record.outputs[name].append(output)
             return output.clone()
 

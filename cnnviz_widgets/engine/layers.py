@@ -32,12 +32,18 @@ def list_choices(names: Sequence[str], wanted: str, limit: int = 12) -> str:
 
 
 def resolve_layer(model: nn.Module, name: str) -> nn.Module:
-    """The submodule called ``name`` in ``model.named_modules()``, or a :class:`LayerError` naming choices."""
-    modules = dict(model.named_modules())
-    if not isinstance(name, str) or name not in modules or name == "":
-        valid = [n for n in modules if n]
-        raise LayerError(f"unknown layer {name!r}; valid layers: {list_choices(valid, str(name))}")
-    return modules[name]
+    """The submodule called ``name`` in ``model.named_modules()``, or a :class:`LayerError` naming choices.
+
+    The lookup walks the dotted path (engine calls resolve layers every time, so a whole-model scan per
+    call would add up); only a failed lookup lists the modules to name the valid choices.
+    """
+    if isinstance(name, str) and name:
+        try:
+            return model.get_submodule(name)
+        except AttributeError:
+            pass
+    valid = [n for n, _ in model.named_modules() if n]
+    raise LayerError(f"unknown layer {name!r}; valid layers: {list_choices(valid, str(name))}")
 
 
 @dataclass(frozen=True)

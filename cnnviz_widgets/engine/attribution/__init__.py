@@ -7,7 +7,7 @@ One short module per method; ``methods.METHODS`` is the registry a widget draws 
 from .cam import grad_cam, grad_cam_pp, guided_grad_cam, upsample
 from .faithfulness import Curves, deletion_insertion
 from .gradients import gradient, input_x_gradient
-from .guided import RectifierRule, deconvnet, guided_backprop
+from .guided import deconvnet, guided_backprop, rectifier_rule
 from .integrated import integrated_gradients, quadrature
 from .methods import LAYER_METHODS, METHODS, Explanation, Method, Option, explain, get_method, saliency
 from .sanity import SanityCheck, rank_correlation, sanity_check
@@ -15,7 +15,7 @@ from .smoothgrad import smoothgrad
 from .targets import AttributionError, Target, Unit
 
 __all__ = [
-    "AttributionError", "Curves", "Explanation", "LAYER_METHODS", "METHODS", "Method", "Option", "RectifierRule",
+    "AttributionError", "Curves", "Explanation", "LAYER_METHODS", "METHODS", "Method", "Option", "rectifier_rule",
     "SanityCheck", "Target", "Unit", "deconvnet", "deletion_insertion", "explain", "get_method", "grad_cam",
     "grad_cam_pp", "gradient", "guided_backprop", "guided_grad_cam", "input_x_gradient", "integrated_gradients",
     "quadrature", "rank_correlation", "saliency", "sanity_check", "smoothgrad", "upsample",

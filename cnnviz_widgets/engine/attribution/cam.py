@@ -14,15 +14,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..hooks import model_state
-from .core import input_grad, leaf, prepare_input
+from .core import input_grad, prepare_input
 from .guided import guided_backprop
 from .targets import AttributionError, Target, scoring
 
 
 def _activation_and_grad(model: nn.Module, x: torch.Tensor, target: Target, layer: str) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The layer's output and the target's gradient there, both ``(N, C, h, w)``."""
-    with model_state(model), scoring(model, target, [layer]) as (score, record):
-        scores = score(leaf(prepare_input(model, x)))
+    """The layer's output and the target's gradient there, both ``(N, C, h, w)``.
+
+    Weights are frozen and the layer's output is a fresh leaf, so the forward pass below the layer builds
+    no autograd graph: the cost is one plain forward plus a backward from the logits to the layer.
+    """
+    with model_state(model, requires_grad=False), scoring(model, target, [layer], cut=True) as (score, record):
+        scores = score(prepare_input(model, x))
         act = record[layer]
         if act.dim() != 4:
             raise AttributionError(

@@ -1,8 +1,9 @@
 """Pieces every attribution method shares: checked inputs, input gradients and memory-budget chunking."""
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional, Tuple
 
 import torch
 from torch import nn
@@ -28,7 +29,7 @@ def prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         raise AttributionError(f"expected a tensor of shape (N, C, H, W), got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise AttributionError(f"expected a floating-point input, got {x.dtype}; convert and normalise it first")
-    if not torch.isfinite(x).all():
+    if not torch.isfinite(x.sum(dtype=torch.float64)):  # NaN and inf survive a sum; one pass, no mask
         raise AttributionError("the input contains NaN or infinite values")
     param = next(model.parameters(), None)
     device = param.device if param is not None else x.device
@@ -52,14 +53,26 @@ def leaf(x: torch.Tensor) -> torch.Tensor:
     return x.detach().requires_grad_(True)
 
 
-class SavedBytes:
-    """Counts the bytes autograd saves for backward while active: the memory one chunk's graph holds."""
+CPU_CHUNK = 8
+"""Most rows per chunk on a CPU: larger batches run no faster per image (measured on resnet18, squeezenet1_1
+and the default model) and fault in fresh pages for every chunk."""
 
-    def __init__(self) -> None:
+
+class SavedBytes:
+    """Counts the bytes autograd saves for backward while active: the memory one chunk's graph holds.
+
+    Each tensor counts once (an in-place ReLU's output is saved by it and by the next layer), and the
+    ``shared`` ones (the weights) not at all: they exist whatever the chunk size.
+    """
+
+    def __init__(self, shared: Iterable[torch.Tensor] = ()) -> None:
         self.bytes = 0
+        self._seen = {t.data_ptr() for t in shared}
 
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
-        self.bytes += t.numel() * t.element_size()
+        if t.data_ptr() not in self._seen:
+            self._seen.add(t.data_ptr())
+            self.bytes += t.numel() * t.element_size()
         return t
 
     @contextmanager
@@ -68,26 +81,62 @@ class SavedBytes:
             yield self
 
 
-def memory_chunks(total: int, budget: int = BUDGET_BYTES, progress: Progress = None) -> Iterator[slice]:
-    """Slices covering ``range(total)``; the caller does one forward+backward per slice.
+def memory_chunks(model: nn.Module, total: int, budget: int = BUDGET_BYTES, progress: Progress = None) -> Iterator[slice]:
+    """Slices covering ``range(total)``; the caller does one forward+backward of ``model`` per slice.
 
-    The first slice holds one item and is measured; the rest are as large as ``budget`` allows, so a big
-    model gets small chunks and a small model gets the whole batch at once. ``progress`` is called after
-    every slice; an exception from it stops the iteration.
+    The first slice holds one item and is measured; the rest are as large as ``budget`` allows (at most
+    ``CPU_CHUNK`` on a CPU) and of even size, so a big model gets small chunks and a small model few.
+    ``progress`` is called after every slice; an exception from it stops the iteration.
     """
-    done, size = 0, 1
-    while done < total:
-        stop = min(total, done + size)
-        if done == 0:
-            meter = SavedBytes()
-            with meter.measuring():
-                yield slice(0, stop)
-            size = max(1, int(budget // max(meter.bytes, 1)))
-        else:
-            yield slice(done, stop)
+    meter = SavedBytes([*model.parameters(), *model.buffers()])
+    with meter.measuring():
+        yield slice(0, 1)
+    if progress is not None:
+        progress(1 / total)
+    rest = total - 1
+    size = max(1, int(budget // max(meter.bytes, 1)))
+    if _device(model).type == "cpu":
+        size = min(size, CPU_CHUNK)
+    chunks = -(-rest // size)  # ceil; 0 when the one measured row was all
+    done = 1
+    for i in range(chunks):
+        stop = done + rest // chunks + (1 if i < rest % chunks else 0)
+        yield slice(done, stop)
         done = stop
         if progress is not None:
             progress(done / total)
+
+
+_NCHW_ONLY: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
+"""Models whose forward failed on a channels-last batch (e.g. ``x.view(n, -1)`` on a conv output)."""
+
+
+def chunked_input_grads(
+    model: nn.Module, score: Callable, total: int, rows: Callable[[slice], torch.Tensor], budget: int, progress: Progress
+) -> Iterator[Tuple[slice, torch.Tensor]]:
+    """``(part, d score / d inputs)`` for the virtual batch ``rows(part)``, chunk by chunk (see :func:`memory_chunks`).
+
+    On a CPU the chunks run channels-last, whose conv kernels are 1.2-1.6x faster there on batches; a model
+    whose forward cannot take that layout is remembered and run in the default one.
+    """
+    for part in memory_chunks(model, total, budget, progress):
+        x = rows(part)
+        if x.device.type == "cpu" and model not in _NCHW_ONLY:
+            inputs = leaf(x.contiguous(memory_format=torch.channels_last))
+            try:
+                grad = input_grad(score(inputs, part), inputs)
+            except RuntimeError:
+                _NCHW_ONLY.add(model)
+            else:
+                yield part, grad
+                continue
+        inputs = leaf(x.contiguous())
+        yield part, input_grad(score(inputs, part), inputs)
+
+
+def _device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -21,7 +21,7 @@ def gradient(model: nn.Module, x: torch.Tensor, target: Target) -> torch.Tensor:
     target : int, list, callable or str
         Class per image, a function of the logits, or a unit ``"layer:channel[:y:x]"``.
     """
-    with model_state(model), scoring(model, target) as (score, _):
+    with model_state(model, requires_grad=False), scoring(model, target) as (score, _):
         inputs = leaf(prepare_input(model, x))
         return input_grad(score(inputs), inputs).detach()
 

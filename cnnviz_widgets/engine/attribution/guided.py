@@ -3,96 +3,117 @@
 Both are the input gradient with a modified rule at every rectifier: guided backprop passes only positive
 gradient where the rectifier was active; deconvnet passes the positive gradient wherever it arrives,
 ignoring the forward pass. Module hooks miss rectifiers written as functions (``F.relu``, ``x.clamp(min=0)``)
-and trip over in-place or reused modules, so the rule is applied one level lower: a ``TorchFunctionMode``
-sees every call of a rectifying torch function, whatever module or line of ``forward`` makes it.
+and trip over in-place or reused modules, so the rule is applied one level lower, on the autograd graph of
+the forward pass: every rectifier, however it was spelled or called, left a ``ReluBackward``,
+``HardtanhBackward``, ``ClampBackward`` or ``ClampMinBackward`` node there, and a hook on that node changes
+its backward. The hooks die with the graph, and the forward pass runs untouched at full speed.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from numbers import Number
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from ..hooks import model_state
 from .core import input_grad, leaf, prepare_input
 from .targets import Target, scoring
 
-
-class _Rectify(torch.autograd.Function):
-    """``clamp(x, lo, hi)`` forward; the guided or deconvnet rule backward."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, lo: float, hi: Optional[float], deconv: bool) -> torch.Tensor:
-        ctx.deconv = deconv
-        if not deconv:  # strict bounds: the same mask as torch's own relu/hardtanh backward
-            active = x > lo if hi is None else (x > lo) & (x < hi)
-            ctx.save_for_backward(active)
-        return x.clamp(min=lo, max=hi)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], None, None, None]:
-        positive = grad.clamp(min=0)
-        if ctx.deconv:
-            return positive, None, None, None
-        (active,) = ctx.saved_tensors
-        return positive * active, None, None, None
+Grads = Tuple[Optional[torch.Tensor], ...]
 
 
-def _arg(args: tuple, kwargs: Dict[str, Any], index: int, name: str, default: Any) -> Any:
-    if len(args) > index:
-        return args[index]
-    return kwargs.get(name, default)
+def _graph(root: Any) -> Iterator[Any]:
+    """Every node of the autograd graph that ends in ``root``, each once."""
+    seen, stack = {root}, [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child, _ in node.next_functions:
+            if child is not None and child not in seen:
+                seen.add(child)
+                stack.append(child)
 
 
-def _rectifier(func: Any, args: tuple, kwargs: Dict[str, Any]) -> Optional[Tuple[float, Optional[float], bool]]:
-    """``(lo, hi, inplace)`` when ``func(*args, **kwargs)`` is a rectifier (lower bound 0), else ``None``."""
-    name = getattr(func, "__name__", "")
-    inplace = name.endswith("_")
-    base = name.rstrip("_")
-    if base == "relu":
-        return 0.0, None, inplace or bool(_arg(args, kwargs, 1, "inplace", False))
-    if base == "relu6":
-        return 0.0, 6.0, inplace or bool(_arg(args, kwargs, 1, "inplace", False))
-    if base == "hardtanh":
-        lo, hi = _arg(args, kwargs, 1, "min_val", -1.0), _arg(args, kwargs, 2, "max_val", 1.0)
-        inplace = inplace or bool(_arg(args, kwargs, 3, "inplace", False))
-    elif base in ("clamp", "clip"):
-        lo, hi = _arg(args, kwargs, 1, "min", None), _arg(args, kwargs, 2, "max", None)
-    elif base == "clamp_min":
-        lo, hi = _arg(args, kwargs, 1, "min", None), None
+def _bounds(node: Any) -> Optional[Tuple[Optional[float], bool]]:
+    """``(upper bound or None, strict)`` when ``node`` is the backward of a rectifier (lower bound 0), else ``None``.
+
+    ``strict``: torch's own backward masks ``0 < x < hi`` (relu, hardtanh), as the rules need; clamp's backward
+    lets the gradient through at exactly 0 and ``hi``, so its mask is rebuilt from the saved input.
+    """
+    kind = type(node).__name__.rstrip("0123456789")
+    if kind == "ReluBackward":
+        return None, True
+    if kind == "HardtanhBackward":
+        lo, hi, strict = node._saved_min_val, node._saved_max_val, True
+    elif kind == "ClampBackward" and hasattr(node, "_saved_max"):  # ClampBackward0 takes tensor bounds
+        lo, hi, strict = node._saved_min, node._saved_max, False
+    elif kind == "ClampMinBackward":
+        lo, hi, strict = node._saved_min, None, False
     else:
         return None
-    if isinstance(lo, torch.Tensor) or isinstance(hi, torch.Tensor) or lo is None or float(lo) != 0.0:
-        return None  # not a rectifier: a clamp to another range, or to tensor bounds
-    return 0.0, None if hi is None else float(hi), inplace
+    if not isinstance(lo, Number) or lo != 0 or (hi is not None and not (isinstance(hi, Number) and hi > 0)):
+        return None  # a clamp to another range, not a rectifier
+    return (None if hi is None else float(hi)), strict
 
 
-class RectifierRule(TorchFunctionMode):
-    """While active, every rectifier call in the forward pass back-propagates with the guided or deconv rule."""
+def _deconv_rule(grad_inputs: Grads, grad_outputs: Grads) -> Grads:
+    """Deconvnet: the positive part of the gradient arriving at the rectifier, whatever it did forward.
 
-    def __init__(self, deconv: bool):
-        super().__init__()
-        self.deconv = deconv
-        self.calls = 0
+    Written into torch's own result (a fresh tensor), so no memory is allocated for it.
+    """
+    if grad_inputs[0] is not None:  # None where backward does not reach the input from here
+        torch.clamp(grad_outputs[0], min=0, out=grad_inputs[0])
+    return grad_inputs
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        rule = _rectifier(func, args, kwargs)
-        x = args[0] if args else kwargs.get("input", kwargs.get("self"))
-        if rule is None or not isinstance(x, torch.Tensor) or not (x.requires_grad and torch.is_grad_enabled()):
-            return func(*args, **kwargs)
-        self.calls += 1
-        lo, hi, inplace = rule
-        out = _Rectify.apply(x, lo, hi, self.deconv)
-        return x.copy_(out) if inplace else out
+
+def _guided_rule(grad_inputs: Grads, grad_outputs: Grads) -> Grads:
+    """Guided backprop at relu/hardtanh: torch's own (strictly masked) result, made positive in place."""
+    if grad_inputs[0] is not None:
+        grad_inputs[0].clamp_(min=0)
+    return grad_inputs
+
+
+def _guided_clamp_rule(node: Any, hi: Optional[float]) -> Callable[[Grads, Grads], Grads]:
+    """Guided backprop at a clamp: the positive gradient where ``0 < x < hi`` (the strict ReLU mask)."""
+
+    def rule(grad_inputs: Grads, grad_outputs: Grads) -> Grads:
+        if grad_inputs[0] is None:
+            return grad_inputs
+        x = node._saved_self
+        active = x > 0 if hi is None else (x > 0) & (x < hi)
+        return (grad_outputs[0].clamp(min=0) * active,) + grad_inputs[1:]
+
+    return rule
+
+
+def rectifier_rule(scores: torch.Tensor, deconv: bool) -> int:
+    """Make backward from ``scores`` use the guided (or deconvnet) rule at every rectifier; the number of them.
+
+    Guided backprop at relu/hardtanh keeps torch's own backward (it applies the forward mask) and makes its
+    result positive in place: one extra elementwise pass per rectifier and no extra memory.
+    """
+    if scores.grad_fn is None:
+        return 0
+    count = 0
+    for node in _graph(scores.grad_fn):
+        bounds = _bounds(node)
+        if bounds is None:
+            continue
+        count += 1
+        hi, strict = bounds
+        if deconv:
+            node.register_hook(_deconv_rule)
+        else:
+            node.register_hook(_guided_rule if strict else _guided_clamp_rule(node, hi))
+    return count
 
 
 def _rectified_gradient(model: nn.Module, x: torch.Tensor, target: Target, deconv: bool) -> torch.Tensor:
-    with model_state(model), scoring(model, target) as (score, _):
+    with model_state(model, requires_grad=False), scoring(model, target) as (score, _):
         inputs = leaf(prepare_input(model, x))
-        with RectifierRule(deconv):
-            scores = score(inputs)
+        scores = score(inputs)
+        rectifier_rule(scores, deconv)
         return input_grad(scores, inputs).detach()
 
 

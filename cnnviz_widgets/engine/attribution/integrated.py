@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..hooks import model_state
-from .core import BUDGET_BYTES, Progress, gaussian_blur, input_grad, leaf, memory_chunks, prepare_input
+from .core import BUDGET_BYTES, Progress, chunked_input_grads, gaussian_blur, prepare_input
 from .targets import AttributionError, Target, repeat_target, scoring
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
@@ -59,6 +59,12 @@ def make_baseline(x: torch.Tensor, baseline: Union[None, str, float, torch.Tenso
     raise AttributionError(f"baseline must be one of {', '.join(BASELINES)}, a number or a tensor; got {type(baseline).__name__}")
 
 
+def _image_and_step(part: slice, steps: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Which image and which path point each row of ``part`` is (rows run image-major)."""
+    rows = torch.arange(part.start, part.stop, device=device)
+    return rows // steps, rows % steps
+
+
 def integrated_gradients(
     model: nn.Module,
     x: torch.Tensor,
@@ -101,12 +107,14 @@ def integrated_gradients(
     delta = x - base
     alphas, weights = alphas.to(x.device, x.dtype), weights.to(x.device, x.dtype)
     total = torch.zeros_like(x)
-    with model_state(model), scoring(model, repeat_target(target, n, steps)) as (score, _):
-        for part in memory_chunks(n * steps, budget, progress):
-            rows = torch.arange(part.start, part.stop, device=x.device)
-            image, step = rows // steps, rows % steps
-            inputs = leaf(base[image] + alphas[step].view(-1, 1, 1, 1) * delta[image])
-            grad = input_grad(score(inputs, part), inputs)
+
+    def path_points(part: slice) -> torch.Tensor:
+        image, step = _image_and_step(part, steps, x.device)
+        return base[image] + alphas[step].view(-1, 1, 1, 1) * delta[image]
+
+    with model_state(model, requires_grad=False), scoring(model, repeat_target(target, n, steps)) as (score, _):
+        for part, grad in chunked_input_grads(model, score, n * steps, path_points, budget, progress):
+            image, step = _image_and_step(part, steps, x.device)
             total.index_add_(0, image, grad * weights[step].view(-1, 1, 1, 1))
     attr = total * delta
     if not return_error:

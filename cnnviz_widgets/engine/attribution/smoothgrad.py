@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..hooks import model_state
-from .core import BUDGET_BYTES, Progress, input_grad, leaf, memory_chunks, prepare_input
+from .core import BUDGET_BYTES, Progress, chunked_input_grads, prepare_input
 from .targets import AttributionError, Target, repeat_target, scoring
 
 
@@ -60,8 +60,7 @@ def smoothgrad(
     noisy += torch.randn(noisy.shape, generator=generator, device=x.device, dtype=x.dtype) * sigma.repeat_interleave(samples).view(-1, 1, 1, 1)
     target = repeat_target(target, n, samples)
     grads = torch.empty_like(noisy)
-    with model_state(model), scoring(model, target) as (score, _):
-        for part in memory_chunks(noisy.shape[0], budget, progress):
-            inputs = leaf(noisy[part])
-            grads[part] = input_grad(score(inputs, part), inputs)
+    with model_state(model, requires_grad=False), scoring(model, target) as (score, _):
+        for part, grad in chunked_input_grads(model, score, noisy.shape[0], noisy.__getitem__, budget, progress):
+            grads[part] = grad
     return grads.view(n, samples, *x.shape[1:]).mean(dim=1)

@@ -110,19 +110,22 @@ def repeat_target(target: Target, images: int, copies: int) -> Target:
 
 
 @contextmanager
-def scoring(model: nn.Module, target: Target, layers: Sequence[str] = ()) -> Iterator[Tuple[Callable, Capture]]:
+def scoring(
+    model: nn.Module, target: Target, layers: Sequence[str] = (), *, cut: bool = False
+) -> Iterator[Tuple[Callable, Capture]]:
     """Hook ``layers`` (and a unit target's layer) and yield ``score(inputs, rows) -> (N,)`` plus the capture.
 
     ``score`` runs the model and reduces its output to one number per image for ``target``; with a class
     per image, ``rows`` says which of them the batch ``inputs`` holds (chunked work). The capture holds the
-    hooked layers' outputs of the last call, for methods that need activations (Grad-CAM).
+    hooked layers' outputs of the last call, for methods that need activations (Grad-CAM). With ``cut``,
+    those outputs are leaves that stop backward (see :func:`~cnnviz_widgets.engine.hooks.capture`).
     """
     unit = Unit.parse(model, target) if isinstance(target, str) else None
     classes = None if unit is not None or callable(target) else class_indices(target)
     for name in layers:
         resolve_layer(model, name)
     names = list(dict.fromkeys([*layers, *([unit.layer] if unit else [])]))
-    with capture(model, names) as record:
+    with capture(model, names, leaves=layers if cut else ()) as record:
 
         def score(inputs: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
             for calls in record.outputs.values():
