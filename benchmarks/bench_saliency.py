@@ -1,4 +1,4 @@
-"""Attribution speed: ours vs captum vs the physical limit, side by side in one process.
+"""Attribution speed: ours vs captum vs the physical limit, side by side.
 
 The limit is what any implementation must do at least, written as bare torch:
 
@@ -10,10 +10,11 @@ The limit is what any implementation must do at least, written as bare torch:
 Both take the faster of the two memory layouts (``LAYOUTS``): on the CPU a channels-last batch runs the
 network 1.2-1.6x faster than an NCHW one, so a limit in one layout only would not be a limit.
 
-Runs are interleaved (every implementation once per round); the table gives the median milliseconds and, as
-ratios, the median over rounds of the per-round ratio, so machine noise and drift hit both sides of a ratio
-alike; read the ratios, not the milliseconds. For the batched methods the
-script also prints the chunk sizes the engine's memory budget chose and the peak extra memory, measured as
+Runs are interleaved (every implementation once per round, in shuffled order); the table gives the median
+milliseconds and, as ratios, the median over rounds of the per-round ratio, so machine noise and drift hit
+both sides of a ratio alike; read the ratios, not the milliseconds. Single-pass methods run in this process,
+ours, captum and the limit in the same rounds. Batched methods run ours and captum each in a fresh process
+with their own rounds of the limit (see :func:`batched_rows`). For the batched methods the script also prints the chunk sizes the engine's memory budget chose and the peak extra memory, measured as
 the rise of the process's resident-set high-water mark (``VmHWM`` in ``/proc/self/status``, reset through
 ``/proc/self/clear_refs``) during one cold call in a fresh subprocess: it sees every CPU allocation torch
 makes, which ``tracemalloc`` does not.
@@ -91,6 +92,8 @@ class Row:
     captum: Optional[List[float]]
     limit: List[float]
     bound: float
+    captum_limit: Optional[List[float]] = None
+    """The limit timed in captum's rounds, where those are separate from ours (batched methods)."""
 
 
 def median_ratio(a: Sequence[float], b: Sequence[float]) -> float:
@@ -240,23 +243,37 @@ def single_pass_row(s: Subject, method: str, timing: Timing) -> Row:
     return Row(s.name, method, t["ours"], t.get("captum"), t[fastest], SINGLE_TARGET)
 
 
-def batched_rows(s: Subject, methods: Sequence[str], timing: Timing) -> Tuple[List[Row], str]:
-    """The batched ``methods``, ours and captum, interleaved with the (layout, batch size) search for the limit.
+def batched_rounds(s: Subject, impl: str, methods: Sequence[str], timing: Timing) -> Dict[str, object]:
+    """``impl``'s batched ``methods`` interleaved with the (layout, batch size) search for the limit.
 
-    The limit is ``n`` times the per-image forward+backward of the (layout, batch size) with the lowest median.
-    Returns the rows and that batch size and layout.
+    Returns the per-round times of each method, the per-round per-image time of the (layout, batch size)
+    with the lowest median, and that key.
     """
     limits = batch_limit_fns(s)
-    fns: Dict[Hashable, Timed] = dict(limits)
-    for method in methods:
-        fns[f"ours {method}"] = ours_fn(s, method)
-        fns[f"captum {method}"] = captum_fn(s, method)
-    t = timing.rounds_ms(fns, batched=True)
+    make = ours_fn if impl == "ours" else captum_fn
+    t = timing.rounds_ms({**limits, **{method: make(s, method) for method in methods}}, batched=True)
     layout, batch = best = min(limits, key=lambda key: statistics.median(t[key]) / key[1])
+    return {"methods": {m: t[m] for m in methods}, "per_image": [ms / batch for ms in t[best]], "best": [layout, batch]}
+
+
+def batched_rows(model: str, methods: Sequence[str], args: argparse.Namespace) -> Tuple[List[Row], str]:
+    """Rows of the batched ``methods``, ours and captum each timed in a fresh interpreter.
+
+    Each set of rounds gets its own process: captum's IG holds gigabytes, and once it hands them back every
+    later call there faults its memory in afresh, which would charge captum's churn to whatever runs next
+    (up to 20% on the next model's timings, measured). Returns the rows and our limit's batch size and layout.
+    """
+    runs = {impl: child(args, "--rounds", model, impl, "--methods", *methods) for impl in ("ours", "captum")}
+
+    def limit(impl: str, method: str) -> List[float]:
+        return [BATCHED[method][1] * ms for ms in runs[impl]["per_image"]]
+
     rows = [
-        Row(s.name, method, t[f"ours {method}"], t[f"captum {method}"], [BATCHED[method][1] * ms / batch for ms in t[best]], BATCHED_TARGET)
+        Row(model, method, runs["ours"]["methods"][method], runs["captum"]["methods"][method], limit("ours", method),
+            BATCHED_TARGET, limit("captum", method))
         for method in methods
     ]
+    layout, batch = runs["ours"]["best"]
     return rows, f"{batch} {layout}"
 
 
@@ -283,13 +300,11 @@ def peak_extra_mb(fn: Timed) -> float:
     return (_status_kb("VmHWM") - before) / 1024
 
 
-def peak_in_subprocess(model: str, method: str, impl: str, threads: int) -> float:
-    """:func:`peak_extra_mb` of a first call in a fresh interpreter, so no allocator cache hides the memory."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--peak", model, method, impl, "--threads", str(threads)],
-        check=True, capture_output=True, text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
+def child(args: argparse.Namespace, *argv: str) -> dict:
+    """Run this script with ``argv`` (and our threads, clock and rounds) in a fresh interpreter; its JSON answer."""
+    common = ["--threads", str(args.threads), "--clock", args.clock, "--batched-repeats", str(args.batched_repeats)]
+    out = subprocess.run([sys.executable, __file__, *argv, *common], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # --- printing -------------------------------------------------------------------------------------------------
@@ -309,13 +324,16 @@ TIMES = (("model", -18), ("method", -20), ("ours ms", 8), ("captum ms", 9), ("li
 
 
 def print_row(r: Row) -> None:
-    """One timing line (medians of the rounds, ratios as medians of per-round ratios) with the verdict."""
+    """One timing line with the verdict: medians of the rounds, ours/limit and captum/limit as medians of
+    per-round ratios, captum/ours as the quotient of those two."""
     ratio = median_ratio(r.ours, r.limit)
     verdict = f"<={r.bound:.2f} " + ("ok" if ratio <= r.bound else "MISS")
     ms = statistics.median
-    captum = ("-", "-", "-") if r.captum is None else (
-        f"{ms(r.captum):.1f}", f"{median_ratio(r.captum, r.limit):.2f}", f"{median_ratio(r.captum, r.ours):.2f}"
-    )
+    if r.captum is None:
+        captum = ("-", "-", "-")
+    else:
+        captum_ratio = median_ratio(r.captum, r.captum_limit or r.limit)
+        captum = (f"{ms(r.captum):.1f}", f"{captum_ratio:.2f}", f"{captum_ratio / ratio:.2f}")
     cells = (r.model, r.method, f"{ms(r.ours):.1f}", captum[0], f"{ms(r.limit):.1f}", f"{ratio:.2f}", captum[1], captum[2], verdict)
     print(table_line(cells, [w for _, w in TIMES]), flush=True)
 
@@ -331,7 +349,7 @@ def run_length(sizes: Sequence[int]) -> str:
     return ", ".join(f"{size}x{count}" if count > 1 else str(size) for size, count in parts)
 
 
-def print_memory(subjects: Sequence[Subject], methods: Sequence[str], best_limit: Dict[str, str], threads: int) -> None:
+def print_memory(subjects: Sequence[Subject], methods: Sequence[str], best_limit: Dict[str, str], args: argparse.Namespace) -> None:
     """Chunking and peak extra memory of the batched methods, ours next to captum's."""
     print("\nBatched methods: our chunks (passes per forward+backward), peak extra memory (VmHWM rise, fresh process)\n")
     columns = (("model", -18), ("method", -20), ("our chunks", -22), ("best limit (batch, layout)", -26), ("ours peak MiB", 13),
@@ -340,16 +358,20 @@ def print_memory(subjects: Sequence[Subject], methods: Sequence[str], best_limit
     print_table_head([name for name, _ in columns], widths)
     for s in subjects:
         for method in methods:
-            peaks = [peak_in_subprocess(s.name, method, impl, threads) for impl in ("ours", "captum")]
+            peaks = [child(args, "--peak", s.name, method, impl)["peak_mb"] for impl in ("ours", "captum")]
             cells = (s.name, method, run_length(chunk_sizes(s, method)), best_limit[s.name], f"{peaks[0]:.0f}", f"{peaks[1]:.0f}")
             print(table_line(cells, widths), flush=True)
 
 
-def peak_main(model: str, method: str, impl: str) -> None:
-    """Subprocess entry: print the peak extra memory of one cold call as JSON."""
-    s = load_subject(model)
-    fn = ours_fn(s, method) if impl == "ours" else captum_fn(s, method)
-    print(json.dumps({"peak_mb": peak_extra_mb(fn)}))
+def child_main(args: argparse.Namespace, timing: Timing) -> None:
+    """Subprocess entry: print, as JSON, a cold call's peak extra memory (``--peak``) or batched rounds (``--rounds``)."""
+    if args.peak:
+        model, method, impl = args.peak
+        s = load_subject(model)
+        print(json.dumps({"peak_mb": peak_extra_mb(ours_fn(s, method) if impl == "ours" else captum_fn(s, method))}))
+    else:
+        model, impl = args.rounds
+        print(json.dumps(batched_rounds(load_subject(model), impl, [m for m in args.methods if m in BATCHED], timing)))
 
 
 def main() -> None:
@@ -362,12 +384,13 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=[*SINGLE_PASS, *BATCHED], choices=[*SINGLE_PASS, *BATCHED])
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--peak", nargs=3, metavar=("MODEL", "METHOD", "IMPL"), help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", nargs=2, metavar=("MODEL", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    if args.peak:
-        return peak_main(*args.peak)
     timing = Timing(args.repeats, args.batched_repeats, CLOCKS[args.clock])
+    if args.peak or args.rounds:
+        return child_main(args, timing)
     print(
         f"CPU, {args.threads} threads, 224x224, batch 1, {args.clock} clock; medians of {args.repeats} interleaved "
         f"rounds ({args.batched_repeats} for batched methods); limit: fastest of layouts {tuple(LAYOUTS)}, "
@@ -381,12 +404,12 @@ def main() -> None:
             if method in args.methods:
                 print_row(single_pass_row(s, method, timing))
         if batched:
-            rows, best_limit[s.name] = batched_rows(s, batched, timing)
+            rows, best_limit[s.name] = batched_rows(s.name, batched, args)
             for row in rows:
                 print_row(row)
     print(NOTES)
     if best_limit and not args.no_memory:
-        print_memory(subjects, batched, best_limit, args.threads)
+        print_memory(subjects, batched, best_limit, args)
 
 
 if __name__ == "__main__":

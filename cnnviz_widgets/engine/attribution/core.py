@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import weakref
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, Optional, Tuple
+from typing import Callable, Dict, Hashable, Iterable, Iterator, Optional, Tuple
 
 import torch
 from torch import nn
@@ -81,24 +81,35 @@ class SavedBytes:
             yield self
 
 
-def memory_chunks(model: nn.Module, total: int, budget: int = BUDGET_BYTES, progress: Progress = None) -> Iterator[slice]:
+_ROW_BYTES: "weakref.WeakKeyDictionary[nn.Module, Dict[Hashable, int]]" = weakref.WeakKeyDictionary()
+"""Measured graph bytes of one row, per model and row kind (shape, dtype, device)."""
+
+
+def memory_chunks(
+    model: nn.Module, total: int, row: Hashable, budget: int = BUDGET_BYTES, progress: Progress = None
+) -> Iterator[slice]:
     """Slices covering ``range(total)``; the caller does one forward+backward of ``model`` per slice.
 
-    The first slice holds one item and is measured; the rest are as large as ``budget`` allows (at most
-    ``CPU_CHUNK`` on a CPU) and of even size, so a big model gets small chunks and a small model few.
-    ``progress`` is called after every slice; an exception from it stops the iteration.
+    The chunks are as large as ``budget`` allows (at most ``CPU_CHUNK`` on a CPU) and of even size, so a big
+    model gets small chunks and a small model few. What one row costs is measured on a first slice of one
+    row, the first time ``model`` sees rows of kind ``row``, and remembered. ``progress`` is called after
+    every slice; an exception from it stops the iteration.
     """
-    meter = SavedBytes([*model.parameters(), *model.buffers()])
-    with meter.measuring():
-        yield slice(0, 1)
-    if progress is not None:
-        progress(1 / total)
-    rest = total - 1
-    size = max(1, int(budget // max(meter.bytes, 1)))
+    known = _ROW_BYTES.setdefault(model, {})
+    done = 0
+    if row not in known:
+        meter = SavedBytes([*model.parameters(), *model.buffers()])
+        with meter.measuring():
+            yield slice(0, 1)
+        known[row] = meter.bytes
+        done = 1
+        if progress is not None:
+            progress(done / total)
+    size = max(1, int(budget // max(known[row], 1)))
     if _device(model).type == "cpu":
         size = min(size, CPU_CHUNK)
-    chunks = -(-rest // size)  # ceil; 0 when the one measured row was all
-    done = 1
+    rest = total - done
+    chunks = -(-rest // size)  # ceil; 0 when the measured row was all
     for i in range(chunks):
         stop = done + rest // chunks + (1 if i < rest % chunks else 0)
         yield slice(done, stop)
@@ -112,17 +123,24 @@ _NCHW_ONLY: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
 
 
 def chunked_input_grads(
-    model: nn.Module, score: Callable, total: int, rows: Callable[[slice], torch.Tensor], budget: int, progress: Progress
+    model: nn.Module,
+    score: Callable,
+    x: torch.Tensor,
+    total: int,
+    rows: Callable[[slice], torch.Tensor],
+    budget: int,
+    progress: Progress,
 ) -> Iterator[Tuple[slice, torch.Tensor]]:
-    """``(part, d score / d inputs)`` for the virtual batch ``rows(part)``, chunk by chunk (see :func:`memory_chunks`).
+    """``(part, d score / d inputs)`` for the virtual batch ``rows(part)`` of ``total`` rows shaped like the
+    images ``x``, chunk by chunk (see :func:`memory_chunks`).
 
     On a CPU the chunks run channels-last, whose conv kernels are 1.2-1.6x faster there on batches; a model
     whose forward cannot take that layout is remembered and run in the default one.
     """
-    for part in memory_chunks(model, total, budget, progress):
-        x = rows(part)
-        if x.device.type == "cpu" and model not in _NCHW_ONLY:
-            inputs = leaf(x.contiguous(memory_format=torch.channels_last))
+    for part in memory_chunks(model, total, (tuple(x.shape[1:]), x.dtype, x.device), budget, progress):
+        chunk = rows(part)
+        if chunk.device.type == "cpu" and model not in _NCHW_ONLY:
+            inputs = leaf(chunk.contiguous(memory_format=torch.channels_last))
             try:
                 grad = input_grad(score(inputs, part), inputs)
             except RuntimeError:
@@ -130,8 +148,15 @@ def chunked_input_grads(
             else:
                 yield part, grad
                 continue
-        inputs = leaf(x.contiguous())
+        inputs = leaf(chunk.contiguous())
         yield part, input_grad(score(inputs, part), inputs)
+
+
+def image_and_copy(part: slice, copies: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Which image and which of its copies (path point, noise sample) each row of ``part`` is; rows run
+    image-major, ``copies`` rows per image."""
+    rows = torch.arange(part.start, part.stop, device=device)
+    return rows // copies, rows % copies
 
 
 def _device(model: nn.Module) -> torch.device:

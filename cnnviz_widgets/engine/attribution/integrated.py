@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..hooks import model_state
-from .core import BUDGET_BYTES, Progress, chunked_input_grads, gaussian_blur, prepare_input
+from .core import BUDGET_BYTES, Progress, chunked_input_grads, gaussian_blur, image_and_copy, prepare_input
 from .targets import AttributionError, Target, repeat_target, scoring
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
@@ -57,12 +57,6 @@ def make_baseline(x: torch.Tensor, baseline: Union[None, str, float, torch.Tenso
         except RuntimeError as exc:
             raise AttributionError(f"a baseline of shape {tuple(baseline.shape)} does not fit the input's {tuple(x.shape)}") from exc
     raise AttributionError(f"baseline must be one of {', '.join(BASELINES)}, a number or a tensor; got {type(baseline).__name__}")
-
-
-def _image_and_step(part: slice, steps: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Which image and which path point each row of ``part`` is (rows run image-major)."""
-    rows = torch.arange(part.start, part.stop, device=device)
-    return rows // steps, rows % steps
 
 
 def integrated_gradients(
@@ -109,12 +103,12 @@ def integrated_gradients(
     total = torch.zeros_like(x)
 
     def path_points(part: slice) -> torch.Tensor:
-        image, step = _image_and_step(part, steps, x.device)
+        image, step = image_and_copy(part, steps, x.device)
         return base[image] + alphas[step].view(-1, 1, 1, 1) * delta[image]
 
     with model_state(model, requires_grad=False), scoring(model, repeat_target(target, n, steps)) as (score, _):
-        for part, grad in chunked_input_grads(model, score, n * steps, path_points, budget, progress):
-            image, step = _image_and_step(part, steps, x.device)
+        for part, grad in chunked_input_grads(model, score, x, n * steps, path_points, budget, progress):
+            image, step = image_and_copy(part, steps, x.device)
             total.index_add_(0, image, grad * weights[step].view(-1, 1, 1, 1))
     attr = total * delta
     if not return_error:

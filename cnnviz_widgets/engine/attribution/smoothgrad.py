@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..hooks import model_state
-from .core import BUDGET_BYTES, Progress, chunked_input_grads, prepare_input
+from .core import BUDGET_BYTES, Progress, chunked_input_grads, image_and_copy, prepare_input
 from .targets import AttributionError, Target, repeat_target, scoring
 
 
@@ -59,8 +59,8 @@ def smoothgrad(
     noisy = x.repeat_interleave(samples, dim=0)
     noisy += torch.randn(noisy.shape, generator=generator, device=x.device, dtype=x.dtype) * sigma.repeat_interleave(samples).view(-1, 1, 1, 1)
     target = repeat_target(target, n, samples)
-    grads = torch.empty_like(noisy)
+    total = torch.zeros_like(x)
     with model_state(model, requires_grad=False), scoring(model, target) as (score, _):
-        for part, grad in chunked_input_grads(model, score, noisy.shape[0], noisy.__getitem__, budget, progress):
-            grads[part] = grad
-    return grads.view(n, samples, *x.shape[1:]).mean(dim=1)
+        for part, grad in chunked_input_grads(model, score, x, noisy.shape[0], noisy.__getitem__, budget, progress):
+            total.index_add_(0, image_and_copy(part, samples, x.device)[0], grad)
+    return total / samples
