@@ -49,8 +49,11 @@ def model_state(model: nn.Module, *, train: bool = False, requires_grad: Optiona
         pass a few percent faster (attributions, feature visualisation); ``None`` leaves them as they are.
     """
     with _lock_for(model):
-        modules = [m for m in model.modules() if m.training != train]
-        params = [] if requires_grad is None else [p for p in model.parameters() if p.requires_grad != requires_grad]
+        every = list(model.modules())  # one walk of the tree serves both lists (it is most of the guard's cost)
+        modules = [m for m in every if m.training != train]
+        params = [] if requires_grad is None else list({
+            id(p): p for m in every for p in m._parameters.values() if p is not None and p.requires_grad != requires_grad
+        }.values())
         try:
             for m in modules:
                 m.training = train

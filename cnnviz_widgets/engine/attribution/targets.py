@@ -85,9 +85,9 @@ def _class_scores(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         idx = idx.expand(n)
     if idx.numel() != n:
         raise AttributionError(f"got {idx.numel()} targets for a batch of {n}; give one class or one per image")
-    bad = idx[(idx < 0) | (idx >= k)]
-    if bad.numel():
-        raise AttributionError(f"class {bad[0].item()} is out of range; this model has {k} classes (0..{k - 1})")
+    lo, hi = (int(idx[0]),) * 2 if idx.numel() == 1 else (int(idx.min()), int(idx.max()))
+    if lo < 0 or hi >= k:
+        raise AttributionError(f"class {lo if lo < 0 else hi} is out of range; this model has {k} classes (0..{k - 1})")
     return logits.gather(1, idx.to(logits.device)[:, None])[:, 0]
 
 
