@@ -40,6 +40,7 @@ test: setup chromium
 
 bench: setup
 	$(BIN)/python benchmarks/bench_saliency.py
+	$(BIN)/python benchmarks/bench_occlusion.py
 
 clean:
 	rm -rf $(VENV) js/node_modules cnnviz_widgets/static tests/artifacts

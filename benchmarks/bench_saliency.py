@@ -30,11 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple
@@ -49,10 +47,9 @@ import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.attribution import LAYER_METHODS
 
-warnings.filterwarnings("ignore", category=UserWarning, module="captum")  # "setting backward hooks on ReLU", etc.
+from common import CLOCKS, MODELS, Timed, Timing, median_ratio, peak_extra_mb, print_table_head, table_line
 
-MODELS = {"efficientnet_lite0": {}, "resnet18": {"pretrained": False}, "squeezenet1_1": {"pretrained": False}}
-"""Model name -> ``cw.load_model`` keywords; the default model keeps its real weights."""
+warnings.filterwarnings("ignore", category=UserWarning, module="captum")  # "setting backward hooks on ReLU", etc.
 
 SINGLE_PASS = ("gradient", "input_x_gradient", "guided_backprop", "deconvnet", "gradcam", "gradcam_pp", "guided_gradcam")
 BATCHED = {"integrated_gradients": ("steps", 50), "smoothgrad": ("samples", 25)}
@@ -62,8 +59,6 @@ LIMIT_BATCHES = (1, 2, 4, 8, 16)  # 32 never won on a CPU here (page faults) and
 LAYOUTS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
 SINGLE_TARGET, BATCHED_TARGET = 1.05, 1.15
 """Issue 3's bounds on ours/limit."""
-
-Timed = Callable[[], object]
 
 NOTES = """
 captum: GuidedBackprop, Deconvolution and GuidedGradCam hook nn.ReLU modules only, so on efficientnet_lite0
@@ -94,11 +89,6 @@ class Row:
     bound: float
     captum_limit: Optional[List[float]] = None
     """The limit timed in captum's rounds, where those are separate from ours (batched methods)."""
-
-
-def median_ratio(a: Sequence[float], b: Sequence[float]) -> float:
-    """Median over rounds of ``a[i] / b[i]``: the rounds are interleaved, so pairing cancels slow drift."""
-    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def load_subject(name: str) -> Subject:
@@ -199,38 +189,6 @@ def captum_fn(s: Subject, method: str) -> Optional[Timed]:
 
 # --- measuring ------------------------------------------------------------------------------------------------
 
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-"""``cpu`` counts only this process's CPU seconds (all its threads): with ``--threads 1`` it is immune to other
-processes taking turns on the cores, which on a shared machine swamps wall time."""
-
-
-@dataclass
-class Timing:
-    """How to time: rounds for single-pass and for batched methods, and the clock."""
-
-    repeats: int
-    batched_repeats: int
-    clock: Callable[[], float]
-    shuffle: Callable[[list], None] = random.Random(0).shuffle
-
-    def rounds_ms(self, fns: Dict[Hashable, Timed], batched: bool = False) -> Dict[Hashable, List[float]]:
-        """Each function's time in ms per round: all of them once per round, so drift affects all equally, in
-        a shuffled order, so none always runs after the same neighbour (whose freed memory it would reuse)."""
-        for _ in range(1 if batched else 2):  # warm-up
-            for fn in fns.values():
-                fn()
-        times: Dict[Hashable, List[float]] = {name: [] for name in fns}
-        order = list(fns)
-        for _ in range(self.batched_repeats if batched else self.repeats):
-            self.shuffle(order)
-            for name in order:
-                fn = fns[name]
-                start = self.clock()
-                fn()
-                times[name].append(1000 * (self.clock() - start))
-        return times
-
-
 def single_pass_row(s: Subject, method: str, timing: Timing) -> Row:
     """Ours, captum and the limit of one single-pass method, interleaved."""
     limits = limit_fns(s, method)
@@ -285,21 +243,6 @@ def chunk_sizes(s: Subject, method: str) -> List[int]:
     return [b - a for a, b in zip(done, done[1:])]
 
 
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith(field + ":"))
-    return int(line.split()[1])
-
-
-def peak_extra_mb(fn: Timed) -> float:
-    """How far one call of ``fn`` raises the resident-set high-water mark above the current RSS, in MiB."""
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")  # reset VmHWM to the current RSS
-    before = _status_kb("VmRSS")
-    fn()
-    return (_status_kb("VmHWM") - before) / 1024
-
-
 def child(args: argparse.Namespace, *argv: str) -> dict:
     """Run this script with ``argv`` (and our threads, clock and rounds) in a fresh interpreter; its JSON answer."""
     common = ["--threads", str(args.threads), "--clock", args.clock, "--batched-repeats", str(args.batched_repeats)]
@@ -308,16 +251,6 @@ def child(args: argparse.Namespace, *argv: str) -> dict:
 
 
 # --- printing -------------------------------------------------------------------------------------------------
-
-def table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
-    """A markdown table line; a negative width left-aligns the column."""
-    return "| " + " | ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(cells, widths)) + " |"
-
-
-def print_table_head(names: Sequence[str], widths: Sequence[int]) -> None:
-    print(table_line(names, widths))
-    print(table_line(["-" * abs(w) for w in widths], widths))
-
 
 TIMES = (("model", -18), ("method", -20), ("ours ms", 8), ("captum ms", 9), ("limit ms", 8), ("ours/limit", 10),
          ("captum/limit", 12), ("captum/ours", 11), ("target", -11))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Collection, Dict, Iterator, List, Optional, Sequence
+from typing import Collection, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -28,6 +28,23 @@ def _lock_for(model: nn.Module) -> threading.RLock:
         if lock is None:
             lock = _locks[model] = threading.RLock()
         return lock
+
+
+def _tree(model: nn.Module) -> Tuple[List[nn.Module], List[nn.Parameter]]:
+    """Every submodule and parameter of ``model``, each once: what ``modules()`` and ``parameters()`` give,
+    in one walk without building names (it runs on every engine call, so its cost shows on small models)."""
+    modules: List[nn.Module] = []
+    params: Dict[int, nn.Parameter] = {}
+    seen, stack = set(), [model]
+    while stack:
+        module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        modules.append(module)
+        params.update((id(p), p) for p in module._parameters.values() if p is not None)
+        stack.extend(child for child in module._modules.values() if child is not None)
+    return modules, list(params.values())
 
 
 @contextmanager
@@ -49,11 +66,9 @@ def model_state(model: nn.Module, *, train: bool = False, requires_grad: Optiona
         pass a few percent faster (attributions, feature visualisation); ``None`` leaves them as they are.
     """
     with _lock_for(model):
-        every = list(model.modules())  # one walk of the tree serves both lists (it is most of the guard's cost)
+        every, weights = _tree(model)
         modules = [m for m in every if m.training != train]
-        params = [] if requires_grad is None else list({
-            id(p): p for m in every for p in m._parameters.values() if p is not None and p.requires_grad != requires_grad
-        }.values())
+        params = [] if requires_grad is None else [p for p in weights if p.requires_grad != requires_grad]
         try:
             for m in modules:
                 m.training = train

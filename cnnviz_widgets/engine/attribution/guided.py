@@ -11,7 +11,7 @@ its backward. The hooks die with the graph, and the forward pass runs untouched 
 from __future__ import annotations
 
 from numbers import Number
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import torch
 from torch import nn
@@ -26,13 +26,18 @@ Grads = Tuple[Optional[torch.Tensor], ...]
 def _graph(root: Any) -> Iterator[Any]:
     """Every node of the autograd graph that ends in ``root``, each once."""
     seen, stack = {root}, [root]
+    add, push = seen.add, stack.append
     while stack:
         node = stack.pop()
         yield node
         for child, _ in node.next_functions:
             if child is not None and child not in seen:
-                seen.add(child)
-                stack.append(child)
+                add(child)
+                push(child)
+
+
+_KINDS: Dict[type, str] = {}
+"""Autograd node class -> its name without the version digits (``HardtanhBackward0`` -> ``HardtanhBackward``)."""
 
 
 def _bounds(node: Any) -> Optional[Tuple[Optional[float], bool]]:
@@ -41,7 +46,9 @@ def _bounds(node: Any) -> Optional[Tuple[Optional[float], bool]]:
     ``strict``: torch's own backward masks ``0 < x < hi`` (relu, hardtanh), as the rules need; clamp's backward
     lets the gradient through at exactly 0 and ``hi``, so its mask is rebuilt from the saved input.
     """
-    kind = type(node).__name__.rstrip("0123456789")
+    kind = _KINDS.get(type(node))
+    if kind is None:
+        kind = _KINDS[type(node)] = type(node).__name__.rstrip("0123456789")
     if kind == "ReluBackward":
         return None, True
     if kind == "HardtanhBackward":

@@ -1,0 +1,78 @@
+"""What every benchmark here shares: the models, interleaved timing, peak memory and markdown tables."""
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, Hashable, List, Sequence
+
+MODELS = {"efficientnet_lite0": {}, "resnet18": {"pretrained": False}, "squeezenet1_1": {"pretrained": False}}
+"""Model name -> ``cw.load_model`` keywords; the default model keeps its real weights."""
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+"""``cpu`` counts only this process's CPU seconds (all its threads): with ``--threads 1`` it is immune to other
+processes taking turns on the cores, which on a shared machine swamps wall time."""
+
+Timed = Callable[[], object]
+
+
+@dataclass
+class Timing:
+    """How to time: rounds for short and for long functions, and the clock."""
+
+    repeats: int
+    batched_repeats: int
+    clock: Callable[[], float]
+    shuffle: Callable[[list], None] = random.Random(0).shuffle
+
+    def rounds_ms(self, fns: Dict[Hashable, Timed], batched: bool = False) -> Dict[Hashable, List[float]]:
+        """Each function's time in ms per round: all of them once per round, so drift affects all equally, in
+        a shuffled order, so none always runs after the same neighbour (whose freed memory it would reuse)."""
+        for _ in range(1 if batched else 2):  # warm-up
+            for fn in fns.values():
+                fn()
+        times: Dict[Hashable, List[float]] = {name: [] for name in fns}
+        order = list(fns)
+        for _ in range(self.batched_repeats if batched else self.repeats):
+            self.shuffle(order)
+            for name in order:
+                fn = fns[name]
+                start = self.clock()
+                fn()
+                times[name].append(1000 * (self.clock() - start))
+        return times
+
+
+def median_ratio(a: Sequence[float], b: Sequence[float]) -> float:
+    """Median over rounds of ``a[i] / b[i]``: the rounds are interleaved, so pairing cancels slow drift."""
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1])
+
+
+def peak_extra_mb(fn: Timed) -> float:
+    """How far one call of ``fn`` raises the resident-set high-water mark above the current RSS, in MiB.
+
+    Run it in a fresh process for a cold call: it sees every CPU allocation torch makes (``tracemalloc``
+    does not), and no allocator cache left by earlier calls hides the memory.
+    """
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # reset VmHWM to the current RSS
+    before = _status_kb("VmRSS")
+    fn()
+    return (_status_kb("VmHWM") - before) / 1024
+
+
+def table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """A markdown table line; a negative width left-aligns the column."""
+    return "| " + " | ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(cells, widths)) + " |"
+
+
+def print_table_head(names: Sequence[str], widths: Sequence[int]) -> None:
+    print(table_line(names, widths))
+    print(table_line(["-" * abs(w) for w in widths], widths))
