@@ -19,17 +19,17 @@ import statistics
 import subprocess
 import sys
 import warnings
-from dataclasses import dataclass
 from typing import Dict, Hashable
 
 import torch
 from captum.attr import Occlusion
 
-import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.occlusion import Grid
 
-from common import CLOCKS, MODELS, Timed, Timing, median_ratio, peak_extra_mb, print_table_head, table_line
+from common import (
+    CLOCKS, MODELS, Subject, Timed, Timing, load_subject, median_ratio, peak_extra_mb, print_table_head, table_line,
+)
 
 warnings.filterwarnings("ignore", category=UserWarning, module="captum")
 
@@ -39,22 +39,6 @@ LIMIT_BATCHES = (1, 4, 8, 16, 32)
 LAYOUTS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
 SPEEDUP_TARGET = 2.0
 """Issue 4: at least 2x faster than captum's best setting."""
-
-
-@dataclass
-class Subject:
-    """A model with the image and class occluded."""
-
-    name: str
-    model: torch.nn.Module
-    x: torch.Tensor
-    target: int
-
-
-def load_subject(name: str) -> Subject:
-    net = cw.load_model(name, device="cpu", **MODELS[name]) if MODELS[name] else cw.load_model(device="cpu")
-    image = cw.sample_image("cat")
-    return Subject(name, net.model.eval(), net.tensor(image).contiguous(), net.predict(image)[0].index)
 
 
 def windows(s: Subject) -> int:

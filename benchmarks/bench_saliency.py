@@ -43,11 +43,12 @@ from captum.attr import (
     LayerGradCam, NoiseTunnel, Saliency,
 )
 
-import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.attribution import LAYER_METHODS
 
-from common import CLOCKS, MODELS, Timed, Timing, median_ratio, peak_extra_mb, print_table_head, table_line
+from common import (
+    CLOCKS, MODELS, Subject, Timed, Timing, load_subject, median_ratio, peak_extra_mb, print_table_head, table_line,
+)
 
 warnings.filterwarnings("ignore", category=UserWarning, module="captum")  # "setting backward hooks on ReLU", etc.
 
@@ -67,17 +68,6 @@ ours includes the display map and, for integrated gradients, the completeness ch
 
 
 @dataclass
-class Subject:
-    """One model with the image, class and Grad-CAM layer every method is asked about."""
-
-    name: str
-    model: torch.nn.Module
-    x: torch.Tensor
-    target: int
-    layer: str
-
-
-@dataclass
 class Row:
     """One line of the table: per-round milliseconds (captum ``None`` where it has no such method)."""
 
@@ -89,14 +79,6 @@ class Row:
     bound: float
     captum_limit: Optional[List[float]] = None
     """The limit timed in captum's rounds, where those are separate from ours (batched methods)."""
-
-
-def load_subject(name: str) -> Subject:
-    """``name`` from ``MODELS`` on the CPU in eval mode, with the sample cat and its top class."""
-    net = cw.load_model(name, device="cpu", **MODELS[name]) if MODELS[name] else cw.load_model(device="cpu")
-    image = cw.sample_image("cat")
-    model = net.model.eval()
-    return Subject(name, model, net.tensor(image), net.predict(image)[0].index, engine.default_cam_layer(model, net.layers()))
 
 
 # --- the limits: bare torch, no checks, no hooks beyond the one a layer gradient needs -------------------

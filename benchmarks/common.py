@@ -7,6 +7,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Hashable, List, Sequence
 
+import torch
+
+import cnnviz_widgets as cw
+from cnnviz_widgets import engine
+
 MODELS = {"efficientnet_lite0": {}, "resnet18": {"pretrained": False}, "squeezenet1_1": {"pretrained": False}}
 """Model name -> ``cw.load_model`` keywords; the default model keeps its real weights."""
 
@@ -15,6 +20,26 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 processes taking turns on the cores, which on a shared machine swamps wall time."""
 
 Timed = Callable[[], object]
+
+
+@dataclass
+class Subject:
+    """One model with the image, class and Grad-CAM layer every method is asked about."""
+
+    name: str
+    model: torch.nn.Module
+    x: torch.Tensor
+    target: int
+    layer: str
+
+
+def load_subject(name: str) -> Subject:
+    """``name`` from ``MODELS`` on the CPU in eval mode, with the sample cat (NCHW-contiguous) and its top class."""
+    net = cw.load_model(name, device="cpu", **MODELS[name]) if MODELS[name] else cw.load_model(device="cpu")
+    image = cw.sample_image("cat")
+    model = net.model.eval()
+    layer = engine.default_cam_layer(model, net.layers())
+    return Subject(name, model, net.tensor(image).contiguous(), net.predict(image)[0].index, layer)
 
 
 @dataclass
