@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attribution.core import gaussian_blur, in_fast_layout, prepare_input
+from .attribution.core import CPU_CHUNK, gaussian_blur, in_fast_layout, prepare_input
 from .attribution.targets import AttributionError, _class_scores, check_finite, class_indices
 from .hooks import model_state
 
@@ -27,8 +27,6 @@ BASELINES = ("mean", "blur")
 
 BUDGET_BYTES = 200 * 2**20
 """Activation memory one chunk of occluded images may take (no autograd graph is kept)."""
-CPU_CHUNK = 16
-"""Most occluded images per forward pass on a CPU: larger batches run no faster per image there."""
 
 
 class OcclusionError(AttributionError):
