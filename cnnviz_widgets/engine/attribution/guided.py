@@ -81,13 +81,16 @@ def _guided_rule(grad_inputs: Grads, grad_outputs: Grads) -> Grads:
     return grad_inputs
 
 
-def _guided_clamp_rule(node: Any, hi: Optional[float]) -> Callable[[Grads, Grads], Grads]:
-    """Guided backprop at a clamp: the positive gradient where ``0 < x < hi`` (the strict ReLU mask)."""
+def _guided_clamp_rule(x: torch.Tensor, hi: Optional[float]) -> Callable[[Grads, Grads], Grads]:
+    """Guided backprop at a clamp of ``x``: the positive gradient where ``0 < x < hi`` (the strict ReLU mask).
+
+    The rule holds the clamp's saved input, not its node: a hook that referred to its own node would make a
+    cycle through C++ that Python's collector cannot see, and the graph would never be freed.
+    """
 
     def rule(grad_inputs: Grads, grad_outputs: Grads) -> Grads:
         if grad_inputs[0] is None:
             return grad_inputs
-        x = node._saved_self
         active = x > 0 if hi is None else (x > 0) & (x < hi)
         return (grad_outputs[0].clamp(min=0) * active,) + grad_inputs[1:]
 
@@ -112,7 +115,7 @@ def rectifier_rule(scores: torch.Tensor, deconv: bool) -> int:
         if deconv:
             node.register_hook(_deconv_rule)
         else:
-            node.register_hook(_guided_rule if strict else _guided_clamp_rule(node, hi))
+            node.register_hook(_guided_rule if strict else _guided_clamp_rule(node._saved_self, hi))
     return count
 
 
