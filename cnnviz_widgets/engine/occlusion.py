@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attribution.core import CPU_CHUNK, gaussian_blur, in_fast_layout, prepare_input
+from .attribution.core import CPU_CHUNK, blurred, in_fast_layout, prepare_input
 from .attribution.targets import AttributionError, _class_scores, check_finite, class_indices
 from .hooks import model_state
 
@@ -118,7 +118,7 @@ def make_fill(x: torch.Tensor, baseline: Baseline) -> torch.Tensor:
         if baseline == "mean":
             return x[0].mean(dim=(1, 2), keepdim=True).expand_as(x[0]).clone()
         if baseline == "blur":
-            return gaussian_blur(x, sigma=max(x.shape[-2:]) / 20)[0]
+            return blurred(x)[0]
     elif isinstance(baseline, torch.Tensor):
         fill = baseline.detach().to(device=x.device, dtype=x.dtype)
         if fill.dim() == 4 and fill.shape[0] == 1:
@@ -158,10 +158,9 @@ def _largest_output_bytes(model: nn.Module, x: torch.Tensor) -> Tuple[torch.Tens
     return logits, max(largest[0], x.numel() * x.element_size())
 
 
-def _chunk_size(model: nn.Module, row_bytes: int, budget: int) -> int:
+def _chunk_size(device: torch.device, row_bytes: int, budget: int) -> int:
     size = max(1, budget // (3 * row_bytes))
-    param = next(model.parameters(), None)
-    return min(size, CPU_CHUNK) if param is None or param.device.type == "cpu" else size
+    return min(size, CPU_CHUNK) if device.type == "cpu" else size
 
 
 def occlusion_steps(
@@ -191,7 +190,7 @@ def occlusion_steps(
         logits, row_bytes = _largest_output_bytes(model, x)
         clean = float(_class_scores(logits, idx)[0])
         clean_prob = float(F.softmax(logits.double(), dim=1)[0, int(idx[0])])
-    size = _chunk_size(model, row_bytes, budget)
+    size = _chunk_size(x.device, row_bytes, budget)
     scores = torch.full(grid.counts, math.nan, dtype=torch.float64)
     probs = scores.clone()
     drop_sum = torch.zeros(grid.size, dtype=torch.float64)

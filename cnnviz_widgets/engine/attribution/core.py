@@ -169,6 +169,11 @@ def image_and_copy(part: slice, copies: int, device: torch.device) -> Tuple[torc
     return rows // copies, rows % copies
 
 
+def blurred(x: torch.Tensor) -> torch.Tensor:
+    """``x`` blurred beyond recognition (sigma a twentieth of its size): the "blur" baseline of IG and occlusion."""
+    return gaussian_blur(x, sigma=max(x.shape[-2:]) / 20)
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Each channel of ``(N, C, H, W)`` blurred by a Gaussian of ``sigma`` pixels (reflected borders)."""
     radius = max(1, int(3 * sigma + 0.5))

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..hooks import model_state
-from .core import BUDGET_BYTES, Progress, chunked_input_grads, gaussian_blur, image_and_copy, prepare_input
+from .core import BUDGET_BYTES, Progress, blurred, chunked_input_grads, image_and_copy, prepare_input
 from .targets import AttributionError, Target, repeat_target, scoring
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
@@ -47,7 +47,7 @@ def make_baseline(x: torch.Tensor, baseline: Union[None, str, float, torch.Tenso
         return torch.zeros_like(x)
     if isinstance(baseline, str):
         if baseline == "blur":
-            return gaussian_blur(x, sigma=max(x.shape[-2:]) / 20)
+            return blurred(x)
         raise AttributionError(f"unknown baseline {baseline!r}; choose one of: {', '.join(BASELINES)}, a number or a tensor")
     if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
         return torch.full_like(x, float(baseline))
