@@ -1,0 +1,126 @@
+"""Where occluding windows go, what they are filled with, and the (partial) result of a sweep.
+
+Windows start every ``stride`` pixels from the top-left corner, one more than fits is placed and clipped at
+the border, and each pixel's value is the mean score drop over the windows covering it: captum's
+``Occlusion`` layout, so the two maps can be compared cell for cell.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, NamedTuple, Tuple, Union
+
+import torch
+
+from ..attribution.core import blurred
+from ..attribution.targets import AttributionError
+
+Pair = Tuple[int, int]
+Baseline = Union[float, str, torch.Tensor]
+BASELINES = ("mean", "blur")
+"""Named baselines besides a number or an image: the image's per-channel mean, or the image blurred."""
+
+
+class OcclusionError(AttributionError):
+    """Bad window, stride, baseline or input for occlusion; the message names the valid choices."""
+
+
+def _pair(value: Union[int, Tuple[int, int]], name: str) -> Pair:
+    if isinstance(value, bool) or not isinstance(value, (int, tuple, list)):
+        raise OcclusionError(f"{name} must be a positive integer or a (height, width) pair, got {value!r}")
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+        raise OcclusionError(f"{name} must be a positive integer or a (height, width) pair, got {value!r}")
+    if min(pair) < 1:
+        raise OcclusionError(f"{name} must be at least 1 pixel, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where the occluding windows go on an image of ``size`` (height, width)."""
+
+    size: Pair
+    window: Pair
+    stride: Pair
+
+    @classmethod
+    def make(cls, size: Pair, window: Union[int, Pair], stride: Union[int, Pair]) -> "Grid":
+        """A checked grid: the window fits in the image and the stride leaves no gaps between windows."""
+        window, stride = _pair(window, "window"), _pair(stride, "stride")
+        for axis, (n, w, s) in enumerate(zip(size, window, stride)):
+            what = ("height", "width")[axis]
+            if w > n:
+                raise OcclusionError(f"a window {what} of {w} does not fit in the image's {what} of {n} pixels (1..{n})")
+            if s > w and w < n:
+                raise OcclusionError(f"a stride {what} of {s} leaves gaps between windows of {what} {w}; use a stride of 1..{w}")
+        return cls(tuple(size), window, stride)  # type: ignore[arg-type]
+
+    @property
+    def counts(self) -> Pair:
+        """Windows per column and per row: as many as fit, plus one clipped at the border if needed."""
+        return tuple(math.ceil((n - w) / s) + 1 for n, w, s in zip(self.size, self.window, self.stride))  # type: ignore[return-value]
+
+    def box(self, i: int, j: int) -> Tuple[slice, slice]:
+        """The pixels window ``(i, j)`` covers, clipped to the image."""
+        (sy, sx), (wy, wx) = self.stride, self.window
+        return slice(i * sy, min(i * sy + wy, self.size[0])), slice(j * sx, min(j * sx + wx, self.size[1]))
+
+    def order(self) -> List[Pair]:
+        """Every window, the coarse grid (even rows and columns) first, each part in reading order."""
+        ny, nx = self.counts
+        cells = [(i, j) for i in range(ny) for j in range(nx)]
+        return [c for c in cells if c[0] % 2 == 0 and c[1] % 2 == 0] + [c for c in cells if c[0] % 2 or c[1] % 2]
+
+
+class Occlusion(NamedTuple):
+    """An occlusion map, complete or partial (windows not evaluated yet are NaN in ``scores``/``probs``).
+
+    ``map`` is ``(H, W)``: the mean drop of the target score over the evaluated windows covering each pixel
+    (NaN where none is evaluated yet). ``scores`` and ``probs`` are ``(rows, columns)`` of windows: the target
+    logit and its softmax probability with that window occluded; ``score`` and ``prob`` are the clean image's.
+    ``done`` windows of ``total`` are evaluated.
+    """
+
+    map: torch.Tensor
+    scores: torch.Tensor
+    probs: torch.Tensor
+    score: float
+    prob: float
+    grid: Grid
+    done: int
+    recomputed: float = 1.0
+    """Multiply-adds spent per window as a share of a full forward pass (below 1 when activations are reused)."""
+
+    @property
+    def total(self) -> int:
+        """Number of windows."""
+        return self.scores.numel()
+
+    @property
+    def fraction(self) -> float:
+        """Share of the windows evaluated so far."""
+        return self.done / self.total
+
+
+def make_fill(x: torch.Tensor, baseline: Baseline) -> torch.Tensor:
+    """What an occluded pixel is set to, ``(C, H, W)``: a number, ``"mean"``, ``"blur"`` or an image."""
+    if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
+        if not math.isfinite(baseline):
+            raise OcclusionError(f"baseline must be a finite number, got {baseline!r}")
+        return torch.full_like(x[0], float(baseline))
+    if isinstance(baseline, str):
+        if baseline == "mean":
+            return x[0].mean(dim=(1, 2), keepdim=True).expand_as(x[0]).clone()
+        if baseline == "blur":
+            return blurred(x)[0]
+    elif isinstance(baseline, torch.Tensor):
+        fill = baseline.detach().to(device=x.device, dtype=x.dtype)
+        if fill.dim() == 4 and fill.shape[0] == 1:
+            fill = fill[0]
+        if tuple(fill.shape) != tuple(x.shape[1:]):
+            raise OcclusionError(f"a baseline image must have the input's shape {tuple(x.shape[1:])}, got {tuple(baseline.shape)}")
+        if not torch.isfinite(fill).all():
+            raise OcclusionError("the baseline image contains NaN or infinite values")
+        return fill
+    raise OcclusionError(f"baseline must be a number, one of {', '.join(BASELINES)}, or an image tensor; got {baseline!r}")
