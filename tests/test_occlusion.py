@@ -115,6 +115,20 @@ def test_coarse_windows_come_first_and_already_give_a_full_map(model):
     assert float((coarse.map - occlusion(model, x, 1, 8, 8).map).abs().max()) < 1e-6  # float32 logits, other batch sizes
 
 
+def test_the_coarsest_windows_come_first_and_give_a_full_preview(model):
+    x = seeded_image(1, 3, 36, 36, seed=3)
+    steps = list(occlusion_steps(model, x, 1, 8, 4, budget=1))  # 8 x 8 windows, one per chunk
+    first = steps[3]
+    evaluated = {tuple(c) for c in (~torch.isnan(first.scores)).nonzero().tolist()}
+    assert evaluated == {(0, 0), (0, 4), (4, 0), (4, 4)}, "every 4th row and column first"
+    assert torch.isnan(first.map).any() and torch.isfinite(first.preview).all()
+    covered = ~torch.isnan(first.map)
+    assert torch.equal(first.preview[covered], first.map[covered])
+    # pixel (20, 30) starts window (5, 7); the nearest evaluated window to (5, 7) is (4, 4)
+    assert float(first.preview[20, 30]) == pytest.approx(first.score - float(first.scores[4, 4]))
+    assert all(torch.equal(s.preview, s.map) for s in steps if not torch.isnan(s.map).any())
+
+
 def test_cancel_stops_within_one_chunk_and_returns_the_partial_map():
     model = mixed_state(small_cnn())
     x = seeded_image(1, 3, 16, 16, seed=4)

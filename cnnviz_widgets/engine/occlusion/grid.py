@@ -67,10 +67,12 @@ class Grid:
         return slice(i * sy, min(i * sy + wy, self.size[0])), slice(j * sx, min(j * sx + wx, self.size[1]))
 
     def order(self) -> List[Pair]:
-        """Every window, the coarse grid (even rows and columns) first, each part in reading order."""
+        """Every window, coarse to fine: every 4th row and column (1/16 of the windows), then every 2nd (with
+        the first, the stride-doubled grid, which tiles the image when the stride is half the window), then
+        the rest; each level in reading order."""
         ny, nx = self.counts
         cells = [(i, j) for i in range(ny) for j in range(nx)]
-        return [c for c in cells if c[0] % 2 == 0 and c[1] % 2 == 0] + [c for c in cells if c[0] % 2 or c[1] % 2]
+        return sorted(cells, key=lambda c: 0 if c[0] % 4 == 0 and c[1] % 4 == 0 else 1 if c[0] % 2 == 0 and c[1] % 2 == 0 else 2)
 
 
 class Occlusion(NamedTuple):
@@ -101,6 +103,24 @@ class Occlusion(NamedTuple):
     def fraction(self) -> float:
         """Share of the windows evaluated so far."""
         return self.done / self.total
+
+    @property
+    def preview(self) -> torch.Tensor:
+        """``map`` with every pixel no evaluated window covers yet given the score drop of the nearest evaluated
+        window: a coarse full map after the first few chunks (the coarsest grid comes first), refined as the
+        sweep goes on; equal to ``map`` once every pixel is covered."""
+        gaps = torch.isnan(self.map)
+        if not gaps.any() or self.done == 0:
+            return self.map
+        evaluated = (~torch.isnan(self.scores)).nonzero().double()
+        ny, nx = self.scores.shape
+        cells = torch.cartesian_prod(torch.arange(ny), torch.arange(nx)).double()
+        nearest = evaluated[torch.cdist(cells, evaluated).argmin(dim=1)].long()
+        drops = (self.score - self.scores[nearest[:, 0], nearest[:, 1]]).reshape(ny, nx)
+        (sy, sx), (h, w) = self.grid.stride, self.grid.size
+        rows = (torch.arange(h) // sy).clamp(max=ny - 1)
+        columns = (torch.arange(w) // sx).clamp(max=nx - 1)
+        return torch.where(gaps, drops[rows[:, None], columns[None, :]], self.map)
 
 
 def make_fill(x: torch.Tensor, baseline: Baseline) -> torch.Tensor:

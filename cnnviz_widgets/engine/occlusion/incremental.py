@@ -33,7 +33,7 @@ _ELEMENTWISE_MODULES = (
 )
 _ELEMENTWISE_FUNCTIONS = {
     F.relu, torch.relu, F.relu6, F.hardtanh, F.leaky_relu, F.elu, F.silu, torch.sigmoid, F.sigmoid, torch.tanh,
-    F.hardswish, F.hardsigmoid, F.gelu, F.mish, torch.clamp, F.dropout, torch.nn.functional.dropout2d,
+    F.hardswish, F.hardsigmoid, F.gelu, F.mish, torch.clamp,
 }
 _ELEMENTWISE_METHODS = {"relu", "sigmoid", "tanh", "clamp", "clamp_min"}
 _BINARY = {
@@ -177,26 +177,25 @@ class Replay:
             env[node] = value
             # kept as a copy: a later in-place op (``out += identity``) must not change the stored map
             self.clean[node] = value.clone() if isinstance(value, torch.Tensor) else value
-            window = self._window(node, env) if isinstance(value, torch.Tensor) and value.dim() == 4 else None
-            if window is not None:
-                self.macs_clean += window.macs * value.shape[-2] * value.shape[-1]
-            elif self._linear_macs(node) is not None:
-                self.macs_clean += self._linear_macs(node)  # type: ignore[operator]
+            self.macs_clean += self._macs(node, env, value)
         raise RuntimeError("the traced graph has no output")
 
-    def _linear_macs(self, node: fx.Node) -> Optional[int]:
+    def _macs(self, node: fx.Node, env: Dict[fx.Node, Any], value: Any) -> int:
+        """Multiply-adds ``node`` spends computing ``value`` whole: convolutions and linear layers, the rest is cheap."""
+        if not isinstance(value, torch.Tensor):
+            return 0
+        if value.dim() == 4:
+            window = self._window(node, env)
+            return window.macs * value.shape[0] * value.shape[2] * value.shape[3] if window is not None else 0
         module = self.modules.get(node.target) if node.op == "call_module" else None
-        if isinstance(module, nn.Linear):
-            return module.in_features * module.out_features
-        return None
+        return module.in_features * module.out_features * value.shape[0] if isinstance(module, nn.Linear) else 0
 
     # -- evaluation -----------------------------------------------------------------------------------------
     def __call__(self, patch: Patch) -> torch.Tensor:
         """Logits ``(B, classes)`` of the windows whose input box is ``patch``."""
         env: Dict[fx.Node, Any] = {}
         whole: Dict[fx.Node, torch.Tensor] = {}
-        count = len(patch.at)
-        self.windows_done += count
+        self.windows_done += len(patch.at)
         for node in self.graph.nodes:
             if node.op == "placeholder":
                 env[node] = patch
@@ -206,13 +205,7 @@ class Replay:
             value = self._patched(node, env)
             if value is None:
                 value = self._plain(node, self._full_env(env, whole, node))
-                if isinstance(value, torch.Tensor) and value.dim() == 4 and node in self.clean:
-                    window = self._window(node, env)
-                    if window is not None:
-                        self.macs_done += window.macs * value.shape[0] * value.shape[-2] * value.shape[-1]
-                linear = self._linear_macs(node)
-                if linear is not None:
-                    self.macs_done += linear * count
+                self.macs_done += self._macs(node, env, value)
             env[node] = value
         raise RuntimeError("the traced graph has no output")
 
@@ -358,8 +351,6 @@ class Replay:
             return None
         if node.op == "call_function" and node.target in _ELEMENTWISE_FUNCTIONS:
             kwargs.pop("inplace", None)
-            if kwargs.get("training") or node.target in (F.dropout, F.dropout2d) and len(args) > 2 and args[2]:
-                return None
             return lambda v: node.target(v, *self._load(env, args[1:]), **self._load(env, kwargs))
         if node.op == "call_method" and node.target in _ELEMENTWISE_METHODS:
             return lambda v: getattr(v, node.target)(*self._load(env, args[1:]), **self._load(env, kwargs))

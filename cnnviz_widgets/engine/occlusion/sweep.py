@@ -1,8 +1,9 @@
 """The occlusion sweep: every window of a :class:`Grid` scored, chunk by chunk, into a growing map.
 
-Windows are evaluated coarse grid first
-(every other window in both directions), so a full low-resolution map exists after about a quarter of the
-work and is then refined; ``progress`` sees every partial result.
+Windows are evaluated coarse to fine (:meth:`Grid.order`): a coarse preview of the whole map exists after
+a sixteenth of the work, the stride-doubled map after about a quarter, and ``progress`` sees every partial
+result. On the CPU, models ``torch.fx`` can trace are evaluated by :mod:`.incremental`, which recomputes only
+what each window changes; other models (and GPUs) get whole occluded images in chunks.
 """
 from __future__ import annotations
 
