@@ -5,8 +5,10 @@ baseline 0. The naive limit is the work any implementation that runs the whole n
 image must do: windows x the best per-image no-grad forward time, searched over batch sizes and both memory
 layouts. captum runs at each ``perturbations_per_eval`` in ``CAPTUM_PPE`` and its fastest is reported.
 Every implementation runs once per round, in shuffled order; ratios are medians of per-round ratios. The
-script also prints the largest difference between our map and captum's, and the peak extra memory of one
-cold call in a fresh process (rise of ``VmHWM``).
+script also prints the share of the forward pass's multiply-adds our incremental inference recomputed per
+window (the distance to the reuse bound), when the coarse preview (every 4th window) and the exact
+stride-doubled map were complete as shares of the whole run, the largest difference between our map and
+captum's, and the peak extra memory of one cold call in a fresh process (rise of ``VmHWM``).
 
     python benchmarks/bench_occlusion.py [--repeats 3] [--threads N] [--models ...] [--no-memory]
 """
@@ -18,8 +20,9 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 import warnings
-from typing import Dict, Hashable
+from typing import Dict, Hashable, Tuple
 
 import torch
 from captum.attr import Occlusion
@@ -50,6 +53,20 @@ def ours(s: Subject) -> Timed:
     return lambda: engine.occlusion(s.model, s.x, s.target, WINDOW, STRIDE)
 
 
+def milestones(s: Subject) -> Tuple[float, float, float]:
+    """One run of ours: the share of multiply-adds recomputed, and when the coarsest level and the
+    stride-doubled level were complete, as shares of the run's time."""
+    grid = Grid.make(tuple(s.x.shape[-2:]), WINDOW, STRIDE)
+    levels = [sum(1 for i, j in grid.order() if i % k == 0 and j % k == 0) for k in (4, 2)]
+    start, seen = time.perf_counter(), {}
+    for step in engine.occlusion_steps(s.model, s.x, s.target, WINDOW, STRIDE):
+        for level in levels:
+            if step.done >= level and level not in seen:
+                seen[level] = time.perf_counter() - start
+    total = time.perf_counter() - start
+    return step.recomputed, seen[levels[0]] / total, seen[levels[1]] / total
+
+
 def captum(s: Subject, ppe: int) -> Timed:
     c = s.x.shape[1]
     return lambda: Occlusion(s.model).attribute(
@@ -78,7 +95,8 @@ def child(args: argparse.Namespace, *argv: str) -> dict:
 
 
 COLUMNS = (("model", -18), ("ours s", 7), ("captum s", 8), ("captum ppe", 10), ("limit s", 7), ("ours/limit", 10),
-           ("captum/limit", 12), ("captum/ours", 11), ("max |diff|", 10), ("ours MiB", 8), ("captum MiB", 10), ("target", -12))
+           ("captum/limit", 12), ("captum/ours", 11), ("recomputed", 10), ("coarse at", 9), ("x2 stride at", 12),
+           ("max |diff|", 10), ("ours MiB", 8), ("captum MiB", 10), ("target", -12))
 
 
 def row(s: Subject, timing: Timing, args: argparse.Namespace) -> None:
@@ -92,6 +110,7 @@ def row(s: Subject, timing: Timing, args: argparse.Namespace) -> None:
     ppe = min(CAPTUM_PPE, key=lambda p: statistics.median(t[("captum", p)]))
     theirs = t[("captum", ppe)]
     diff = float((ours(s)().map - captum(s, ppe)()[0, 0].double()).abs().max())
+    recomputed, coarse, doubled = milestones(s)
     if args.no_memory:
         peaks = ("-", "-")
     else:
@@ -100,7 +119,7 @@ def row(s: Subject, timing: Timing, args: argparse.Namespace) -> None:
     verdict = f">={SPEEDUP_TARGET:.0f}x " + ("ok" if speedup >= SPEEDUP_TARGET else "MISS")
     cells = (s.name, f"{statistics.median(t['ours']) / 1000:.2f}", f"{statistics.median(theirs) / 1000:.2f}", str(ppe),
              f"{statistics.median(limit) / 1000:.2f}", f"{median_ratio(t['ours'], limit):.2f}", f"{median_ratio(theirs, limit):.2f}",
-             f"{speedup:.2f}", f"{diff:.1e}", *peaks, verdict)
+             f"{speedup:.2f}", f"{recomputed:.2f}", f"{coarse:.0%}", f"{doubled:.0%}", f"{diff:.1e}", *peaks, verdict)
     print(table_line(cells, [w for _, w in COLUMNS]), f"  (limit: batch {batch}, {layout})", flush=True)
 
 
@@ -123,7 +142,8 @@ def main() -> None:
     print(
         f"CPU, {args.threads} threads, 224x224, window {WINDOW}, stride {STRIDE}; medians of {args.repeats} shuffled rounds; "
         f"captum at its best perturbations_per_eval of {CAPTUM_PPE}; limit: windows x best per-image no-grad forward "
-        f"over batches {LIMIT_BATCHES} and layouts {tuple(LAYOUTS)}; memory: peak extra MiB of one cold call "
+        f"over batches {LIMIT_BATCHES} and layouts {tuple(LAYOUTS)}; recomputed: share of a forward pass's "
+        f"multiply-adds spent per window; coarse / x2 stride at: share of our run's time; memory: peak extra MiB of one cold call "
         f"(captum at perturbations_per_eval={max(CAPTUM_PPE)})\n"
     )
     print_table_head([name for name, _ in COLUMNS], [w for _, w in COLUMNS])

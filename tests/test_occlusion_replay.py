@@ -76,7 +76,7 @@ class SamePadConv(nn.Conv2d):
 
 class MobileNet(nn.Module):
     """Lite0's pieces and more: padded functional conv, depthwise dilated 'same' conv, ReLU6, hardswish,
-    a per-channel scale, a residual ``x + y``, ``F.pad`` before functional max pooling, functional sigmoid."""
+    a per-channel scale, clamps, a residual ``x + y``, ``F.pad`` before functional max pooling, sigmoid."""
 
     def __init__(self):
         super().__init__()
@@ -90,6 +90,7 @@ class MobileNet(nn.Module):
     def forward(self, x):
         x = self.act(self.bn(self.stem(x)))
         y = F.hardswish(self.depthwise(x)) * self.scale
+        y = torch.clamp(F.hardtanh(y, -3.0, 3.0), -2.0, 2.0)  # extra arguments given positionally
         x = F.pad(x + y, (1, 1, 1, 1))
         x = torch.sigmoid(F.max_pool2d(x, 3, 1))
         return self.head(x.mean((2, 3)))

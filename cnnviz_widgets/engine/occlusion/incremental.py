@@ -266,9 +266,9 @@ class Replay:
             source = env[node.args[0]]
             top, left = pad
             return Patch(self.clean[node], source.values, [(y + top, x + left) for y, x in source.at])
-        op = self._pointwise(node, env)
-        if op is not None:
-            return self._union(node, env, op)
+        pointwise = self._pointwise(node, env)
+        if pointwise is not None:
+            return self._union(node, env, *pointwise)
         return None
 
     def _window(self, node: fx.Node, env: Dict[fx.Node, Any]) -> Optional[Window]:
@@ -338,45 +338,48 @@ class Replay:
             return None
         return (pads[2] if len(pads) == 4 else 0), pads[0]
 
-    def _pointwise(self, node: fx.Node, env: Dict[fx.Node, Any]) -> Optional[Callable[..., torch.Tensor]]:
-        """A function applying ``node`` to its inputs' boxes, when ``node`` works value by value."""
+    def _pointwise(self, node: fx.Node, env: Dict[fx.Node, Any]) -> Optional[Tuple[List[Any], Callable[..., torch.Tensor]]]:
+        """The operands and a function of their boxes, when ``node`` works value by value; else None."""
         args, kwargs = node.args, dict(node.kwargs)
         if node.op == "call_module":
             module = self.modules[node.target]
             if isinstance(module, _ELEMENTWISE_MODULES) and not module.training:
                 inplace = getattr(module, "inplace", False)
-                return lambda v: module(v.clone() if inplace else v)
+                return [args[0]], lambda v: module(v.clone() if inplace else v)
             if type(module) is nn.BatchNorm2d and not module.training and module.running_mean is not None:
-                return module
+                return [args[0]], module
             return None
+        if not self._broadcastable(env, [*args, *kwargs.values()]):
+            return None
+        kwargs.pop("inplace", None)
+        rest, options = self._load(env, args[1:]), self._load(env, kwargs)
         if node.op == "call_function" and node.target in _ELEMENTWISE_FUNCTIONS:
-            kwargs.pop("inplace", None)
-            return lambda v: node.target(v, *self._load(env, args[1:]), **self._load(env, kwargs))
+            return [args[0]], lambda v: node.target(v, *rest, **options)
         if node.op == "call_method" and node.target in _ELEMENTWISE_METHODS:
-            return lambda v: getattr(v, node.target)(*self._load(env, args[1:]), **self._load(env, kwargs))
+            return [args[0]], lambda v: getattr(v, node.target)(*rest, **options)
         binary = _BINARY.get(node.target) if node.op == "call_function" else _BINARY_METHODS.get(node.target) if node.op == "call_method" else None
-        if binary is not None and len(args) == 2 and self._broadcastable(env, args):
-            return lambda a, b: binary(a, b, **self._load(env, kwargs))
-        if node.op == "call_function" and node.target is torch.cat:
+        if binary is not None and len(args) == 2:
+            return list(args), lambda a, b: binary(a, b, **options)
+        if node.op == "call_function" and node.target is torch.cat and isinstance(args[0], (list, tuple)):
             dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-            parts = args[0]
-            if dim in (1, -3) and isinstance(parts, (list, tuple)) and all(isinstance(p, fx.Node) and isinstance(env[p], Patch) for p in parts):
-                return lambda *vs: torch.cat(vs, dim=1)
+            if dim in (1, -3) and all(isinstance(p, fx.Node) and isinstance(env[p], Patch) for p in args[0]):
+                return list(args[0]), lambda *vs: torch.cat(vs, dim=1)
         return None
 
     def _broadcastable(self, env: Dict[fx.Node, Any], args: Sequence[Any]) -> bool:
-        """Operands are patches, numbers, or constant tensors with no spatial extent (per-channel scales)."""
+        """Every value read is a patch, a plain value, or a constant tensor with no spatial extent (a scale)."""
         for arg in args:
-            value = env[arg] if isinstance(arg, fx.Node) else arg
-            if isinstance(value, torch.Tensor) and not (value.dim() < 2 or tuple(value.shape[-2:]) == (1, 1)):
-                return False
-            if not isinstance(value, (Patch, torch.Tensor, int, float)):
-                return False
+            if isinstance(arg, (list, tuple)):
+                if not self._broadcastable(env, arg):
+                    return False
+            elif isinstance(arg, fx.Node) and isinstance(env[arg], torch.Tensor):
+                value = env[arg]
+                if arg in self.varying or not (value.dim() < 2 or tuple(value.shape[-2:]) == (1, 1)):
+                    return False
         return True
 
-    def _union(self, node: fx.Node, env: Dict[fx.Node, Any], op: Callable[..., torch.Tensor]) -> Patch:
+    def _union(self, node: fx.Node, env: Dict[fx.Node, Any], operands: List[Any], op: Callable[..., torch.Tensor]) -> Patch:
         """Apply an element-wise ``op`` on the union of its operands' boxes (just the box when there is one)."""
-        operands = list(node.args[0]) if node.target is torch.cat else list(node.args[:2]) if len(node.args) >= 2 else [node.args[0]]
         patches = [env[a] for a in operands if isinstance(a, fx.Node) and isinstance(env[a], Patch)]
         clean = self.clean[node]
         if len(patches) == 1:
