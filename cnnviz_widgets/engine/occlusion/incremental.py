@@ -114,6 +114,20 @@ def _layout(t: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous() else torch.contiguous_format
 
 
+def _constant_pad(x: torch.Tensor, pads: Tuple[int, int, int, int], value: float) -> torch.Tensor:
+    """``F.pad(x, pads, value=value)`` for a channels-last ``x``, the same bits 3-5x faster (torch's own
+    kernel is slow in that layout, and EfficientNet's TF-style convs pad before every stride-2 conv)."""
+    left, right, top, bottom = pads
+    n, c, h, w = x.shape
+    out = torch.empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    out[:, :, :top] = value
+    out[:, :, top + h :] = value
+    out[:, :, top : top + h, :left] = value
+    out[:, :, top : top + h, left + w :] = value
+    out[:, :, top : top + h, left : left + w] = x
+    return out
+
+
 def materialise(patch: Patch) -> torch.Tensor:
     """The whole activation of every window, ``(B, C, H, W)``."""
     return _region(patch.clean, [(0, 0)] * len(patch.at), tuple(patch.clean.shape[-2:]), patch)  # type: ignore[arg-type]
@@ -144,6 +158,7 @@ class Replay:
         self.modules = dict(model.named_modules())
         self.clean: Dict[fx.Node, Any] = {}
         self.padded: Dict[Tuple[fx.Node, Tuple[int, ...], float], torch.Tensor] = {}
+        self._pads: Dict[fx.Node, Optional[Tuple[Tuple[int, int, int, int], float]]] = {}
         self.varying = self._depending_on_input()
         self.macs_clean = 0
         self.macs_done = 0
@@ -225,6 +240,9 @@ class Replay:
             for part in str(node.target).split("."):
                 target = getattr(target, part)
             return target
+        pad = self._pad(node) if node.op != "call_method" else None
+        if pad is not None and isinstance(args[0], torch.Tensor) and _layout(args[0]) is torch.channels_last:
+            return _constant_pad(args[0], *pad)
         if node.op == "call_module":
             return self.modules[node.target](*args, **kwargs)
         if node.op == "call_function":
@@ -264,7 +282,7 @@ class Replay:
         pad = self._pad(node)
         if pad is not None:
             source = env[node.args[0]]
-            top, left = pad
+            (left, _, top, _), _ = pad
             return Patch(self.clean[node], source.values, [(y + top, x + left) for y, x in source.at])
         pointwise = self._pointwise(node, env)
         if pointwise is not None:
@@ -323,20 +341,23 @@ class Replay:
 
         return Window(kernel, stride, dilation, (py, py, px, px), -math.inf if is_max else 0.0, run, 0)
 
-    def _pad(self, node: fx.Node) -> Optional[Box]:
-        """(top, left) offset of a constant padding node (``nn.ZeroPad2d``, ``F.pad``), else None."""
-        pads = None
-        if node.op == "call_module":
-            module = self.modules[node.target]
-            if type(module) in (nn.ZeroPad2d, nn.ConstantPad2d):
-                pads = tuple(module.padding)
-        elif node.op == "call_function" and node.target is F.pad:
-            a = _bind(_pad_signature, node.args, node.kwargs)
-            if a["mode"] == "constant" and not isinstance(a["pad"], fx.Node):
-                pads = tuple(a["pad"])
-        if pads is None or len(pads) not in (2, 4) or min(pads) < 0:
-            return None
-        return (pads[2] if len(pads) == 4 else 0), pads[0]
+    def _pad(self, node: fx.Node) -> Optional[Tuple[Tuple[int, int, int, int], float]]:
+        """Padding (left, right, top, bottom) and value of a constant padding node (``nn.ZeroPad2d``,
+        ``F.pad``), else None; cached, a node's arguments being fixed in the graph."""
+        if node not in self._pads:
+            pads, value = None, 0.0
+            if node.op == "call_module":
+                module = self.modules[node.target]
+                if type(module) in (nn.ZeroPad2d, nn.ConstantPad2d):
+                    pads, value = tuple(module.padding), float(module.value)
+            elif node.op == "call_function" and node.target is F.pad:
+                a = _bind(_pad_signature, node.args, node.kwargs)
+                if a["mode"] == "constant" and not isinstance(a["pad"], fx.Node) and not isinstance(a["value"], fx.Node):
+                    pads, value = tuple(a["pad"]), float(a["value"] or 0.0)
+            if pads is not None and len(pads) == 2:
+                pads = (*pads, 0, 0)
+            self._pads[node] = (pads, value) if pads is not None and len(pads) == 4 and min(pads) >= 0 else None
+        return self._pads[node]
 
     def _pointwise(self, node: fx.Node, env: Dict[fx.Node, Any]) -> Optional[Tuple[List[Any], Callable[..., torch.Tensor]]]:
         """The operands and a function of their boxes, when ``node`` works value by value; else None."""
