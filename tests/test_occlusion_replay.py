@@ -254,7 +254,8 @@ def test_real_models_reuse_activations_and_equal_captum(nets, cat):
 
 MEMORY_PROBE = textwrap.dedent(
     """
-    import json, sys, torch, torchvision
+    import json, sys, torch
+    import cnnviz_widgets as cw
     from cnnviz_widgets.engine.occlusion import occlusion
     torch.set_num_threads(2)
 
@@ -263,7 +264,7 @@ MEMORY_PROBE = textwrap.dedent(
             return next(int(l.split()[1]) for l in status if l.startswith(field + ":"))
 
     torch.manual_seed(0)
-    model = getattr(torchvision.models, sys.argv[1])().eval()
+    model = cw.load_model(sys.argv[1], pretrained=sys.argv[1] == "efficientnet_lite0", device="cpu").model.eval()
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         model(x)  # allocator and kernels warmed by one ordinary forward pass
@@ -279,7 +280,7 @@ MEMORY_PROBE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("name", ["squeezenet1_1"])
+@pytest.mark.parametrize("name", ["squeezenet1_1", "efficientnet_lite0"])
 def test_extra_memory_is_bounded_whatever_the_number_of_windows(name):
     """Peak resident memory above the model's, in a fresh process: under 300 MB for 196 and for 2809 windows."""
     out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, name], capture_output=True, text=True, timeout=600, check=True)

@@ -160,6 +160,7 @@ class Replay:
         self.padded: Dict[Tuple[fx.Node, Tuple[int, ...], float], torch.Tensor] = {}
         self._pads: Dict[fx.Node, Optional[Tuple[Tuple[int, int, int, int], float]]] = {}
         self.varying = self._depending_on_input()
+        self.last_uses = self._last_uses()
         self.macs_clean = 0
         self.macs_done = 0
         self.windows_done = 0
@@ -193,7 +194,25 @@ class Replay:
             # kept as a copy: a later in-place op (``out += identity``) must not change the stored map
             self.clean[node] = value.clone() if isinstance(value, torch.Tensor) else value
             self.macs_clean += self._macs(node, env, value)
+            self._forget(node, env)
         raise RuntimeError("the traced graph has no output")
+
+    def _last_uses(self) -> Dict[fx.Node, List[fx.Node]]:
+        """For each node, the values no later node reads: freed once it has run, so a chunk's peak memory is
+        that of a forward pass, not the sum of all its activations."""
+        last: Dict[fx.Node, fx.Node] = {}
+        for node in self.graph.nodes:
+            for arg in node.all_input_nodes:
+                last[arg] = node
+        freed: Dict[fx.Node, List[fx.Node]] = {}
+        for value, user in last.items():
+            freed.setdefault(user, []).append(value)
+        return freed
+
+    def _forget(self, node: fx.Node, *envs: Dict[fx.Node, Any]) -> None:
+        for value in self.last_uses.get(node, ()):
+            for env in envs:
+                env.pop(value, None)
 
     def _macs(self, node: fx.Node, env: Dict[fx.Node, Any], value: Any) -> int:
         """Multiply-adds ``node`` spends computing ``value`` whole: convolutions and linear layers, the rest is cheap."""
@@ -222,6 +241,7 @@ class Replay:
                 value = self._plain(node, self._full_env(env, whole, node))
                 self.macs_done += self._macs(node, env, value)
             env[node] = value
+            self._forget(node, env, whole)
         raise RuntimeError("the traced graph has no output")
 
     @property
@@ -261,8 +281,8 @@ class Replay:
         return whole[node]
 
     def _full_env(self, env: Dict[fx.Node, Any], whole: Dict[fx.Node, torch.Tensor], node: fx.Node) -> Dict[fx.Node, Any]:
-        """``env`` with every patch ``node`` reads materialised."""
-        return {**env, **{arg: self._whole(env, whole, arg) for arg in node.all_input_nodes}}
+        """The values ``node`` reads, patches materialised."""
+        return {arg: self._whole(env, whole, arg) for arg in node.all_input_nodes}
 
     # -- rules ----------------------------------------------------------------------------------------------
     def _patched(self, node: fx.Node, env: Dict[fx.Node, Any]) -> Optional[Any]:
