@@ -5,10 +5,11 @@
 >>> img = cw.sample_image("cat")
 >>> net.predict(img, k=5)
 >>> cw.SaliencyExplorer(net, img)    # interactive view
+>>> cw.OcclusionExplorer(net, img)   # occlusion map, filling in as it is computed
 """
 from . import engine
 from .engine import Net, load_image, load_model, sample_image
-from .widgets import SaliencyExplorer
+from .widgets import OcclusionExplorer, SaliencyExplorer
 
 __version__ = "0.1.0"
-__all__ = ["Net", "SaliencyExplorer", "engine", "load_image", "load_model", "sample_image", "__version__"]
+__all__ = ["Net", "OcclusionExplorer", "SaliencyExplorer", "engine", "load_image", "load_model", "sample_image", "__version__"]

@@ -19,7 +19,8 @@ from torch import nn
 import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.images import SAMPLES
-from cnnviz_widgets.widgets.saliency import MAX_UPLOAD_BYTES, SANITY_STEPS
+from cnnviz_widgets.widgets.photo import MAX_UPLOAD_BYTES
+from cnnviz_widgets.widgets.saliency import SANITY_STEPS
 
 from .conftest import hook_count
 

@@ -1,5 +1,6 @@
 """Interactive views: thin anywidget classes over the engine."""
 from .base import ViewWidget
+from .occlusion import OcclusionExplorer
 from .saliency import SaliencyExplorer
 
-__all__ = ["SaliencyExplorer", "ViewWidget"]
+__all__ = ["OcclusionExplorer", "SaliencyExplorer", "ViewWidget"]

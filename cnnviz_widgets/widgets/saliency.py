@@ -13,29 +13,26 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 import torch
 import traitlets
-from torch import nn
 
 from ..engine.attribution import (
     LAYER_METHODS, METHODS, AttributionError, Explanation, deletion_insertion, explain, get_method, sanity_check,
 )
-from ..engine.images import SAMPLES, ImageError, ImageLike, load_image, sample_image
+from ..engine.images import ImageError, ImageLike
 from ..engine.layers import LayerError, default_cam_layer, list_choices
-from ..engine.model import Net
-from .base import Job, ViewWidget, shows_errors
-from .encoding import encode_array, png_bytes
+from ..engine.model import Prediction
+from .base import Job, shows_errors
+from .encoding import encode_array
+from .photo import PhotoView
 
 if TYPE_CHECKING:
     import ipywidgets
 
     from .charts import AnalysisCharts
 
-COLORMAPS = ("inferno", "viridis", "jet", "gray")
-MAX_UPLOAD_BYTES = 20 * 2**20
-"""Largest image file the view may upload (the front-end refuses bigger files before sending them)."""
 SANITY_STEPS = 6
 CURVE_STEPS = 20
 CACHE_SIZE = 64
@@ -91,7 +88,7 @@ def check_options(value: Any) -> Options:
     return checked
 
 
-class SaliencyExplorer(ViewWidget):
+class SaliencyExplorer(PhotoView):
     """Which pixels made the network say this class? Pick a class, a method, its options and (for the
     Grad-CAM family) a layer; compare all methods at once; check a map with randomisation and deletion.
 
@@ -119,10 +116,6 @@ class SaliencyExplorer(ViewWidget):
 
     _view = traitlets.Unicode("saliency").tag(sync=True)
 
-    image = traitlets.Bytes(b"", help="PNG of the picture the model sees (input resolution).").tag(sync=True)
-    samples = traitlets.List(traitlets.Unicode(), read_only=True, help="Names of the bundled sample photos.").tag(sync=True)
-    predictions = traitlets.List(traitlets.Dict(), help="Top-5 rows {index, label, prob}.").tag(sync=True)
-    target = traitlets.Int(0, help="Class being explained.").tag(sync=True)
     method = traitlets.Unicode("gradcam", help="Attribution method shown in the main view.").tag(sync=True)
     methods = traitlets.List(
         traitlets.Dict(), read_only=True, help="Method.describe() of every method: {name, title, layer, options}."
@@ -141,8 +134,6 @@ class SaliencyExplorer(ViewWidget):
     curves = traitlets.Dict(
         help="Deletion/insertion of the current map: {method, fractions, deletion, insertion, deletion_auc, insertion_auc}."
     ).tag(sync=True)
-    opacity = traitlets.Float(0.5, min=0.0, max=1.0, help="Initial overlay opacity.").tag(sync=True)
-    colormap = traitlets.Unicode("inferno", help="Initial colour map.").tag(sync=True)
 
     _charts: Optional["AnalysisCharts"] = None  # class default: close() may run from __del__ of a half-built widget
 
@@ -159,23 +150,13 @@ class SaliencyExplorer(ViewWidget):
         opacity: float = 0.5,
         colormap: str = "inferno",
     ):
-        if isinstance(net, nn.Module):
-            net = Net(net)
-        if not isinstance(net, Net):
-            raise TypeError(f"net must be a cnnviz_widgets Net (cw.load_model(...)) or an nn.Module, got {type(net).__name__}")
-        if colormap not in COLORMAPS:
-            raise ValueError(f"unknown colormap {colormap!r}; choose one of: {', '.join(COLORMAPS)}")
         applied = check_options(options or {})
-        super().__init__(opacity=opacity, colormap=colormap)
-        self._net: Optional[Net] = net
-        self._x: Optional[torch.Tensor] = None
-        self._image_id = 0
+        super().__init__(net, opacity=opacity, colormap=colormap)
         self._applied = applied
         self._cache: Dict[Key, Computed] = {}
         self._analysed: Dict[str, Key] = {}
         self._grid: Optional[Tuple[Job, FrozenSet[Key]]] = None  # the running compare job and its maps
         self.set_trait("methods", [m.describe() for m in METHODS.values()])
-        self.set_trait("samples", list(SAMPLES))
         with self.hold_trait_notifications():
             self.options = applied
             self.method = method
@@ -189,18 +170,6 @@ class SaliencyExplorer(ViewWidget):
             self._load(image, target)
 
     # -- public ---------------------------------------------------------------------------------------------
-    def set_image(self, image: ImageLike, target: Optional[int] = None) -> None:
-        """Show and explain a new image (the target resets to its top prediction unless given).
-
-        Parameters
-        ----------
-        image : PIL image, array, tensor, path or bytes
-            The photo; an unreadable one is reported in the banner and the current picture stays.
-        target : int, optional
-            Class to explain; defaults to the top prediction.
-        """
-        self._load(image, target)
-
     @shows_errors
     def run_sanity_check(self, steps: int = SANITY_STEPS) -> None:
         """Recompute the current map while the model's layers are randomised top-down (Adebayo et al. 2018).
@@ -284,58 +253,25 @@ class SaliencyExplorer(ViewWidget):
 
         return ipywidgets.HBox([self, self.charts])
 
-    @property
-    def net(self) -> Optional[Net]:
-        """The network being explained (``None`` after :meth:`close`)."""
-        return self._net
-
     def close(self) -> None:
         super().close()
         if self._charts is not None:
             self._charts.close()
-        self._net = None
-        self._x = None
         self._cache = {}
 
     # -- front-end requests ---------------------------------------------------------------------------------
     def handle_message(self, content: dict, buffers: List[bytes]) -> None:
         kind = content.get("type")
-        if kind == "sample":
-            self.set_image(sample_image(str(content.get("name"))))
-        elif kind == "upload":
-            self._upload(str(content.get("name") or "the file"), buffers)
-        elif kind == "sanity":
+        if kind == "sanity":
             self.run_sanity_check()
         elif kind == "faithfulness":
             self.run_deletion_insertion()
         else:
             super().handle_message(content, buffers)
 
-    def _upload(self, name: str, buffers: Sequence[bytes]) -> None:
-        """Check an uploaded file (size, then content) and show it; problems name the file."""
-        if len(buffers) != 1:
-            raise ImageError(f"an upload carries its file as one binary buffer, got {len(buffers)}")
-        data = buffers[0]
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB")
-        try:
-            image = load_image(data)
-        except ImageError as exc:
-            raise ImageError(f"{name}: {exc}") from None
-        self.set_image(image)
-
     # -- settings -------------------------------------------------------------------------------------------
-    @shows_errors
-    def _load(self, image: ImageLike, target: Optional[int]) -> None:
-        net = self._net
-        view = net.view(image)  # raises before anything changes: a bad image leaves the current one shown
-        x = net.preprocess.normalise(view).to(net.device)
-        preds = net.predict(view, k=5)
+    def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
         self._cache.clear()
-        self._x, self._image_id = x, self._image_id + 1
-        with self.hold_sync():
-            self.image = png_bytes(view)
-            self.predictions = [p._asdict() for p in preds]
         new_target = preds[0].index if target is None else int(target)
         if new_target != self.target:
             self.target = new_target  # its observer shows and computes

@@ -25,13 +25,18 @@ export interface MethodDesc {
 export type OptionValue = number | string;
 export type Options = Record<string, Record<string, OptionValue>>;
 
-/** The value typed or picked in an option's control; null when it is not one (empty, not a number, not a choice). */
-export function parseOption(desc: OptionDesc, raw: string): OptionValue | null {
-  if (desc.kind === "choice") return desc.choices.includes(raw) ? raw : null;
+/** A finite number typed in a text field; null for empty text or text that is not one. */
+export function parseNumber(raw: string): number | null {
   const text = raw.trim();
   if (text === "") return null;
   const value = Number(text);
   return Number.isFinite(value) ? value : null;
+}
+
+/** The value typed or picked in an option's control; null when it is not one (empty, not a number, not a choice). */
+export function parseOption(desc: OptionDesc, raw: string): OptionValue | null {
+  if (desc.kind === "choice") return desc.choices.includes(raw) ? raw : null;
+  return parseNumber(raw);
 }
 
 /** A new options dict with one value replaced (a synced trait needs a new object to notice the change). */

@@ -31,7 +31,8 @@ export function mapIndex(x: number, y: number, width: number, height: number, h:
 
 /**
  * Blend a colour-mapped heat-map over an RGBA picture: out = (1 - opacity) * base + opacity * colour.
- * `heat` is (h, w) in [0, 1] and may be smaller than the picture; alpha stays opaque.
+ * `heat` is (h, w) in [0, 1] and may be smaller than the picture; NaN (not computed yet, e.g. a partial
+ * occlusion map) leaves the picture bare; alpha stays opaque.
  */
 export function blend(
   base: Uint8ClampedArray,
@@ -48,10 +49,12 @@ export function blend(
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const p = (y * width + x) * 4;
-      const [r, g, b] = colorOf(heat[mapIndex(x, y, width, height, h, w)], table);
-      out[p] = (1 - a) * base[p] + a * r;
-      out[p + 1] = (1 - a) * base[p + 1] + a * g;
-      out[p + 2] = (1 - a) * base[p + 2] + a * b;
+      const value = heat[mapIndex(x, y, width, height, h, w)];
+      const k = Number.isNaN(value) ? 0 : a;
+      const [r, g, b] = colorOf(value, table);
+      out[p] = (1 - k) * base[p] + k * r;
+      out[p + 1] = (1 - k) * base[p + 1] + k * g;
+      out[p + 2] = (1 - k) * base[p + 2] + k * b;
       out[p + 3] = 255;
     }
   }

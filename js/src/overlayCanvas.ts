@@ -4,7 +4,7 @@
  * `heatCanvas` paints one picture with a colour-mapped heat-map over it (or the heat-map alone) using a
  * `Look` object it shares with others; `lookControls` is the opacity slider and colour-map select that edit
  * such a Look (view-local: no kernel round-trip); `overlayCanvas` is the main canvas with those controls, a
- * hover read-out and "Download PNG".
+ * hover read-out, "Download PNG" and an optional click handler (which map pixel was clicked).
  */
 import type { NdArray } from "./arrays";
 import { COLORMAP_NAMES, lut } from "./colormap";
@@ -29,6 +29,16 @@ export async function decodePng(png: DataView | null | undefined): Promise<Image
   return ctx.getImageData(0, 0, width, height);
 }
 
+/** A decoder for one stream of pictures: `land` gets only the newest, whatever order the decodes finish in. */
+export function newestPng(land: (pixels: ImageData | null) => void): (png: DataView | null | undefined) => Promise<void> {
+  let latest = 0;
+  return async (png) => {
+    const mine = ++latest;
+    const pixels = await decodePng(png);
+    if (mine === latest) land(pixels);
+  };
+}
+
 export interface HeatCanvas {
   canvas: HTMLCanvasElement;
   /** The picture under the map (null: the map is drawn alone, at its own resolution). */
@@ -38,7 +48,7 @@ export interface HeatCanvas {
   /** Repaint, e.g. after the shared Look changed. */
   draw(): void;
   /** Picture coordinates and raw map value under the mouse, or null when there is nothing to read. */
-  valueAt(ev: MouseEvent): { x: number; y: number; value: number } | null;
+  valueAt(ev: MouseEvent): MapPoint | null;
 }
 
 export function heatCanvas(look: Look, attrs: { class: string; title?: string }): HeatCanvas {
@@ -81,8 +91,8 @@ export function heatCanvas(look: Look, attrs: { class: string; title?: string })
     valueAt(ev) {
       if (!heat) return null;
       const rect = canvas.getBoundingClientRect();
-      const x = Math.floor(((ev.clientX - rect.left) * canvas.width) / rect.width);
-      const y = Math.floor(((ev.clientY - rect.top) * canvas.height) / rect.height);
+      const x = Math.min(canvas.width - 1, Math.max(0, Math.floor(((ev.clientX - rect.left) * canvas.width) / rect.width)));
+      const y = Math.min(canvas.height - 1, Math.max(0, Math.floor(((ev.clientY - rect.top) * canvas.height) / rect.height)));
       return { x, y, value: heat.raw[mapIndex(x, y, canvas.width, canvas.height, heat.h, heat.w)] };
     },
   };
@@ -115,15 +125,31 @@ export interface OverlayCanvas {
   setMap(map: NdArray | null): void;
 }
 
-/** The main canvas: picture + heat-map, its own Look controls, hover value and "Download PNG". */
-export function overlayCanvas(opts: { look: Look; filename: string; onLook?: () => void }): OverlayCanvas {
+/** A picture pixel under the mouse and the raw map value there (NaN where the map is not computed yet). */
+export interface MapPoint {
+  x: number;
+  y: number;
+  value: number;
+}
+
+/** The main canvas: picture + heat-map, its own Look controls, hover value, "Download PNG", and `onClick`. */
+export function overlayCanvas(opts: {
+  look: Look;
+  filename: string;
+  onLook?: () => void;
+  onClick?: (at: MapPoint) => void;
+}): OverlayCanvas {
   const heat = heatCanvas(opts.look, { class: "cnnviz-canvas" });
   const hover = h("div", { class: "cnnviz-hover" }, "\u00a0");
   const download = h("button", { class: "cnnviz-download" }, "Download PNG");
 
   heat.canvas.addEventListener("mousemove", (ev) => {
     const at = heat.valueAt(ev);
-    if (at) hover.textContent = `(${at.x}, ${at.y}) value ${at.value.toPrecision(3)}`;
+    if (at) hover.textContent = `(${at.x}, ${at.y}) ${Number.isNaN(at.value) ? "not computed yet" : `value ${at.value.toPrecision(3)}`}`;
+  });
+  heat.canvas.addEventListener("click", (ev) => {
+    const at = heat.valueAt(ev);
+    if (at && opts.onClick) opts.onClick(at);
   });
   heat.canvas.addEventListener("mouseleave", () => (hover.textContent = "\u00a0"));
   download.addEventListener("click", () => {

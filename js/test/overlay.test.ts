@@ -35,6 +35,13 @@ describe("overlay blending", () => {
     assert.equal(mapIndex(3, 3, 4, 4, 2, 2), 3);
   });
 
+  it("leaves the picture bare where the map is NaN (not computed yet)", () => {
+    const base = solid(2, 1, [10, 20, 30]);
+    const out = blend(base, 2, 1, new Float32Array([NaN, 1]), 1, 2, lut("gray"), 0.25);
+    // NaN: the base pixel; 1 at opacity 0.25: 0.75 * 10 + 0.25 * 255 = 71.25 -> 71 (and 78.75, 86.25 -> 79, 86)
+    assert.deepEqual(Array.from(out), [10, 20, 30, 255, 71, 79, 86, 255]);
+  });
+
   it("colours the map alone at its own resolution", () => {
     const out = colorize(new Float32Array([0, 0.5, 1, 0]), 2, 2, lut("gray"));
     assert.deepEqual(Array.from(out), [0, 0, 0, 255, 128, 128, 128, 255, 255, 255, 255, 255, 0, 0, 0, 255]);

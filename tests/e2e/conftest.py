@@ -292,6 +292,9 @@ CANVASES_STATS_JS = f"""(canvases, attr) => canvases.map((c) => ({{
   ...({CANVAS_STATS_JS})(c),
 }}))"""
 
+# The main canvas of the quickstart's SaliencyExplorer (the notebook shows other views' canvases too).
+SALIENCY_CANVAS = ".cnnviz-saliency canvas.cnnviz-canvas"
+
 # SaliencyExplorer's Python side: the state a test waits on after the quickstart runs.
 EXPLORER_READY = "(bool(explorer.heatmap), explorer.busy, explorer.error, explorer.target, explorer.status)"
 
@@ -364,7 +367,7 @@ class NotebookPage:
     def comm_msgs_since(self, mark: int) -> List[Payload]:
         return [p for p in self.sent[mark:] if has_comm_msg(p)]
 
-    def canvas_stats(self, selector: str = "canvas.cnnviz-canvas") -> Dict[str, Any]:
+    def canvas_stats(self, selector: str = SALIENCY_CANVAS) -> Dict[str, Any]:
         return self.page.locator(selector).evaluate(CANVAS_STATS_JS)
 
     def canvases_stats(self, selector: str, key: str = "data-method") -> Dict[str, Dict[str, Any]]:
@@ -375,7 +378,7 @@ class NotebookPage:
         return stats
 
     def wait_canvas(
-        self, predicate: Callable[[Dict[str, Any]], bool], what: str, timeout: float = 30.0, selector: str = "canvas.cnnviz-canvas"
+        self, predicate: Callable[[Dict[str, Any]], bool], what: str, timeout: float = 30.0, selector: str = SALIENCY_CANVAS
     ) -> Dict[str, Any]:
         """Poll the canvas' pixel statistics until ``predicate`` holds (the page keeps processing events meanwhile)."""
         return self._wait_pixels(lambda: self.canvas_stats(selector), predicate, f"the canvas never showed {what}", timeout)
@@ -427,8 +430,14 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def notebook(request, jupyter_server: JupyterServer, page) -> NotebookPage:
-    """A fresh copy of the quickstart (one file per test, so no kernel is reused), open in the page.
+def notebook_source() -> Path:
+    """The notebook each test opens a copy of; a test module overrides this fixture to open its own."""
+    return QUICKSTART
+
+
+@pytest.fixture
+def notebook(request, jupyter_server: JupyterServer, page, notebook_source: Path) -> NotebookPage:
+    """A fresh copy of ``notebook_source`` (one file per test, so no kernel is reused), open in the page.
 
     After the test the page is closed and every session deleted to free the two cores.
     """
@@ -437,7 +446,7 @@ def notebook(request, jupyter_server: JupyterServer, page) -> NotebookPage:
     expect.set_options(timeout=30_000)  # a kernel start on a loaded 2-core machine can exceed 5 s
     page.set_default_timeout(30_000)
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", request.node.name).strip("_") + ".ipynb"
-    shutil.copyfile(QUICKSTART, jupyter_server.root / name)
+    shutil.copyfile(notebook_source, jupyter_server.root / name)
     nb = NotebookPage(page, jupyter_server, name)
     try:
         nb.open()

@@ -28,7 +28,7 @@ def test_quickstart_runs_without_errors(notebook):
     assert stderr.count() == 0, "stderr output in the notebook:\n" + "\n".join(stderr.all_inner_texts())
 
     cells = page.locator(".jp-Notebook .jp-CodeCell")
-    expect(cells).to_have_count(3)
+    expect(cells).to_have_count(4)
     expect(cells.nth(0).locator(".jp-OutputArea")).to_contain_text("Egyptian cat")
     widget = cells.nth(1).locator(".cnnviz.cnnviz-saliency")
     expect(widget).to_be_visible()
@@ -38,6 +38,11 @@ def test_quickstart_runs_without_errors(notebook):
     nb.probe.wait_for(READY, heatmap_ready)
     expect(widget.locator(".cnnviz-error")).to_be_hidden()
     expect(widget.locator(".cnnviz-status")).to_contain_text("Egyptian cat")
+    # The occlusion explorer at the end runs to its finished map, also without an error.
+    expect(cells.nth(3).locator(".cnnviz.cnnviz-occlusion")).to_be_visible()
+    done, total, error = nb.probe.wait_for("(occ.done, occ.total, occ.error)", lambda v: v[2] or (v[0] == v[1] > 0))
+    assert not error and (done, total) == (13 * 13, 13 * 13), (done, total, error)
+    expect(cells.nth(3).locator(".cnnviz-status")).to_contain_text("169 windows in")
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
 
 

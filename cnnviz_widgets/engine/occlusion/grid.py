@@ -67,12 +67,14 @@ class Grid:
         return slice(i * sy, min(i * sy + wy, self.size[0])), slice(j * sx, min(j * sx + wx, self.size[1]))
 
     def order(self) -> List[Pair]:
-        """Every window, coarse to fine: every 4th row and column (1/16 of the windows), then every 2nd (with
-        the first, the stride-doubled grid, which tiles the image when the stride is half the window), then
-        the rest; each level in reading order."""
+        """Every window, coarse to fine: window ``(i, j)`` comes at the level of the largest power of two
+        dividing both ``i`` and ``j`` (every 8th row and column, then every 4th, then every 2nd, ...), each
+        level in reading order. Any prefix is spread evenly over the image, every 4th window is done after a
+        sixteenth of the work and the stride-doubled grid (which tiles the image when the stride is half the
+        window) after about a quarter."""
         ny, nx = self.counts
         cells = [(i, j) for i in range(ny) for j in range(nx)]
-        return sorted(cells, key=lambda c: 0 if c[0] % 4 == 0 and c[1] % 4 == 0 else 1 if c[0] % 2 == 0 and c[1] % 2 == 0 else 2)
+        return sorted(cells, key=lambda c: -((c[0] | c[1]) & -(c[0] | c[1])) if c[0] | c[1] else -math.inf)
 
 
 class Occlusion(NamedTuple):

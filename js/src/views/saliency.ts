@@ -6,7 +6,7 @@
 import type { AnyModel } from "@anywidget/types";
 import { decodeArray, type WireArray } from "../arrays";
 import { imageInput } from "../imageInput";
-import { decodePng, overlayCanvas, type Look } from "../overlayCanvas";
+import { newestPng, overlayCanvas, type Look } from "../overlayCanvas";
 import { errorBanner, h, layerPicker, listen, predictionList, progressBar, save } from "../ui";
 import { analysisPanel } from "./analysisPanel";
 import { compareGrid } from "./compareGrid";
@@ -40,15 +40,11 @@ export function renderSaliency(model: AnyModel, el: HTMLElement): () => void {
     toggle.classList.toggle("cnnviz-selected", on);
     gridSlot.replaceChildren(...(on ? [grid.el] : []));
   };
-  // Pictures decode asynchronously: only the newest one may land, whatever order the decodes finish in.
-  let latest = 0;
-  const image = async () => {
-    const mine = ++latest;
-    const base = await decodePng(model.get("image") as DataView | null);
-    if (mine !== latest) return;
+  const decode = newestPng((base) => {
     overlay.setBase(base);
     grid.setBase(base);
-  };
+  });
+  const image = () => decode(model.get("image") as DataView | null);
   const heat = () => overlay.setMap(decodeArray(model.get("heatmap") as WireArray | null));
   showLayerPicker();
   showCompare();

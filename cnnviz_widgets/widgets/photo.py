@@ -1,0 +1,114 @@
+"""What views of one photo share: the network, the picture it sees, its top-5 classes as a class picker,
+bundled samples and uploads, and the overlay look (opacity, colour map) the browser starts with.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence
+
+import torch
+import traitlets
+from torch import nn
+
+from ..engine.images import SAMPLES, ImageError, ImageLike, load_image, sample_image
+from ..engine.model import Net, Prediction
+from .base import ViewWidget, shows_errors
+from .encoding import png_bytes
+
+COLORMAPS = ("inferno", "viridis", "jet", "gray")
+MAX_UPLOAD_BYTES = 20 * 2**20
+"""Largest image file the view may upload (the front-end refuses bigger files before sending them)."""
+TOP_K = 5
+
+
+class PhotoView(ViewWidget):
+    """Base of the views that explain one photo: subclasses react to a new picture in :meth:`_loaded`.
+
+    Parameters
+    ----------
+    net : Net or nn.Module
+        The network, e.g. ``cw.load_model()``; a bare module gets ImageNet preprocessing.
+    opacity : float
+        Initial heat-map opacity (0..1); the view's slider then changes it in the browser only.
+    colormap : str
+        Initial colour map: ``inferno``, ``viridis``, ``jet`` or ``gray``.
+    """
+
+    image = traitlets.Bytes(b"", help="PNG of the picture the model sees (input resolution).").tag(sync=True)
+    samples = traitlets.List(traitlets.Unicode(), read_only=True, help="Names of the bundled sample photos.").tag(sync=True)
+    predictions = traitlets.List(traitlets.Dict(), help="Top-5 rows {index, label, prob}.").tag(sync=True)
+    target = traitlets.Int(0, help="Class being explained.").tag(sync=True)
+    opacity = traitlets.Float(0.5, min=0.0, max=1.0, help="Initial overlay opacity.").tag(sync=True)
+    colormap = traitlets.Unicode("inferno", help="Initial colour map.").tag(sync=True)
+
+    def __init__(self, net: Any, *, opacity: float, colormap: str):
+        if isinstance(net, nn.Module):
+            net = Net(net)
+        if not isinstance(net, Net):
+            raise TypeError(f"net must be a cnnviz_widgets Net (cw.load_model(...)) or an nn.Module, got {type(net).__name__}")
+        if colormap not in COLORMAPS:
+            raise ValueError(f"unknown colormap {colormap!r}; choose one of: {', '.join(COLORMAPS)}")
+        super().__init__(opacity=opacity, colormap=colormap)
+        self._net: Optional[Net] = net
+        self._x: Optional[torch.Tensor] = None
+        self._image_id = 0
+        self.set_trait("samples", list(SAMPLES))
+
+    def set_image(self, image: ImageLike, target: Optional[int] = None) -> None:
+        """Show a new image (the target resets to its top prediction unless given).
+
+        Parameters
+        ----------
+        image : PIL image, array, tensor, path or bytes
+            The photo; an unreadable one is reported in the banner and the current picture stays.
+        target : int, optional
+            Class to explain; defaults to the top prediction.
+        """
+        self._load(image, target)
+
+    @property
+    def net(self) -> Optional[Net]:
+        """The network being explained (``None`` after :meth:`close`)."""
+        return self._net
+
+    def close(self) -> None:
+        super().close()
+        self._net = None
+        self._x = None
+
+    def handle_message(self, content: dict, buffers: List[bytes]) -> None:
+        kind = content.get("type")
+        if kind == "sample":
+            self.set_image(sample_image(str(content.get("name"))))
+        elif kind == "upload":
+            self._upload(str(content.get("name") or "the file"), buffers)
+        else:
+            super().handle_message(content, buffers)
+
+    def _upload(self, name: str, buffers: Sequence[bytes]) -> None:
+        """Check an uploaded file (size, then content) and show it; problems name the file."""
+        if len(buffers) != 1:
+            raise ImageError(f"an upload carries its file as one binary buffer, got {len(buffers)}")
+        data = buffers[0]
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB")
+        try:
+            image = load_image(data)
+        except ImageError as exc:
+            raise ImageError(f"{name}: {exc}") from None
+        self.set_image(image)
+
+    @shows_errors
+    def _load(self, image: ImageLike, target: Optional[int]) -> None:
+        net = self._net
+        view = net.view(image)  # raises before anything changes: a bad image leaves the current one shown
+        x = net.preprocess.normalise(view).to(net.device)
+        preds = net.predict(view, k=TOP_K)
+        self._x, self._image_id = x, self._image_id + 1
+        with self.hold_sync():
+            self.image = png_bytes(view)
+            self.predictions = [p._asdict() for p in preds]
+        self._loaded(preds, target)
+
+    def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
+        """React to a new picture (``self._x``), given its top predictions and the class asked for, if any."""
+        raise NotImplementedError
