@@ -111,7 +111,10 @@ def _region(clean: torch.Tensor, origins: Sequence[Box], size: Box, patch: Patch
 
 
 def _layout(t: torch.Tensor) -> torch.memory_format:
-    return torch.channels_last if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous() else torch.contiguous_format
+    """The memory format new tensors derived from ``t`` should have (channels-last stays channels-last)."""
+    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def _constant_pad(x: torch.Tensor, pads: Tuple[int, int, int, int], value: float) -> torch.Tensor:
