@@ -288,3 +288,20 @@ def test_extra_memory_is_bounded_whatever_the_number_of_windows(name):
     assert set(peaks) == {196, 2809}
     assert max(peaks.values()) < 300, peaks
     assert peaks[2809] < peaks[196] + 30, f"memory grows with the number of windows: {peaks}"
+
+
+def test_a_model_is_traced_once_until_its_modules_change(monkeypatch):
+    """Tracing patches ``nn.Module.__call__`` process-wide while it runs, so it happens once per module tree."""
+    traces = []
+    real = torch.fx.symbolic_trace
+    monkeypatch.setattr(torch.fx, "symbolic_trace", lambda m: traces.append(m) or real(m))
+    model = built(ResidualNet)
+    x = seeded_image(1, 3, 24, 24, seed=7)
+    first = occlusion(model, x, 2, 8, 4)
+    again = occlusion(model, x, 2, 8, 4)
+    assert len(traces) == 1 and torch.equal(first.map, again.map) and again.recomputed < 1.0
+    torch.manual_seed(3)
+    model.head = nn.Linear(16, 5)  # a new module: the old graph would not know it
+    changed = occlusion(model, x, 2, 8, 4)
+    assert len(traces) == 2 and changed.recomputed < 1.0
+    assert float((changed.map - captum_map(model, x, 2, 8, 4)).abs().max()) < TOL

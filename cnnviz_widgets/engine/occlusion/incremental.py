@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import math
 import operator
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -157,8 +158,8 @@ class Replay:
 
     def __init__(self, model: nn.Module, x: torch.Tensor):
         self.model = model
-        self.graph = fx.symbolic_trace(model).graph
         self.modules = dict(model.named_modules())
+        self.graph = _traced(model, self.modules)
         self.clean: Dict[fx.Node, Any] = {}
         self.padded: Dict[Tuple[fx.Node, Tuple[int, ...], float], torch.Tensor] = {}
         self._pads: Dict[fx.Node, Optional[Tuple[Tuple[int, int, int, int], float]]] = {}
@@ -470,6 +471,22 @@ class Replay:
         if key not in self.padded:
             self.padded[key] = F.pad(clean, (left, right, top, bottom), value=window.fill).contiguous(memory_format=_layout(clean))
         return self.padded[key]
+
+
+_GRAPHS: "weakref.WeakKeyDictionary[nn.Module, Tuple[Tuple[Tuple[str, int], ...], fx.Graph]]" = weakref.WeakKeyDictionary()
+
+
+def _traced(model: nn.Module, modules: Dict[str, nn.Module]) -> fx.Graph:
+    """The model's ``torch.fx`` graph, traced once per model and module tree.
+
+    Tracing patches ``nn.Module.__call__`` process-wide for its duration, so it is done as rarely as possible
+    (the caller holds the model's engine lock, which keeps this package's other calls on the model out).
+    """
+    tree = tuple((name, id(module)) for name, module in modules.items())
+    cached = _GRAPHS.get(model)
+    if cached is None or cached[0] != tree:
+        cached = _GRAPHS[model] = (tree, fx.symbolic_trace(model).graph)
+    return cached[1]
 
 
 def replayable(model: nn.Module) -> bool:
