@@ -163,6 +163,7 @@ class Replay:
         self.clean: Dict[fx.Node, Any] = {}
         self.padded: Dict[Tuple[fx.Node, Tuple[int, ...], float], torch.Tensor] = {}
         self._pads: Dict[fx.Node, Optional[Tuple[Tuple[int, int, int, int], float]]] = {}
+        self._windows: Dict[fx.Node, Optional[Window]] = {}
         self.varying = self._depending_on_input()
         self.last_uses = self._last_uses()
         self.macs_clean = 0
@@ -314,7 +315,13 @@ class Replay:
         return None
 
     def _window(self, node: fx.Node, env: Dict[fx.Node, Any]) -> Optional[Window]:
-        """The sliding-window operation ``node`` performs, or None when it is not one we can cut into boxes."""
+        """The sliding-window operation ``node`` performs, or None when it is not one we can cut into boxes;
+        cached, as its arguments (weights, strides) are fixed in the graph and every chunk asks again."""
+        if node not in self._windows:
+            self._windows[node] = self._find_window(node, env)
+        return self._windows[node]
+
+    def _find_window(self, node: fx.Node, env: Dict[fx.Node, Any]) -> Optional[Window]:
         if node.op == "call_module":
             module = self.modules[node.target]
             kind = type(module)
