@@ -4,16 +4,17 @@ from .images import ImageError, load_image, sample_image
 from .layers import LayerError, LayerRecord, ReceptiveField, default_cam_layer, layers, resolve_layer
 from .model import ModelError, Net, Prediction, Preprocess, load_model
 from .occlusion import Occlusion, OcclusionError, occlusion, occlusion_steps
+from .featurevis import FeatureVisError, Frame, Visualization, feature_visualization, visualize
 from .attribution import (
     METHODS, AttributionError, deconvnet, deletion_insertion, explain, grad_cam, grad_cam_pp, gradient,
     guided_backprop, guided_grad_cam, input_x_gradient, integrated_gradients, saliency, sanity_check, smoothgrad,
 )
 
 __all__ = [
-    "AttributionError", "ImageError", "LayerError", "LayerRecord", "METHODS", "ModelError", "Net", "Occlusion",
+    "AttributionError", "FeatureVisError", "Frame", "ImageError", "LayerError", "LayerRecord", "METHODS", "ModelError", "Net", "Occlusion",
     "OcclusionError", "Prediction",
     "Preprocess", "ReceptiveField", "capture", "deconvnet", "default_cam_layer", "deletion_insertion", "explain",
     "grad_cam", "grad_cam_pp", "gradient", "guided_backprop", "guided_grad_cam", "input_x_gradient",
     "integrated_gradients", "layers", "load_image", "load_model", "model_state", "occlusion", "occlusion_steps", "resolve_layer", "sample_image",
-    "saliency", "sanity_check", "smoothgrad",
+    "saliency", "sanity_check", "smoothgrad", "Visualization", "feature_visualization", "visualize",
 ]

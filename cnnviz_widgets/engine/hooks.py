@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Collection, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -82,11 +82,30 @@ def model_state(model: nn.Module, *, train: bool = False, requires_grad: Optiona
                 p.requires_grad_(not requires_grad)
 
 
+class StopForward(BaseException):
+    """Raised by a capture hook once every wanted output exists: the rest of the network is skipped.
+
+    A ``BaseException``, so a model's own ``except Exception`` cannot swallow it.
+    """
+
+
 class Capture:
     """Outputs of named layers recorded during one forward pass (all calls of a reused module)."""
 
-    def __init__(self, names: Sequence[str]):
+    def __init__(self, names: Sequence[str], until: Optional[Mapping[str, int]] = None):
         self.outputs: Dict[str, List[torch.Tensor]] = {name: [] for name in names}
+        self.until = dict(until) if until else None
+
+    def complete(self) -> bool:
+        """Whether every layer has been called as often as ``until`` says (the forward pass may stop)."""
+        return self.until is not None and all(len(self.outputs[n]) >= k for n, k in self.until.items())
+
+    def forward(self, model: nn.Module, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """Run ``model(x)``; the logits, or ``None`` when the pass stopped after the last wanted layer."""
+        try:
+            return model(x)
+        except StopForward:
+            return None
 
     def __getitem__(self, name: str) -> torch.Tensor:
         """The output of the last call of layer ``name`` (the one closest to the logits)."""
@@ -97,7 +116,9 @@ class Capture:
 
 
 @contextmanager
-def capture(model: nn.Module, layers: Sequence[str], leaves: Collection[str] = ()) -> Iterator[Capture]:
+def capture(
+    model: nn.Module, layers: Sequence[str], leaves: Collection[str] = (), until: Optional[Mapping[str, int]] = None
+) -> Iterator[Capture]:
     """Record the outputs of ``layers`` (dotted names) while the block runs; remove the hooks on exit.
 
     Use it inside :func:`model_state`, whose lock keeps other threads' forward passes out of the record.
@@ -108,8 +129,11 @@ def capture(model: nn.Module, layers: Sequence[str], leaves: Collection[str] = (
 
     The outputs of layers named in ``leaves`` are recorded as fresh leaves that require grad: backward stops
     there, so with frozen weights nothing below those layers builds an autograd graph (Grad-CAM's speed).
+
+    With ``until`` (calls per layer, as a probing pass counted them), the hooks raise :class:`StopForward` as
+    soon as every layer has produced its last output; run the model through :meth:`Capture.forward` then.
     """
-    record = Capture(layers)
+    record = Capture(layers, until)
     handles = []
 
     def hook_for(name: str):
@@ -122,6 +146,8 @@ def capture(model: nn.Module, layers: Sequence[str], leaves: Collection[str] = (
             if name in leaves:
                 output = output.detach().requires_grad_()
             record.outputs[name].append(output)
+            if record.complete():
+                raise StopForward()
             return output.clone()
 
         return hook

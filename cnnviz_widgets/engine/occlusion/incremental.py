@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 import math
 import operator
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -22,7 +21,8 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.module import _global_forward_hooks, _global_forward_pre_hooks
+
+from ..tracing import traced
 
 Box = Tuple[int, int]
 FULL_SHARE = 0.6
@@ -159,7 +159,7 @@ class Replay:
     def __init__(self, model: nn.Module, x: torch.Tensor):
         self.model = model
         self.modules = dict(model.named_modules())
-        self.graph = _traced(model, self.modules)
+        self.graph = traced(model, self.modules)
         self.clean: Dict[fx.Node, Any] = {}
         self.padded: Dict[Tuple[fx.Node, Tuple[int, ...], float], torch.Tensor] = {}
         self._pads: Dict[fx.Node, Optional[Tuple[Tuple[int, int, int, int], float]]] = {}
@@ -478,29 +478,6 @@ class Replay:
         if key not in self.padded:
             self.padded[key] = F.pad(clean, (left, right, top, bottom), value=window.fill).contiguous(memory_format=_layout(clean))
         return self.padded[key]
-
-
-_GRAPHS: "weakref.WeakKeyDictionary[nn.Module, Tuple[Tuple[Tuple[str, int], ...], fx.Graph]]" = weakref.WeakKeyDictionary()
-
-
-def _traced(model: nn.Module, modules: Dict[str, nn.Module]) -> fx.Graph:
-    """The model's ``torch.fx`` graph, traced once per model and module tree.
-
-    Tracing patches ``nn.Module.__call__`` process-wide for its duration, so it is done as rarely as possible
-    (the caller holds the model's engine lock, which keeps this package's other calls on the model out).
-    """
-    tree = tuple((name, id(module)) for name, module in modules.items())
-    cached = _GRAPHS.get(model)
-    if cached is None or cached[0] != tree:
-        cached = _GRAPHS[model] = (tree, fx.symbolic_trace(model).graph)
-    return cached[1]
-
-
-def replayable(model: nn.Module) -> bool:
-    """Whether the patch replay would see exactly what the model's forward does: no forward hooks anywhere."""
-    if _global_forward_hooks or _global_forward_pre_hooks:
-        return False
-    return not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 
 def occluded(x: torch.Tensor, fill: torch.Tensor, boxes: Sequence[Tuple[slice, slice]], size: Box) -> Patch:

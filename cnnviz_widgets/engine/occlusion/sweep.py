@@ -19,7 +19,8 @@ from ..attribution.core import _NCHW_ONLY, CPU_CHUNK, in_fast_layout, prepare_in
 from ..attribution.targets import _class_scores, check_finite, class_indices
 from ..hooks import model_state
 from .grid import Baseline, Grid, Occlusion, OcclusionError, Pair, make_fill
-from .incremental import Replay, occluded, replayable
+from ..tracing import hook_free
+from .incremental import Replay, occluded
 
 BUDGET_BYTES = 200 * 2**20
 """Activation memory one chunk of occluded images may take (no autograd graph is kept)."""
@@ -105,7 +106,7 @@ def _evaluator(model: nn.Module, x: torch.Tensor, fill: torch.Tensor, grid: Grid
     """The replay when the model allows it and it reproduces the model's logits on the clean image and on one
     occluded window; whole batches otherwise (a custom layer the tracer cannot follow, forward hooks, a GPU)."""
     batched = Batched(model, x, fill, grid, budget)
-    if x.device.type != "cpu" or model in _NOT_REPLAYABLE or not replayable(model):
+    if x.device.type != "cpu" or model in _NOT_REPLAYABLE or not hook_free(model):
         return batched
     try:
         replayed = Replayed(model, x, fill, grid, budget)

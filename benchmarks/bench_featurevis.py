@@ -1,0 +1,158 @@
+"""Feature visualisation speed and quality: ours vs lucent's ``render_vis`` vs the limit, side by side.
+
+The setting of issue 5: CPU, a channel objective, the Fourier parameterisation with decorrelated colour,
+lucent's standard transforms (pad 12, jitter 8, scale 0.9-1.1, rotate -10..10 degrees, jitter 4), Adam at
+lr 0.05, at 224 and 128 px. Lucent gets the model's own normalisation (``preprocess=False`` plus a
+normalising transform) so both optimise the same function. The limit is one forward+backward of the model
+truncated at the objective layer with frozen weights, at the side the model sees (the padded image, at
+least the model's input size), in the default memory layout.
+
+Each seed runs ours, lucent and the limit once each for the same number of steps, in shuffled order; the
+ratios are medians of per-seed ratios (pairing cancels the slow drift of this shared machine's speed). Quality: the objective (mean activation of the channel) of each final
+image, evaluated the same way for both (no transforms, upsampled to the input size), averaged over seeds.
+
+    python benchmarks/bench_featurevis.py [--steps 128] [--seeds 3] [--threads 2] [--models ...] [--sizes 224 128]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import time
+import warnings
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+import cnnviz_widgets as cw
+from cnnviz_widgets.engine.featurevis import Visualization, channel
+from cnnviz_widgets.engine.featurevis.transforms import upsampled
+from cnnviz_widgets.engine.hooks import capture, model_state
+
+from common import MODELS, print_table_head, table_line
+
+warnings.filterwarnings("ignore", category=UserWarning)
+
+LAYERS = {"resnet18": "layer3", "squeezenet1_1": "features.9", "efficientnet_lite0": "_blocks.9"}
+"""The objective's layer per model (resnet18's layer3 as in the issue); the channel is the layer's most active
+one on the cat photo (the random-weight models have dead channels, whose value would compare nothing)."""
+SPEED_TARGET, LIMIT_TARGET = 2.0, 1.15
+
+
+def lucent_run(net: cw.Net, layer: str, unit: int, size: int, steps: int, seed: int) -> Tuple[float, torch.Tensor]:
+    """Seconds for ``steps`` steps of lucent's ``render_vis`` and its final image ``(1, 3, size, size)``."""
+    from lucent.optvis import objectives, param, render, transform
+
+    mean = torch.tensor(net.preprocess.mean).reshape(1, 3, 1, 1)
+    std = torch.tensor(net.preprocess.std).reshape(1, 3, 1, 1)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    param_f = lambda: param.image(size, fft=True, decorrelate=True)  # noqa: E731
+    transforms = transform.standard_transforms + [lambda x: (x - mean) / std]
+    objective = objectives.channel(layer.replace(".", "_"), unit)
+    start = time.perf_counter()
+    images = render.render_vis(
+        net.model, objective, param_f, transforms=transforms, thresholds=(steps,), preprocess=False,
+        progress=False, show_image=False,
+    )
+    seconds = time.perf_counter() - start
+    return seconds, torch.from_numpy(images[-1]).permute(0, 3, 1, 2)
+
+
+def ours_run(net: cw.Net, layer: str, unit: int, size: int, steps: int, seed: int) -> Tuple[float, torch.Tensor]:
+    """Seconds for constructing and running ours for ``steps`` steps, and its final image."""
+    start = time.perf_counter()
+    vis = Visualization(net, channel(layer, unit), size, seed=seed)
+    for _ in vis.run(steps, every=steps):
+        pass
+    seconds = time.perf_counter() - start
+    return seconds, vis.image()
+
+
+def score(net: cw.Net, layer: str, unit: int, image: torch.Tensor) -> float:
+    """The channel's mean activation for ``image``, seen plainly (upsampled to the input size, normalised)."""
+    mean = torch.tensor(net.preprocess.mean).reshape(1, 3, 1, 1)
+    std = torch.tensor(net.preprocess.std).reshape(1, 3, 1, 1)
+    x = (upsampled(image.float(), net.preprocess.size) - mean) / std
+    with model_state(net.model), torch.no_grad(), capture(net.model, [layer]) as record:
+        net.model(x)
+    return float(record[layer][:, unit].mean())
+
+
+def limit_run(net: cw.Net, layer: str, unit: int, side: int, steps: int, seed: int) -> Tuple[float, None]:
+    """Seconds for ``steps`` truncated forward+backward passes at ``side`` px with frozen weights (a hook stops
+    the pass after ``layer``), in the default memory layout: the work any implementation must do per step."""
+    x0 = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(seed))
+    model = net.model
+    start = time.perf_counter()
+    with model_state(model, requires_grad=False):
+        for _ in range(steps):
+            with capture(model, [layer], until={layer: 1}) as record:
+                x = x0.clone().requires_grad_()
+                record.forward(model, x)
+                record[layer][:, unit].mean().backward()
+    return time.perf_counter() - start, None
+
+
+def top_unit(net: cw.Net, layer: str) -> int:
+    """The channel of ``layer`` with the largest mean activation on the cat photo."""
+    with model_state(net.model), torch.no_grad(), capture(net.model, [layer]) as record:
+        net.model(net.tensor(cw.sample_image("cat")))
+    return int(record[layer][0].flatten(1).mean(1).argmax())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", nargs="+", default=list(LAYERS))
+    parser.add_argument("--sizes", nargs="+", type=int, default=[224, 128])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"CPU, {args.threads} threads, {args.steps} steps, {args.seeds} seeds; fft + decorrelate, standard transforms, Adam 0.05\n")
+    widths = [-18, 4, -12, 9, 10, 9, 9, 12, 10, 11, 11]
+    print_table_head(
+        ["model", "px", "layer:unit", "ours ms", "lucent ms", "limit ms", "sees px", "lucent/ours", "ours/limit",
+         "ours value", "lucent value"],
+        widths,
+    )
+    shuffle = random.Random(0).shuffle
+    for name in args.models:
+        torch.manual_seed(0)  # the same random weights every time
+        net = cw.load_model(name, device="cpu", **MODELS[name]) if MODELS[name] else cw.load_model(device="cpu")
+        layer = LAYERS[name]
+        unit = top_unit(net, layer)
+        for size in args.sizes:
+            side = max(size + 24, net.preprocess.size)
+            makers: Dict[str, Callable] = {
+                "ours": lambda *a: ours_run(*a), "lucent": lambda *a: lucent_run(*a),
+                "limit": lambda net, layer, unit, _size, steps, seed: limit_run(net, layer, unit, side, steps, seed),
+            }
+            runs: Dict[str, List[Tuple[float, float]]] = {who: [] for who in makers}
+            for who, make in makers.items():  # warm-up
+                make(net, layer, unit, size, 4, 0)
+            order = list(makers)
+            for seed in range(args.seeds):
+                shuffle(order)
+                for who in order:
+                    seconds, image = makers[who](net, layer, unit, size, args.steps, seed)
+                    value = score(net, layer, unit, image) if image is not None else math.nan
+                    runs[who].append((1000 * seconds / args.steps, value))
+            ms = {who: statistics.median(m for m, _ in runs[who]) for who in runs}
+
+            def ratio(a: str, b: str) -> float:
+                return statistics.median(x[0] / y[0] for x, y in zip(runs[a], runs[b]))
+
+            print(table_line([
+                name, str(size), f"{layer}:{unit}", f"{ms['ours']:.1f}", f"{ms['lucent']:.1f}", f"{ms['limit']:.1f}",
+                str(side), f"**{ratio('lucent', 'ours'):.2f}**", f"**{ratio('ours', 'limit'):.2f}**",
+                f"{statistics.mean(v for _, v in runs['ours']):.3g}", f"{statistics.mean(v for _, v in runs['lucent']):.3g}",
+            ], widths), flush=True)
+    print(f"\ntargets: lucent/ours >= {SPEED_TARGET}, ours/limit <= {LIMIT_TARGET}, ours value >= lucent value")
+
+
+if __name__ == "__main__":
+    main()
