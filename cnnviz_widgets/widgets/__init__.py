@@ -1,6 +1,7 @@
 """Interactive views: thin anywidget classes over the engine."""
 from .base import ViewWidget
+from .featurevis import FeatureVisualizer
 from .occlusion import OcclusionExplorer
 from .saliency import SaliencyExplorer
 
-__all__ = ["OcclusionExplorer", "SaliencyExplorer", "ViewWidget"]
+__all__ = ["FeatureVisualizer", "OcclusionExplorer", "SaliencyExplorer", "ViewWidget"]

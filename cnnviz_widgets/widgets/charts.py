@@ -1,6 +1,6 @@
-"""Plotly charts beside the SaliencyExplorer: the sanity check's rank correlations and the deletion/insertion
-curves. They are plain ``FigureWidget``s in an ipywidgets box, so plotly.js comes from plotly's own widget
-bundle and never from ours; the explorer feeds them from its ``sanity`` and ``curves`` traits.
+"""Plotly charts beside the views: the SaliencyExplorer's sanity check (rank correlations) and deletion/insertion
+curves, and the FeatureVisualizer's objective per step. They are plain ``FigureWidget``s, so plotly.js comes
+from plotly's own widget bundle and never from ours; each view feeds its charts from its traits.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import ipywidgets
 import plotly.graph_objects as go
 
 from ..engine.attribution import METHODS
+from .encoding import decode_array
 
 SIZE = dict(width=380, height=280, margin=dict(l=55, r=10, t=40, b=45))
 
@@ -63,3 +64,24 @@ class AnalysisCharts:
         """Close the figures and their box."""
         for widget in (self.sanity, self.curves, self.box):
             widget.close()
+
+
+class CurveChart:
+    """The objective of a feature visualisation at every step so far, one line in a ``FigureWidget``."""
+
+    def __init__(self) -> None:
+        self.figure = go.FigureWidget(layout=dict(
+            SIZE, title=dict(text="Objective per step"), xaxis=dict(title="step"), yaxis=dict(title="objective"),
+        ))
+        self.figure.add_scatter(mode="lines", name="objective")
+
+    def show(self, curve: Dict[str, Any]) -> None:
+        """Draw a ``curve`` trait value (a float32 array of one value per step; {} clears the chart)."""
+        values = decode_array(curve)
+        with self.figure.batch_update():
+            self.figure.data[0].x = list(range(1, len(values) + 1))
+            self.figure.data[0].y = values.tolist()
+
+    def close(self) -> None:
+        """Close the figure."""
+        self.figure.close()

@@ -1,15 +1,17 @@
 """What views of one photo share: the network, the picture it sees, its top-5 classes as a class picker,
-bundled samples and uploads, and the overlay look (opacity, colour map) the browser starts with.
+bundled samples and uploads, the overlay look (opacity, colour map) the browser starts with, and the rows of
+the layer picker.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import traitlets
 from torch import nn
 
 from ..engine.images import SAMPLES, ImageError, ImageLike, load_image, sample_image
+from ..engine.layers import LayerRecord
 from ..engine.model import Net, Prediction
 from .base import ViewWidget, shows_errors
 from .encoding import png_bytes
@@ -18,6 +20,12 @@ COLORMAPS = ("inferno", "viridis", "jet", "gray")
 MAX_UPLOAD_BYTES = 20 * 2**20
 """Largest image file the view may upload (the front-end refuses bigger files before sending them)."""
 TOP_K = 5
+
+
+def layer_rows(records: Sequence[LayerRecord]) -> List[Dict[str, Any]]:
+    """The layer picker's rows ``{name, type, shape}``: layers with a spatial (C, H, W) output, pass-throughs
+    (identity, padding) left out."""
+    return [{"name": r.name, "type": r.type, "shape": list(r.shape)} for r in records if r.spatial and not r.passthrough]
 
 
 class PhotoView(ViewWidget):

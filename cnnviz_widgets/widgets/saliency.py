@@ -26,7 +26,7 @@ from ..engine.layers import LayerError, default_cam_layer, list_choices
 from ..engine.model import Prediction
 from .base import Job, shows_errors
 from .encoding import encode_array
-from .photo import PhotoView
+from .photo import PhotoView, layer_rows
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -285,9 +285,9 @@ class SaliencyExplorer(PhotoView):
         except Exception as exc:  # noqa: BLE001 - a model that cannot run on its input size is shown, not raised
             self.show_error(ValueError(f"the model failed on a {self._net.preprocess.size}px test image: {exc}"))
             return ""
-        spatial = [r for r in records if r.spatial and not r.passthrough]
-        self.set_trait("layers", [{"name": r.name, "type": r.type, "shape": list(r.shape)} for r in spatial])
-        return default_cam_layer(self._net.model, records) if spatial else ""
+        rows = layer_rows(records)
+        self.set_trait("layers", rows)
+        return default_cam_layer(self._net.model, records) if rows else ""
 
     @shows_errors
     def _on_settings(self, _change: Any) -> None:

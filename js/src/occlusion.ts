@@ -14,12 +14,6 @@ export interface OccludedWindow {
   label: string;
 }
 
-/** A window or stride typed in its field: a whole number (Python names the valid range), else null. */
-export function parseWhole(raw: string): number | null {
-  const value = parseNumber(raw);
-  return value !== null && Number.isInteger(value) ? value : null;
-}
-
 /** A baseline typed in its field: a number, or the trimmed text as a name (Python checks the name); null when empty. */
 export function parseBaseline(raw: string): number | string | null {
   const text = raw.trim();

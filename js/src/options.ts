@@ -33,6 +33,12 @@ export function parseNumber(raw: string): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
+/** A whole number typed in a text field (Python names the valid range); null when it is not one. */
+export function parseWhole(raw: string): number | null {
+  const value = parseNumber(raw);
+  return value !== null && Number.isInteger(value) ? value : null;
+}
+
 /** The value typed or picked in an option's control; null when it is not one (empty, not a number, not a choice). */
 export function parseOption(desc: OptionDesc, raw: string): OptionValue | null {
   if (desc.kind === "choice") return desc.choices.includes(raw) ? raw : null;

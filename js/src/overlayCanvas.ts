@@ -9,7 +9,7 @@
 import type { NdArray } from "./arrays";
 import { COLORMAP_NAMES, lut } from "./colormap";
 import { blend, colorize, mapIndex, normalize } from "./overlay";
-import { h } from "./ui";
+import { h, saveBlob } from "./ui";
 
 /** What the user changes about overlays without new computation; one object may drive many canvases. */
 export interface Look {
@@ -17,11 +17,11 @@ export interface Look {
   colormap: string;
 }
 
-/** Pixels of PNG bytes (a Bytes trait arrives as a DataView); null for an empty trait. */
-export async function decodePng(png: DataView | null | undefined): Promise<ImageData | null> {
-  if (!png || png.byteLength === 0) return null;
-  const bytes = new Uint8Array(png.buffer as ArrayBuffer, png.byteOffset, png.byteLength);
-  const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+/** Pixels of encoded image bytes, PNG or JPEG (a Bytes trait arrives as a DataView); null for an empty trait. */
+export async function decodeImage(data: DataView | null | undefined, type = "image/png"): Promise<ImageData | null> {
+  if (!data || data.byteLength === 0) return null;
+  const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  const bitmap = await createImageBitmap(new Blob([bytes], { type }));
   const { width, height } = bitmap;
   const ctx = h("canvas", { width, height }).getContext("2d")!;
   ctx.drawImage(bitmap, 0, 0);
@@ -29,12 +29,12 @@ export async function decodePng(png: DataView | null | undefined): Promise<Image
   return ctx.getImageData(0, 0, width, height);
 }
 
-/** A decoder for one stream of pictures: `land` gets only the newest, whatever order the decodes finish in. */
-export function newestPng(land: (pixels: ImageData | null) => void): (png: DataView | null | undefined) => Promise<void> {
+/** A decoder for one stream of PNG pictures: `land` gets only the newest, whatever order the decodes finish in. */
+export function newestImage(land: (pixels: ImageData | null) => void): (png: DataView | null | undefined) => Promise<void> {
   let latest = 0;
   return async (png) => {
     const mine = ++latest;
-    const pixels = await decodePng(png);
+    const pixels = await decodeImage(png);
     if (mine === latest) land(pixels);
   };
 }
@@ -153,12 +153,7 @@ export function overlayCanvas(opts: {
   });
   heat.canvas.addEventListener("mouseleave", () => (hover.textContent = "\u00a0"));
   download.addEventListener("click", () => {
-    heat.canvas.toBlob((blob) => {
-      if (!blob) return;
-      const a = h("a", { href: URL.createObjectURL(blob), download: opts.filename });
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-    }, "image/png");
+    heat.canvas.toBlob((blob) => blob && saveBlob(blob, opts.filename), "image/png");
   });
   const controls = lookControls(opts.look, () => {
     heat.draw();

@@ -33,6 +33,13 @@ export function save(model: AnyModel, name: string, value: unknown): void {
   model.save_changes();
 }
 
+/** Let the browser save `blob` as a file called `filename` ("Download PNG"). */
+export function saveBlob(blob: Blob, filename: string): void {
+  const a = h("a", { href: URL.createObjectURL(blob), download: filename });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
 /** Banner showing the `error` trait; its close button asks Python to clear it. */
 export function errorBanner(model: AnyModel): { el: HTMLElement; dispose: () => void } {
   const text = h("span", { class: "cnnviz-error-text" });

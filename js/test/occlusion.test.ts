@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseBaseline, parseWhole, percent, previewCaptions, type OccludedWindow } from "../src/occlusion";
+import { parseBaseline, percent, previewCaptions, type OccludedWindow } from "../src/occlusion";
+import { parseWhole } from "../src/options";
 
 describe("occlusion settings fields", () => {
   it("reads whole numbers for window and stride, passing bad ranges on for Python to name", () => {

@@ -8,8 +8,9 @@ reallocation in the model), and each image of a batch gets its own draw.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -46,37 +47,43 @@ class Robustness:
         """Side of what the model sees: the padded image, upsampled to the model's input size if smaller."""
         return max(size + 2 * self.pad, input_size)
 
-    def matrices(self, batch: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    def matrices(self, batch: int, size: int, rng: random.Random) -> torch.Tensor:
         """``(batch, 2, 3)`` maps from output to image coordinates (``affine_grid``'s normalised units).
 
         Output coordinates span the padded canvas (``size + 2 * pad`` pixels, whatever the output's size);
         image coordinates span the image itself, so the canvas is ``(size + 2 * pad) / size`` times wider.
+        Drawn with Python's generator: a few numbers per step, which torch's generator would make slower.
         """
         canvas = size + 2 * self.pad
 
-        def draw(choices: Sequence[float]) -> torch.Tensor:
-            return torch.tensor(choices, dtype=torch.float64)[torch.randint(len(choices), (batch,), generator=generator)]
-
-        def shift(most: int) -> torch.Tensor:  # integer shifts, centred, in normalised canvas units
+        def shift(most: int) -> Tuple[float, float]:  # whole-pixel shifts, centred, in normalised canvas units
             if most <= 1:
-                return torch.zeros(batch, 2, dtype=torch.float64)
-            steps = torch.randint(most, (batch, 2), generator=generator).double() - (most - 1) / 2
-            return steps * 2 / canvas
+                return 0.0, 0.0
+            return tuple((rng.randrange(most) - (most - 1) / 2) * 2 / canvas for _ in range(2))
 
-        scale, angle = draw(self.scales), draw(self.angles) * math.pi / 180
-        t1, t2 = shift(self.jitter), shift(self.jitter_after)
-        cos, sin = angle.cos(), angle.sin()
-        # image = (canvas / size) * (R(-angle) (v - t2) / scale - t1), with v the output point.
-        rot = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2) / scale[:, None, None]
-        offset = -(rot @ t2[..., None])[..., 0] - t1
-        theta = torch.cat([rot, offset[..., None]], -1) * (canvas / size)
-        return theta.float()
+        rows = []
+        for _ in range(batch):
+            scale, angle = rng.choice(self.scales), math.radians(rng.choice(self.angles))
+            (t1x, t1y), (t2x, t2y) = shift(self.jitter), shift(self.jitter_after)
+            cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
+            # image = (canvas / size) * (R(-angle) (v - t2) / scale - t1), with v the output point.
+            k = canvas / size
+            rows.append([
+                [k * cos, k * sin, k * (-(cos * t2x + sin * t2y) - t1x)],
+                [-k * sin, k * cos, k * (-(-sin * t2x + cos * t2y) - t1y)],
+            ])
+        return torch.tensor(rows, dtype=torch.float32)
 
-    def __call__(self, images: torch.Tensor, out: int, generator: torch.Generator) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, out: int, rng: random.Random) -> torch.Tensor:
         """A transformed copy of ``images`` (``(B, 3, size, size)`` in [0, 1]) at ``out`` x ``out`` pixels."""
-        batch, channels, size, _ = images.shape
-        theta = self.matrices(batch, size, generator).to(images.device, images.dtype)
-        grid = F.affine_grid(theta, [batch, channels, out, out], align_corners=False)
+        batch, _, size, _ = images.shape
+        theta = self.matrices(batch, size, rng).to(images.device, images.dtype)
+        # affine_grid's batched matmul, as two broadcast multiply-adds (3x faster on the CPU).
+        axis = torch.linspace(-1 + 1 / out, 1 - 1 / out, out, device=images.device, dtype=images.dtype)
+        xs, ys = axis[None, None, :], axis[None, :, None]
+        grid = torch.stack([
+            theta[:, i, 0, None, None] * xs + theta[:, i, 1, None, None] * ys + theta[:, i, 2, None, None] for i in range(2)
+        ], -1)
         return F.grid_sample(images - GREY, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + GREY
 
 

@@ -5,28 +5,12 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import { decodeArray, type WireArray } from "../arrays";
+import { traitField } from "../fields";
 import { imageInput } from "../imageInput";
-import { parseBaseline, parseWhole, previewCaptions, type OccludedWindow } from "../occlusion";
-import { newestPng, overlayCanvas, type Look } from "../overlayCanvas";
-import { errorBanner, h, listen, predictionList, progressBar, save } from "../ui";
-
-/**
- * A text field bound to a trait: shows its value, saves what `parse` accepts on Enter or when it loses focus
- * (Chromium fires no "change" on Enter in a field outside a form), and puts the value in use back otherwise.
- */
-function traitField(model: AnyModel, name: string, parse: (raw: string) => unknown, attrs: Record<string, string | number>) {
-  const input = h("input", { ...attrs, class: `cnnviz-occlusion-${name}`, "aria-label": name });
-  const show = () => (input.value = String(model.get(name) ?? ""));
-  const commit = () => {
-    const value = parse(input.value);
-    if (value === null) show();
-    else save(model, name, value);
-  };
-  input.addEventListener("change", commit);
-  input.addEventListener("keydown", (ev) => ev.key === "Enter" && commit());
-  show();
-  return { el: h("label", { class: "cnnviz-option" }, `${name} `, input), dispose: listen(model, { [name]: show }) };
-}
+import { parseBaseline, previewCaptions, type OccludedWindow } from "../occlusion";
+import { parseWhole } from "../options";
+import { newestImage, overlayCanvas, type Look } from "../overlayCanvas";
+import { errorBanner, h, listen, predictionList, progressBar } from "../ui";
 
 /** The clicked window's occluded picture beside the original, each with the class probability; boxes outlined. */
 function windowPreview(model: AnyModel) {
@@ -64,7 +48,7 @@ function windowPreview(model: AnyModel) {
     captions[0].textContent = text.original;
     captions[1].textContent = text.occluded;
   };
-  const decode = newestPng(show);
+  const decode = newestImage(show);
   const draw = () => void decode((model.get("occluded") as Partial<OccludedWindow> | null)?.image);
   draw();
   return {
@@ -91,16 +75,17 @@ export function renderOcclusion(model: AnyModel, el: HTMLElement): () => void {
   const preview = windowPreview(model);
   const listId = `cnnviz-baselines-${Math.random().toString(36).slice(2)}`;
   const baselines = h("datalist", { id: listId });
+  const prefix = "cnnviz-occlusion";
   const fields = [
-    traitField(model, "window", parseWhole, { type: "number", min: 1, step: 1 }),
-    traitField(model, "stride", parseWhole, { type: "number", min: 1, step: 1 }),
-    traitField(model, "baseline", parseBaseline, { type: "text", list: listId, size: 6, title: "a number (0 = dataset mean colour), mean or blur" }),
+    traitField(model, "window", parseWhole, { type: "number", min: 1, step: 1 }, { prefix }),
+    traitField(model, "stride", parseWhole, { type: "number", min: 1, step: 1 }, { prefix }),
+    traitField(model, "baseline", parseBaseline, { type: "text", list: listId, size: 6, title: "a number (0 = dataset mean colour), mean or blur" }, { prefix }),
   ];
   const run = h("button", { class: "cnnviz-run", onclick: () => model.send({ type: "run" }) }, "Run");
 
   const drawBaselines = () =>
     baselines.replaceChildren(...["0", ...((model.get("baselines") ?? []) as string[])].map((v) => h("option", { value: v })));
-  const decode = newestPng((base) => {
+  const decode = newestImage((base) => {
     overlay.setBase(base);
     preview.setBase(base);
   });

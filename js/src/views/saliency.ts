@@ -6,7 +6,7 @@
 import type { AnyModel } from "@anywidget/types";
 import { decodeArray, type WireArray } from "../arrays";
 import { imageInput } from "../imageInput";
-import { newestPng, overlayCanvas, type Look } from "../overlayCanvas";
+import { newestImage, overlayCanvas, type Look } from "../overlayCanvas";
 import { errorBanner, h, layerPicker, listen, predictionList, progressBar, save } from "../ui";
 import { analysisPanel } from "./analysisPanel";
 import { compareGrid } from "./compareGrid";
@@ -40,7 +40,7 @@ export function renderSaliency(model: AnyModel, el: HTMLElement): () => void {
     toggle.classList.toggle("cnnviz-selected", on);
     gridSlot.replaceChildren(...(on ? [grid.el] : []));
   };
-  const decode = newestPng((base) => {
+  const decode = newestImage((base) => {
     overlay.setBase(base);
     grid.setBase(base);
   });
