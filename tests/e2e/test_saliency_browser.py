@@ -28,7 +28,7 @@ def test_quickstart_runs_without_errors(notebook):
     assert stderr.count() == 0, "stderr output in the notebook:\n" + "\n".join(stderr.all_inner_texts())
 
     cells = page.locator(".jp-Notebook .jp-CodeCell")
-    expect(cells).to_have_count(4)
+    expect(cells).to_have_count(5)
     expect(cells.nth(0).locator(".jp-OutputArea")).to_contain_text("Egyptian cat")
     widget = cells.nth(1).locator(".cnnviz.cnnviz-saliency")
     expect(widget).to_be_visible()
@@ -43,6 +43,11 @@ def test_quickstart_runs_without_errors(notebook):
     done, total, error = nb.probe.wait_for("(occ.done, occ.total, occ.error)", lambda v: v[2] or (v[0] == v[1] > 0))
     assert not error and (done, total) == (13 * 13, 13 * 13), (done, total, error)
     expect(cells.nth(3).locator(".cnnviz-status")).to_contain_text("169 windows in")
+    # The feature visualizer at the end renders its 64 steps, also without an error.
+    expect(cells.nth(4).locator(".cnnviz.cnnviz-featurevis")).to_be_visible()
+    step, busy, error = nb.probe.wait_for("(fv.step, fv.busy, fv.error)", lambda v: v[2] or (not v[1] and v[0] == 64))
+    assert not error and step == 64, (step, busy, error)
+    expect(cells.nth(4).locator(".cnnviz-status")).to_contain_text("done: step 64/64")
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
 
 
