@@ -98,23 +98,52 @@ def test_convenience_functions(resnet18):
 
 
 # -- the fast copy and the model's state ---------------------------------------------------------------
-@pytest.mark.parametrize("objective", ["layer3:5", "layer2.1:7:3:4", "layer1", class_logit(3)], ids=str)
-def test_the_fast_copy_gives_the_models_own_values_and_gradients(resnet18, objective):
-    fast = Visualization(resnet18, objective, 96, seed=2)
+CASES = [
+    ("resnet18", "layer3:5"), ("resnet18", "layer2.1:7:3:4"), ("resnet18", "layer1"), ("resnet18", class_logit(3)),
+    ("squeezenet1_1", "features.9:320"),  # a Fire module: the channel lies in one branch of a concatenation
+    ("efficientnet_lite0", channels("_blocks.9", [3, 96]) + 0.1 * deepdream("_blocks.5")),  # functional convolutions
+]
+
+
+@pytest.mark.parametrize("name,objective", CASES, ids=[f"{n}-{o}" for n, o in CASES])
+def test_the_fast_copy_gives_the_models_own_values_and_gradients(nets, name, objective):
+    net = nets[name]
+    batch = 2 if "channels" in str(objective) or "+" in repr(objective) else 1
+    fast = Visualization(net, objective, 96, seed=2, batch=batch)
     assert fast.fast is not None and fast.fast.folded > 0
-    plain = Visualization(resnet18, objective, 96, seed=2)
+    plain = Visualization(net, objective, 96, seed=2, batch=batch)
     plain.fast = None  # the hooked forward of the model itself
     # A random picture: the start image is flat grey, whose max-pool ties any layout may break its own way.
-    x = fast._input(torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))).requires_grad_()
+    x = fast._input(torch.rand(batch, 3, 96, 96, generator=torch.Generator().manual_seed(0))).requires_grad_()
     grads, values = [], []
     for vis in (fast, plain):
-        with model_state(resnet18.model, requires_grad=False):
+        with model_state(net.model, requires_grad=False):
             acts = vis.fast(x) if vis.fast is not None else vis._hooked(x)
             value = vis.objective(acts)
             grads.append(torch.autograd.grad(value, x)[0])
         values.append(float(value.detach()))
     assert math.isclose(values[0], values[1], rel_tol=1e-4, abs_tol=1e-5)
     assert float((grads[0] - grads[1]).abs().max()) <= 1e-3 * float(grads[1].abs().max())
+
+
+@pytest.mark.parametrize("name,layer,unit,narrowed", [
+    ("resnet18", "layer3", 5, ["layer3.1.conv2", "layer3.0.conv2", "layer3.0.downsample.0"]),
+    ("squeezenet1_1", "features.9", 320, ["features.9.expand3x3"]),
+])
+def test_a_channel_objective_computes_only_its_channel(nets, name, layer, unit, narrowed):
+    vis = Visualization(nets[name], channel(layer, unit), 96)
+    gm = vis.fast.gm
+    convs = [gm.get_submodule(n.target) for n in gm.graph.nodes if n.op == "call_module"]
+    convs = [m for m in convs if isinstance(m, nn.Conv2d)]
+    single = [m for m in convs if m.out_channels == 1]
+    assert len(single) == len(narrowed), [m.out_channels for m in convs]
+    originals = dict(nets[name].model.named_modules())
+    for name_ in narrowed:
+        w = originals[name_].weight
+        assert any(m.in_channels == w.shape[1] and m.kernel_size == tuple(w.shape[2:]) for m in single), name_
+    if name == "squeezenet1_1":  # the other branch of the concatenation is not computed at all
+        other = originals["features.9.expand1x1"]
+        assert not [m for m in convs if (m.in_channels, m.out_channels, m.kernel_size) == (other.in_channels, other.out_channels, (1, 1))]
 
 
 def test_the_fast_copy_folds_the_default_models_batch_norms_and_paddings(default_net):
@@ -192,7 +221,7 @@ def test_changed_weights_rebuild_the_fast_copy():
     plain.fast = None
     x = vis._input(vis.image_param().detach())
     with model_state(model), torch.no_grad():
-        assert torch.allclose(vis.fast(x)["conv2"], plain._hooked(x)["conv2"], rtol=1e-4, atol=1e-5)
+        assert torch.allclose(vis.fast(x)["conv2"][:, 3], plain._hooked(x)["conv2"][:, 3], rtol=1e-4, atol=1e-5)
 
 
 def test_hooked_models_use_their_own_forward(resnet18):

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Dict, List, Optional, Sequence, Tuple
+import operator
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import torch
 import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
+from torch.fx.passes.shape_prop import ShapeProp
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
 from .tracing import hook_free, traced
@@ -26,6 +28,13 @@ from .tracing import hook_free, traced
 OUTPUT = ""
 """The name of the model's output (the root module's name in ``named_modules()``)."""
 _CONV_FUNCTIONS = (F.conv2d, torch.conv2d)
+_MONOTONIC_MODULES = (nn.ReLU, nn.ReLU6)
+_MONOTONIC_FUNCTIONS = (F.relu, torch.relu, F.relu6)
+_ELEMENTWISE_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.GELU, nn.Identity)
+_ELEMENTWISE_FUNCTIONS = (F.relu, torch.relu, F.relu6, F.hardtanh, F.silu, torch.sigmoid, torch.tanh, F.hardswish, F.gelu)
+_ELEMENTWISE_METHODS = ("relu", "sigmoid", "tanh")
+_BINARY = {operator.add: torch.add, operator.iadd: torch.add, torch.add: torch.add, operator.mul: torch.mul, torch.mul: torch.mul}
+"""Binary element-wise ops, by their out-of-place form (a narrowed value is a new tensor)."""
 _COMPUTE = ("call_module", "call_function", "call_method")
 TOLERANCE = 1e-3
 """Largest difference from the model's own activations, relative to their largest magnitude (folding a batch
@@ -164,10 +173,149 @@ def _fold_pads(gm: fx.GraphModule) -> int:
     return count
 
 
-def _standalone(gm: fx.GraphModule, layout: torch.memory_format) -> Tuple[fx.GraphModule, int]:
-    """A frozen eval-mode copy of ``gm`` with batch norms and paddings folded, weights in ``layout``."""
+def _is(gm: fx.GraphModule, node: fx.Node, modules: tuple, functions: tuple, methods: tuple = ()) -> bool:
+    """Whether ``node`` calls one of these module types, functions or tensor methods."""
+    if node.op == "call_module":
+        return type(gm.get_submodule(node.target)) in modules
+    return (node.op == "call_function" and node.target in functions) or (node.op == "call_method" and node.target in methods)
+
+
+def _swap_pools(gm: fx.GraphModule) -> int:
+    """Max-pool before a rectifier rather than after it: ``pool(relu(x)) == relu(pool(x))`` for any monotonic
+    activation, and the rectifier then runs (and back-propagates) on a map 4 times smaller (ResNet's stem,
+    every VGG stage)."""
+    count = 0
+    for act in list(gm.graph.nodes):
+        if not (_is(gm, act, _MONOTONIC_MODULES, _MONOTONIC_FUNCTIONS, ("relu",)) and len(act.users) == 1):
+            continue
+        pool = next(iter(act.users))
+        if not _is(gm, pool, (nn.MaxPool2d,), (F.max_pool2d,)) or pool.args[0] is not act or len(act.args) != 1:
+            continue
+        if getattr(gm.get_submodule(pool.target), "return_indices", False) if pool.op == "call_module" else pool.kwargs.get("return_indices"):
+            continue
+        pool.replace_input_with(act, act.args[0])
+        with gm.graph.inserting_after(pool):
+            moved = gm.graph.create_node(act.op, act.target, (pool,), act.kwargs)
+        pool.replace_all_uses_with(moved, delete_user_cb=lambda user: user is not moved)
+        gm.graph.erase_node(act)
+        count += 1
+    return count
+
+
+def spread(x: torch.Tensor, index: torch.Tensor, channels: int) -> torch.Tensor:
+    """``x``'s channels placed at ``index`` of a zero map with ``channels`` channels (what a narrowed layer returns)."""
+    return x.new_zeros(x.shape[0], channels, *x.shape[2:]).index_copy(1, index, x)
+
+
+class _Narrower:
+    """Rewrites a graph to compute only some channels of a value, as far back as convolutions: a convolution
+    gets a copy with just those filters, element-wise ops and channel concatenations pass the request on, and
+    anything else is sliced. An objective on one channel of ResNet's ``layer3`` then skips 255 of the 256
+    filters of its last convolution, forward and backward."""
+
+    def __init__(self, gm: fx.GraphModule):
+        self.gm, self.graph, self.done, self.convs = gm, gm.graph, {}, 0
+
+    def channels(self, node: object) -> Optional[int]:
+        meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
+        shape = getattr(meta, "shape", None)
+        return int(shape[1]) if shape is not None and len(shape) == 4 else None
+
+    def constant(self, name: str, value: torch.Tensor) -> fx.Node:
+        self.gm.register_buffer(name, value)
+        return self.graph.get_attr(name)
+
+    def __call__(self, node: fx.Node, keep: Tuple[int, ...]) -> fx.Node:
+        """A node whose value is ``node``'s channels ``keep`` (dim 1), inserted before the graph's output."""
+        if (node, keep) not in self.done:
+            self.done[(node, keep)] = self._narrow(node, keep)
+        return self.done[(node, keep)]
+
+    def _narrow(self, node: fx.Node, keep: Tuple[int, ...]) -> fx.Node:
+        gm, graph, count = self.gm, self.graph, self.channels(node)
+        name = f"_cnnviz_narrow_{len(self.done)}"
+        index = list(keep)
+        if keep == tuple(range(count or 0)):
+            return node
+        if node.op == "call_module" and type(gm.get_submodule(node.target)) is nn.Conv2d and gm.get_submodule(node.target).groups == 1:
+            conv = copy.deepcopy(gm.get_submodule(node.target))
+            conv.weight = nn.Parameter(conv.weight[index].clone(), requires_grad=False)
+            if conv.bias is not None:
+                conv.bias = nn.Parameter(conv.bias[index].clone(), requires_grad=False)
+            conv.out_channels = len(index)
+            gm.add_submodule(name, conv)
+            self.convs += 1
+            return graph.call_module(name, node.args, node.kwargs)
+        if node.op == "call_function" and node.target in _CONV_FUNCTIONS and not node.kwargs and len(node.args) >= 2 \
+                and (len(node.args) < 7 or node.args[6] == 1):
+            try:
+                weight, bias = _tensor(gm, node.args[1]), _tensor(gm, node.args[2] if len(node.args) > 2 else None)
+            except LookupError:
+                weight = None
+            if weight is not None:
+                args = list(node.args) + [None] * (3 - len(node.args))
+                args[1] = self.constant(name + "_weight", weight[index].clone())
+                args[2] = None if bias is None else self.constant(name + "_bias", bias[index].clone())
+                self.convs += 1
+                return graph.call_function(node.target, tuple(args))
+        if _is(gm, node, _ELEMENTWISE_MODULES, _ELEMENTWISE_FUNCTIONS, _ELEMENTWISE_METHODS) and node.args \
+                and self.channels(node.args[0]) == count:
+            return graph.create_node(node.op, node.target, (self(node.args[0], keep), *node.args[1:]), node.kwargs)
+        if node.op == "call_function" and node.target in _BINARY and len(node.args) == 2 and not node.kwargs:
+            args = []
+            for arg in node.args:
+                if isinstance(arg, fx.Node) and self.channels(arg) == count:
+                    args.append(self(arg, keep))
+                elif isinstance(arg, (int, float)):
+                    args.append(arg)
+                else:
+                    break
+            else:
+                return graph.call_function(_BINARY[node.target], tuple(args))
+        if node.op == "call_function" and node.target is torch.cat and node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0) == 1:
+            parts, start = [], 0
+            for part in node.args[0]:
+                width = self.channels(part)
+                if width is None:
+                    break
+                local = tuple(k - start for k in keep if start <= k < start + width)
+                if local:
+                    parts.append(self(part, local))
+                start += width
+            else:  # cat keeps the requested order only if it is increasing, which `keep` is
+                return parts[0] if len(parts) == 1 else graph.call_function(torch.cat, (parts,), {"dim": 1})
+        return graph.call_function(torch.index_select, (node, 1, self.constant(name + "_index", torch.tensor(index))))
+
+
+def _narrow_outputs(gm: fx.GraphModule, x: torch.Tensor, keep: Sequence[Optional[FrozenSet[int]]]) -> int:
+    """Compute only the ``keep`` channels of each output (``None``: all); the others are returned as zeros.
+
+    Returns the number of convolutions narrowed; the graph is left as it was when there are none to gain.
+    """
+    ShapeProp(gm).propagate(x)
+    output = next(n for n in gm.graph.nodes if n.op == "output")
+    narrower, values = _Narrower(gm), list(output.args[0])
+    with gm.graph.inserting_before(output):
+        for i, (value, wanted) in enumerate(zip(values, keep)):
+            channels = narrower.channels(value)
+            if wanted is None or channels is None or len(wanted) == channels:
+                continue
+            index = tuple(sorted(wanted))
+            values[i] = gm.graph.call_function(spread, (narrower(value, index), narrower.constant(f"_cnnviz_spread_{i}", torch.tensor(index)), channels))
+    if narrower.convs:
+        output.args = (tuple(values),)
+    return narrower.convs
+
+
+def _standalone(gm: fx.GraphModule, x: torch.Tensor, keep: Sequence[Optional[FrozenSet[int]]]) -> Tuple[fx.GraphModule, int]:
+    """A frozen eval-mode copy of ``gm`` with batch norms and paddings folded, pools moved before rectifiers,
+    only the ``keep`` channels of each output computed, weights in ``x``'s best layout."""
     gm = copy.deepcopy(gm).eval().requires_grad_(False)
-    folded = _fold_batch_norms(gm) + _fold_pads(gm)
+    folded = _fold_batch_norms(gm) + _fold_pads(gm) + _swap_pools(gm)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    folded += _narrow_outputs(gm, x, keep)
+    layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
     gm.graph.eliminate_dead_code()
     gm.delete_all_unused_submodules()
     gm.recompile()
@@ -191,19 +339,24 @@ class Truncated:
         self.version = _versions(self.tensors)
 
     @classmethod
-    def build(cls, model: nn.Module, layers: Sequence[str], x: torch.Tensor, reference: Dict[str, torch.Tensor]) -> Optional["Truncated"]:
+    def build(
+        cls, model: nn.Module, layers: Sequence[str], x: torch.Tensor, reference: Dict[str, torch.Tensor],
+        keep: Optional[Dict[str, Optional[FrozenSet[int]]]] = None,
+    ) -> Optional["Truncated"]:
         """The copy for ``layers`` if it reproduces ``reference`` (the model's activations for ``x``), else ``None``.
 
-        Call it inside ``model_state(model)`` (eval mode: batch norms use their running statistics).
+        ``keep`` names, per layer, the only channels the caller reads (``None``: all); the copy computes just
+        those and returns zeros for the others. Call it inside ``model_state(model)`` (eval mode: batch norms
+        use their running statistics).
         """
+        keep = keep or {}
         if not hook_free(model):
             return None
         try:
             gm = _cut(model, traced(model, dict(model.named_modules())), layers)
             if gm is None:
                 return None
-            layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
-            truncated = cls(model, layers, *_standalone(gm, layout))
+            truncated = cls(model, layers, *_standalone(gm, x, [keep.get(name) for name in layers]))
             with torch.no_grad():
                 got = truncated(x)
         except Exception:  # noqa: BLE001 - any model the tracer cannot follow gets the hooked forward
@@ -212,6 +365,9 @@ class Truncated:
             ref, out = reference[name], got.get(name)
             if not isinstance(out, torch.Tensor) or out.shape != ref.shape:
                 return None
+            if keep.get(name) is not None and ref.dim() > 1:
+                index = sorted(keep[name])
+                ref, out = ref[:, index], out[:, index]
             if float((out.float() - ref.float()).abs().max()) > TOLERANCE * float(ref.float().abs().max()) + 1e-6:
                 return None
         return truncated

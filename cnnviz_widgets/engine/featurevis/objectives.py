@@ -37,6 +37,10 @@ class Objective:
     def check(self, shapes: Shapes, batch: int) -> None:
         """Raise :class:`FeatureVisError` if a unit or batch index does not exist at these shapes."""
 
+    def channels(self) -> Dict[str, Optional[FrozenSet[int]]]:
+        """The channels read of each layer (``None``: all): the model need not compute the others."""
+        return {layer: None for layer in self.layers}
+
     def __add__(self, other: "Objective") -> "Objective":
         if not isinstance(other, Objective):
             return NotImplemented
@@ -82,6 +86,15 @@ class Sum(Objective):
         for t in self.terms:
             t.check(shapes, batch)
 
+    def channels(self) -> Dict[str, Optional[FrozenSet[int]]]:
+        merged: Dict[str, Optional[FrozenSet[int]]] = {}
+        for term in self.terms:
+            for layer, wanted in term.channels().items():
+                if layer in merged:
+                    wanted = None if wanted is None or merged[layer] is None else merged[layer] | wanted
+                merged[layer] = wanted
+        return merged
+
     def __repr__(self) -> str:
         return " + ".join(map(repr, self.terms)).replace("+ -", "- ")
 
@@ -97,6 +110,9 @@ class Scaled(Objective):
 
     def check(self, shapes: Shapes, batch: int) -> None:
         self.term.check(shapes, batch)
+
+    def channels(self) -> Dict[str, Optional[FrozenSet[int]]]:
+        return self.term.channels()
 
     def __repr__(self) -> str:
         return f"-{self.term!r}" if self.factor == -1 else f"{self.factor:g} * {self.term!r}"
@@ -158,6 +174,9 @@ class Channel(Term):
     def __call__(self, acts: Acts) -> torch.Tensor:
         return self.select(acts)[:, self.unit].mean()
 
+    def channels(self) -> Dict[str, Optional[FrozenSet[int]]]:
+        return {self.layer: frozenset([self.unit])}
+
     def check(self, shapes: Shapes, batch: int) -> None:
         super().check(shapes, batch)
         _check_unit(self.layer, shapes[self.layer], self.unit)
@@ -177,6 +196,9 @@ class Neuron(Term):
         _check_index("y", y, allow_none=True)
         _check_index("x", x, allow_none=True)
         self.unit, self.y, self.x = unit, y, x
+
+    def channels(self) -> Dict[str, Optional[FrozenSet[int]]]:
+        return {self.layer: frozenset([self.unit])}
 
     def position(self, shape: Tuple[int, ...]) -> Tuple[int, int]:
         """``(y, x)`` at a ``(C, H, W)`` shape: the given one, or the centre."""

@@ -236,7 +236,7 @@ class Visualization:
         x = ((x.to(self.net.device) - self.mean) / self.std).to(self.dtype).contiguous(memory_format=self.layout)
         with model_state(self.net.model), torch.no_grad():
             reference = self._hooked(x)
-            return Truncated.build(self.net.model, layers, x, reference)
+            return Truncated.build(self.net.model, layers, x, reference, self.objective.channels())
 
     def _hooked(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The objective's activations by the model's own forward (stopped after the last hooked layer)."""
