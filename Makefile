@@ -41,6 +41,7 @@ test: setup chromium
 bench: setup
 	$(BIN)/python benchmarks/bench_saliency.py
 	$(BIN)/python benchmarks/bench_occlusion.py
+	cd benchmarks && ../$(BIN)/python bench_featurevis.py
 
 clean:
 	rm -rf $(VENV) js/node_modules cnnviz_widgets/static tests/artifacts
