@@ -230,15 +230,21 @@ def layers(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> List
     return [seen[name] for name in order]
 
 
-def default_cam_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
-    """The last convolutional block: the last spatial layer called once that has parameterised children.
+def blocks(model: nn.Module, records: Sequence[LayerRecord]) -> List[LayerRecord]:
+    """The spatial layers called once that have parameterised children (ResNet's ``layer3``, EfficientNet's
+    MBConv blocks), in call order; the spatial layers called once if there are none.
 
-    For torchvision's ResNets this is ``layer4``, for SqueezeNet ``features``, for EfficientNet-Lite its
-    last MBConv block. Models without such blocks get their last spatial layer.
+    Raises :class:`LayerError` for a model without any spatial layer.
     """
-    spatial = [r for r in records if r.spatial and r.calls == 1]
+    spatial = [r for r in records if r.spatial and r.calls == 1 and not r.passthrough]
     if not spatial:
-        raise LayerError("this model has no layer with a spatial (C, H, W) output; Grad-CAM needs one")
+        raise LayerError("this model has no layer with a spatial (C, H, W) output")
     modules = dict(model.named_modules())
-    blocks = [r for r in spatial if any(any(True for _ in c.parameters()) for c in modules[r.name].children())]
-    return (blocks or spatial)[-1].name
+    found = [r for r in spatial if any(any(True for _ in c.parameters()) for c in modules[r.name].children())]
+    return found or spatial
+
+
+def default_cam_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
+    """The last convolutional block: for torchvision's ResNets ``layer4``, for SqueezeNet ``features``, for
+    EfficientNet-Lite its last MBConv block; models without blocks get their last spatial layer."""
+    return blocks(model, records)[-1].name

@@ -29,7 +29,7 @@ from ..engine.featurevis import (
 )
 from ..engine.hooks import capture, model_state
 from ..engine.images import ImageLike, sample_image
-from ..engine.layers import LayerError, LayerRecord
+from ..engine.layers import LayerRecord, blocks
 from ..engine.model import Prediction
 from .base import Job, shows_errors
 from .encoding import encode_array, jpeg_bytes, png_bytes
@@ -175,17 +175,8 @@ def channel_maps(model: nn.Module, x: torch.Tensor, layer: str, side: int = THUM
 
 
 def default_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
-    """A block two thirds of the way up the network: mid-level features (textures, patterns) that read well.
-
-    Blocks are spatial layers called once that have parameterised children (ResNet's ``layer3.1``,
-    EfficientNet's MBConv blocks); a model without them gets its spatial layer two thirds of the way up.
-    """
-    spatial = [r for r in records if r.spatial and r.calls == 1 and not r.passthrough]
-    if not spatial:
-        raise LayerError("this model has no layer with a spatial (C, H, W) output to visualise")
-    modules = dict(model.named_modules())
-    blocks = [r for r in spatial if any(any(True for _ in c.parameters()) for c in modules[r.name].children())]
-    pool = blocks or spatial
+    """A block two thirds of the way up the network: mid-level features (textures, patterns) that read well."""
+    pool = blocks(model, records)
     return pool[(2 * (len(pool) - 1)) // 3].name
 
 
