@@ -4,7 +4,7 @@
 jittered for robustness, ``regularizers`` the classic penalties, and ``optimize`` runs the ascent.
 """
 from .objectives import (
-    KINDS, OUTPUT, FeatureVisError, Objective, as_objective, channel, channels, class_logit, deepdream, direction,
+    OUTPUT, FeatureVisError, Objective, as_objective, channel, channels, class_logit, deepdream, direction,
     diversity, neuron,
 )
 from .optimize import Frame, Visualization, feature_visualization, visualize
@@ -13,7 +13,7 @@ from .regularizers import PixelRegularizers
 from .transforms import Robustness
 
 __all__ = [
-    "FeatureVisError", "Frame", "ImageParam", "KINDS", "OUTPUT", "Objective", "PARAMS", "PixelRegularizers",
+    "FeatureVisError", "Frame", "ImageParam", "OUTPUT", "Objective", "PARAMS", "PixelRegularizers",
     "Robustness", "SQUASHES", "Visualization", "as_objective", "channel", "channels", "class_logit", "deepdream",
     "direction", "diversity", "feature_visualization", "neuron", "visualize",
 ]

@@ -15,7 +15,6 @@ from ..truncated import OUTPUT
 
 Acts = Dict[str, torch.Tensor]
 Shapes = Dict[str, Tuple[int, ...]]
-KINDS = ("channel", "neuron", "layer", "class_logit", "direction", "diversity")
 
 
 class FeatureVisError(ValueError):
