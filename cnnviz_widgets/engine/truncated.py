@@ -3,11 +3,12 @@
 Gradient ascent runs the same forward and backward hundreds of times, and only up to the layers its
 objective reads. This module cuts the model's ``torch.fx`` graph after the last of those layers and copies
 that part (frozen, in eval mode: the user's model is never touched, so no per-step guard is needed). In the
-copy each eval-mode batch norm is folded into the convolution before it and each zero padding that a
-convolution can do itself (TF-"SAME" wrappers) is folded into it: fewer ops each way, and their backward
-passes gone. On the CPU the weights are stored channels-last, the layout oneDNN's convolutions prefer
-(otherwise they reorder the weights on every call). The copy is checked against the model's own forward
-before it is used, and the caller rebuilds it when the model's weights change.
+copy each eval-mode batch norm is folded into the convolution before it, each zero padding that a
+convolution can do itself (TF-"SAME" wrappers) is folded into it, max pools run before rectifiers, and when
+only some channels of a layer are read, the convolutions that make them compute only those: fewer ops each
+way, and their backward passes gone. On the CPU the weights are stored channels-last, the layout oneDNN's
+convolutions prefer (otherwise they reorder the weights on every call). The copy is checked against the
+model's own forward before it is used, and the caller rebuilds it when the model's weights change.
 """
 from __future__ import annotations
 
