@@ -214,8 +214,8 @@ class _Narrower:
     anything else is sliced. An objective on one channel of ResNet's ``layer3`` then skips 255 of the 256
     filters of its last convolution, forward and backward."""
 
-    def __init__(self, gm: fx.GraphModule):
-        self.gm, self.graph, self.done, self.convs = gm, gm.graph, {}, 0
+    def __init__(self, gm: fx.GraphModule, device: torch.device):
+        self.gm, self.graph, self.device, self.done, self.convs = gm, gm.graph, device, {}, 0
 
     def channels(self, node: object) -> Optional[int]:
         meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
@@ -223,7 +223,7 @@ class _Narrower:
         return int(shape[1]) if shape is not None and len(shape) == 4 else None
 
     def constant(self, name: str, value: torch.Tensor) -> fx.Node:
-        self.gm.register_buffer(name, value)
+        self.gm.register_buffer(name, value.to(self.device))
         return self.graph.get_attr(name)
 
     def __call__(self, node: fx.Node, keep: Tuple[int, ...]) -> fx.Node:
@@ -295,7 +295,7 @@ def _narrow_outputs(gm: fx.GraphModule, x: torch.Tensor, keep: Sequence[Optional
     """
     ShapeProp(gm).propagate(x)
     output = next(n for n in gm.graph.nodes if n.op == "output")
-    narrower, values = _Narrower(gm), list(output.args[0])
+    narrower, values = _Narrower(gm, x.device), list(output.args[0])
     with gm.graph.inserting_before(output):
         for i, (value, wanted) in enumerate(zip(values, keep)):
             channels = narrower.channels(value)
