@@ -110,7 +110,10 @@ def test_opacity_and_colour_map_stay_in_the_browser(notebook):
     colours = page.locator(".cnnviz-saliency select.cnnviz-colormap")
     expect(slider).to_have_value("0.5")
     expect(colours).to_have_value("inferno")
-    page.wait_for_timeout(300)  # let frames of the run settle before the quiet window starts
+    # The quickstart's other views talk to the kernel while they run (map chunks, frame acks, the objective
+    # chart): the quiet window starts once they are done and their last frames have settled.
+    nb.probe.wait_for("(occ.busy, fv.busy)", lambda v: v == (False, False))
+    page.wait_for_timeout(1000)
 
     mark = len(nb.sent)
     # Keyboard on the focused range input, as a person would: End = opacity 1, the heat-map alone.

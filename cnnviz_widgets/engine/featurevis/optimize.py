@@ -173,15 +173,14 @@ class Visualization:
             logits = record.forward(model, x)
         return record.outputs, logits
 
-    def _runs(self, side: int, until: Optional[Dict[str, int]]) -> Optional[str]:
-        """``None`` if the model runs on ``side`` x ``side`` images up to the objective, else torch's complaint."""
+    def _attempt(self, side: int, until: Optional[Dict[str, int]]) -> Union[str, Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]]:
+        """:meth:`_forward` of a zero ``side`` x ``side`` image, or torch's complaint (a str) if the model cannot run on it."""
         x = torch.zeros(1, 3, side, side, device=self.net.device, dtype=self.dtype)
         try:
             with model_state(self.net.model), torch.no_grad():
-                self._forward(x, until)
+                return self._forward(x, until)
         except RuntimeError as exc:
             return str(exc).split("\n")[0]
-        return None
 
     def _probe(self) -> Tuple[int, Dict[str, int], Shapes]:
         """What the model sees (side), how often each hooked layer is called, and the activation shapes.
@@ -193,15 +192,12 @@ class Visualization:
         wanted = self.net.preprocess.size
         pad = self.robustness.pad if self.robustness is not None else 0
         sides = [max(self.size + 2 * pad, wanted), wanted]
-        model = self.net.model
         for side in dict.fromkeys(sides):
-            x = torch.zeros(1, 3, side, side, device=self.net.device, dtype=self.dtype)
-            try:
-                with model_state(model), torch.no_grad():
-                    outputs, logits = self._forward(x, None)
-            except RuntimeError as exc:
-                problem = str(exc).split("\n")[0]
+            attempt = self._attempt(side, None)
+            if isinstance(attempt, str):
+                problem = attempt
                 continue
+            outputs, logits = attempt
             missing = [name for name in self.hooked if not outputs[name]]
             if missing:
                 raise FeatureVisError(f"layer(s) {', '.join(missing)} are never called in a forward pass of {self.net.name}")
@@ -214,7 +210,7 @@ class Visualization:
             break
         else:
             raise FeatureVisError(f"{self.net.name} cannot run on {sides[-1]}x{sides[-1]} images: {problem}")
-        if self._runs(self.size, until) is not None:
+        if isinstance(self._attempt(self.size, until), str):
             raise FeatureVisError(
                 f"size {self.size} is below the smallest image {self.net.name} can run up to the objective's layer: "
                 f"use size >= {self._smallest(until)}"
@@ -226,7 +222,7 @@ class Visualization:
         low, high = self.size, max(self.net.preprocess.size, self.size + 1)
         while high - low > 1:
             mid = (low + high) // 2
-            low, high = (low, mid) if self._runs(mid, until) is None else (mid, high)
+            low, high = (mid, high) if isinstance(self._attempt(mid, until), str) else (low, mid)
         return high
 
     def _truncated(self) -> Optional[Truncated]:
