@@ -12,10 +12,12 @@ JS_SOURCES := $(shell find js/src -type f) js/build.mjs
 
 setup: $(INSTALLED) $(BUNDLE)
 
+# The editable install skips the package's npm build hook: the $(BUNDLE) rule below builds the bundle (after
+# `npm ci`, from the lock file), so the two never run npm in js/ side by side or twice.
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
 $(NODE_OK): js/package.json js/package-lock.json
@@ -42,6 +44,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_saliency.py
 	$(BIN)/python benchmarks/bench_occlusion.py
 	cd benchmarks && ../$(BIN)/python bench_featurevis.py
+	$(BIN)/python benchmarks/bench_replica.py
 
 clean:
 	rm -rf $(VENV) js/node_modules cnnviz_widgets/static tests/artifacts

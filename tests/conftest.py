@@ -1,6 +1,9 @@
 """Shared fixtures: the offline default model and torchvision models with seeded random weights."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
 import pytest
 import torch
 
@@ -53,6 +56,24 @@ def hook_count(model: torch.nn.Module) -> int:
 def flags(model: torch.nn.Module):
     """The state engine calls must restore: modes and requires_grad flags."""
     return [m.training for m in model.modules()], [p.requires_grad for p in model.parameters()]
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module, requires_grad: Optional[bool] = None) -> Iterator[torch.nn.Module]:
+    """The model in eval mode (weights frozen or unfrozen if asked) for a reference computation, then as it was;
+    tests' own stand-in for what the engine does on its private replica."""
+    modes = [(m, m.training) for m in model.modules()]
+    grads = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.eval()
+        if requires_grad is not None:
+            model.requires_grad_(requires_grad)
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
+        for p, flag in grads:
+            p.requires_grad_(flag)
 
 
 def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:

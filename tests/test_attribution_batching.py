@@ -14,22 +14,27 @@ from cnnviz_widgets import engine
 from cnnviz_widgets.engine import AttributionError
 from cnnviz_widgets.engine.attribution import quadrature
 
-from .conftest import Untouched, mixed_state, rel_err, seeded_image, small_cnn
+from .conftest import eval_mode, Untouched, mixed_state, rel_err, seeded_image, small_cnn
 
 HUGE = 1 << 50
 TINY = 1  # one path point / noisy copy per chunk
 
 
 class Counting(nn.Module):
-    """Wraps a model and counts its forward passes (no hooks involved)."""
+    """Wraps a model and counts its forward passes (no hooks involved) in a list, which the engine's replica
+    of the model shares (an int attribute would be the replica's own)."""
 
     def __init__(self, inner: nn.Module):
         super().__init__()
         self.inner = inner
-        self.calls = 0
+        self.log: list = []
+
+    @property
+    def calls(self) -> int:
+        return len(self.log)
 
     def forward(self, x):
-        self.calls += 1
+        self.log.append(x.shape[0])
         return self.inner(x)
 
 
@@ -44,7 +49,7 @@ def graph_bytes(model: nn.Module, x1: torch.Tensor) -> int:
             saved[t.data_ptr()] = t.numel() * t.element_size()
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), engine.model_state(model):
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), eval_mode(model):
         model(x1.clone().requires_grad_())
     return sum(saved.values())
 

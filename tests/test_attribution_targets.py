@@ -10,7 +10,7 @@ import torch
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import AttributionError, LayerError, resolve_layer
 
-from .conftest import Untouched, rel_err, seeded_image
+from .conftest import eval_mode, Untouched, rel_err, seeded_image
 
 TOL = 1e-5
 PER_IMAGE = [3, 7]
@@ -34,7 +34,7 @@ def unit_gradient(model, x, layer, channel, y=None, x_=None):
     handle = resolve_layer(model, layer).register_forward_hook(lambda m, i, out: seen.append(out))
     inputs = x.clone().requires_grad_()
     try:
-        with engine.model_state(model):
+        with eval_mode(model):
             model(inputs)
     finally:
         handle.remove()
@@ -46,7 +46,7 @@ def unit_gradient(model, x, layer, channel, y=None, x_=None):
 
 def logit_gradient(model, x, classes):
     inputs = x.clone().requires_grad_()
-    with engine.model_state(model):
+    with eval_mode(model):
         logits = model(inputs)
     (grad,) = torch.autograd.grad(logits.gather(1, torch.tensor(classes)[:, None]).sum(), inputs)
     return grad
@@ -97,7 +97,7 @@ def test_a_unit_of_the_logit_layer_is_that_class(model, x):
 
 
 BAD_UNITS = [
-    ("layer9:1", LayerError, r"unknown layer 'layer9'; valid layers: .*layer4"),
+    ("layer9:1", LayerError, r"unknown layer 'layer9'; did you mean 'layer4'.*\? valid layers: .*layer4"),
     (":1", LayerError, r"unknown layer ''"),
     ("layer4:512", AttributionError, r"channel 512 is out of range; 'layer4' has 512 channels \(0\.\.511\)"),
     ("layer4:-1", AttributionError, r"channel -1 is out of range.*0\.\.511"),

@@ -186,7 +186,10 @@ def test_layer_methods_need_a_spatial_layer(method, layer):
 @pytest.mark.parametrize("method", METHOD_NAMES)
 def test_unknown_options_list_the_methods_options(method):
     model = mixed_state(small_cnn())
-    expected = {"smoothgrad": "samples, noise, seed", "integrated_gradients": "steps, baseline, rule"}.get(method, "none")
+    expected = {
+        "smoothgrad": "samples, noise, over, kind, seed", "integrated_gradients": "steps, baseline, rule",
+        "gradcam": "relu", "gradcam_pp": "relu",
+    }.get(method, "none")
     with Untouched(model):
         with pytest.raises(AttributionError, match=rf"{method} has no option 'stepz'; its options: {expected}$"):
             call(model, torch.rand(1, 3, 16, 16), 0, method, stepz=3)

@@ -19,9 +19,9 @@ from cnnviz_widgets.engine.featurevis import (
 from cnnviz_widgets.engine.featurevis.param import COLOR_CORRELATION_SQRT, FFT_SCALE, frequencies
 from cnnviz_widgets.engine.featurevis.regularizers import PixelRegularizers, gaussian_blur, total_variation
 from cnnviz_widgets.engine.featurevis.transforms import upsampled
-from cnnviz_widgets.engine.hooks import capture, model_state
+from cnnviz_widgets.engine.hooks import capture
 
-from .conftest import Untouched, hook_count, mixed_state, small_cnn
+from .conftest import eval_mode, Untouched, hook_count, mixed_state, small_cnn
 from .test_occlusion_replay import Untraceable
 
 LAYER = "_blocks.9"  # a mid-level block of the default model (80 channels at 14x14)
@@ -32,7 +32,7 @@ def plain_score(net, layer: str, unit: int, images: torch.Tensor) -> torch.Tenso
     mean = torch.tensor(net.preprocess.mean).reshape(1, 3, 1, 1)
     std = torch.tensor(net.preprocess.std).reshape(1, 3, 1, 1)
     x = (upsampled(images.float(), net.preprocess.size) - mean) / std
-    with model_state(net.model), torch.no_grad(), capture(net.model, [layer]) as record:
+    with eval_mode(net.model), torch.no_grad(), capture(net.model, [layer]) as record:
         net.model(x)
     return record[layer][:, unit].flatten(1).mean(1)
 
@@ -62,7 +62,7 @@ def test_the_image_excites_its_channel_far_more_than_noise_and_photos(default_ne
     ours = float(plain_score(default_net, LAYER, 7, image)[0])
     noise = plain_score(default_net, LAYER, 7, torch.rand(8, 3, 128, 128, generator=torch.Generator().manual_seed(0)))
     photos = [default_net.preprocess.normalise(default_net.view(cw.sample_image(n))) for n in ("cat", "coffee")]
-    with model_state(default_net.model), torch.no_grad(), capture(default_net.model, [LAYER]) as record:
+    with eval_mode(default_net.model), torch.no_grad(), capture(default_net.model, [LAYER]) as record:
         default_net.model(torch.cat(photos))
     natural = record[LAYER][:, 7].flatten(1).mean(1)
     others = max(float(noise.max()), float(natural.max()))
@@ -117,8 +117,8 @@ def test_the_fast_copy_gives_the_models_own_values_and_gradients(nets, name, obj
     x = fast._input(torch.rand(batch, 3, 96, 96, generator=torch.Generator().manual_seed(0))).requires_grad_()
     grads, values = [], []
     for vis in (fast, plain):
-        with model_state(net.model, requires_grad=False):
-            acts = vis.fast(x) if vis.fast is not None else vis._hooked(x)
+        with eval_mode(net.model, requires_grad=False):
+            acts = vis.fast(x) if vis.fast is not None else vis._hooked(net.model, x)
             value = vis.objective(acts)
             grads.append(torch.autograd.grad(value, x)[0])
         values.append(float(value.detach()))
@@ -219,8 +219,8 @@ def test_changed_weights_rebuild_the_fast_copy():
     plain = Visualization(model, "conv2:3", 32)
     plain.fast = None
     x = vis._input(vis.image_param().detach())
-    with model_state(model), torch.no_grad():
-        assert torch.allclose(vis.fast(x)["conv2"][:, 3], plain._hooked(x)["conv2"][:, 3], rtol=1e-4, atol=1e-5)
+    with eval_mode(model), torch.no_grad():
+        assert torch.allclose(vis.fast(x)["conv2"][:, 3], plain._hooked(model, x)["conv2"][:, 3], rtol=1e-4, atol=1e-5)
 
 
 def test_hooked_models_use_their_own_forward(resnet18):

@@ -18,7 +18,7 @@ import torch
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import resolve_layer
 
-from .conftest import Untouched, rel_err
+from .conftest import eval_mode, Untouched, rel_err
 
 
 def activation_and_gradient(model, x, target, layer):
@@ -26,7 +26,7 @@ def activation_and_gradient(model, x, target, layer):
     seen = []
     handle = resolve_layer(model, layer).register_forward_hook(lambda m, i, out: seen.append(out))
     try:
-        with engine.model_state(model):
+        with eval_mode(model):
             logits = model(x.clone().requires_grad_())
     finally:
         handle.remove()

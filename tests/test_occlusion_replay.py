@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnviz_widgets.engine import tracing
 from cnnviz_widgets.engine.occlusion import Grid, make_fill, occlusion
 from cnnviz_widgets.engine.occlusion.incremental import Replay, occluded
 
@@ -293,8 +294,8 @@ def test_extra_memory_is_bounded_whatever_the_number_of_windows(name):
 def test_a_model_is_traced_once_until_its_modules_change(monkeypatch):
     """Tracing patches ``nn.Module.__call__`` process-wide while it runs, so it happens once per module tree."""
     traces = []
-    real = torch.fx.symbolic_trace
-    monkeypatch.setattr(torch.fx, "symbolic_trace", lambda m: traces.append(m) or real(m))
+    real = tracing._ThreadTracer.trace
+    monkeypatch.setattr(tracing._ThreadTracer, "trace", lambda self, m, *a: traces.append(m) or real(self, m, *a))
     model = built(ResidualNet)
     x = seeded_image(1, 3, 24, 24, seed=7)
     first = occlusion(model, x, 2, 8, 4)

@@ -23,7 +23,7 @@ from torch import nn
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import resolve_layer
 
-from .conftest import HookableReLU6, rel_err, relu6_as_relu
+from .conftest import eval_mode, HookableReLU6, rel_err, relu6_as_relu
 
 MODELS = ["efficientnet_lite0", "resnet18", "squeezenet1_1"]
 # An inner layer per model besides the default "last conv block" (resnet's layer2.0.bn2 is followed by an
@@ -50,7 +50,7 @@ def top_class(nets, inputs):
     """Each model's predicted class for its input (the class a user would explain first)."""
     out = {}
     for name, net in nets.items():
-        with engine.model_state(net.model), torch.no_grad():
+        with eval_mode(net.model), torch.no_grad():
             out[name] = int(net.model(inputs[name]).argmax())
     return out
 

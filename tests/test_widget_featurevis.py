@@ -20,14 +20,14 @@ from PIL import Image
 from torch import nn
 
 import cnnviz_widgets as cw
-from cnnviz_widgets.engine import capture, model_state
+from cnnviz_widgets.engine import CnnvizError, capture
 from cnnviz_widgets.engine.featurevis import FeatureVisError, Visualization, channel, class_logit, direction
 from cnnviz_widgets.engine.model import Preprocess
 from cnnviz_widgets.widgets import featurevis as fv_widget
 from cnnviz_widgets.widgets.encoding import decode_array
 from cnnviz_widgets.widgets.frames import FramePacer, image_strip
 
-from .conftest import SmallCNN, Untouched, hook_count, mixed_state, small_cnn
+from .conftest import eval_mode, SmallCNN, Untouched, hook_count, mixed_state, small_cnn
 
 SIZE = 32
 
@@ -264,7 +264,7 @@ def test_without_acks_one_frame_goes_per_patience_and_with_acks_frames_flow(monk
 # -- unit picker ------------------------------------------------------------------------------------------------
 def activations(net: cw.Net, image, layer: str) -> torch.Tensor:
     """The layer's output for the photo, straight from engine.capture."""
-    with model_state(net.model), torch.no_grad(), capture(net.model, [layer]) as record:
+    with eval_mode(net.model), torch.no_grad(), capture(net.model, [layer]) as record:
         net.model(net.tensor(image))
     return record[layer][0]
 
@@ -392,8 +392,8 @@ MODELS = {
         ("small", {}, dict(lr=-1.0), r"lr must be a number > 0 and <= 10, got -1"),
         ("small", {}, dict(param="pixels"), r"unknown parameterisation 'pixels'; choose one of: fft, pixel"),
         ("small", {}, dict(decay=0.1), r"decay, blur_every, clip_norm and clip_contribution act on raw pixels: use param='pixel'"),
-        ("small", dict(objective=None, kind="class_logit", target=10), {}, r"class 10 is out of range: the model has 10 classes \(0\.\.9\)"),
-        ("small", dict(objective=None), dict(layer="conv3"), r"unknown layer 'conv3'; valid layers: conv2?, "),
+        ("small", dict(objective=None, kind="class_logit"), dict(target=10), r"class 10 is out of range: the model has 10 classes \(0\.\.9\)"),
+        ("small", dict(objective=None), dict(layer="conv3"), r"unknown layer 'conv3'; did you mean 'conv2?' or 'conv2?'\? valid layers: conv2?, "),
     ],
 )
 def test_bad_input_shows_in_the_banner_and_leaves_the_model_as_it_was(model, given, changed, message, fast_frames):
@@ -402,9 +402,12 @@ def test_bad_input_shows_in_the_banner_and_leaves_the_model_as_it_was(model, giv
         w = visualizer(module, **given)
         for name, value in changed.items():
             setattr(w, name, value)  # must not raise into the cell
-        w.run()  # nor must Start
+        w._handle_message(w, {"type": "start"}, [])  # nor must the view's Start (Python's run() raises)
         w.wait()
         assert re.search(message, w.error), w.error
+        if model != "nan_gradient":  # run() from Python raises what it can check at once
+            with pytest.raises(CnnvizError, match=message):
+                w.run()
         assert not w.busy
         w.close()
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in module.modules())
@@ -425,8 +428,9 @@ def test_a_batch_mode_that_does_not_fit_the_objective_is_refused_at_once():
     w.kind = "layer"
     w.batch_mode, w.batch = "channels", 3
     assert w.error.startswith("the channels batch mode renders one channel of the layer per image, so it needs the channel objective (now layer)")
-    w.run()
-    assert w.error.startswith("the channels batch mode") and not w.busy and w.visualization is None
+    with pytest.raises(FeatureVisError, match="the channels batch mode"):
+        w.run()
+    assert not w.busy and w.visualization is None
     w.batch_mode = "diverse"
     assert w.error == "" and w.status.startswith("press Start to render 3 diverse images of deepdream('conv2')")
     w.close()
@@ -446,6 +450,10 @@ def test_constructor_is_strict():
         cw.FeatureVisualizer(net, "conv2:a", start=False)
     with pytest.raises(TypeError, match="start must be True or False"):
         cw.FeatureVisualizer(net, start="yes")
+    with pytest.raises(ValueError, match=r"target must be a class index in 0\.\.9, got 10"):
+        cw.FeatureVisualizer(net, kind="class_logit", target=10)
+    with pytest.raises(FeatureVisError, match=r"unit 99 is out of range"):
+        cw.FeatureVisualizer(net, "conv2:99")  # start=True: the engine checks it at once
 
 
 def test_model_is_left_exactly_as_it_was_through_every_action(monkeypatch):

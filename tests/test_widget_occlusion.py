@@ -231,8 +231,10 @@ def test_bad_settings_show_the_engines_message_and_run_nothing(cat, trait, value
     setattr(w, trait, value)  # must not raise into the cell
     assert re.search(message, w.error), w.error
     w.error = ""
-    w.run()  # Run with the bad setting: the banner again, no job, the map stays
+    w._handle_message(w, {"type": "run"}, [])  # the view's Run with the bad setting: the banner again, no job
     assert re.search(message, w.error), w.error
+    with pytest.raises(OcclusionError, match=message):
+        w.run()  # from Python it raises
     assert not w.busy
     np.testing.assert_array_equal(heat(w), before)
     setattr(w, trait, {"window": 8, "stride": 4, "baseline": 0.0}[trait])

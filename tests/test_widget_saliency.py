@@ -7,11 +7,13 @@ import threading
 import numpy as np
 import pytest
 import torch
+from ipywidgets.widgets.widget import _instances as widget_instances
 from ipywidgets.widgets.widget import _remove_buffers
 from torch import nn
 
 import cnnviz_widgets as cw
 from cnnviz_widgets import engine
+from cnnviz_widgets.engine import ImageError
 
 from .conftest import hook_count
 
@@ -101,12 +103,18 @@ def test_failure_inside_the_job_is_shown_not_raised(default_net):
     "image,message",
     [(np.zeros((8, 8, 3), np.uint8), "smallest accepted side is 16"), ("missing.png", "no image file")],
 )
-def test_bad_image_shows_in_the_widget(default_net, image, message):
-    w = cw.SaliencyExplorer(default_net, image)
-    assert message in w.error and w.heatmap == {} and w.predictions == []
-    w.set_image(cw.sample_image("coffee"))  # recovers with a good image
+def test_a_bad_image_raises_in_python_and_leaves_no_view_behind(default_net, image, message):
+    views = len(widget_instances)
+    with pytest.raises(ImageError, match=message):
+        cw.SaliencyExplorer(default_net, image)
+    assert len(widget_instances) == views, "a half-made view (an open comm) was left behind"
+    w = cw.SaliencyExplorer(default_net, cw.sample_image("coffee"))
     w.wait()
+    with pytest.raises(ImageError, match=message):
+        w.set_image(image)  # from Python it raises; the current picture stays
     assert w.error == "" and w.target == 967 and heat(w).shape == (224, 224)
+    w._handle_message(w, {"type": "sample", "name": "nope"}, [])  # from the view's picker: the banner
+    assert "unknown sample 'nope'; choose one of: cat, coffee" in w.error and w.target == 967
     w.close()
 
 
@@ -171,7 +179,7 @@ def test_tensor_image_input(default_net):
     w.close()
 
 
-def test_model_that_cannot_run_on_its_input_size_is_shown_not_raised():
+def test_model_that_cannot_run_on_its_input_size_raises():
     class Picky(nn.Module):
         def __init__(self):
             super().__init__()
@@ -182,7 +190,7 @@ def test_model_that_cannot_run_on_its_input_size_is_shown_not_raised():
                 raise RuntimeError(f"expected 32x32 input, got {tuple(x.shape[-2:])}")
             return self.conv(x).mean(dim=(2, 3))
 
-    w = cw.SaliencyExplorer(Picky(), cw.sample_image("cat"))
-    assert "failed on a 224px test image" in w.error and "expected 32x32 input" in w.error
-    assert w.heatmap == {} and w.layers == [] and not w.busy
-    w.close()
+    views = len(widget_instances)
+    with pytest.raises(RuntimeError, match=r"expected 32x32 input, got \(224, 224\)"):
+        cw.SaliencyExplorer(Picky(), cw.sample_image("cat"))  # an argument given in Python raises in Python
+    assert len(widget_instances) == views

@@ -50,8 +50,8 @@ def test_picker_lists_every_method_with_its_options_at_their_defaults(explorer):
     assert [m["name"] for m in explorer.methods][:2] == ["gradient", "input_x_gradient"]
     assert set(explorer.options) == set(METHODS)
     assert explorer.options["integrated_gradients"] == {"steps": 4, "baseline": "zeros", "rule": "gausslegendre"}
-    assert explorer.options["smoothgrad"] == {"samples": 2, "noise": 0.15, "seed": 0}
-    assert explorer.options["gradcam"] == {}
+    assert explorer.options["smoothgrad"] == {"samples": 2, "noise": 0.15, "over": "gradient", "kind": "smoothgrad", "seed": 0}
+    assert explorer.options["gradcam"] == {"relu": True}
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -94,13 +94,13 @@ def test_options_of_another_method_do_not_recompute(explorer):
     job, heat = explorer._job, explorer.heatmap
     explorer.options = {**explorer.options, "smoothgrad": {"samples": 3, "noise": 0.2}}
     assert explorer._job is job and explorer.heatmap == heat and explorer.error == ""
-    assert explorer.options["smoothgrad"] == {"samples": 3, "noise": 0.2, "seed": 0}
+    assert explorer.options["smoothgrad"] == {"samples": 3, "noise": 0.2, "over": "gradient", "kind": "smoothgrad", "seed": 0}
 
 
 def test_partial_options_from_the_view_get_their_defaults(explorer):
     explorer.set_state({"options": {"smoothgrad": {"samples": 7}}})  # as the front-end would send it
     assert explorer.error == ""
-    assert explorer.options["smoothgrad"] == {"samples": 7, "noise": 0.15, "seed": 0}
+    assert explorer.options["smoothgrad"] == {"samples": 7, "noise": 0.15, "over": "gradient", "kind": "smoothgrad", "seed": 0}
     assert explorer.options["integrated_gradients"] == {"steps": 50, "baseline": "zeros", "rule": "gausslegendre"}
 
 
@@ -112,7 +112,8 @@ def test_partial_options_from_the_view_get_their_defaults(explorer):
         ({"smoothgrad": {"noise": 3}}, r"^SmoothGrad: noise must be a number in 0\.\.1, got 3$"),
         ({"integrated_gradients": {"rule": "simpson"}}, r"rule must be one of: gausslegendre, riemann_trapezoid, riemann_left"),
         ({"smoothgrad": {"sigma": 1}}, r"smoothgrad has no option 'sigma'; its options: samples, noise"),
-        ({"gradcam": {"steps": 1}}, r"gradcam has no option 'steps'; its options: none"),
+        ({"gradcam": {"steps": 1}}, r"gradcam has no option 'steps'; its options: relu"),
+        ({"gradient": {"steps": 1}}, r"gradient has no option 'steps'; its options: none"),
         ({"lime": {}}, r"unknown method 'lime'; choose one of: gradient, input_x_gradient, smoothgrad, integrated_gradients"),
         ({"smoothgrad": 3}, r"options must be a dict \{method: \{option: value\}\}"),
     ],

@@ -1,85 +1,17 @@
-"""Hooks that live exactly as long as one call: model-state guards and activation capture.
+"""Hooks that live exactly as long as one call: activation capture on the engine's replica of a model.
 
-Every context manager here restores what it changed in ``finally``, so after any engine call, whether it
-returned or raised, the model has no extra hooks and the same ``training``/``requires_grad`` flags.
-Hooks and flags belong to the model, not to a thread, so ``model_state`` also serialises engine calls on
-one model: a widget's background job and a notebook cell never see each other's activations.
+Every context manager here removes its hooks in ``finally``, so after any engine call, whether it returned or
+raised, the replica has no extra hooks either; the user's own modules never carry any (see :mod:`.replica`).
 """
 from __future__ import annotations
 
-import threading
-import weakref
 from contextlib import contextmanager
-from typing import Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Collection, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
-from .layers import resolve_layer
-
-
-_locks: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-def _lock_for(model: nn.Module) -> threading.RLock:
-    with _locks_guard:
-        lock = _locks.get(model)
-        if lock is None:
-            lock = _locks[model] = threading.RLock()
-        return lock
-
-
-def _tree(model: nn.Module) -> Tuple[List[nn.Module], List[nn.Parameter]]:
-    """Every submodule and parameter of ``model``, each once: what ``modules()`` and ``parameters()`` give,
-    in one walk without building names (it runs on every engine call, so its cost shows on small models)."""
-    modules: List[nn.Module] = []
-    params: Dict[int, nn.Parameter] = {}
-    seen, stack = set(), [model]
-    while stack:
-        module = stack.pop()
-        if id(module) in seen:
-            continue
-        seen.add(id(module))
-        modules.append(module)
-        params.update((id(p), p) for p in module._parameters.values() if p is not None)
-        stack.extend(child for child in module._modules.values() if child is not None)
-    return modules, list(params.values())
-
-
-@contextmanager
-def model_state(model: nn.Module, *, train: bool = False, requires_grad: Optional[bool] = None) -> Iterator[nn.Module]:
-    """Put ``model`` in eval (or train) mode, optionally freeze or unfreeze its weights, then restore.
-
-    Only the flags that differ are changed and put back, so the guard costs next to nothing on a model that
-    is already in the wanted state. The model's lock is held throughout (re-entrant within one thread), so
-    hooks registered inside the block see only this call's forward passes.
-
-    Parameters
-    ----------
-    model : nn.Module
-        The user's model; every ``training`` and ``requires_grad`` flag it had is put back on exit.
-    train : bool
-        Mode to run in; attributions use eval mode so batch-norm and dropout are deterministic.
-    requires_grad : bool, optional
-        ``False`` freezes the weights: autograd then records no weight edges, which makes an input-gradient
-        pass a few percent faster (attributions, feature visualisation); ``None`` leaves them as they are.
-    """
-    with _lock_for(model):
-        every, weights = _tree(model)
-        modules = [m for m in every if m.training != train]
-        params = [] if requires_grad is None else [p for p in weights if p.requires_grad != requires_grad]
-        try:
-            for m in modules:
-                m.training = train
-            for p in params:
-                p.requires_grad_(requires_grad)
-            yield model
-        finally:
-            for m in modules:
-                m.training = not train
-            for p in params:
-                p.requires_grad_(not requires_grad)
+from .layers import LayerError, resolve_layer
 
 
 class StopForward(BaseException):
@@ -111,7 +43,7 @@ class Capture:
         """The output of the last call of layer ``name`` (the one closest to the logits)."""
         calls = self.outputs[name]
         if not calls:
-            raise RuntimeError(f"layer {name!r} was not called during the forward pass")
+            raise LayerError(f"layer {name!r} was not called during the forward pass")
         return calls[-1]
 
 
@@ -121,7 +53,8 @@ def capture(
 ) -> Iterator[Capture]:
     """Record the outputs of ``layers`` (dotted names) while the block runs; remove the hooks on exit.
 
-    Use it inside :func:`model_state`, whose lock keeps other threads' forward passes out of the record.
+    Use it on a replica inside :func:`~cnnviz_widgets.engine.replica.private`, whose lock keeps the engine's
+    other calls' forward passes out of the record.
 
     Each hooked output is replaced by a clone, so in-place operations later in the network (``x += y``,
     ``ReLU(inplace=True)``) cannot overwrite the recorded tensor; gradients flow through the clone
@@ -139,7 +72,7 @@ def capture(
     def hook_for(name: str):
         def hook(_module: nn.Module, _inputs, output):
             if not isinstance(output, torch.Tensor):
-                raise TypeError(
+                raise LayerError(
                     f"layer {name!r} returns {type(output).__name__}, not a tensor; pick a layer whose output "
                     "is a single tensor"
                 )

@@ -9,15 +9,19 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .errors import CnnvizError
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SAMPLES = {"cat": "cat.png", "coffee": "coffee.png"}
 MIN_SIDE = 16
 MAX_PIXELS = 100_000_000  # decompression-bomb guard: a 100-megapixel image is ~300 MB as RGB
+LUMA = (0.299, 0.587, 0.114)
+"""ITU-R 601-2 luma weights of R, G and B: how a colour picture becomes grey (PIL's ``"L"`` mode)."""
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path, bytes]
 
 
-class ImageError(ValueError):
+class ImageError(CnnvizError, ValueError):
     """An input that cannot be read as an image; the message says what is accepted."""
 
 
@@ -123,3 +127,19 @@ def _check_size(size) -> None:
         raise ImageError(f"image is {w}x{h} pixels; the smallest accepted side is {MIN_SIDE} pixels")
     if w * h > MAX_PIXELS:
         raise ImageError(f"image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is {MAX_PIXELS // 1_000_000}")
+
+
+def pixels(img: Image.Image, channels: int = 3) -> torch.Tensor:
+    """``img`` as a ``(channels, H, W)`` float32 tensor in [0, 1]: RGB for 3 channels, grey for 1.
+
+    Parameters
+    ----------
+    img : PIL.Image
+        Any mode; it is converted to ``"RGB"``, or to ``"L"`` (ITU-R 601-2 luma, :data:`LUMA`) for one channel.
+    channels : int
+        1 or 3.
+    """
+    if channels not in (1, 3):
+        raise ImageError(f"pictures have 1 (grey) or 3 (RGB) channels, got {channels!r}")
+    arr = torch.from_numpy(np.array(img.convert("L" if channels == 1 else "RGB"), dtype=np.float32))
+    return (arr[None] if channels == 1 else arr.permute(2, 0, 1)) / 255.0

@@ -15,10 +15,13 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from .errors import CnnvizError
+from .replica import private
+
 Pair = Tuple[float, float]
 
 
-class LayerError(ValueError):
+class LayerError(CnnvizError, ValueError):
     """A layer name or unit that does not exist in the model; the message lists valid choices."""
 
 
@@ -43,7 +46,9 @@ def resolve_layer(model: nn.Module, name: str) -> nn.Module:
         except AttributeError:
             pass
     valid = [n for n, _ in model.named_modules() if n]
-    raise LayerError(f"unknown layer {name!r}; valid layers: {list_choices(valid, str(name))}")
+    close = difflib.get_close_matches(str(name), valid, n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    raise LayerError(f"unknown layer {name!r}; {hint}valid layers: {list_choices(valid, str(name))}")
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,7 @@ def layers(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> List
     Parameters
     ----------
     model : nn.Module
-        Any module taking an image batch; it is run once in eval mode without gradients and left as it was.
+        Any module taking an image batch; its replica is run once in eval mode without gradients.
     input_shape : sequence of int
         ``(C, H, W)`` of one image, without the batch dimension.
 
@@ -198,28 +203,26 @@ def layers(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> List
         One record per called submodule (the root excluded) with output shape, number of calls and, for
         spatial outputs, the receptive field in input pixels.
     """
-    from .hooks import model_state
+    with private(model) as model, torch.no_grad():
+        names = {m: n for n, m in model.named_modules() if n}
+        seen: Dict[str, LayerRecord] = {}
+        order: List[str] = []
 
-    names = {m: n for n, m in model.named_modules() if n}
-    seen: Dict[str, LayerRecord] = {}
-    order: List[str] = []
+        def hook(module, _inputs, output):
+            name = names[module]
+            out = output if isinstance(output, torch.Tensor) else next(iter(_tensors(output)), None)
+            shape = tuple(out.shape[1:]) if out is not None else ()
+            calls = seen[name].calls + 1 if name in seen else 1
+            rf = _field(out) if out is not None and out.dim() == 4 else None
+            seen[name] = LayerRecord(name, type(module).__name__, shape, calls, rf)
+            if name in order:
+                order.remove(name)
+            order.append(name)
 
-    def hook(module, _inputs, output):
-        name = names[module]
-        out = output if isinstance(output, torch.Tensor) else next(iter(_tensors(output)), None)
-        shape = tuple(out.shape[1:]) if out is not None else ()
-        calls = seen[name].calls + 1 if name in seen else 1
-        rf = _field(out) if out is not None and out.dim() == 4 else None
-        seen[name] = LayerRecord(name, type(module).__name__, shape, calls, rf)
-        if name in order:
-            order.remove(name)
-        order.append(name)
-
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
-    x._cnnviz_rf = ReceptiveField((1, 1), (1, 1), (0, 0))
-    with model_state(model), torch.no_grad():
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+        x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
+        x._cnnviz_rf = ReceptiveField((1, 1), (1, 1), (0, 0))
         handles = [m.register_forward_hook(hook) for m in names]
         try:
             with _FieldTracker():

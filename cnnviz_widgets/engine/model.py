@@ -11,17 +11,26 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .hooks import model_state
-from .images import ImageLike, load_image
+from .errors import ArgumentTypeError, CnnvizError
+from .images import LUMA, ImageLike, load_image, pixels
 from .layers import LayerRecord, layers
+from .replica import Output, logits_expected, private
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_GRAY_MEAN = (sum(w * m for w, m in zip(LUMA, IMAGENET_MEAN)),)
+IMAGENET_GRAY_STD = (sum(w * s for w, s in zip(LUMA, IMAGENET_STD)),)
+"""ImageNet's mean and std in grey (about 0.459 and 0.226): the defaults of a one-channel :class:`Preprocess`."""
+CHANNELS = (1, 3)
+"""Channels a :class:`Preprocess` can make: grey or RGB."""
+FITS = ("squash", "crop", "pad")
+"""How :class:`Preprocess` fits a picture that is not square to the model's square input."""
+INTERPOLATIONS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
 DEFAULT_NAME = "efficientnet_lite0"
 CHECKPOINTS = (".pt", ".pth", ".ckpt", ".bin")
 
 
-class ModelError(ValueError):
+class ModelError(CnnvizError, ValueError):
     """A model that cannot be loaded; the message says what to do instead."""
 
 
@@ -32,45 +41,156 @@ class Prediction(NamedTuple):
     label: str
     prob: float
 
+    def __repr__(self) -> str:
+        return f"Prediction(index={self.index}, label={self.label!r}, prob={self.prob:.3f})"
+
 
 @dataclass(frozen=True)
 class Preprocess:
-    """How an image becomes the model's input: resize (and crop), scale to [0, 1], normalise.
+    """How an image becomes the model's input: grey or RGB, fitted to ``size`` x ``size``, scaled to [0, 1],
+    normalised.
 
-    ``resize=None`` squashes the whole image to ``size`` x ``size`` (how the default model was evaluated);
-    otherwise the short side is resized to ``resize`` and the centre ``size`` x ``size`` is cropped
-    (torchvision's recipe).
+    Parameters
+    ----------
+    size : int
+        Side of the model's square input in pixels.
+    resize : int, optional
+        For ``fit="crop"``: the length of the short side before the centre crop (torchvision's recipe resizes
+        to 256 and crops 224; without it the short side is resized to ``size``). Giving it implies
+        ``fit="crop"``; other fits refuse it.
+    mean, std : sequence of float, optional
+        Normalisation, one value per channel. By default ImageNet's; for one channel ImageNet's in grey (the
+        luma weights applied to its mean and std, the std as if the colour channels were fully correlated,
+        which they nearly are).
+    interpolation : str
+        ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
+    channels : int
+        3 for an RGB model; 1 for a grayscale one, whose pictures are converted to grey with ITU-R 601-2 luma
+        (PIL's ``"L"`` mode).
+    fit : str, optional
+        How a picture that is not square becomes the square input. ``"squash"`` resizes the whole picture to
+        ``size`` x ``size`` and so changes its aspect ratio (how the default model was evaluated); ``"crop"``
+        resizes the short side to ``resize`` (or ``size``) and keeps the centre ``size`` x ``size``;
+        ``"pad"`` resizes the long side to ``size`` and fills the rest with the mean colour (rounded to 8 bits,
+        so it normalises to within half a grey level of 0). By default ``"crop"`` when ``resize`` is given,
+        else ``"squash"``. :meth:`fit_note` says what a fit did to a picture. To switch a model's own recipe,
+        e.g. ``dataclasses.replace(net.preprocess, fit="pad", resize=None)``.
     """
 
     size: int = 224
     resize: Optional[int] = None
-    mean: Tuple[float, float, float] = IMAGENET_MEAN
-    std: Tuple[float, float, float] = IMAGENET_STD
+    mean: Optional[Tuple[float, ...]] = None
+    std: Optional[Tuple[float, ...]] = None
     interpolation: str = "bilinear"
+    channels: int = 3
+    fit: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        def whole(name: str, value: object) -> None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelError(f"{name} must be a whole number of pixels >= 1, got {value!r}")
+
+        whole("size", self.size)
+        if self.channels not in CHANNELS:
+            raise ModelError(f"channels must be 1 (a grayscale model) or 3 (RGB), got {self.channels!r}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ModelError(f"unknown interpolation {self.interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+        fit = self.fit if self.fit is not None else ("squash" if self.resize is None else "crop")
+        if fit not in FITS:
+            raise ModelError(f"unknown fit {fit!r}; choose one of: {', '.join(FITS)}")
+        if self.resize is not None:
+            whole("resize", self.resize)
+            if fit != "crop":
+                raise ModelError(
+                    f"resize={self.resize} is the short side before the centre crop of fit='crop'; "
+                    f"with fit={fit!r} leave it out (resize=None)"
+                )
+        object.__setattr__(self, "fit", fit)
+        defaults = {"mean": (IMAGENET_MEAN, IMAGENET_GRAY_MEAN), "std": (IMAGENET_STD, IMAGENET_GRAY_STD)}
+        for name, (rgb, grey) in defaults.items():
+            value = getattr(self, name)
+            value = (grey if self.channels == 1 else rgb) if value is None else tuple(float(v) for v in value)
+            if len(value) != self.channels:
+                kind = "grayscale" if self.channels == 1 else "RGB"
+                raise ModelError(
+                    f"{name} has {len(value)} value(s) but the preprocessing makes {self.channels} channel(s) "
+                    f"({kind}); give one value per channel, or channels={len(value)}"
+                )
+            object.__setattr__(self, name, value)
+        if not all(s > 0 for s in self.std):
+            raise ModelError(f"std must be positive, got {self.std}")
 
     def view(self, img: Image.Image) -> Image.Image:
-        """The RGB picture the model sees, ``size`` x ``size``: what overlays are drawn on."""
-        resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}[self.interpolation]
-        if self.resize is None:
-            return img.resize((self.size, self.size), resample)
+        """The RGB picture the model sees, ``size`` x ``size``, fitted as ``fit`` says (grey, R = G = B, for one
+        channel): what overlays are drawn on."""
+        resample = INTERPOLATIONS[self.interpolation]
+        img = img.convert("L" if self.channels == 1 else "RGB")
         w, h = img.size
-        scale = self.resize / min(w, h)
-        img = img.resize((max(self.size, round(w * scale)), max(self.size, round(h * scale))), resample)
-        left, top = (img.width - self.size) // 2, (img.height - self.size) // 2
-        return img.crop((left, top, left + self.size, top + self.size))
+        if self.fit == "squash":
+            img = img.resize((self.size, self.size), resample)
+        elif self.fit == "crop":
+            scale = (self.resize or self.size) / min(w, h)
+            img = img.resize((max(self.size, round(w * scale)), max(self.size, round(h * scale))), resample)
+            left, top = (img.width - self.size) // 2, (img.height - self.size) // 2
+            img = img.crop((left, top, left + self.size, top + self.size))
+        else:
+            inner = img.resize(self._padded_size(w, h), resample)
+            fill = tuple(round(255 * min(max(m, 0.0), 1.0)) for m in self.mean)
+            img = Image.new(img.mode, (self.size, self.size), fill if self.channels == 3 else fill[0])
+            img.paste(inner, ((self.size - inner.width) // 2, (self.size - inner.height) // 2))
+        return img.convert("RGB")
+
+    def _padded_size(self, w: int, h: int) -> Tuple[int, int]:
+        """Width and height of a ``w`` x ``h`` picture with its long side resized to ``size`` (``fit="pad"``)."""
+        scale = self.size / max(w, h)
+        return max(1, round(w * scale)), max(1, round(h * scale))
 
     def normalise(self, view: Image.Image) -> torch.Tensor:
-        """A ``(1, 3, size, size)`` float tensor of ``view`` with the mean and std applied."""
-        x = torch.from_numpy(np.array(view, dtype=np.float32)).permute(2, 0, 1) / 255.0
+        """A ``(1, channels, size, size)`` float tensor of ``view`` (made grey for one channel) with the mean
+        and std applied."""
+        x = pixels(view, self.channels)
         mean = torch.tensor(self.mean)[:, None, None]
         std = torch.tensor(self.std)[:, None, None]
         return ((x - mean) / std)[None]
 
     def denormalise(self, x: torch.Tensor) -> np.ndarray:
-        """Back from a normalised ``(3, H, W)`` or ``(1, 3, H, W)`` tensor to an ``(H, W, 3)`` uint8 array."""
-        x = x.detach().float().cpu().reshape(3, *x.shape[-2:])
+        """Back from a normalised ``(channels, H, W)`` or ``(1, channels, H, W)`` tensor to an ``(H, W, 3)`` uint8
+        array (grey, R = G = B, for one channel)."""
+        x = x.detach().float().cpu().reshape(self.channels, *x.shape[-2:])
         x = x * torch.tensor(self.std)[:, None, None] + torch.tensor(self.mean)[:, None, None]
+        x = x.expand(3, -1, -1)
         return (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+    def fit_note(self, size: Tuple[int, int]) -> Optional[str]:
+        """What fitting a ``(width, height)`` picture to the square input does to it, in words; ``None`` for a
+        square picture, which every fit only resizes.
+
+        Parameters
+        ----------
+        size : (int, int)
+            Width and height of the picture (PIL's ``Image.size``).
+        """
+        w, h = size
+        if w == h:
+            return None
+        s = self.size
+        if self.fit == "squash":
+            return f"squashed from {w}×{h} to {s}×{s}: the aspect ratio changed; Preprocess(fit='crop' or 'pad') keeps it"
+        if self.fit == "crop":
+            edges = "left and right" if w > h else "top and bottom"
+            return (
+                f"centre-cropped from {w}×{h} to {s}×{s}: the aspect ratio is kept, the {edges} edges are cut off; "
+                "Preprocess(fit='pad') shows the whole picture"
+            )
+        iw, ih = self._padded_size(w, h)
+        return f"padded from {w}×{h} (resized to {iw}×{ih}) to {s}×{s} with the mean colour: the aspect ratio is kept"
+
+
+def input_channels(model: nn.Module) -> int:
+    """The channels a model's input has, as far as its first ``Conv2d`` (in registration order) tells: 1 when
+    that takes one channel (a grayscale model), else 3."""
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return 1 if first is not None and first.in_channels == 1 else 3
 
 
 @lru_cache(maxsize=1)
@@ -87,14 +207,20 @@ class Net:
     Parameters
     ----------
     model : nn.Module
-        Any module mapping an image batch ``(N, 3, H, W)`` to logits ``(N, classes)``. It is never modified:
-        engine calls switch modes and freeze weights only for their duration.
+        Any module mapping an image batch ``(N, 3, H, W)`` (``(N, 1, H, W)`` if grayscale) to logits
+        ``(N, classes)``, or to a tuple, dict or other object holding them (see ``output``). It is never modified: engine calls run on a private replica
+        that shares its weights (:mod:`.replica`).
     preprocess : Preprocess, optional
-        Resize/crop and normalisation; ImageNet's mean/std at 224 px by default.
+        Resize/crop and normalisation; by default ImageNet's mean/std at 224 px, squashed, in RGB, or in grey
+        (``Preprocess(channels=1)``) when the model's first ``Conv2d`` takes one channel (:func:`input_channels`).
     labels : sequence of str, optional
         Class names; ImageNet's for 1000-class models, ``"class i"`` otherwise.
     name : str, optional
         A display name.
+    output : callable, optional
+        For models that return more than logits (detection-style tuples, Hugging Face-style outputs): a function
+        of what the model returns that selects the logits, e.g. ``lambda out: out["logits"]``. Pass the ``Net``
+        (not ``net.model``) to engine functions so they apply it.
     """
 
     def __init__(
@@ -103,11 +229,15 @@ class Net:
         preprocess: Optional[Preprocess] = None,
         labels: Optional[Sequence[str]] = None,
         name: Optional[str] = None,
+        output: Output = None,
     ):
         if not isinstance(model, nn.Module):
             raise ModelError(f"expected a torch.nn.Module, got {type(model).__name__}")
+        if output is not None and not callable(output):
+            raise ArgumentTypeError(f"output must be a function of the model's output that returns its logits, got {output!r}")
         self.model = model
-        self.preprocess = preprocess or Preprocess()
+        self.output = output
+        self.preprocess = preprocess or Preprocess(channels=input_channels(model))
         self._labels = tuple(labels) if labels is not None else None
         self.name = name or type(model).__name__
         self._layers: Optional[List[LayerRecord]] = None
@@ -122,6 +252,11 @@ class Net:
         param = next(self.model.parameters(), None)
         return param.device if param is not None else torch.device("cpu")
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point type of the model's parameters (inputs are cast to it)."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
+
     def label(self, index: int) -> str:
         """The name of class ``index``."""
         if self._labels is None and self.num_classes == 1000:
@@ -135,39 +270,78 @@ class Net:
         """Number of logits the model returns (probed once with a zero image)."""
         if self._num_classes is None:
             size = self.preprocess.size
-            x = torch.zeros(1, 3, size, size, device=self.device)
-            with model_state(self.model), torch.no_grad():
-                self._num_classes = int(self.model(x).shape[-1])
+            x = torch.zeros(1, self.preprocess.channels, size, size, device=self.device, dtype=self.dtype)
+            with private(self) as model, torch.no_grad():
+                out = model(x)
+            if not isinstance(out, torch.Tensor) or out.dim() != 2:
+                raise ModelError(logits_expected(out, "(1, classes)"))
+            self._num_classes = int(out.shape[-1])
         return self._num_classes
 
     def view(self, image: ImageLike) -> Image.Image:
-        """The RGB picture the model sees for ``image`` (resized/cropped to the input size)."""
+        """The RGB picture the model sees for ``image``: fitted to the input size as ``preprocess.fit`` says,
+        grey (R = G = B) for a one-channel model."""
         return self.preprocess.view(load_image(image))
 
     def tensor(self, image: ImageLike) -> torch.Tensor:
-        """The normalised ``(1, 3, size, size)`` input for ``image`` on the model's device."""
-        return self.preprocess.normalise(self.view(image)).to(self.device)
+        """The normalised ``(1, channels, size, size)`` input for ``image`` on the model's device, in its dtype."""
+        return self.preprocess.normalise(self.view(image)).to(self.device, self.dtype)
+
+    def fit_note(self, image: ImageLike) -> Optional[str]:
+        """What fitting ``image`` to the model's square input did to it, e.g. ``"squashed from 300×200 to
+        224×224: the aspect ratio changed; ..."``; ``None`` for a square picture (see :meth:`Preprocess.fit_note`)."""
+        return self.preprocess.fit_note(load_image(image).size)
 
     def logits(self, image: ImageLike) -> torch.Tensor:
         """The model's logits for one image, shape ``(classes,)``, on the CPU."""
-        x = self.tensor(image)
-        with model_state(self.model), torch.no_grad():
-            out = self.model(x)
-        if out.dim() != 2 or out.shape[0] != 1:
-            raise ModelError(f"expected the model to return logits of shape (1, classes), got {tuple(out.shape)}")
+        return self._logits(self.tensor(image))
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        with private(self) as model, torch.no_grad():
+            out = model(x)
+        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
+            raise ModelError(logits_expected(out, "(1, classes)"))
         return out[0].float().cpu()
 
     def predict(self, image: ImageLike, k: int = 5) -> List[Prediction]:
         """The ``k`` most probable classes for ``image``, as ``(index, label, prob)`` rows."""
-        probs = self.logits(image).softmax(-1)
+        return self.top(self.tensor(image), k)
+
+    def top(self, x: torch.Tensor, k: int = 5) -> List[Prediction]:
+        """The ``k`` most probable classes for one prepared input ``x`` (what :meth:`tensor` returns)."""
+        probs = self._logits(x).softmax(-1)
         values, indices = probs.topk(min(k, probs.numel()))
         return [Prediction(int(i), self.label(int(i)), float(v)) for v, i in zip(values, indices)]
 
     def layers(self) -> List[LayerRecord]:
         """Layer records (names, types, output shapes, receptive fields) at this net's input size."""
         if self._layers is None:
-            self._layers = layers(self.model, (3, self.preprocess.size, self.preprocess.size))
+            self._layers = layers(self, (self.preprocess.channels, self.preprocess.size, self.preprocess.size))
         return self._layers
+
+
+def available_devices() -> List[str]:
+    """The devices torch can run on here: ``cpu``, then each CUDA device and Apple's ``mps`` if present."""
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def checked_device(device: Union[str, torch.device]) -> torch.device:
+    """``device`` as a ``torch.device`` if this machine has it; a :class:`ModelError` naming the ones it has."""
+    available = available_devices()
+    try:
+        wanted = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ModelError(f"unknown device {device!r}; available here: {', '.join(available)}") from None
+    index = 0 if wanted.index is None else wanted.index
+    present = wanted.type == "cpu" or f"{wanted.type}:{index}" in available or (wanted.type == "mps" and "mps" in available)
+    if not present:
+        raise ModelError(f"device {str(device)!r} is not available on this machine; available here: {', '.join(available)}")
+    return wanted
 
 
 def _default_model() -> Net:
@@ -251,6 +425,7 @@ def load_model(
     device: Union[str, torch.device, None] = None,
     preprocess: Optional[Preprocess] = None,
     labels: Optional[Sequence[str]] = None,
+    output: Output = None,
 ) -> Net:
     """Load a network with its preprocessing and labels.
 
@@ -268,9 +443,11 @@ def load_model(
         Where to run; by default the first CUDA device if there is one, else the CPU. Your own module
         stays where it is unless you pass a device.
     preprocess : Preprocess, optional
-        Overrides the preprocessing (size, resize/crop, mean, std).
+        Overrides the preprocessing (size, fit: squash/crop/pad, mean, std, channels).
     labels : sequence of str, optional
         Overrides the class names.
+    output : callable, optional
+        Selects the logits from what the model returns (``lambda out: out["logits"]``); see :class:`Net`.
     """
     if isinstance(name, nn.Module):
         net = Net(name)
@@ -289,7 +466,7 @@ def load_model(
             f"{len(torchvision_names())} in all), a checkpoint path, or an nn.Module"
         )
     if device is not None or not isinstance(name, nn.Module):
-        target = torch.device(device) if device is not None else (
+        target = checked_device(device) if device is not None else (
             torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
         )
         net.model.to(target)
@@ -297,4 +474,6 @@ def load_model(
         net.preprocess = preprocess
     if labels is not None:
         net._labels = tuple(labels)
+    if output is not None:
+        net = Net(net.model, net.preprocess, net._labels, net.name, output)
     return net

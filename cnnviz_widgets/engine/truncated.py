@@ -24,6 +24,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
+from .replica import sources
 from .tracing import hook_free, traced
 
 OUTPUT = ""
@@ -335,8 +336,8 @@ class Truncated:
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[str], gm: fx.GraphModule, folded: int):
-        self.layers, self.gm, self.folded = tuple(layers), gm, folded
-        self.tensors = list(itertools.chain(model.parameters(), model.buffers()))
+        self.model, self.layers, self.gm, self.folded = model, tuple(layers), gm, folded
+        self.tensors = sources(model)
         self.version = _versions(self.tensors)
 
     @classmethod
@@ -347,8 +348,8 @@ class Truncated:
         """The copy for ``layers`` if it reproduces ``reference`` (the model's activations for ``x``), else ``None``.
 
         ``keep`` names, per layer, the only channels the caller reads (``None``: all); the copy computes just
-        those and returns zeros for the others. Call it inside ``model_state(model)`` (eval mode: batch norms
-        use their running statistics).
+        those and returns zeros for the others. ``model`` is the engine's replica (eval mode: batch norms use
+        their running statistics), held with :func:`~cnnviz_widgets.engine.replica.private`.
         """
         keep = keep or {}
         if not hook_free(model):
@@ -375,7 +376,7 @@ class Truncated:
 
     @property
     def fresh(self) -> bool:
-        """Whether the model's weights and buffers are still those the copy was made from."""
+        """Whether the user's weights and buffers behind the replica are still those the copy was made from."""
         return _versions(self.tensors) == self.version
 
     def __call__(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:

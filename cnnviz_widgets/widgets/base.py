@@ -8,19 +8,47 @@ waits for the running one to finish (an analysis of the map being computed), and
 """
 from __future__ import annotations
 
+import atexit
 import contextvars
 import functools
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
 import anywidget
 import traitlets
 
+from ..engine.errors import CnnvizError, SetupError, ViewError
+
+from .encoding import WIRE_MODES, message_buffers, to_base64, wire_mode
+
 log = logging.getLogger("cnnviz_widgets")
 STATIC = Path(__file__).resolve().parent.parent / "static"
 BUNDLE = STATIC / "widget.js"
+STYLES = STATIC / "widget.css"
+# Checked once, at import: anywidget reads the files when the class is defined. Without them the package
+# still imports (engine-only use), and only creating a view fails.
+BUNDLED = BUNDLE.is_file() and STYLES.is_file()
+
+
+_RUNNING: "weakref.WeakSet[Job]" = weakref.WeakSet()
+"""Jobs started and not yet collected: stopped and joined when the interpreter exits."""
+EXIT_PATIENCE = 10.0
+"""Seconds each job may take to reach its next cancellation point when the interpreter exits."""
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Cancel and join every running job: a worker thread still inside torch while the interpreter tears down
+    aborts the process ("terminate called without an active exception", exit 134) when a script ends."""
+    jobs = list(_RUNNING)
+    for job in jobs:
+        job.cancel()
+    for job in jobs:
+        if job.thread is not None and job.thread is not threading.current_thread():
+            job.thread.join(EXIT_PATIENCE)
 
 
 class Cancelled(Exception):
@@ -96,31 +124,59 @@ def shows_errors(method: Callable) -> Callable:
 
 
 class ViewWidget(anywidget.AnyWidget):
-    """Base of every cnnviz view: one shared ES module, rendered by the view named in ``_view``."""
+    """Base of every cnnviz view: one shared ES module, rendered by the view named in ``_view``.
 
-    _esm = BUNDLE
-    _css = STATIC / "widget.css"
+    Binary values (pictures, arrays) go to the browser as binary buffers, or as base64 text in the JSON state
+    when the kernel runs in Colab, whose widget manager does not deliver buffers reliably. The environment
+    variable ``CNNVIZ_WIRE=buffers|base64``, read when a view is created, forces either mode.
+    """
+
+    if BUNDLED:  # Paths, so that anywidget hot-reloads them under ANYWIDGET_HMR=1
+        _esm = BUNDLE
+        _css = STYLES
     _view = traitlets.Unicode("").tag(sync=True)
 
     error = traitlets.Unicode("", help="Message of the last failure, shown in the view's banner.").tag(sync=True)
     busy = traitlets.Bool(False, help="True while a background job runs.").tag(sync=True)
     progress = traitlets.Float(0.0, help="Fraction of the running job that is done.").tag(sync=True)
     status = traitlets.Unicode("", help="One line about the running or last job.").tag(sync=True)
+    _wire = traitlets.Enum(WIRE_MODES, read_only=True, help="How binary values travel: buffers or base64 text.").tag(
+        sync=True
+    )
 
     _job: Optional[Job] = None  # class default: close() may run from __del__ of a half-built widget
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> "ViewWidget":
+        """Refuse to make a view without the bundle, before a subclass checks its arguments (or runs a model)."""
+        if not BUNDLED:
+            raise SetupError(
+                f"the front-end bundle {BUNDLE} is missing; build it with `make setup` (or `npm run build` in js/), "
+                "then restart the kernel"
+            )
+        return super().__new__(cls, *args, **kwargs)
+
     def __init__(self, **kwargs: Any):
-        if not BUNDLE.is_file():
-            raise RuntimeError(f"the front-end bundle {BUNDLE} is missing; build it with `make setup` (or `npm run build` in js/)")
         self._lock = threading.Lock()
         super().__init__(**kwargs)
         self.on_msg(self._handle_message)
 
+    # -- wire -----------------------------------------------------------------------------------------------
+    @traitlets.default("_wire")
+    def _default_wire(self) -> str:
+        """Chosen when the view is created (its first state needs it): see :func:`encoding.wire_mode`."""
+        return wire_mode()
+
+    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict:
+        """The state ipywidgets sends (and saves in notebooks); in base64 mode binary values in it are markers."""
+        state = super().get_state(key=key, drop_defaults=drop_defaults)
+        return to_base64(state) if self._wire == "base64" else state
+
     # -- errors ---------------------------------------------------------------------------------------------
     def show_error(self, exc: BaseException) -> None:
-        """Put ``exc`` in the banner and in the Python log; never re-raise into the kernel."""
+        """Put ``exc`` in the banner and in the Python log; never re-raise into the kernel. Our own errors
+        carry complete messages and are shown as they are; anything else (torch, the user's model) with its type."""
         text = str(exc) or type(exc).__name__
-        if not isinstance(exc, ValueError):  # our own errors are ValueErrors with a complete message
+        if not isinstance(exc, CnnvizError):
             text = f"{type(exc).__name__}: {text}"
             log.error("cnnviz_widgets view failed", exc_info=exc)
         else:
@@ -150,6 +206,7 @@ class ViewWidget(anywidget.AnyWidget):
             self.status = ""
             thread = threading.Thread(target=job.run, name=f"cnnviz-{self._view}", daemon=True)
             job.thread = thread
+            _RUNNING.add(job)
             contextvars.copy_context().run(thread.start)
         return job
 
@@ -175,11 +232,11 @@ class ViewWidget(anywidget.AnyWidget):
         elif kind == "dismiss_error":
             self.error = ""
         else:
-            self.handle_message(content, [bytes(b) for b in buffers or ()])
+            self.handle_message(*message_buffers(content, buffers))
 
     def handle_message(self, content: dict, buffers: List[bytes]) -> None:
         """Subclasses handle their own front-end requests (and any binary buffers sent with them) here."""
-        raise ValueError(f"unknown request from the view: {content!r}")
+        raise ViewError(f"unknown request from the view: {content!r}")
 
     def close(self) -> None:
         """Stop and join the running job, then release the comm (and, in subclasses, the model)."""

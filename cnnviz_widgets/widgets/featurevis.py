@@ -27,14 +27,16 @@ from ..engine.featurevis import (
     OUTPUT, PARAMS, SQUASHES, FeatureVisError, Objective, Visualization, as_objective, channel, channels, class_logit,
     deepdream, diversity, neuron,
 )
-from ..engine.hooks import capture, model_state
+from ..engine.hooks import capture
+from ..engine.replica import private
+from ..engine.errors import ArgumentTypeError
 from ..engine.images import ImageLike, sample_image
 from ..engine.layers import LayerRecord, blocks
 from ..engine.model import Prediction
 from .base import Job, shows_errors
 from .encoding import encode_array, jpeg_bytes, png_bytes
 from .frames import FramePacer, image_strip
-from .photo import PhotoView, layer_rows
+from .photo import PhotoView, as_net, check_target, layer_rows, prepare
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -149,7 +151,7 @@ def channel_maps(model: nn.Module, x: torch.Tensor, layer: str, side: int = THUM
     Parameters
     ----------
     model : nn.Module
-        The network; one forward pass without gradients, the model left as it was.
+        The network; one forward pass of its replica without gradients.
     x : torch.Tensor
         One normalised image ``(1, 3, H, W)`` on the model's device.
     layer : str
@@ -162,8 +164,8 @@ def channel_maps(model: nn.Module, x: torch.Tensor, layer: str, side: int = THUM
     torch.Tensor or None
         ``(C, h, w)`` float32 on the CPU; ``None`` when the layer's output has no spatial (C, H, W) shape.
     """
-    with model_state(model), torch.no_grad(), capture(model, [layer]) as record:
-        model(x)
+    with private(model) as twin, torch.no_grad(), capture(twin, [layer]) as record:
+        twin(x)
     act = record[layer]
     if act.dim() != 4:
         return None
@@ -298,17 +300,40 @@ class FeatureVisualizer(PhotoView):
     ):
         unknown = sorted(set(settings) - set(SETTINGS))
         if unknown:
-            raise TypeError(f"unknown setting(s) {', '.join(unknown)}; the settings are: {', '.join(SETTINGS)}")
+            raise ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; the settings are: {', '.join(SETTINGS)}")
         if not isinstance(start, bool):
-            raise TypeError(f"start must be True or False, got {start!r}")
+            raise ArgumentTypeError(f"start must be True or False, got {start!r}")
+        net = as_net(net)
+        picture = prepare(net, image if image is not None else sample_image("cat"))
+        if target is not None:
+            check_target(net, target)
+        records = net.layers()
         super().__init__(net, opacity=1.0, colormap=colormap)
         self._custom: Optional[Objective] = None
         self._built: Optional[Recipe] = None
         self._goal = 0
         self._pacer = FramePacer(FRAME_INTERVAL, ACK_PATIENCE)
         self._targeted = target is not None
-        records = self._net.layers()
         self.set_trait("layers", layer_rows(records))
+        try:
+            self._configure(records, objective, layer, kind, unit, y, x, steps, size, batch, batch_mode, units, diversity, settings)
+            self.observe(self._show_thumbnails, names="layer")
+            self.observe(self._on_target, names="target")
+            self.observe(self._on_settings, names=[
+                "kind", "layer", "unit", "y", "x", "units", "target", "steps", "size", "batch", "batch_mode", "diversity",
+                *SETTINGS,
+            ])
+            self._show(picture, target)
+            if start:
+                self.run()
+        except BaseException:
+            self.close()  # the arguments were wrong (the engine says why): no half-made view stays behind
+            raise
+
+    def _configure(self, records: List[LayerRecord], objective: Any, layer: Optional[str], kind: str, unit: int,
+                   y: Optional[int], x: Optional[int], steps: int, size: Optional[int], batch: int, batch_mode: str,
+                   units: Sequence[int], diversity: float, settings: Dict[str, Any]) -> None:
+        """Set the traits from the constructor's arguments; raises for a kind or batch mode the view cannot run."""
         with self.hold_trait_notifications():
             self.kind, self.unit, self.y, self.x = kind, unit, y, x
             self.layer = layer if layer is not None else default_layer(self._net.model, records)
@@ -319,29 +344,20 @@ class FeatureVisualizer(PhotoView):
             for name, value in settings.items():
                 setattr(self, name, value)
         self._offer_kinds()
-        self._recipe()  # a kind or batch mode the view cannot run raises here, before anything starts
-        self.observe(self._show_thumbnails, names="layer")
-        self.observe(self._on_target, names="target")
-        self.observe(self._on_settings, names=[
-            "kind", "layer", "unit", "y", "x", "units", "target", "steps", "size", "batch", "batch_mode", "diversity",
-            *SETTINGS,
-        ])
-        self._load(image if image is not None else sample_image("cat"), target)
-        if start and not self.error:
-            self.run()
+        self._recipe()
 
     # -- public ---------------------------------------------------------------------------------------------
-    @shows_errors
     def run(self) -> None:
         """Start a new visualisation with the current settings and take ``steps`` steps in the background.
 
-        The engine checks the settings first; a bad one (a unit out of range, a size below the model's
-        minimum, ...) shows its message in the banner and leaves the current picture. :meth:`stop` ends the run
-        within one step, :meth:`resume` goes on, :meth:`wait` blocks until it is over.
+        The engine checks the settings first, here (with a probing forward pass): a bad one (a unit out of
+        range, a size below the model's minimum, ...) raises its message (from the view's Start: in the
+        banner) and leaves the current picture. :meth:`stop` ends the run within one step, :meth:`resume` goes
+        on, :meth:`wait` blocks until it is over.
         """
-        self.submit(functools.partial(self._ascend, self._recipe(), self.steps))
+        recipe = self._recipe()
+        self.submit(functools.partial(self._ascend, (recipe, recipe.build(self._net)), self.steps))
 
-    @shows_errors
     def resume(self) -> None:
         """Go on with the current visualisation (with the settings it was started with): up to the step count
         it was running to, or ``steps`` more if it got there. Without one, the same as :meth:`run`."""
@@ -457,7 +473,7 @@ class FeatureVisualizer(PhotoView):
     @shows_errors
     def _show_thumbnails(self, _change: Any) -> None:
         """The unit picker's thumbnails: the layer's channel maps on the photo (one forward pass)."""
-        maps = channel_maps(self._net.model, self._x, self.layer) if self._x is not None else None
+        maps = channel_maps(self._net, self._x, self.layer) if self._x is not None else None
         self.thumbnails = {"layer": self.layer, **encode_array(maps)} if maps is not None else {}
 
     def _on_target(self, _change: Any) -> None:
@@ -488,15 +504,11 @@ class FeatureVisualizer(PhotoView):
             self.status = f"settings changed: Start begins {what}; Resume goes on with the picture's own settings"
 
     # -- the job --------------------------------------------------------------------------------------------
-    def _ascend(self, recipe: Optional[Recipe], steps: int, job: Job) -> None:
-        """Build a visualisation from ``recipe`` (``None``: go on with the current one) and run it, publishing
-        paced JPEG frames while it runs and a PNG of where it ended (also after Stop or a failure)."""
-        if recipe is not None:
-            try:
-                vis = recipe.build(self._net)
-            except Exception:
-                self._publish(job, status=f"could not start {recipe.describe()}: the message above says why")
-                raise
+    def _ascend(self, start: Optional[Tuple[Recipe, Visualization]], steps: int, job: Job) -> None:
+        """Run a new visualisation made from a recipe (``None``: go on with the current one), publishing paced
+        JPEG frames while it runs and a PNG of where it ended (also after Stop or a failure)."""
+        if start is not None:
+            recipe, vis = start
             with self._lock:
                 if not job.current:
                     return

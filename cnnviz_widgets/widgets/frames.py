@@ -56,7 +56,8 @@ class FramePacer:
 
 
 def image_strip(images: torch.Tensor) -> Image.Image:
-    """A batch ``(B, 3, H, W)`` with values in [0, 1] as one RGB picture, the images side by side ``(H, B * W)``."""
+    """A batch ``(B, 3, H, W)`` with values in [0, 1] as one RGB picture, the images side by side ``(H, B * W)``;
+    a grey batch ``(B, 1, H, W)`` becomes grey RGB (R = G = B)."""
     b, _, height, width = images.shape
-    pixels = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    pixels = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).expand(b, 3, height, width)
     return Image.fromarray(pixels.permute(2, 0, 3, 1).reshape(height, b * width, 3).numpy())

@@ -17,13 +17,14 @@ import torch.nn.functional as F
 import traitlets
 from PIL import Image
 
-from ..engine.hooks import model_state
+from ..engine.replica import private
+from ..engine.errors import ArgumentTypeError
 from ..engine.images import ImageError, ImageLike
 from ..engine.model import Prediction
 from ..engine.occlusion import BASELINES, Grid, Occlusion, OcclusionError, make_fill, occlusion_steps
 from .base import Job, shows_errors
 from .encoding import encode_array, png_bytes
-from .photo import PhotoView
+from .photo import PhotoView, as_net, check_target, prepare
 
 FRAME_INTERVAL = 0.1
 """Least time between two partial maps sent to the view (about 10 frames/s); the last one always goes."""
@@ -105,8 +106,8 @@ def check_settings(size: Tuple[int, int], window: Any, stride: Any, baseline: An
 
 def class_prob(model: torch.nn.Module, x: torch.Tensor, target: int) -> float:
     """The softmax probability of class ``target`` for one normalised image ``x`` (the model left as it was)."""
-    with model_state(model), torch.no_grad():
-        logits = model(x)
+    with private(model) as twin, torch.no_grad():
+        logits = twin(x)
     return float(F.softmax(logits.double(), dim=1)[0, target])
 
 
@@ -170,31 +171,34 @@ class OcclusionExplorer(PhotoView):
         colormap: str = "inferno",
         start: bool = True,
     ):
-        super().__init__(net, opacity=opacity, colormap=colormap)
-        size = self._net.preprocess.size
+        net = as_net(net)
+        size = net.preprocess.size
         check_settings((size, size), window, stride, baseline)
         if not isinstance(start, bool):
-            raise TypeError(f"start must be True or False, got {start!r}")
+            raise ArgumentTypeError(f"start must be True or False, got {start!r}")
+        picture = prepare(net, image)
+        if target is not None:
+            check_target(net, target)
+        super().__init__(net, opacity=opacity, colormap=colormap)
         self.set_trait("baselines", list(BASELINES))
         with self.hold_trait_notifications():
             self.window, self.stride, self.baseline = window, stride, baseline
         self.observe(self._on_settings, names=["window", "stride", "baseline", "target"])
-        self._load(image, target)
-        if start and self._x is not None:
+        self._show(picture, target)
+        if start:
             self.run()
 
     # -- public ---------------------------------------------------------------------------------------------
-    @shows_errors
     def run(self) -> None:
         """Compute the occlusion map for the current settings in the background, publishing it as it fills in.
 
-        A bad window, stride or baseline shows the engine's message in the banner and starts nothing;
+        A bad window, stride or baseline raises the engine's message (from the view's Run: in the banner) and
+        starts nothing;
         :meth:`stop` (or the view's Stop) keeps the partial map, :meth:`wait` blocks until the run is over.
         """
         settings = self._settings()
         self.submit(functools.partial(self._occlude, settings))
 
-    @shows_errors
     def show_window(self, i: int, j: int) -> None:
         """Put the image with window ``(i, j)`` occluded, and the class probability it gets, into ``occluded``.
 
@@ -215,7 +219,7 @@ class OcclusionExplorer(PhotoView):
         occluded[0, :, ys, xs] = make_fill(settings.x, settings.baseline)[:, ys, xs]
         prob = float(result.probs[i, j])
         if math.isnan(prob):  # the run stopped before this window: one forward pass
-            prob = class_prob(self._net.model, occluded, settings.target)
+            prob = class_prob(self._net, occluded, settings.target)
         picture = Image.fromarray(self._net.preprocess.denormalise(occluded))
         self.occluded = {
             "i": i, "j": j, "box": [ys.start, ys.stop, xs.start, xs.stop], "image": png_bytes(picture),
@@ -281,7 +285,7 @@ class OcclusionExplorer(PhotoView):
     def _occlude(self, settings: Settings, job: Job) -> None:
         """Run the engine chunk by chunk, publishing at most one map per FRAME_INTERVAL and always the last."""
         label = self._net.label(settings.target)
-        steps = occlusion_steps(self._net.model, settings.x, settings.target, settings.window, settings.stride, settings.baseline)
+        steps = occlusion_steps(self._net, settings.x, settings.target, settings.window, settings.stride, settings.baseline)
         self._publish(job, settings, None, f"occluding “{label}”…")
         begin = sent = time.perf_counter()
         result: Optional[Occlusion] = None

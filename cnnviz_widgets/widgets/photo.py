@@ -4,22 +4,69 @@ the layer picker.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
+import numpy as np
 import torch
 import traitlets
+from PIL import Image
 from torch import nn
 
+from ..engine.errors import ArgumentTypeError, ViewError
 from ..engine.images import SAMPLES, ImageError, ImageLike, load_image, sample_image
 from ..engine.layers import LayerRecord
 from ..engine.model import Net, Prediction
-from .base import ViewWidget, shows_errors
+from .base import ViewWidget
 from .encoding import png_bytes
 
 COLORMAPS = ("inferno", "viridis", "jet", "gray")
 MAX_UPLOAD_BYTES = 20 * 2**20
 """Largest image file the view may upload (the front-end refuses bigger files before sending them)."""
 TOP_K = 5
+
+
+class Picture(NamedTuple):
+    """A photo made ready for a view: the RGB picture the model sees, its input tensor, top predictions, and
+    what fitting it to the model's input did to its shape (``Net.fit_note``; empty when nothing)."""
+
+    view: Image.Image
+    x: torch.Tensor
+    predictions: List[Prediction]
+    notice: str
+
+
+def check_colormap(colormap: Any) -> None:
+    """Raise naming the colour maps unless ``colormap`` is one of them."""
+    if colormap not in COLORMAPS:
+        raise ViewError(f"unknown colormap {colormap!r}; choose one of: {', '.join(COLORMAPS)}")
+
+
+def as_net(net: Any) -> Net:
+    """``net`` as a :class:`Net` (a bare module gets ImageNet preprocessing); an error naming what is accepted."""
+    if isinstance(net, nn.Module):
+        return Net(net)
+    if not isinstance(net, Net):
+        raise ArgumentTypeError(f"net must be a cnnviz_widgets Net (cw.load_model(...)) or an nn.Module, got {type(net).__name__}")
+    return net
+
+
+def prepare(net: Net, image: ImageLike) -> Picture:
+    """Read ``image`` and run the model on it once; raises (a bad file, a model that fails) before a view shows it.
+
+    The predictions come from the same input tensor the explanations use (the picture is preprocessed once).
+    """
+    image = load_image(image)
+    view = net.view(image)
+    x = net.tensor(image)
+    return Picture(view, x, net.top(x, TOP_K), net.fit_note(image) or "")
+
+
+def check_target(net: Net, target: Any) -> int:
+    """``target`` as a class index of ``net``; an error naming the valid range otherwise."""
+    classes = net.num_classes
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < classes:
+        raise ViewError(f"target must be a class index in 0..{classes - 1}, got {target!r}")
+    return int(target)
 
 
 def layer_rows(records: Sequence[LayerRecord]) -> List[Dict[str, Any]]:
@@ -42,19 +89,19 @@ class PhotoView(ViewWidget):
     """
 
     image = traitlets.Bytes(b"", help="PNG of the picture the model sees (input resolution).").tag(sync=True)
+    notice = traitlets.Unicode(
+        "", help="What fitting the photo to the model's input did to its shape (e.g. squashed); empty when nothing."
+    ).tag(sync=True)
     samples = traitlets.List(traitlets.Unicode(), read_only=True, help="Names of the bundled sample photos.").tag(sync=True)
     predictions = traitlets.List(traitlets.Dict(), help="Top-5 rows {index, label, prob}.").tag(sync=True)
     target = traitlets.Int(0, help="Class being explained.").tag(sync=True)
     opacity = traitlets.Float(0.5, min=0.0, max=1.0, help="Initial overlay opacity.").tag(sync=True)
     colormap = traitlets.Unicode("inferno", help="Initial colour map.").tag(sync=True)
 
-    def __init__(self, net: Any, *, opacity: float, colormap: str):
-        if isinstance(net, nn.Module):
-            net = Net(net)
-        if not isinstance(net, Net):
-            raise TypeError(f"net must be a cnnviz_widgets Net (cw.load_model(...)) or an nn.Module, got {type(net).__name__}")
-        if colormap not in COLORMAPS:
-            raise ValueError(f"unknown colormap {colormap!r}; choose one of: {', '.join(COLORMAPS)}")
+    def __init__(self, net: Net, *, opacity: float, colormap: str):
+        """Subclasses check all their arguments (:func:`as_net`, :func:`prepare`, their own) before calling this,
+        which opens the view's comm: a bad argument raises without leaving a half-made view behind."""
+        check_colormap(colormap)
         super().__init__(opacity=opacity, colormap=colormap)
         self._net: Optional[Net] = net
         self._x: Optional[torch.Tensor] = None
@@ -67,11 +114,12 @@ class PhotoView(ViewWidget):
         Parameters
         ----------
         image : PIL image, array, tensor, path or bytes
-            The photo; an unreadable one is reported in the banner and the current picture stays.
+            The photo; an unreadable one raises :class:`ImageError` (from the view's picker: the banner says why)
+            and the current picture stays.
         target : int, optional
             Class to explain; defaults to the top prediction.
         """
-        self._load(image, target)
+        self._show(prepare(self._net, image), target)
 
     @property
     def net(self) -> Optional[Net]:
@@ -105,17 +153,14 @@ class PhotoView(ViewWidget):
             raise ImageError(f"{name}: {exc}") from None
         self.set_image(image)
 
-    @shows_errors
-    def _load(self, image: ImageLike, target: Optional[int]) -> None:
-        net = self._net
-        view = net.view(image)  # raises before anything changes: a bad image leaves the current one shown
-        x = net.preprocess.normalise(view).to(net.device)
-        preds = net.predict(view, k=TOP_K)
-        self._x, self._image_id = x, self._image_id + 1
+    def _show(self, picture: Picture, target: Optional[int]) -> None:
+        """Make ``picture`` the view's photo and let the subclass react."""
+        self._x, self._image_id = picture.x, self._image_id + 1
         with self.hold_sync():
-            self.image = png_bytes(view)
-            self.predictions = [p._asdict() for p in preds]
-        self._loaded(preds, target)
+            self.image = png_bytes(picture.view)
+            self.notice = picture.notice
+            self.predictions = [p._asdict() for p in picture.predictions]
+        self._loaded(picture.predictions, target)
 
     def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
         """React to a new picture (``self._x``), given its top predictions and the class asked for, if any."""

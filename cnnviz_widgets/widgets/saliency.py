@@ -21,12 +21,13 @@ import traitlets
 from ..engine.attribution import (
     LAYER_METHODS, METHODS, AttributionError, Explanation, deletion_insertion, explain, get_method, sanity_check,
 )
+from ..engine.attribution.methods import base_options
 from ..engine.images import ImageError, ImageLike
-from ..engine.layers import LayerError, default_cam_layer, list_choices
-from ..engine.model import Prediction
+from ..engine.layers import LayerError, LayerRecord, default_cam_layer, list_choices, resolve_layer
+from ..engine.model import Net, Prediction
 from .base import Job, shows_errors
 from .encoding import encode_array
-from .photo import PhotoView, layer_rows
+from .photo import PhotoView, as_net, check_target, layer_rows, prepare
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -88,6 +89,24 @@ def check_options(value: Any) -> Options:
     return checked
 
 
+def pick_layer(net: Net, rows: List[Dict[str, Any]], layer: Optional[str], records: List[LayerRecord]) -> str:
+    """The Grad-CAM family's layer: ``layer`` checked against the picker's ``rows``, or the default one.
+
+    Raises a :class:`LayerError` for a name the model does not have (closest names first) or a layer without a
+    spatial (C, H, W) output (naming those that have one).
+    """
+    if layer is None:
+        return default_cam_layer(net.model, records) if rows else ""
+    resolve_layer(net.model, layer)
+    names = [row["name"] for row in rows]
+    if layer not in names:
+        raise LayerError(
+            f"{layer!r} is not a layer with a spatial (C, H, W) output, which the Grad-CAM family needs; choose one "
+            f"of: {list_choices(names, layer) if names else 'none (this model has no such layer)'}"
+        )
+    return layer
+
+
 class SaliencyExplorer(PhotoView):
     """Which pixels made the network say this class? Pick a class, a method, its options and (for the
     Grad-CAM family) a layer; compare all methods at once; check a map with randomisation and deletion.
@@ -105,7 +124,13 @@ class SaliencyExplorer(PhotoView):
     target : int, optional
         Class to explain; defaults to the top prediction.
     options : dict, optional
-        ``{method: {option: value}}`` overriding the defaults, e.g. ``{"smoothgrad": {"samples": 50}}``.
+        ``{method: {option: value}}`` overriding the defaults, e.g. ``{"smoothgrad": {"samples": 50}}``. The
+        noise tunnel (``smoothgrad``) runs its ``over`` method with that method's options.
+    forward_args : tuple
+        Extra arguments of the model's forward after the image, given to every attribution, sanity check and
+        deletion/insertion run (see :func:`~cnnviz_widgets.engine.explain`); a tensor has one row (the image).
+        The top-5 predictions and the layer table are computed without them, so the model must also run on
+        the image alone (give its extra arguments defaults).
     compare : bool
         Start with the grid of all methods.
     opacity : float
@@ -146,31 +171,40 @@ class SaliencyExplorer(PhotoView):
         layer: Optional[str] = None,
         target: Optional[int] = None,
         options: Optional[Options] = None,
+        forward_args: Tuple[Any, ...] = (),
         compare: bool = False,
         opacity: float = 0.5,
         colormap: str = "inferno",
     ):
+        net = as_net(net)
         applied = check_options(options or {})
+        get_method(method)
+        records = net.layers()
+        rows = layer_rows(records)
+        layer = pick_layer(net, rows, layer, records)
+        picture = prepare(net, image)
+        if target is not None:
+            check_target(net, target)
         super().__init__(net, opacity=opacity, colormap=colormap)
         self._applied = applied
+        self._forward_args = forward_args
         self._cache: Dict[Key, Computed] = {}
         self._analysed: Dict[str, Key] = {}
         self._grid: Optional[Tuple[Job, FrozenSet[Key]]] = None  # the running compare job and its maps
         self.set_trait("methods", [m.describe() for m in METHODS.values()])
+        self.set_trait("layers", rows)
         with self.hold_trait_notifications():
             self.options = applied
             self.method = method
             self.compare = compare
-            self.layer = layer if layer is not None else self._probe_layers()
+            self.layer = layer
         self.observe(self._on_settings, names=["target", "layer"])
         self.observe(self._on_method, names="method")
         self.observe(self._on_options, names="options")
         self.observe(self._on_compare, names="compare")
-        if not self.error:
-            self._load(image, target)
+        self._show(picture, target)
 
     # -- public ---------------------------------------------------------------------------------------------
-    @shows_errors
     def run_sanity_check(self, steps: int = SANITY_STEPS) -> None:
         """Recompute the current map while the model's layers are randomised top-down (Adebayo et al. 2018).
 
@@ -188,8 +222,8 @@ class SaliencyExplorer(PhotoView):
             title = METHODS[request.method].title
             job.progress(0.0, f"sanity check of {title}: randomising the model in {steps} steps…")
             result = sanity_check(
-                net.model, request.x, request.target, request.method, request.layer,
-                options=request.options, steps=steps, progress=job.progress,
+                net, request.x, request.target, request.method, request.layer,
+                options=request.options, forward_args=self._forward_args, steps=steps, progress=job.progress,
             )
             job.check()
             correlation = [float(c) for c in result.correlation]
@@ -201,7 +235,6 @@ class SaliencyExplorer(PhotoView):
 
         self.submit(work, queue=True)
 
-    @shows_errors
     def run_deletion_insertion(self, steps: int = CURVE_STEPS) -> None:
         """Deletion and insertion curves of the current map (Petsiuk et al. 2018), into ``curves``.
 
@@ -219,8 +252,8 @@ class SaliencyExplorer(PhotoView):
             title = METHODS[request.method].title
             job.progress(0.5, f"deleting and inserting pixels in {title} order…")
             result = deletion_insertion(
-                net.model, request.x, computed.map, request.target, steps,
-                progress=lambda f: job.progress(0.5 + f / 2),
+                net, request.x, computed.map, request.target, steps,
+                forward_args=self._forward_args, progress=lambda f: job.progress(0.5 + f / 2),
             )
             job.check()
             self._store_analysis("curves", request.key, {
@@ -278,17 +311,6 @@ class SaliencyExplorer(PhotoView):
         else:
             self._on_settings(None)
 
-    def _probe_layers(self) -> str:
-        """Fill the layer picker from one probing forward pass; return the default Grad-CAM layer."""
-        try:
-            records = self._net.layers()
-        except Exception as exc:  # noqa: BLE001 - a model that cannot run on its input size is shown, not raised
-            self.show_error(ValueError(f"the model failed on a {self._net.preprocess.size}px test image: {exc}"))
-            return ""
-        rows = layer_rows(records)
-        self.set_trait("layers", rows)
-        return default_cam_layer(self._net.model, records) if rows else ""
-
     @shows_errors
     def _on_settings(self, _change: Any) -> None:
         self._publish()
@@ -324,7 +346,9 @@ class SaliencyExplorer(PhotoView):
     def _key(self, method: str) -> Key:
         """Everything ``method``'s map depends on under the current settings."""
         layer = self.layer if method in LAYER_METHODS else None
-        return (self._image_id, self.target, method, layer, tuple(sorted(self._applied.get(method, {}).items())))
+        options = tuple(sorted(self._applied.get(method, {}).items()))
+        base = tuple(sorted(base_options(method, self._applied).items()))  # the noise tunnel's base method's
+        return (self._image_id, self.target, method, layer, options + base)
 
     def _request(self, method: str) -> Request:
         """A frozen request for ``method`` under the current settings; raises naming the valid choices."""
@@ -345,7 +369,8 @@ class SaliencyExplorer(PhotoView):
                     f"{list_choices(names, self.layer)}"
                 )
             layer = self.layer
-        return Request(self._key(method), method, layer, dict(self._applied[method]), self._x, self.target)
+        options = dict(self._applied[method], method_options=base_options(method, self._applied))
+        return Request(self._key(method), method, layer, options, self._x, self.target)
 
     def _publish(self) -> None:
         """Derive the view's traits from the cache for the current settings (stale results drop out)."""
@@ -398,8 +423,8 @@ class SaliencyExplorer(PhotoView):
         job.progress(low, label)
         start = time.perf_counter()
         result = explain(
-            self._net.model, request.x, request.target, request.method, request.layer,
-            progress=lambda f: job.progress(low + f * (high - low)), **request.options,
+            self._net, request.x, request.target, request.method, request.layer,
+            progress=lambda f: job.progress(low + f * (high - low)), forward_args=self._forward_args, **request.options,
         )
         job.check()
         computed = Computed(result.map[0], self._note(request, result, time.perf_counter() - start))
@@ -410,7 +435,8 @@ class SaliencyExplorer(PhotoView):
         return computed
 
     def _note(self, request: Request, result: Explanation, seconds: float) -> str:
-        """The status line of a finished map; integrated gradients add their completeness error."""
+        """The status line of a finished map; integrated gradients add their completeness error, and the
+        method's notes follow (e.g. guided backprop on a model without rectifiers)."""
         where = f" at {request.layer}" if request.layer else ""
         note = f"{request.method}{where} for “{self._net.label(request.target)}” in {1000 * seconds:.0f} ms"
         if result.error is not None:
@@ -418,7 +444,7 @@ class SaliencyExplorer(PhotoView):
             gap = float(result.attribution[0].double().sum()) - error  # f(x) - f(baseline)
             share = f" ({abs(error / gap):.1%} of f(x)−f(baseline))" if gap else ""
             note += f"; completeness error {error:.2g}{share}"
-        return note
+        return "; ".join([note, *result.notes])
 
     def _store_analysis(self, name: str, key: Key, value: Dict[str, Any]) -> None:
         """Show a sanity check or curves if they still describe the current map."""

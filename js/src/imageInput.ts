@@ -1,9 +1,10 @@
 /**
  * Image picker: a select of the bundled samples (`samples` trait) and a file input. Picks go to Python as
- * messages, {type: "sample", name} or {type: "upload", name} with the file's bytes as one binary buffer.
+ * messages, {type: "sample", name} or {type: "upload", name} with the file's bytes attached (see codec.ts).
  * Files over the limit are refused here, with the reason in the error banner, before any byte is sent.
  */
 import type { AnyModel } from "@anywidget/types";
+import { sendWithBytes } from "./codec";
 import { uploadProblem } from "./files";
 import { h, listen, save } from "./ui";
 
@@ -26,7 +27,7 @@ export function imageInput(model: AnyModel): { el: HTMLElement; dispose: () => v
     if (!file) return;
     const problem = uploadProblem(file.name, file.size);
     if (problem) save(model, "error", problem);
-    else model.send({ type: "upload", name: file.name }, undefined, [await file.arrayBuffer()]);
+    else sendWithBytes(model, { type: "upload", name: file.name }, [await file.arrayBuffer()]);
   });
   drawSamples();
 

@@ -1,4 +1,5 @@
 /** OcclusionExplorer's pure parts: reading its setting fields and captioning the occluded-image preview. */
+import type { WireBytes } from "./codec";
 import { parseNumber } from "./options";
 
 /** The `occluded` trait: one clicked window, the picture with it covered, and both probabilities. */
@@ -7,7 +8,7 @@ export interface OccludedWindow {
   j: number;
   /** [top, bottom, left, right] in picture pixels, bottom/right exclusive. */
   box: [number, number, number, number];
-  image: DataView;
+  image: WireBytes;
   prob: number;
   clean_prob: number;
   target: number;

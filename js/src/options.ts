@@ -1,14 +1,15 @@
 /**
  * Attribution methods as Python describes them (`Method.describe()`), and the pure parts of editing their
- * options: reading a control's text and building the new `options` dict. Range checks stay in Python, whose
- * error message names the valid range, so the view never silently clamps what a person typed.
+ * options: reading a control (a number field, a select, a checkbox) and building the new `options` dict.
+ * Range checks stay in Python, whose error message names the valid range, so the view never silently clamps
+ * what a person typed.
  */
 
 export interface OptionDesc {
   name: string;
   label: string;
-  kind: "int" | "float" | "choice";
-  default: number | string;
+  kind: "int" | "float" | "choice" | "bool";
+  default: OptionValue;
   low?: number;
   high?: number;
   choices: string[];
@@ -22,7 +23,7 @@ export interface MethodDesc {
   options: OptionDesc[];
 }
 
-export type OptionValue = number | string;
+export type OptionValue = number | string | boolean;
 export type Options = Record<string, Record<string, OptionValue>>;
 
 /** A finite number typed in a text field; null for empty text or text that is not one. */
@@ -39,10 +40,21 @@ export function parseWhole(raw: string): number | null {
   return value !== null && Number.isInteger(value) ? value : null;
 }
 
-/** The value typed or picked in an option's control; null when it is not one (empty, not a number, not a choice). */
+/** The value typed or picked in a number or choice option's control; null when it is not one (empty, not a
+ * number, not a choice). */
 export function parseOption(desc: OptionDesc, raw: string): OptionValue | null {
   if (desc.kind === "choice") return desc.choices.includes(raw) ? raw : null;
   return parseNumber(raw);
+}
+
+/** The value an option's control holds: a bool option's checkbox state, else its text read by `parseOption`. */
+export function controlValue(desc: OptionDesc, control: { value: string; checked?: boolean }): OptionValue | null {
+  return desc.kind === "bool" ? control.checked === true : parseOption(desc, control.value);
+}
+
+/** Which control edits an option: a checkbox for a bool, a select for a choice, a number field otherwise. */
+export function controlKind(desc: OptionDesc): "checkbox" | "select" | "number" {
+  return desc.kind === "bool" ? "checkbox" : desc.kind === "choice" ? "select" : "number";
 }
 
 /** A new options dict with one value replaced (a synced trait needs a new object to notice the change). */
@@ -50,9 +62,9 @@ export function withOption(options: Options, method: string, name: string, value
   return { ...options, [method]: { ...(options[method] ?? {}), [name]: value } };
 }
 
-/** The valid range of a number option as a hint, e.g. "2..1000"; "" for choices. */
+/** The valid range of a number option as a hint, e.g. "2..1000"; "" for choices and bools. */
 export function rangeHint(desc: OptionDesc): string {
-  return desc.kind === "choice" || desc.low === undefined || desc.high === undefined ? "" : `${desc.low}..${desc.high}`;
+  return controlKind(desc) !== "number" || desc.low === undefined || desc.high === undefined ? "" : `${desc.low}..${desc.high}`;
 }
 
 /** Methods in display order, split into pixel methods and layer methods (empty groups left out). */

@@ -7,6 +7,7 @@
  * hover read-out, "Download PNG" and an optional click handler (which map pixel was clicked).
  */
 import type { NdArray } from "./arrays";
+import { toBytes, type WireBytes } from "./codec";
 import { COLORMAP_NAMES, lut } from "./colormap";
 import { blend, colorize, mapIndex, normalize } from "./overlay";
 import { h, saveBlob } from "./ui";
@@ -17,10 +18,10 @@ export interface Look {
   colormap: string;
 }
 
-/** Pixels of encoded image bytes, PNG or JPEG (a Bytes trait arrives as a DataView); null for an empty trait. */
-export async function decodeImage(data: DataView | null | undefined, type = "image/png"): Promise<ImageData | null> {
-  if (!data || data.byteLength === 0) return null;
-  const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+/** Pixels of encoded image bytes, PNG or JPEG (a Bytes trait, either wire form); null for an empty trait. */
+export async function decodeImage(data: WireBytes | null | undefined, type = "image/png"): Promise<ImageData | null> {
+  const bytes = toBytes(data);
+  if (!bytes || bytes.byteLength === 0) return null;
   const bitmap = await createImageBitmap(new Blob([bytes], { type }));
   const { width, height } = bitmap;
   const ctx = h("canvas", { width, height }).getContext("2d")!;
@@ -30,7 +31,7 @@ export async function decodeImage(data: DataView | null | undefined, type = "ima
 }
 
 /** A decoder for one stream of PNG pictures: `land` gets only the newest, whatever order the decodes finish in. */
-export function newestImage(land: (pixels: ImageData | null) => void): (png: DataView | null | undefined) => Promise<void> {
+export function newestImage(land: (pixels: ImageData | null) => void): (png: WireBytes | null | undefined) => Promise<void> {
   let latest = 0;
   return async (png) => {
     const mine = ++latest;
@@ -138,6 +139,8 @@ export function overlayCanvas(opts: {
   filename: string;
   onLook?: () => void;
   onClick?: (at: MapPoint) => void;
+  /** Shown right under the picture, e.g. the fit notice (notice.ts). */
+  below?: HTMLElement;
 }): OverlayCanvas {
   const heat = heatCanvas(opts.look, { class: "cnnviz-canvas" });
   const hover = h("div", { class: "cnnviz-hover" }, "\u00a0");
@@ -161,7 +164,7 @@ export function overlayCanvas(opts: {
   });
 
   return {
-    el: h("div", { class: "cnnviz-overlay" }, heat.canvas, hover, h("div", { class: "cnnviz-overlay-controls" }, ...controls, download)),
+    el: h("div", { class: "cnnviz-overlay" }, heat.canvas, ...(opts.below ? [opts.below] : []), hover, h("div", { class: "cnnviz-overlay-controls" }, ...controls, download)),
     setBase: heat.setBase,
     setMap: heat.setMap,
   };

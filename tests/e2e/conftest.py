@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import pytest
 
@@ -42,6 +42,11 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
 APPS = ("lab", "notebook")
+# Servers as (app, CNNVIZ_WIRE): how the kernels' views send binary values. Every test also runs with the views in
+# base64 mode, the one Colab gets, so that path cannot rot; on Lab only, since a fourth server would double the
+# browser tests' time, and Notebook 7 renders widgets through the same manager extension as Lab. Ids: "lab",
+# "notebook", "lab-base64".
+SERVERS = [("lab", "buffers"), ("notebook", "buffers"), ("lab", "base64")]
 # Notebook 7.6.5 logs this on every load; it is not ours.
 KNOWN_NOISE = ("Cannot read properties of undefined (reading 'schema')",)
 # anywidget imports the bundle from a blob: URL, so errors thrown by our code carry blob: frames.
@@ -80,9 +85,13 @@ def _write_settings(settings_dir: Path, plugin: str, values: Dict[str, Any]) -> 
 class JupyterServer:
     """`python -m jupyterlab` or `python -m notebook` on a free port, isolated in temp dirs."""
 
-    def __init__(self, app: str, base: Path):
+    wire = "buffers"
+    """CNNVIZ_WIRE of its kernels (set before :meth:`start`): how the views send pictures and arrays."""
+
+    def __init__(self, app: str, base: Path, python: str = sys.executable):
         assert app in APPS, app
         self.app = app
+        self.python = python
         self.base = base
         self.root = base / "root"
         self.runtime = base / "runtime"
@@ -102,7 +111,7 @@ class JupyterServer:
         # The news toast overlaps controls; windowing leaves off-screen cells out of the DOM.
         _write_settings(settings, "@jupyterlab/apputils-extension:notification", {"fetchNews": "false"})
         _write_settings(settings, "@jupyterlab/notebook-extension:tracker", {"windowingMode": "none"})
-        bin_dir = str(Path(sys.executable).parent)
+        bin_dir = str(Path(self.python).parent)
         env = {
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(config),
@@ -111,10 +120,11 @@ class JupyterServer:
             "IPYTHONDIR": str(ipython),
             "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "CNNVIZ_WIRE": self.wire,
         }
         module, app_class = ("jupyterlab", "LabApp") if self.app == "lab" else ("notebook", "JupyterNotebookApp")
         cmd = [
-            sys.executable, "-m", module,
+            self.python, "-m", module,
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
@@ -198,10 +208,13 @@ class JupyterServer:
         return f"{self.url}/notebooks/{name}?token={self.token}"
 
 
-@pytest.fixture(scope="session", params=APPS)
+@pytest.fixture(scope="session", params=SERVERS, ids=[app if w == "buffers" else f"{app}-{w}" for app, w in SERVERS])
 def jupyter_server(request, tmp_path_factory) -> JupyterServer:
-    """One server per app for the whole session (pytest groups the tests by app, so one runs at a time)."""
-    server = JupyterServer(request.param, tmp_path_factory.mktemp(f"jupyter-{request.param}"))
+    """One server per app and wire mode for the whole session (pytest groups the tests by server, so one runs at
+    a time)."""
+    app, wire = request.param
+    server = JupyterServer(app, tmp_path_factory.mktemp(f"jupyter-{app}-{wire}"))
+    server.wire = wire
     try:
         yield server.start()
     finally:
@@ -316,8 +329,40 @@ def has_comm_msg(payload: Payload) -> bool:
     return (b"comm_msg" in payload) if isinstance(payload, (bytes, bytearray)) else ("comm_msg" in payload)
 
 
+def kernel_message(payload: Payload) -> Optional[Dict[str, Any]]:
+    """The kernel message in a websocket frame: ``{channel, header, content, buffers}``; None for other frames.
+
+    Text frames are JSON messages (no buffers). Binary frames are Jupyter's v1 websocket protocol, which Lab 4 and
+    Notebook 7 use for every message: the count of offsets and the offsets (8-byte little-endian), then channel,
+    header, parent header, metadata, content and each binary buffer. A frame in neither format fails the test.
+    """
+    if isinstance(payload, str):
+        msg = json.loads(payload)
+        if not (isinstance(msg, dict) and "header" in msg):
+            return None  # e.g. Jupyter's event stream
+        return {"channel": msg.get("channel"), "header": msg["header"], "content": msg.get("content"), "buffers": []}
+    count = int.from_bytes(payload[:8], "little")
+    offsets = [int.from_bytes(payload[8 * (i + 1):8 * (i + 2)], "little") for i in range(count)]
+    assert count >= 6 and offsets[0] == 8 * (count + 1) and offsets[-1] == len(payload), (
+        f"a binary websocket frame that is not Jupyter's v1 protocol: {payload[:64]!r}"
+    )
+    parts = [payload[a:b] for a, b in zip(offsets, offsets[1:])]
+    return {
+        "channel": parts[0].decode(),
+        "header": json.loads(parts[1]),
+        "content": json.loads(parts[4]),
+        "buffers": [bytes(b) for b in parts[5:]],
+    }
+
+
+def comm_messages(payloads: Iterable[Payload]) -> List[Dict[str, Any]]:
+    """The comm_open / comm_msg kernel messages among websocket frames, in order."""
+    msgs = (kernel_message(p) for p in payloads)
+    return [m for m in msgs if m is not None and m["header"].get("msg_type") in ("comm_open", "comm_msg")]
+
+
 class NotebookPage:
-    """A notebook open in Lab or Notebook 7, with its errors, its sent websocket frames and a kernel probe."""
+    """A notebook open in Lab or Notebook 7, with its errors, its websocket frames and a kernel probe."""
 
     def __init__(self, page, server: JupyterServer, name: str):
         self.page = page
@@ -325,10 +370,16 @@ class NotebookPage:
         self.name = name
         self.errors: List[str] = []
         self.sent: List[Payload] = []  # every websocket frame the page sent, in order
+        self.received: List[Payload] = []  # every frame the page received from its kernels, in order
         self._probe: Optional[KernelProbe] = None
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc.message}\n{exc.stack or ''}"))
         page.on("console", self._on_console)
-        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: self.sent.append(payload)))
+        page.on("websocket", self._on_websocket)
+
+    def _on_websocket(self, ws) -> None:
+        ws.on("framesent", lambda payload: self.sent.append(payload))
+        if "/api/kernels/" in ws.url:
+            ws.on("framereceived", lambda payload: self.received.append(payload))
 
     def _on_console(self, msg) -> None:
         if msg.type == "error":
@@ -465,7 +516,9 @@ def notebook(request, jupyter_server: JupyterServer, page, notebook_source: Path
             jupyter_server.delete_sessions()
 
 
-@pytest.fixture(scope="session")
-def artifacts_dir() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
+@pytest.fixture
+def artifacts_dir(jupyter_server: JupyterServer) -> Path:
+    """Where a test saves screenshots: tests/artifacts/, or tests/artifacts/base64/ against a base64-mode server."""
+    path = ARTIFACTS if jupyter_server.wire == "buffers" else ARTIFACTS / jupyter_server.wire
+    path.mkdir(parents=True, exist_ok=True)
+    return path

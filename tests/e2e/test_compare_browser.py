@@ -131,7 +131,10 @@ def test_grid_opacity_and_colour_map_stay_in_the_browser(notebook):
     slider = controls.locator("input.cnnviz-opacity")
     colours = controls.locator("select.cnnviz-colormap")
     python_before = nb.probe.eval("(explorer.opacity, explorer.colormap, explorer.method)")
-    page.wait_for_timeout(300)  # let frames of the run settle before the quiet window starts
+    # The quickstart's other views talk to the kernel while they run (map chunks, frame acks, the objective
+    # chart's echoes): the quiet window starts once they are done and their last frames have settled.
+    nb.probe.wait_for("(occ.busy, fv.busy)", lambda v: v == (False, False))
+    page.wait_for_timeout(1000)
 
     mark = len(nb.sent)
     # Drag the shared opacity slider from its middle to its right end, as a person would with the mouse.

@@ -60,8 +60,8 @@ def test_map_fills_in_while_running_stop_keeps_it_and_a_click_shows_the_occluded
     assert busy and 0 < done1 < total and not error, (busy, done1, total, error)
     assert re.search(r"\d+/2809 windows, about .* left", status), status
     expect(page.locator(f"{ROOT} .cnnviz-status")).to_contain_text("left")
+    busy, done2, _, _, _ = nb.probe.wait_for(STATE, lambda v: v[1] > done1)  # more windows done, then drawn
     second = nb.wait_canvas(lambda s: s["hash"] != first["hash"], "the map filling in further", selector=CANVAS)
-    busy, done2, _, _, _ = nb.probe.eval(STATE)
     assert busy and done1 < done2 < total, (busy, done1, done2, total)
     assert looks_like_a_photo(second) and not second["grey"], second
     fill = page.locator(f"{ROOT} .cnnviz-progress-fill").evaluate("(e) => parseFloat(e.style.width)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import weakref
 from contextlib import contextmanager
-from typing import Callable, Dict, Hashable, Iterable, Iterator, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Hashable, Iterable, Iterator, Optional, Tuple, TypeVar
 
 import torch
 from torch import nn
@@ -20,7 +20,9 @@ allocator's slack the process peaks ~1.3x higher, so this keeps a 224-px call un
 
 
 def prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """A detached, contiguous copy of ``x`` on the model's device and dtype, checked to be a float image batch.
+    """A detached, contiguous copy of ``x`` on the model's device and dtype, checked to be a float image batch
+    (call it inside :func:`~cnnviz_widgets.engine.replica.private`, so a tensor made under ``inference_mode`` is
+    copied into a normal one).
 
     Contiguity matters: a channels-last view (from a ``permute``) runs other conv kernels, whose rounding
     differs, so the same image would give slightly different maps depending on how it was built.
@@ -36,7 +38,8 @@ def prepare_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     param = next(model.parameters(), None)
     device = param.device if param is not None else x.device
     dtype = param.dtype if param is not None and param.is_floating_point() else x.dtype
-    return x.detach().to(device=device, dtype=dtype).contiguous()
+    x = x.detach().to(device=device, dtype=dtype).contiguous()
+    return x.clone() if x.is_inference() else x  # made under inference_mode: autograd cannot save it
 
 
 def input_grad(scores: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -135,15 +138,21 @@ def chunked_input_grads(
     rows: Callable[[slice], torch.Tensor],
     budget: int,
     progress: Progress,
+    rule: Optional[Callable[[torch.Tensor], Any]] = None,
 ) -> Iterator[Tuple[slice, torch.Tensor]]:
     """``(part, d score / d inputs)`` for the virtual batch ``rows(part)`` of ``total`` rows shaped like the
     images ``x``, chunk by chunk (see :func:`memory_chunks`), each in the faster layout (:func:`in_fast_layout`).
+    ``rule``, if given, is called with each chunk's scores before the backward pass (guided backprop's and
+    deconvnet's rectifier rules hook the graph there).
     """
     for part in memory_chunks(model, total, x, budget, progress):
 
         def grad_of(chunk: torch.Tensor) -> torch.Tensor:
             inputs = leaf(chunk)
-            return input_grad(score(inputs, part), inputs)
+            scores = score(inputs, part)
+            if rule is not None:
+                rule(scores)
+            return input_grad(scores, inputs)
 
         yield part, in_fast_layout(model, rows(part), grad_of)
 

@@ -6,17 +6,17 @@ images are scored in batches without gradients.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Tuple, Union
 
 import numpy as np
 
 import torch
 from torch import nn
 
-from ..hooks import model_state
+from ..replica import on_replica
 from .core import Progress, prepare_input
 from .integrated import make_baseline
-from .targets import AttributionError, Target, class_indices, scoring
+from .targets import AttributionError, ForwardArgs, Target, class_indices, class_scores, scoring
 
 
 class Curves(NamedTuple):
@@ -50,6 +50,7 @@ def _pixel_map(attribution: Union[torch.Tensor, np.ndarray], image: torch.Size) 
     return a
 
 
+@on_replica
 def deletion_insertion(
     model: nn.Module,
     x: torch.Tensor,
@@ -60,6 +61,7 @@ def deletion_insertion(
     deletion_baseline: Union[str, float, torch.Tensor] = "zeros",
     insertion_baseline: Union[str, float, torch.Tensor] = "blur",
     batch_size: int = 16,
+    forward_args: Tuple[Any, ...] = (),
     progress: Progress = None,
 ) -> Curves:
     """Deletion and insertion curves for one image and its attribution map, with their areas under the curve.
@@ -80,6 +82,9 @@ def deletion_insertion(
         What deleted pixels become, and the image insertion starts from.
     batch_size : int
         Perturbed images per forward pass.
+    forward_args : tuple
+        Extra arguments of the model's forward after the image, given with every perturbed copy (see
+        :class:`~.targets.ForwardArgs`).
     progress : callable, optional
         Called with the fraction done after each batch; raising from it cancels.
     """
@@ -101,11 +106,11 @@ def deletion_insertion(
         classes = class_indices(target)
         if classes.numel() != 1:
             raise AttributionError(f"give one class for one image; got {classes.numel()}")
-        cls = int(classes[0])
-        target = lambda logits: logits.softmax(dim=1)[:, cls]  # noqa: E731 - scored as a probability
+        target = lambda logits: class_scores(logits.softmax(dim=1), classes)  # noqa: E731 - scored as a probability
     curves = torch.empty(2, steps + 1, dtype=torch.float64)
     total = 2 * (steps + 1)
-    with model_state(model), scoring(model, target) as (score, _), torch.no_grad():
+    args = ForwardArgs(forward_args, 1).repeat(total)
+    with scoring(model, target, forward_args=args) as (score, _), torch.no_grad():
         for begin in range(0, total, batch_size):
             rows = torch.arange(begin, min(total, begin + batch_size), device=x.device)
             which, step = rows // (steps + 1), rows % (steps + 1)
@@ -113,7 +118,7 @@ def deletion_insertion(
             deleted = torch.where(shown, removed, x)
             inserted = torch.where(shown, x, start)
             batch = torch.where((which == 0).view(-1, 1, 1, 1), deleted, inserted)
-            curves.view(-1)[begin : begin + len(rows)] = score(batch).double().cpu()
+            curves.view(-1)[begin : begin + len(rows)] = score(batch, slice(begin, begin + len(rows))).double().cpu()
             if progress is not None:
                 progress(min(total, begin + batch_size) / total)
     fractions = counts.double().cpu() / (h * w)

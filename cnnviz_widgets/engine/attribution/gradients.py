@@ -1,15 +1,18 @@
 """Plain input gradients (Simonyan et al. 2013) and gradient × input (Shrikumar et al. 2016)."""
 from __future__ import annotations
 
+from typing import Any, Tuple
+
 import torch
 from torch import nn
 
-from ..hooks import model_state
+from ..replica import on_replica
 from .core import input_grad, leaf, prepare_input
-from .targets import Target, scoring
+from .targets import ForwardArgs, Target, scoring
 
 
-def gradient(model: nn.Module, x: torch.Tensor, target: Target) -> torch.Tensor:
+@on_replica
+def gradient(model: nn.Module, x: torch.Tensor, target: Target, *, forward_args: Tuple[Any, ...] = ()) -> torch.Tensor:
     """The gradient of the target score with respect to the input, same shape as ``x``.
 
     Parameters
@@ -20,15 +23,21 @@ def gradient(model: nn.Module, x: torch.Tensor, target: Target) -> torch.Tensor:
         Normalised image batch ``(N, C, H, W)``.
     target : int, list, callable or str
         Class per image, a function of the logits, or a unit ``"layer:channel[:y:x]"``.
+    forward_args : tuple
+        Extra arguments of the model's forward after ``x`` (see :class:`~.targets.ForwardArgs`).
     """
-    with model_state(model, requires_grad=False), scoring(model, target) as (score, _):
-        inputs = leaf(prepare_input(model, x))
+    x = prepare_input(model, x)
+    with scoring(model, target, forward_args=ForwardArgs(forward_args, x.shape[0])) as (score, _):
+        inputs = leaf(x)
         return input_grad(score(inputs), inputs).detach()
 
 
-def input_x_gradient(model: nn.Module, x: torch.Tensor, target: Target) -> torch.Tensor:
+@on_replica
+def input_x_gradient(
+    model: nn.Module, x: torch.Tensor, target: Target, *, forward_args: Tuple[Any, ...] = ()
+) -> torch.Tensor:
     """Gradient times input: each pixel's first-order contribution to the score (relative to a zero input).
 
     Parameters are as for :func:`gradient`.
     """
-    return gradient(model, x, target) * prepare_input(model, x)
+    return gradient(model, x, target, forward_args=forward_args) * prepare_input(model, x)

@@ -16,9 +16,10 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 import torch
 from torch import nn
 
-from ..hooks import model_state
+from ..errors import note
+from ..replica import on_replica
 from .core import input_grad, leaf, prepare_input
-from .targets import Target, scoring
+from .targets import ForwardArgs, Target, scoring
 
 Grads = Tuple[Optional[torch.Tensor], ...]
 
@@ -119,15 +120,32 @@ def rectifier_rule(scores: torch.Tensor, deconv: bool) -> int:
     return count
 
 
-def _rectified_gradient(model: nn.Module, x: torch.Tensor, target: Target, deconv: bool) -> torch.Tensor:
-    with model_state(model, requires_grad=False), scoring(model, target) as (score, _):
-        inputs = leaf(prepare_input(model, x))
+def no_rectifier_note(deconv: bool) -> None:
+    """Tell the user the rule changed nothing: no rectifier lay between the input and the target."""
+    name = "deconvnet" if deconv else "guided backprop"
+    note(
+        f"{name} found no rectifier (ReLU, ReLU6, hardtanh or a clamp at 0) between the input and the target, "
+        f"so its map is the plain gradient: {name}'s rule is defined for rectifiers only, not for GELU, SiLU "
+        "and other smooth activations"
+    )
+
+
+def _rectified_gradient(
+    model: nn.Module, x: torch.Tensor, target: Target, deconv: bool, forward_args: Tuple[Any, ...]
+) -> torch.Tensor:
+    x = prepare_input(model, x)
+    with scoring(model, target, forward_args=ForwardArgs(forward_args, x.shape[0])) as (score, _):
+        inputs = leaf(x)
         scores = score(inputs)
-        rectifier_rule(scores, deconv)
+        if rectifier_rule(scores, deconv) == 0:
+            no_rectifier_note(deconv)
         return input_grad(scores, inputs).detach()
 
 
-def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target) -> torch.Tensor:
+@on_replica
+def guided_backprop(
+    model: nn.Module, x: torch.Tensor, target: Target, *, forward_args: Tuple[Any, ...] = ()
+) -> torch.Tensor:
     """Guided backpropagation: the input gradient with only positive signal through active rectifiers.
 
     Parameters
@@ -138,13 +156,16 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, target: Target) -> torch.
         Normalised image batch ``(N, C, H, W)``.
     target : int, list, callable or str
         Class per image, a function of the logits, or a unit ``"layer:channel[:y:x]"``.
+    forward_args : tuple
+        Extra arguments of the model's forward after ``x`` (see :class:`~.targets.ForwardArgs`).
     """
-    return _rectified_gradient(model, x, target, deconv=False)
+    return _rectified_gradient(model, x, target, False, forward_args)
 
 
-def deconvnet(model: nn.Module, x: torch.Tensor, target: Target) -> torch.Tensor:
+@on_replica
+def deconvnet(model: nn.Module, x: torch.Tensor, target: Target, *, forward_args: Tuple[Any, ...] = ()) -> torch.Tensor:
     """Deconvnet: the input gradient with every rectifier passing only the positive part of the signal back.
 
     Parameters are as for :func:`guided_backprop`.
     """
-    return _rectified_gradient(model, x, target, deconv=True)
+    return _rectified_gradient(model, x, target, True, forward_args)

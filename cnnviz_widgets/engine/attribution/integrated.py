@@ -6,15 +6,15 @@ difference is returned so a user can see whether enough steps were taken.
 """
 from __future__ import annotations
 
-from typing import Tuple, Union
+from typing import Any, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..hooks import model_state
+from ..replica import on_replica
 from .core import BUDGET_BYTES, Progress, blurred, chunked_input_grads, image_and_copy, prepare_input
-from .targets import AttributionError, Target, repeat_target, scoring
+from .targets import AttributionError, ForwardArgs, Target, repeat_target, scoring
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 BASELINES = ("zeros", "blur")
@@ -59,6 +59,7 @@ def make_baseline(x: torch.Tensor, baseline: Union[None, str, float, torch.Tenso
     raise AttributionError(f"baseline must be one of {', '.join(BASELINES)}, a number or a tensor; got {type(baseline).__name__}")
 
 
+@on_replica
 def integrated_gradients(
     model: nn.Module,
     x: torch.Tensor,
@@ -67,6 +68,7 @@ def integrated_gradients(
     baseline: Union[None, str, float, torch.Tensor] = None,
     rule: str = "gausslegendre",
     *,
+    forward_args: Tuple[Any, ...] = (),
     progress: Progress = None,
     budget: int = BUDGET_BYTES,
     return_error: bool = False,
@@ -87,6 +89,9 @@ def integrated_gradients(
         Reference input; zeros (the mean image, once normalised) by default.
     rule : str
         ``"gausslegendre"`` or ``"riemann_trapezoid" | "riemann_left" | "riemann_right" | "riemann_middle"``.
+    forward_args : tuple
+        Extra arguments of the model's forward after ``x``; tensors with one row per image go with their
+        image's path points (see :class:`~.targets.ForwardArgs`).
     progress : callable, optional
         Called with the fraction done after each chunk; an exception from it stops the work.
     budget : int
@@ -94,8 +99,29 @@ def integrated_gradients(
     return_error : bool
         Also return the completeness error ``sum(attr) - (f(x) - f(baseline))`` per image, shape ``(N,)``.
     """
-    alphas, weights = quadrature(steps, rule)
     x = prepare_input(model, x)
+    args = ForwardArgs(forward_args, x.shape[0])
+    return path_integral(
+        model, x, target, args, steps, baseline, rule, progress=progress, budget=budget, return_error=return_error
+    )
+
+
+def path_integral(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    args: ForwardArgs,
+    steps: int = 50,
+    baseline: Union[None, str, float, torch.Tensor] = None,
+    rule: str = "gausslegendre",
+    *,
+    progress: Progress = None,
+    budget: int = BUDGET_BYTES,
+    return_error: bool = False,
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`integrated_gradients` of a prepared batch ``x`` (on ``model``'s replica), whose rows the model's
+    extra arguments ``args`` go with (the noise tunnel's noisy copies share their image's arguments)."""
+    alphas, weights = quadrature(steps, rule)
     base = make_baseline(x, baseline)
     n = x.shape[0]
     delta = x - base
@@ -106,13 +132,13 @@ def integrated_gradients(
         image, step = image_and_copy(part, steps, x.device)
         return base[image] + alphas[step].view(-1, 1, 1, 1) * delta[image]
 
-    with model_state(model, requires_grad=False), scoring(model, repeat_target(target, n, steps)) as (score, _):
+    with scoring(model, repeat_target(target, n, steps), forward_args=args.repeat(steps)) as (score, _):
         for part, grad in chunked_input_grads(model, score, x, n * steps, path_points, budget, progress):
             image, step = image_and_copy(part, steps, x.device)
             total.index_add_(0, image, grad * weights[step].view(-1, 1, 1, 1))
     attr = total * delta
     if not return_error:
         return attr
-    with model_state(model), scoring(model, repeat_target(target, n, 2)) as (score, _), torch.no_grad():
+    with scoring(model, repeat_target(target, n, 2), forward_args=args.repeat(2)) as (score, _), torch.no_grad():
         ends = score(torch.stack([x, base], dim=1).flatten(0, 1)).view(n, 2)
     return attr, attr.flatten(1).sum(dim=1) - (ends[:, 0] - ends[:, 1])

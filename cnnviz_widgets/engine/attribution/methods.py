@@ -2,26 +2,29 @@
 
 ``explain(model, x, target, method=..., **options)`` validates the options against the method's own
 table (so a widget can draw a control per option and a bad value gets a message naming the valid range),
-runs the method and reduces its attribution to one display map per image.
+runs the method and reduces its attribution to one display map per image. The noise tunnel (``smoothgrad``)
+runs another pixel method, named by its ``over`` option, whose own options come in ``method_options``.
 """
 from __future__ import annotations
 
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..errors import CnnvizError, collecting
 from ..layers import default_cam_layer, layers
+from ..replica import on_replica
 from .cam import grad_cam, grad_cam_pp, guided_grad_cam, upsample
 from .core import Progress, prepare_input
 from .gradients import gradient, input_x_gradient
 from .guided import deconvnet, guided_backprop
 from .integrated import BASELINES, RULES, integrated_gradients
-from .smoothgrad import smoothgrad
+from .smoothgrad import BASES, KINDS, smoothgrad
 from .targets import AttributionError, Target
 
 
@@ -31,7 +34,7 @@ class Option:
 
     name: str
     label: str
-    kind: str  # "int", "float" or "choice"
+    kind: str  # "int", "float", "choice" or "bool"
     default: Any
     low: Optional[float] = None
     high: Optional[float] = None
@@ -43,6 +46,10 @@ class Option:
             if value not in self.choices:
                 raise AttributionError(f"{self.name} must be one of: {', '.join(self.choices)}; got {value!r}")
             return value
+        if self.kind == "bool":
+            if not isinstance(value, (bool, np.bool_)):
+                raise AttributionError(f"{self.name} must be True or False, got {value!r}")
+            return bool(value)
         number_ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
         span = f"{int(self.low)}..{int(self.high)}" if self.kind == "int" else f"{self.low:g}..{self.high:g}"
         if self.kind == "int" and (not number_ok or float(value) != int(value)):
@@ -70,7 +77,11 @@ def _spatial(attr: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Method:
-    """An attribution method: how to run it, whether it needs a layer, its options and its display reduction."""
+    """An attribution method: how to run it, whether it needs a layer, its options and its display reduction.
+
+    ``over``: the method runs another pixel method, named by its ``over`` option (the noise tunnel); it takes
+    that method's options as ``method_options`` and shows its map the way that method does.
+    """
 
     name: str
     title: str
@@ -79,6 +90,7 @@ class Method:
     layer: bool = False
     batched: bool = False
     options: Tuple[Option, ...] = field(default_factory=tuple)
+    over: bool = False
 
     def describe(self) -> Dict[str, Any]:
         """A JSON-ready description for front-ends: name, title, whether it takes a layer, its options."""
@@ -104,10 +116,14 @@ def _sg(model, x, target, *, seed, progress=None, **options):
 
 
 def _cam(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    def run(model, x, target, layer):
-        return upsample(fn(model, x, target, layer), tuple(x.shape[-2:]))
+    def run(model, x, target, layer, **options):
+        return upsample(fn(model, x, target, layer, **options), tuple(x.shape[-2:]))
 
     return run
+
+
+RELU = Option("relu", "ReLU", "bool", True)
+"""Grad-CAM's final ReLU: off, the map also shows where the layer's evidence speaks against the class."""
 
 
 METHODS: Dict[str, Method] = {
@@ -116,10 +132,12 @@ METHODS: Dict[str, Method] = {
         Method("gradient", "Gradient", gradient, _channels_absmax),
         Method("input_x_gradient", "Input × gradient", input_x_gradient, _channels_abssum),
         Method(
-            "smoothgrad", "SmoothGrad", _sg, _channels_absmax, batched=True,
+            "smoothgrad", "SmoothGrad", _sg, _channels_absmax, batched=True, over=True,
             options=(
                 Option("samples", "samples", "int", 25, 1, 500),
                 Option("noise", "noise", "float", 0.15, 0.0, 1.0),
+                Option("over", "over", "choice", "gradient", choices=BASES),
+                Option("kind", "kind", "choice", "smoothgrad", choices=KINDS),
                 Option("seed", "seed", "int", 0, 0, 2**31 - 1),
             ),
         ),
@@ -133,8 +151,8 @@ METHODS: Dict[str, Method] = {
         ),
         Method("guided_backprop", "Guided backprop", guided_backprop, _channels_absmax),
         Method("deconvnet", "Deconvnet", deconvnet, _channels_absmax),
-        Method("gradcam", "Grad-CAM", _cam(grad_cam), _spatial, layer=True),
-        Method("gradcam_pp", "Grad-CAM++", _cam(grad_cam_pp), _spatial, layer=True),
+        Method("gradcam", "Grad-CAM", _cam(grad_cam), _spatial, layer=True, options=(RELU,)),
+        Method("gradcam_pp", "Grad-CAM++", _cam(grad_cam_pp), _spatial, layer=True, options=(RELU,)),
         Method("guided_gradcam", "Guided Grad-CAM", guided_grad_cam, _channels_absmax, layer=True),
     )
 }
@@ -145,11 +163,13 @@ LAYER_METHODS = frozenset(name for name, m in METHODS.items() if m.layer)
 
 
 class Explanation(NamedTuple):
-    """One method's result: the display map, the raw attribution, and IG's completeness error (else None)."""
+    """One method's result: the display map, the raw attribution, IG's completeness error (else None), and
+    the notes the method made about its result (e.g. guided backprop on a model without rectifiers)."""
 
     map: torch.Tensor
     attribution: torch.Tensor
     error: Optional[torch.Tensor]
+    notes: Tuple[str, ...] = ()
 
 
 def get_method(name: str) -> Method:
@@ -159,6 +179,35 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
+def base_options(method: str, options: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+    """The options of the method that ``method`` runs over (the noise tunnel's ``over``), taken from
+    ``{method: {option: value}}`` settings of every method (a widget's); ``{}`` for other methods.
+
+    :func:`explain` takes them as ``method_options``.
+    """
+    spec = METHODS.get(method)
+    if spec is None or not spec.over:
+        return {}
+    over = options.get(method, {}).get("over", spec.check({})["over"])
+    return dict(options.get(over, {}))
+
+
+def _default_layer(model: nn.Module, x: torch.Tensor, forward_args: Tuple[Any, ...]) -> str:
+    """The last convolutional block, found by probing the model with a zero image (and no extra arguments)."""
+    try:
+        return default_cam_layer(model, layers(model, tuple(x.shape[1:])))
+    except CnnvizError:
+        raise
+    except (TypeError, RuntimeError, ValueError) as exc:
+        if not forward_args:
+            raise
+        raise AttributionError(
+            "the default layer is found by running the model on an image alone, without forward_args, which "
+            f"failed ({exc}); name the layer instead, e.g. layer='layer4'"
+        ) from exc
+
+
+@on_replica
 def explain(
     model: nn.Module,
     x: torch.Tensor,
@@ -167,9 +216,14 @@ def explain(
     layer: Optional[str] = None,
     *,
     progress: Progress = None,
+    forward_args: Tuple[Any, ...] = (),
+    method_options: Optional[Mapping[str, Any]] = None,
     **options: Any,
 ) -> Explanation:
     """Run one attribution method; the display map is ``(N, H, W)`` on the CPU, as is the attribution.
+
+    Models that take several image inputs are out of scope: ``x`` is the one image batch attributed, and any
+    other input of the model is passed whole or per image through ``forward_args``, never attributed.
 
     Parameters
     ----------
@@ -186,27 +240,57 @@ def explain(
         Dotted layer name for layer methods (Grad-CAM family); defaults to the last convolutional block.
     progress : callable, optional
         For batched methods: called with the fraction done after each chunk; raising from it cancels.
+    forward_args : tuple
+        Extra arguments of the model's forward, passed after the image batch to every forward call
+        (captum's ``additional_forward_args``). A tensor whose first dimension is the batch size goes with
+        the batch: split into chunks and repeated for IG's path points and noise samples, one row per image;
+        anything else is passed whole. A single value that is not a tuple is one argument. (Occlusion and
+        feature visualisation do not take them.)
+    method_options : dict, optional
+        For the noise tunnel (``smoothgrad``): the options of the method it runs over (``over``), as that
+        method's own options, e.g. ``{"steps": 16}`` with ``over="integrated_gradients"``; see
+        :func:`base_options`.
     **options
         The method's options (``METHODS[method].options``), e.g. ``steps=50`` for integrated gradients.
     """
     spec = get_method(method)
     values = spec.check(options)
+    base = get_method(values["over"]) if spec.over else None
+    if base is not None:
+        try:
+            values["method_options"] = base.check(dict(method_options or {}))
+        except AttributionError as exc:
+            raise AttributionError(f"method_options for {base.name}: {exc}") from None
+    elif method_options:
+        tunnels = ", ".join(name for name, m in METHODS.items() if m.over)
+        raise AttributionError(
+            f"method {method!r} runs over no other method, so it takes no method_options (the noise tunnel does: {tunnels})"
+        )
     if spec.layer:
         if layer is None:
-            layer = default_cam_layer(model, layers(model, tuple(x.shape[1:])))
+            layer = _default_layer(model, x, forward_args)
         values["layer"] = layer
     elif layer is not None:
         raise AttributionError(f"method {method!r} takes no layer; layer methods: {', '.join(sorted(LAYER_METHODS))}")
     if spec.batched:
         values["progress"] = progress
-    result = spec.run(model, x, target, **values)
+    with collecting() as notes:
+        result = spec.run(model, x, target, forward_args=forward_args, **values)
     attr, error = result if isinstance(result, tuple) else (result, None)
     attr = attr.detach()
-    return Explanation(spec.reduce(attr).cpu(), attr.cpu(), None if error is None else error.detach().cpu())
+    reduce = (base or spec).reduce
+    return Explanation(reduce(attr).cpu(), attr.cpu(), None if error is None else error.detach().cpu(), tuple(notes))
 
 
 def saliency(
-    model: nn.Module, x: torch.Tensor, target: Target, method: str = "gradient", layer: Optional[str] = None, **options: Any
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    method: str = "gradient",
+    layer: Optional[str] = None,
+    *,
+    forward_args: Tuple[Any, ...] = (),
+    **options: Any,
 ) -> torch.Tensor:
     """A saliency map per image, ``(N, H, W)`` on the CPU; arguments as for :func:`explain`."""
-    return explain(model, x, target, method, layer, **options).map
+    return explain(model, x, target, method, layer, forward_args=forward_args, **options).map

@@ -7,16 +7,17 @@ not what the network learned. All randomisation happens on a deep copy; the user
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, NamedTuple, Optional
+import math
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..hooks import model_state
+from ..replica import private
 from .core import Progress, prepare_input
 from .methods import explain
-from .targets import AttributionError, Target
+from .targets import AttributionError, ForwardArgs, Target
 
 
 class SanityCheck(NamedTuple):
@@ -43,16 +44,17 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((ra * rb).sum() / denom) if denom > 0 else 0.0
 
 
-def _parameterised_in_call_order(model: nn.Module, x: torch.Tensor) -> List[str]:
-    """Names of modules owning parameters directly, in the order the forward pass first calls them."""
+def _parameterised_in_call_order(model: nn.Module, x: torch.Tensor, forward_args: Tuple[Any, ...]) -> List[str]:
+    """Names of modules owning parameters directly, in the order the forward pass first calls them (``model``
+    is the check's own copy, so its hooks touch nothing of the user's)."""
     order: List[str] = []
     handles = []
     for name, module in model.named_modules():
         if any(True for _ in module.parameters(recurse=False)):
             handles.append(module.register_forward_hook(lambda m, i, o, name=name: order.append(name) if name not in order else None))
     try:
-        with model_state(model), torch.no_grad():
-            model(x[:1])
+        with torch.no_grad():
+            model(x, *forward_args)
     finally:
         for handle in handles:
             handle.remove()
@@ -60,20 +62,25 @@ def _parameterised_in_call_order(model: nn.Module, x: torch.Tensor) -> List[str]
 
 
 def _randomise(module: nn.Module, seed: int) -> None:
-    """Re-initialise ``module``'s own parameters (and reset its running stats) reproducibly on the CPU."""
-    fresh = copy.deepcopy(module).cpu()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        if hasattr(fresh, "reset_parameters"):
-            fresh.reset_parameters()
-        else:
-            for p in fresh.parameters(recurse=False):
-                torch.nn.init.normal_(p, std=0.02)
+    """Re-initialise ``module``'s own parameters the way torch initialises layers: weights Kaiming-uniform
+    (bound 1/sqrt(fan_in)) and biases uniform within the same bound, norm layers to the identity (weight 1,
+    bias 0, running statistics reset). The draws come from a generator of their own on the CPU, never from
+    the global random state: the person may be training with it in another thread."""
+    generator = torch.Generator().manual_seed(seed)
+    own = dict(module.named_parameters(recurse=False))
+    weight = next((p for p in own.values() if p.dim() >= 2), None)
+    bound = 1 / math.sqrt(weight[0].numel()) if weight is not None else None
     with torch.no_grad():
-        for (_, p), (_, q) in zip(module.named_parameters(recurse=False), fresh.named_parameters(recurse=False)):
-            p.copy_(q)
-        for (_, b), (_, c) in zip(module.named_buffers(recurse=False), fresh.named_buffers(recurse=False)):
-            b.copy_(c)
+        if hasattr(module, "reset_running_stats"):
+            module.reset_running_stats()
+        for name, p in own.items():
+            if bound is not None:
+                fresh = torch.empty(p.shape, dtype=torch.float64).uniform_(-bound, bound, generator=generator)
+            elif name in ("weight", "bias"):
+                fresh = torch.full(p.shape, 1.0 if name == "weight" else 0.0)
+            else:
+                fresh = torch.empty(p.shape, dtype=torch.float64).normal_(0.0, 0.02, generator=generator)
+            p.copy_(fresh)
 
 
 def sanity_check(
@@ -84,6 +91,7 @@ def sanity_check(
     layer: Optional[str] = None,
     *,
     options: Optional[Dict[str, Any]] = None,
+    forward_args: Tuple[Any, ...] = (),
     steps: int = 8,
     seed: int = 0,
     progress: Progress = None,
@@ -101,6 +109,8 @@ def sanity_check(
     options : dict, optional
         The method's options, as keyword arguments of :func:`explain` take them (kept apart from ``steps``,
         which integrated gradients also has).
+    forward_args : tuple
+        Extra arguments of the model's forward after ``x``, as for :func:`explain`.
     steps : int
         Number of cascade steps; the model's parameterised layers are split into this many groups (fewer if
         the model has fewer layers).
@@ -119,13 +129,13 @@ def sanity_check(
         raise AttributionError(f"steps must be a positive integer, got {steps!r}")
     if isinstance(x, torch.Tensor) and (x.dim() != 4 or x.shape[0] != 1):
         raise AttributionError(f"sanity_check explains one image, shape (1, C, H, W); got {tuple(x.shape)}")
-    x = prepare_input(model, x)
+    with private(model) as shared:  # the engine's lock on the model only for the copy: the check takes long
+        twin = copy.deepcopy(shared)
+    x = prepare_input(twin, x)
     options = dict(options or {})
-    with model_state(model):
-        twin = copy.deepcopy(model)
-    original = explain(twin, x, target, method, layer, **options).map[0]
+    original = explain(twin, x, target, method, layer, forward_args=forward_args, **options).map[0]
     modules = dict(twin.named_modules())
-    order = _parameterised_in_call_order(twin, x)
+    order = _parameterised_in_call_order(twin, x, ForwardArgs(forward_args, 1).values)
     if not order:
         raise AttributionError("the model has no parameters to randomise")
     groups = [list(g) for g in np.array_split(np.array(order[::-1], dtype=object), min(steps, len(order)))]
@@ -133,7 +143,7 @@ def sanity_check(
     for i, group in enumerate(groups):
         for j, name in enumerate(group):
             _randomise(modules[name], seed + 1000 * i + j)
-        current = explain(twin, x, target, method, layer, **options).map[0]
+        current = explain(twin, x, target, method, layer, forward_args=forward_args, **options).map[0]
         names.append(group[-1])
         maps.append(current)
         corr.append(rank_correlation(original, current))

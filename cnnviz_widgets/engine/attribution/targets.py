@@ -1,7 +1,8 @@
 """What an attribution explains: a class logit, a score computed from the logits, or a hidden unit.
 
-A target is turned into one differentiable score per image by :func:`forward_scores`, which every method
-calls, so each method handles every kind of target the same way.
+A target is turned into one differentiable score per image by :func:`scoring`, which every method calls, so
+each method handles every kind of target, and the model's extra forward arguments (:class:`ForwardArgs`), the
+same way.
 """
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from ..errors import CnnvizError
 from ..hooks import Capture, capture
 from ..layers import resolve_layer
+from ..replica import logits_expected
 
 Target = Union[int, Sequence[int], torch.Tensor, Callable[[torch.Tensor], torch.Tensor], str]
 
 
-class AttributionError(ValueError):
+class AttributionError(CnnvizError, ValueError):
     """The input, target or model cannot be attributed; the message says what was expected."""
 
 
@@ -76,7 +79,7 @@ def class_indices(target: Any) -> torch.Tensor:
     return idx.long().reshape(-1).cpu()
 
 
-def _class_scores(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+def class_scores(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """The logit of each image's target class, shape ``(N,)``."""
     if logits.dim() != 2:
         raise AttributionError(f"expected the model to return logits of shape (N, classes), got {tuple(logits.shape)}")
@@ -109,19 +112,86 @@ def repeat_target(target: Target, images: int, copies: int) -> Target:
     return idx.reshape(-1).repeat_interleave(copies)
 
 
+class ForwardArgs:
+    """Extra positional arguments of the model's forward, passed after the image batch (captum's
+    ``additional_forward_args``).
+
+    A tensor whose first dimension is the batch size ``images`` belongs to the batch: row ``i`` of the virtual
+    batch a method runs (each image repeated ``copies`` times in a row: IG's path points, noise samples) gets
+    its row ``i // copies``, so chunked work stays aligned. Anything else (numbers, strings, tensors of another
+    shape) is passed whole to every forward call.
+
+    Parameters
+    ----------
+    values : tuple
+        The arguments; ``None`` is none, and a value that is not a tuple is one argument (as in captum).
+    images : int
+        Batch size of the input the arguments go with.
+    copies : int
+        Rows per image in the virtual batch.
+    """
+
+    def __init__(self, values: Any, images: int, copies: int = 1) -> None:
+        self.values: Tuple[Any, ...] = () if values is None else values if isinstance(values, tuple) else (values,)
+        self.images = images
+        self.copies = copies
+        self.batched = tuple(isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == images for v in self.values)
+
+    def repeat(self, copies: int) -> "ForwardArgs":
+        """The arguments for a batch where every row of this one is repeated ``copies`` times in a row."""
+        return ForwardArgs(self.values, self.images, self.copies * copies)
+
+    def rows(self, rows: slice = slice(None)) -> Tuple[Any, ...]:
+        """The arguments for the rows ``rows`` of the virtual batch."""
+        if not any(self.batched):
+            return self.values
+        if self.copies == 1:
+            return tuple(v[rows] if b else v for v, b in zip(self.values, self.batched))
+        index = torch.arange(*rows.indices(self.images * self.copies)) // self.copies
+        return tuple(v[index.to(v.device)] if b else v for v, b in zip(self.values, self.batched))
+
+    def call(self, model: nn.Module, inputs: torch.Tensor, rows: slice = slice(None)) -> Any:
+        """``model(inputs, *args)`` for the rows ``rows``; a failure that a tensor argument not of the batch's
+        size may explain gets a message saying how arguments go with the batch."""
+        try:
+            return model(inputs, *self.rows(rows))
+        except CnnvizError:
+            raise
+        except (RuntimeError, ValueError, IndexError) as exc:
+            odd = [
+                f"forward_args[{i}] has shape {tuple(v.shape)}"
+                for i, (v, b) in enumerate(zip(self.values, self.batched))
+                if isinstance(v, torch.Tensor) and v.dim() > 0 and not b
+            ]
+            if not odd:
+                raise
+            raise AttributionError(
+                f"the model failed on its forward_args: {'; '.join(odd)}, but the input's batch size is {self.images}. "
+                "A tensor whose first dimension is the batch size is split with the batch (one row per image); "
+                f"anything else is passed whole. The model said: {exc}"
+            ) from exc
+
+
 @contextmanager
 def scoring(
-    model: nn.Module, target: Target, layers: Sequence[str] = (), *, cut: bool = False
+    model: nn.Module,
+    target: Target,
+    layers: Sequence[str] = (),
+    *,
+    cut: bool = False,
+    forward_args: Optional[ForwardArgs] = None,
 ) -> Iterator[Tuple[Callable, Capture]]:
     """Hook ``layers`` (and a unit target's layer) and yield ``score(inputs, rows) -> (N,)`` plus the capture.
 
-    ``score`` runs the model and reduces its output to one number per image for ``target``; with a class
-    per image, ``rows`` says which of them the batch ``inputs`` holds (chunked work). The capture holds the
-    hooked layers' outputs of the last call, for methods that need activations (Grad-CAM). With ``cut``,
-    those outputs are leaves that stop backward (see :func:`~cnnviz_widgets.engine.hooks.capture`).
+    ``score`` runs the model and reduces its output to one number per image for ``target``; ``rows`` says
+    which rows of the virtual batch ``inputs`` holds (chunked work), for a class per image and for
+    ``forward_args``, the model's extra arguments. The capture holds the hooked layers' outputs of the last
+    call, for methods that need activations (Grad-CAM). With ``cut``, those outputs are leaves that stop
+    backward (see :func:`~cnnviz_widgets.engine.hooks.capture`).
     """
     unit = Unit.parse(model, target) if isinstance(target, str) else None
     classes = None if unit is not None or callable(target) else class_indices(target)
+    extra = forward_args if forward_args is not None else ForwardArgs((), 0)
     for name in layers:
         resolve_layer(model, name)
     names = list(dict.fromkeys([*layers, *([unit.layer] if unit else [])]))
@@ -130,9 +200,9 @@ def scoring(
         def score(inputs: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
             for calls in record.outputs.values():
                 calls.clear()
-            out = model(inputs)
+            out = extra.call(model, inputs, rows)
             if not isinstance(out, torch.Tensor):
-                raise AttributionError(f"expected the model to return a tensor of logits, got {type(out).__name__}")
+                raise AttributionError(logits_expected(out))
             check_finite(out, "logits" if unit is None else "outputs")
             if unit is not None:
                 return unit.score(record[unit.layer])
@@ -144,6 +214,6 @@ def scoring(
                         f"({inputs.shape[0]},); got {getattr(values, 'shape', type(values).__name__)}"
                     )
                 return values
-            return _class_scores(out, classes if classes.numel() == 1 else classes[rows])
+            return class_scores(out, classes if classes.numel() == 1 else classes[rows])
 
         yield score, record

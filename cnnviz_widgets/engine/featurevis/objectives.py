@@ -11,13 +11,14 @@ from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 
+from ..errors import CnnvizError
 from ..truncated import OUTPUT
 
 Acts = Dict[str, torch.Tensor]
 Shapes = Dict[str, Tuple[int, ...]]
 
 
-class FeatureVisError(ValueError):
+class FeatureVisError(CnnvizError, ValueError):
     """A feature-visualisation request that cannot run; the message names the valid choices."""
 
 

@@ -1,24 +1,23 @@
 """Gradient ascent on a parameterised image, one step at a time, stoppable and resumable.
 
-Each step is self-contained: it freezes the weights (autograd then records no weight gradients), hooks the
-layers the objective reads, stops the forward pass right after the deepest of them, and undoes all of that
-before returning. So a run can be abandoned between any two steps and the model is exactly as it was, and
-the thousandth run is as fast as the first.
+Each step is self-contained: it runs a fast, cut copy of the model (:mod:`..truncated`) or, where that cannot
+be made, hooks the layers the objective reads on the engine's replica of the model and stops the forward pass
+right after the deepest of them, removing the hooks before returning. So a run can be abandoned between any
+two steps, the user's model is never touched, and the thousandth run is as fast as the first.
 """
 from __future__ import annotations
 
 import math
 import random
-from contextlib import nullcontext
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..hooks import capture, model_state
-from ..images import ImageLike, load_image
+from ..hooks import capture
+from ..images import ImageLike, load_image, pixels
 from ..model import Net
+from ..replica import private, replica
 from ..truncated import Truncated
 from .objectives import OUTPUT, FeatureVisError, Objective, Shapes, as_objective
 from .param import PARAMS, SQUASHES, ImageParam
@@ -33,7 +32,7 @@ class Frame(NamedTuple):
     """A snapshot of a run: the step reached, the images then and the objective's value at that step."""
 
     step: int
-    image: torch.Tensor  # (B, 3, size, size) in [0, 1], on the CPU
+    image: torch.Tensor  # (B, C, size, size) in [0, 1], on the CPU: C is 3, or 1 for a grayscale model
     value: float
 
 
@@ -58,7 +57,8 @@ class Visualization:
     Parameters
     ----------
     net : Net or nn.Module
-        The network; a bare module gets ImageNet normalisation. Its weights are never changed.
+        The network; a bare module gets ImageNet normalisation (in grey for a one-channel model). Its weights
+        are never changed.
     objective : Objective or str
         What to maximise, e.g. ``channel("layer3", 5)`` or ``"layer3:5"``.
     size : int
@@ -69,7 +69,8 @@ class Visualization:
     param : str
         ``"fft"`` (1/f-scaled spectrum, default) or ``"pixel"``.
     decorrelate : bool
-        Optimise in ImageNet's decorrelated colour space.
+        Optimise in ImageNet's decorrelated colour space (colour models only: a grayscale model's one channel
+        has no colours to decorrelate, see :class:`ImageParam`).
     squash : str
         ``"sigmoid"`` or ``"clamp"`` into [0, 1].
     lr : float
@@ -83,7 +84,8 @@ class Visualization:
     seed : int
         Seeds the random start and the transforms: a run is reproducible on the same device.
     init : image, optional
-        Start from this picture (resized to ``size``) instead of noise, as DeepDream does.
+        Start from this picture (resized to ``size``, grey for a grayscale model) instead of noise, as
+        DeepDream does.
     """
 
     def __init__(
@@ -141,44 +143,46 @@ class Visualization:
         else:
             raise FeatureVisError(f"transforms must be True, False or a Robustness, got {transforms!r}")
 
-        device = self.net.device
-        self.dtype = next((p.dtype for p in self.net.model.parameters() if p.is_floating_point()), torch.float32)
-        prep = self.net.preprocess
-        self.mean = torch.tensor(prep.mean, device=device).reshape(1, 3, 1, 1)
-        self.std = torch.tensor(prep.std, device=device).reshape(1, 3, 1, 1)
-        self.generator = torch.Generator().manual_seed(_whole("seed", seed, 0, 2**63 - 1))  # the random start
-        self.rng = random.Random(seed)  # the transforms' draws
-        self.image_param = ImageParam(
-            (self.batch, 3, self.size, self.size), param, decorrelate, squash, generator=self.generator, device=device
-        )
-        if init is not None:
-            picture = load_image(init).convert("RGB").resize((self.size, self.size))
-            pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255)
-            self.image_param.set_image(pixels.permute(2, 0, 1)[None])
-        self.optimizer = torch.optim.Adam(self.image_param.params, lr=self.lr, fused=device.type in ("cpu", "cuda"))
-        # Channels-last activations make oneDNN's CPU convolutions and their backward ~15-35% faster.
-        self.layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-        self.hooked = sorted(self.objective.layers - {OUTPUT})
-        self.out, self.until, shapes = self._probe()
-        self.objective.check(shapes, self.batch)
-        self.fast = self._truncated()
+        with torch.inference_mode(False):  # tensors made in a caller's inference_mode could not be optimised
+            device = self.net.device
+            self.dtype = self.net.dtype
+            prep = self.net.preprocess
+            self.channels = prep.channels  # the images have as many channels as the model's input: 3, or 1 (grey)
+            self.mean = torch.tensor(prep.mean, device=device).reshape(1, self.channels, 1, 1)
+            self.std = torch.tensor(prep.std, device=device).reshape(1, self.channels, 1, 1)
+            self.generator = torch.Generator().manual_seed(_whole("seed", seed, 0, 2**63 - 1))  # the random start
+            self.rng = random.Random(seed)  # the transforms' draws
+            self.image_param = ImageParam(
+                (self.batch, self.channels, self.size, self.size), param, decorrelate, squash, generator=self.generator,
+                device=device,
+            )
+            if init is not None:
+                picture = load_image(init).convert("L" if self.channels == 1 else "RGB").resize((self.size, self.size))
+                self.image_param.set_image(pixels(picture, self.channels)[None])
+            self.optimizer = torch.optim.Adam(self.image_param.params, lr=self.lr, fused=device.type in ("cpu", "cuda"))
+            # Channels-last activations make oneDNN's CPU convolutions and their backward ~15-35% faster.
+            self.layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+            self.hooked = sorted(self.objective.layers - {OUTPUT})
+            self.out, self.until, shapes = self._probe()
+            self.objective.check(shapes, self.batch)
+            self.fast = self._truncated()
         self.step = 0
         self.curve: List[float] = []
 
     # -- probing --------------------------------------------------------------------------------------------
-    def _forward(self, x: torch.Tensor, until: Optional[Dict[str, int]]) -> Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]:
-        """Every call's output of the hooked layers, and the logits unless the pass stopped early."""
-        model = self.net.model
+    def _forward(self, model: nn.Module, x: torch.Tensor, until: Optional[Dict[str, int]]) -> Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]:
+        """Every call's output of the hooked layers of ``model`` (the replica), and the logits unless the pass
+        stopped early."""
         with capture(model, self.hooked, until=until) as record:
             logits = record.forward(model, x)
         return record.outputs, logits
 
     def _attempt(self, side: int, until: Optional[Dict[str, int]]) -> Union[str, Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]]:
         """:meth:`_forward` of a zero ``side`` x ``side`` image, or torch's complaint (a str) if the model cannot run on it."""
-        x = torch.zeros(1, 3, side, side, device=self.net.device, dtype=self.dtype)
+        x = torch.zeros(1, self.channels, side, side, device=self.net.device, dtype=self.dtype)
         try:
-            with model_state(self.net.model), torch.no_grad():
-                return self._forward(x, until)
+            with private(self.net) as model, torch.no_grad():
+                return self._forward(model, x, until)
         except RuntimeError as exc:
             return str(exc).split("\n")[0]
 
@@ -228,29 +232,29 @@ class Visualization:
     def _truncated(self) -> Optional[Truncated]:
         """The cut, folded copy of the model for the objective's layers, checked on a random image."""
         layers = sorted(self.objective.layers)
-        x = torch.rand(1, 3, self.out, self.out, generator=torch.Generator().manual_seed(0))
+        x = torch.rand(1, self.channels, self.out, self.out, generator=torch.Generator().manual_seed(0))
         x = ((x.to(self.net.device) - self.mean) / self.std).to(self.dtype).contiguous(memory_format=self.layout)
-        with model_state(self.net.model), torch.no_grad():
-            reference = self._hooked(x)
-            return Truncated.build(self.net.model, layers, x, reference, self.objective.channels())
+        with private(self.net) as model, torch.no_grad():
+            reference = self._hooked(model, x)
+            return Truncated.build(model, layers, x, reference, self.objective.channels())
 
-    def _hooked(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def _hooked(self, model: nn.Module, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The objective's activations by the model's own forward (stopped after the last hooked layer)."""
-        outputs, logits = self._forward(x, self.until or None)
+        outputs, logits = self._forward(model, x, self.until or None)
         acts = {name: outputs[name][-1] for name in self.hooked}
         if logits is not None:
             acts[OUTPUT] = logits
         return acts
 
     def _fast(self) -> Optional[Truncated]:
-        """The fast copy, rebuilt first if the model's weights changed since it was made."""
-        if self.fast is not None and not self.fast.fresh:
+        """The fast copy, rebuilt first if the model's weights or module tree changed since it was made."""
+        if self.fast is not None and (not self.fast.fresh or replica(self.net) is not self.fast.model):
             self.fast = self._truncated()
         return self.fast
 
     # -- optimisation ---------------------------------------------------------------------------------------
     def image(self) -> torch.Tensor:
-        """The current images, ``(B, 3, size, size)`` in [0, 1], detached on the CPU."""
+        """The current images, ``(B, C, size, size)`` in [0, 1] (C = 1 for a grayscale model), detached on the CPU."""
         with torch.no_grad():
             return self.image_param().float().cpu()
 
@@ -267,11 +271,10 @@ class Visualization:
         """One optimiser step; the objective's value before it. Raises on a non-finite value or gradient."""
         tensor = self.image_param.tensor
         fast = self._fast()
-        # The fast copy is frozen and separate from the model; the model's own forward needs the guard.
-        with nullcontext() if fast is not None else model_state(self.net.model, requires_grad=False):
+        with private(self.net) as model:
             images = self.image_param()
             x = self._input(images)
-            value = self.objective(fast(x) if fast is not None else self._hooked(x))
+            value = self.objective(fast(x) if fast is not None else self._hooked(model, x))
             loss = -value
             tv, l2_weight = self.weights
             if tv:
@@ -279,20 +282,22 @@ class Visualization:
             if l2_weight:
                 loss = loss + l2_weight * l2(images)
             grad, = torch.autograd.grad(loss, tensor)
-        number = float(value.detach())
-        if not math.isfinite(number) or not math.isfinite(float(grad.sum())):  # a NaN or inf anywhere spreads to the sum
-            what = "gradient" if math.isfinite(number) else "objective"
-            raise FeatureVisError(
-                f"the {what} became NaN or infinite at step {self.step + 1}; the run stopped with the last good "
-                f"image. Try a smaller lr (now {self.lr:g}), "
-                "the sigmoid squash, or an objective on an earlier layer"
-            )
-        tensor.grad = grad
-        self.optimizer.step()
-        tensor.grad = None
-        self.step += 1
-        if self.pixel_ops.active:
-            self.pixel_ops.apply(tensor.data, -grad, self.step)
+            number = float(value.detach())
+            if not math.isfinite(number) or not math.isfinite(float(grad.sum())):  # a NaN or inf anywhere spreads to the sum
+                what = "gradient" if math.isfinite(number) else "objective"
+                raise FeatureVisError(
+                    f"the {what} became NaN or infinite at step {self.step + 1}; the run stopped with the last good "
+                    f"image. Try a smaller lr (now {self.lr:g}), "
+                    "the sigmoid squash, or an objective on an earlier layer"
+                )
+            if grad.stride() != tensor.stride():  # the fused CPU Adam walks both in memory order: layouts must agree
+                grad = torch.empty_like(tensor).copy_(grad)
+            tensor.grad = grad
+            self.optimizer.step()
+            tensor.grad = None
+            self.step += 1
+            if self.pixel_ops.active:
+                self.pixel_ops.apply(tensor.data, -grad, self.step)
         self.curve.append(number)
         return number
 
@@ -351,7 +356,8 @@ def feature_visualization(
 def visualize(
     net: Union[Net, nn.Module], objective: Union[Objective, str], size: int = 224, steps: int = 256, **settings
 ) -> torch.Tensor:
-    """The optimised images, ``(B, 3, size, size)`` in [0, 1]: :func:`feature_visualization` run to the end."""
+    """The optimised images, ``(B, C, size, size)`` in [0, 1] (C: the model's input channels, 3 or 1):
+    :func:`feature_visualization` run to the end."""
     vis = Visualization(net, objective, size, **settings)
     for _ in vis.run(steps, every=max(steps, 1)):
         pass

@@ -1,5 +1,6 @@
 """How the optimised image is parameterised: raw pixels or a 1/f-scaled Fourier spectrum, with ImageNet's
-colour correlation taken out and a squash into [0, 1] (Olah et al., "Feature Visualization", Distill 2017).
+colour correlation taken out (colour images only) and a squash into [0, 1] (Olah et al., "Feature
+Visualization", Distill 2017).
 
 Gradient ascent on raw pixels piles up high-frequency noise; optimising a spectrum whose frequencies are
 scaled by 1/f, in a colour space whose channels are decorrelated, gives every frequency and colour
@@ -11,6 +12,8 @@ from typing import List, Optional
 
 import torch
 
+from ..images import LUMA
+
 PARAMS = ("fft", "pixel")
 """Parameterisations: a 1/f-scaled Fourier spectrum, or the pixels themselves."""
 SQUASHES = ("sigmoid", "clamp")
@@ -19,6 +22,8 @@ SQUASHES = ("sigmoid", "clamp")
 # Square root of ImageNet's colour covariance (its SVD's U * sqrt(S)), as published with lucid.
 COLOR_CORRELATION_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 COLOR_MEAN = torch.tensor([0.48, 0.46, 0.41])
+GRAY_MEAN = float(torch.tensor(LUMA) @ COLOR_MEAN)
+"""The dataset's mean colour in grey: where the clamp squash centres one-channel images."""
 FFT_SCALE = 4.0
 """Lucid's divisor of the inverse FFT: with spectra initialised at sd 0.01 it keeps early images unsaturated."""
 
@@ -37,19 +42,21 @@ def frequencies(height: int, width: int) -> torch.Tensor:
 
 class ImageParam:
     """A batch of images as a function of trainable tensors: ``params`` go to the optimiser, ``self()``
-    returns the ``(B, 3, H, W)`` image in [0, 1].
+    returns the ``(B, C, H, W)`` image in [0, 1].
 
     Parameters
     ----------
     shape : (int, int, int, int)
-        ``(batch, 3, height, width)`` of the images.
+        ``(batch, channels, height, width)`` of the images: 3 channels for RGB, 1 for grey.
     param : str
         ``"fft"``: a 1/f-scaled spectrum; ``"pixel"``: the pixels themselves (before decorrelation/squash).
     decorrelate : bool
-        Optimise in ImageNet's decorrelated colour space.
+        Optimise in ImageNet's decorrelated colour space. Only colour images have one: with one channel
+        there is nothing to decorrelate and this is ignored (``self.decorrelate`` is then False).
     squash : str
-        ``"sigmoid"`` maps to (0, 1) smoothly; ``"clamp"`` adds the dataset's mean colour and clips with a
-        straight-through gradient (the value is clipped, the gradient passes as if it were not).
+        ``"sigmoid"`` maps to (0, 1) smoothly; ``"clamp"`` adds the dataset's mean colour (its grey,
+        :data:`GRAY_MEAN`, for one channel) and clips with a straight-through gradient (the value is clipped,
+        the gradient passes as if it were not).
     sd : float
         Standard deviation of the random start.
     decay_power : float
@@ -72,10 +79,11 @@ class ImageParam:
         device: Optional[torch.device] = None,
     ):
         batch, channels, height, width = shape
-        self.shape, self.param, self.decorrelate, self.squash = tuple(shape), param, decorrelate, squash
+        self.shape, self.param, self.squash = tuple(shape), param, squash
+        self.decorrelate = decorrelate and channels == 3
         self.size = (height, width)
         self.color = _color_matrix().to(device)
-        self.mean = COLOR_MEAN.to(device)[:, None, None]
+        self.mean = (COLOR_MEAN if channels == 3 else torch.full((channels,), GRAY_MEAN)).to(device)[:, None, None]
         if param == "fft":
             freqs = frequencies(height, width)
             self.scale = (1.0 / freqs.clamp_min(1.0 / max(height, width)) ** decay_power).float().to(device)
@@ -108,7 +116,7 @@ class ImageParam:
 
     @torch.no_grad()
     def set_image(self, image: torch.Tensor) -> None:
-        """Make ``self()`` return ``image`` (``(B, 3, H, W)`` in [0, 1]): start from a photo, or round-trip.
+        """Make ``self()`` return ``image`` (``(B, C, H, W)`` in [0, 1]): start from a photo, or round-trip.
 
         Values are kept a hair inside (0, 1) under the sigmoid, whose inverse is infinite at the ends.
         """

@@ -75,7 +75,8 @@ class Robustness:
         return torch.tensor(rows, dtype=torch.float32)
 
     def __call__(self, images: torch.Tensor, out: int, rng: random.Random) -> torch.Tensor:
-        """A transformed copy of ``images`` (``(B, 3, size, size)`` in [0, 1]) at ``out`` x ``out`` pixels."""
+        """A transformed copy of ``images`` (``(B, C, size, size)`` in [0, 1], any number of channels) at
+        ``out`` x ``out`` pixels."""
         batch, _, size, _ = images.shape
         theta = self.matrices(batch, size, rng).to(images.device, images.dtype)
         # affine_grid's batched matmul, as two broadcast multiply-adds (3x faster on the CPU).
@@ -88,7 +89,8 @@ class Robustness:
 
 
 def upsampled(images: torch.Tensor, out: int) -> torch.Tensor:
-    """``images`` resized to ``out`` pixels when smaller (what the model sees without transforms)."""
+    """``images`` (``(B, C, size, size)``) resized to ``out`` pixels when smaller (what the model sees without
+    transforms)."""
     if images.shape[-1] >= out:
         return images
     return F.interpolate(images, size=(out, out), mode="bilinear", align_corners=False)

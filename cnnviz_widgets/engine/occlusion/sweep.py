@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..attribution.core import _NCHW_ONLY, CPU_CHUNK, in_fast_layout, prepare_input
-from ..attribution.targets import _class_scores, check_finite, class_indices
-from ..hooks import model_state
-from .grid import Baseline, Grid, Occlusion, OcclusionError, Pair, make_fill
+from ..attribution.targets import check_finite, class_indices, class_scores
+from ..replica import logits_expected, private
 from ..tracing import hook_free
+from .grid import Baseline, Grid, Occlusion, OcclusionError, Pair, make_fill
 from .incremental import Replay, occluded
 
 BUDGET_BYTES = 200 * 2**20
@@ -35,8 +35,7 @@ _NOT_REPLAYABLE: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
 
 def _checked(out: Any) -> torch.Tensor:
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise OcclusionError(f"expected the model to return logits of shape (N, classes), got {shape}")
+        raise OcclusionError(logits_expected(out))
     check_finite(out)
     return out
 
@@ -137,21 +136,21 @@ def occlusion_steps(
 ) -> Iterator[Occlusion]:
     """:func:`occlusion`, one partial result per chunk of windows: stop iterating to stop the work.
 
-    The model stays in eval mode under the engine's lock only while a chunk runs, so a consumer may take its
-    time between chunks (send a frame to the browser) without blocking other engine calls.
+    The engine's lock on the model's replica is held only while a chunk runs, so a consumer may take its time
+    between chunks (send a frame to the browser) without blocking other engine calls.
     """
-    x = prepare_input(model, x)
-    if x.shape[0] != 1:
-        raise OcclusionError(f"occlusion explains one image at a time; got a batch of {x.shape[0]} (pass x[i:i + 1])")
-    idx = class_indices(target)
-    if idx.numel() != 1:
-        raise OcclusionError(f"occlusion explains one class at a time; got {target!r}")
-    grid = Grid.make(tuple(x.shape[-2:]), window, stride)
-    fill = make_fill(x, baseline)
-    with model_state(model, requires_grad=False), torch.no_grad():
-        evaluate = _evaluator(model, x, fill, grid, budget)
+    with private(model) as twin, torch.no_grad():
+        x = prepare_input(twin, x)
+        if x.shape[0] != 1:
+            raise OcclusionError(f"occlusion explains one image at a time; got a batch of {x.shape[0]} (pass x[i:i + 1])")
+        idx = class_indices(target)
+        if idx.numel() != 1:
+            raise OcclusionError(f"occlusion explains one class at a time; got {target!r}")
+        grid = Grid.make(tuple(x.shape[-2:]), window, stride)
+        fill = make_fill(x, baseline)
+        evaluate = _evaluator(twin, x, fill, grid, budget)
         logits = evaluate.logits
-        clean = float(_class_scores(logits, idx)[0])
+        clean = float(class_scores(logits, idx)[0])
         clean_prob = float(F.softmax(logits.double(), dim=1)[0, int(idx[0])])
     scores = torch.full(grid.counts, math.nan, dtype=torch.float64)
     probs = scores.clone()
@@ -160,9 +159,9 @@ def occlusion_steps(
     order = grid.order()
     for start in range(0, len(order), evaluate.chunk):
         cells = order[start : start + evaluate.chunk]
-        with model_state(model, requires_grad=False), torch.no_grad():
+        with private(twin), torch.no_grad():
             logits = evaluate(cells)
-            values = _class_scores(logits, idx.expand(len(cells))).double().cpu()
+            values = class_scores(logits, idx.expand(len(cells))).double().cpu()
             chances = F.softmax(logits.double(), dim=1)[:, int(idx[0])].cpu()
         for (i, j), value, chance in zip(cells, values.tolist(), chances.tolist()):
             scores[i, j], probs[i, j] = value, chance

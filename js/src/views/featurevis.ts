@@ -5,8 +5,10 @@
  * optimisation and regulariser settings; Start / Resume / Reset beside the progress line with Stop.
  */
 import type { AnyModel } from "@anywidget/types";
+import type { WireBytes } from "../codec";
 import { traitCheckbox, traitField, traitSelect, type Field } from "../fields";
 import { imageInput } from "../imageInput";
+import { fitNotice } from "../notice";
 import { parseNumber, parseWhole } from "../options";
 import { newestImage } from "../overlayCanvas";
 import { errorBanner, h, layerPicker, listen, predictionList, progressBar } from "../ui";
@@ -28,6 +30,7 @@ export function renderFeaturevis(model: AnyModel, el: HTMLElement): () => void {
   const banner = errorBanner(model);
   const progress = progressBar(model);
   const images = imageInput(model);
+  const notice = fitNotice(model);
   const live = liveBatch(model);
   const picker = layerPicker(model);
   const units = unitPicker(model);
@@ -67,7 +70,7 @@ export function renderFeaturevis(model: AnyModel, el: HTMLElement): () => void {
     photo.height = pixels.height;
     photo.getContext("2d")!.putImageData(pixels, 0, 0);
   });
-  const showPhoto = () => void drawPhoto(model.get("image") as DataView | null);
+  const showPhoto = () => void drawPhoto(model.get("image") as WireBytes | null);
   const classGroup = h("div", { class: "cnnviz-fv-class" }, h("div", { class: "cnnviz-options" }, target.el, label), h("div", { class: "cnnviz-heading" }, "Top-5 of the photo"), predictions.el);
   const unitGroup = h("div", { class: "cnnviz-options" }, unit.el, ...neuron.map((f) => f.el));
   const custom = h("div", { class: "cnnviz-fv-custom" }, "A custom objective given in Python: Start renders it.");
@@ -106,7 +109,7 @@ export function renderFeaturevis(model: AnyModel, el: HTMLElement): () => void {
       "div",
       { class: "cnnviz cnnviz-featurevis" },
       banner.el,
-      h("div", { class: "cnnviz-toolbar" }, h("span", { class: "cnnviz-heading" }, "Photo for the thumbnails"), photo, images.el),
+      h("div", { class: "cnnviz-toolbar" }, h("span", { class: "cnnviz-heading" }, "Photo for the thumbnails"), photo, images.el, notice.el),
       h(
         "div",
         { class: "cnnviz-row" },
@@ -136,6 +139,6 @@ export function renderFeaturevis(model: AnyModel, el: HTMLElement): () => void {
   });
   return () => {
     stop();
-    for (const part of [banner, progress, images, live, picker, units, predictions, ...fields]) part.dispose();
+    for (const part of [banner, progress, images, notice, live, picker, units, predictions, ...fields]) part.dispose();
   };
 }

@@ -5,6 +5,7 @@
  * replaces them, and "Download PNG" saves it as it is.
  */
 import type { AnyModel } from "@anywidget/types";
+import { toBytes } from "../codec";
 import { stripCount } from "../featurevis";
 import { gridColumns } from "../layout";
 import { decodeImage } from "../overlayCanvas";
@@ -17,7 +18,7 @@ export function liveBatch(model: AnyModel): { el: HTMLElement; dispose: () => vo
   const empty = h("div", { class: "cnnviz-batch-empty" }, "Press Start: the picture appears here while it is optimised.");
   const download = h("button", { class: "cnnviz-download", title: "The picture where the last run ended, lossless" }, "Download PNG");
   const bytes = (name: string) => {
-    const value = model.get(name) as DataView | null;
+    const value = toBytes(model.get(name));
     return value && value.byteLength > 0 ? value : null;
   };
 
@@ -43,7 +44,7 @@ export function liveBatch(model: AnyModel): { el: HTMLElement; dispose: () => vo
     });
   };
   // One sequence for both streams: whichever picture was asked for last is the one drawn.
-  const show = async (data: DataView | null, type: string, seq?: number) => {
+  const show = async (data: Uint8Array | null, type: string, seq?: number) => {
     const mine = ++latest;
     const pixels = await decodeImage(data, type);
     if (mine !== latest) return;
@@ -63,7 +64,7 @@ export function liveBatch(model: AnyModel): { el: HTMLElement; dispose: () => vo
   };
   download.addEventListener("click", () => {
     const final = bytes("final");
-    if (final) saveBlob(new Blob([new Uint8Array(final.buffer as ArrayBuffer, final.byteOffset, final.byteLength)], { type: "image/png" }), "featurevis.png");
+    if (final) saveBlob(new Blob([final], { type: "image/png" }), "featurevis.png");
   });
   onFinal();
 

@@ -1,10 +1,13 @@
 /**
  * SaliencyExplorer's method picker: a button per method (titles from the `methods` trait, pixel methods
  * then layer methods) and the current method's options, drawn generically from their descriptions: a
- * number input with min/max for int/float, a select for a choice. Edits save a new `options` dict.
+ * number input with min/max for int/float, a select for a choice, a checkbox for a bool. Edits save a new
+ * `options` dict.
  */
 import type { AnyModel } from "@anywidget/types";
-import { groupMethods, parseOption, rangeHint, withOption, type MethodDesc, type OptionDesc, type Options } from "../options";
+import {
+  controlKind, controlValue, groupMethods, rangeHint, withOption, type MethodDesc, type OptionDesc, type Options,
+} from "../options";
 import { h, listen, save } from "../ui";
 
 export function methodPicker(model: AnyModel): { el: HTMLElement; current: () => MethodDesc | undefined; dispose: () => void } {
@@ -43,9 +46,9 @@ export function methodPicker(model: AnyModel): { el: HTMLElement; current: () =>
 
   const control = (method: string, desc: OptionDesc): HTMLInputElement | HTMLSelectElement => {
     const data = { "data-method": method, "data-option": desc.name, "aria-label": desc.label };
-    if (desc.kind === "choice") {
-      return h("select", data, ...desc.choices.map((c) => h("option", { value: c }, c)));
-    }
+    const kind = controlKind(desc);
+    if (kind === "select") return h("select", data, ...desc.choices.map((c) => h("option", { value: c }, c)));
+    if (kind === "checkbox") return h("input", { ...data, type: "checkbox" });
     return h("input", { ...data, type: "number", min: desc.low, max: desc.high, step: desc.kind === "int" ? 1 : "any" });
   };
 
@@ -53,7 +56,9 @@ export function methodPicker(model: AnyModel): { el: HTMLElement; current: () =>
   const syncValues = () => {
     for (const input of panel.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-option]")) {
       const value = options()[input.dataset.method!]?.[input.dataset.option!];
-      if (value !== undefined) input.value = String(value);
+      if (value === undefined) continue;
+      if (input instanceof HTMLInputElement && input.type === "checkbox") input.checked = value === true;
+      else input.value = String(value);
     }
   };
 
@@ -71,7 +76,7 @@ export function methodPicker(model: AnyModel): { el: HTMLElement; current: () =>
       ...method.options.map((desc) => {
         const input = control(method.name, desc);
         input.addEventListener("change", () => {
-          const value = parseOption(desc, input.value);
+          const value = controlValue(desc, input);
           if (value === null) syncValues(); // not a number: put the value in use back
           else save(model, "options", withOption(options(), method.name, desc.name, value));
         });

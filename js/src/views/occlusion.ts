@@ -5,10 +5,12 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import { decodeArray, type WireArray } from "../arrays";
+import type { WireBytes } from "../codec";
 import { traitField } from "../fields";
 import { imageInput } from "../imageInput";
 import { parseBaseline, previewCaptions, type OccludedWindow } from "../occlusion";
 import { parseWhole } from "../options";
+import { fitNotice } from "../notice";
 import { newestImage, overlayCanvas, type Look } from "../overlayCanvas";
 import { errorBanner, h, listen, predictionList, progressBar } from "../ui";
 
@@ -63,9 +65,11 @@ function windowPreview(model: AnyModel) {
 
 export function renderOcclusion(model: AnyModel, el: HTMLElement): () => void {
   const look: Look = { opacity: Number(model.get("opacity")), colormap: String(model.get("colormap")) };
+  const notice = fitNotice(model);
   const overlay = overlayCanvas({
     look,
     filename: "occlusion.png",
+    below: notice.el,
     onClick: (at) => model.send({ type: "click", x: at.x, y: at.y }),
   });
   const banner = errorBanner(model);
@@ -89,7 +93,7 @@ export function renderOcclusion(model: AnyModel, el: HTMLElement): () => void {
     overlay.setBase(base);
     preview.setBase(base);
   });
-  const image = () => decode(model.get("image") as DataView | null);
+  const image = () => decode(model.get("image") as WireBytes | null);
   const heat = () => overlay.setMap(decodeArray(model.get("heatmap") as WireArray | null));
   drawBaselines();
   heat();
@@ -120,6 +124,6 @@ export function renderOcclusion(model: AnyModel, el: HTMLElement): () => void {
   const stop = listen(model, { image: () => void image(), heatmap: heat, baselines: drawBaselines });
   return () => {
     stop();
-    for (const part of [banner, progress, predictions, images, preview, ...fields]) part.dispose();
+    for (const part of [banner, progress, predictions, images, preview, notice, ...fields]) part.dispose();
   };
 }

@@ -5,7 +5,9 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import { decodeArray, type WireArray } from "../arrays";
+import type { WireBytes } from "../codec";
 import { imageInput } from "../imageInput";
+import { fitNotice } from "../notice";
 import { newestImage, overlayCanvas, type Look } from "../overlayCanvas";
 import { errorBanner, h, layerPicker, listen, predictionList, progressBar, save } from "../ui";
 import { analysisPanel } from "./analysisPanel";
@@ -16,7 +18,8 @@ export function renderSaliency(model: AnyModel, el: HTMLElement): () => void {
   const initial = (): Look => ({ opacity: Number(model.get("opacity")), colormap: String(model.get("colormap")) });
   const look = initial();
   const analysis = analysisPanel(model, look);
-  const overlay = overlayCanvas({ look, filename: "saliency.png", onLook: analysis.redraw });
+  const notice = fitNotice(model);
+  const overlay = overlayCanvas({ look, filename: "saliency.png", onLook: analysis.redraw, below: notice.el });
   const grid = compareGrid(model, initial());
   const banner = errorBanner(model);
   const progress = progressBar(model);
@@ -44,7 +47,7 @@ export function renderSaliency(model: AnyModel, el: HTMLElement): () => void {
     overlay.setBase(base);
     grid.setBase(base);
   });
-  const image = () => decode(model.get("image") as DataView | null);
+  const image = () => decode(model.get("image") as WireBytes | null);
   const heat = () => overlay.setMap(decodeArray(model.get("heatmap") as WireArray | null));
   showLayerPicker();
   showCompare();
@@ -84,6 +87,6 @@ export function renderSaliency(model: AnyModel, el: HTMLElement): () => void {
   });
   return () => {
     stop();
-    for (const part of [banner, progress, predictions, picker, methods, images, grid, analysis]) part.dispose();
+    for (const part of [banner, progress, predictions, picker, methods, images, grid, analysis, notice]) part.dispose();
   };
 }
