@@ -297,6 +297,11 @@ class Net:
         return self._logits(self.tensor(image))
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[0] != 1:
+            got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ModelError(f"top ranks the classes of one image, shape (1, C, H, W); got {got} (pass x[i:i + 1])")
+        if not torch.isfinite(x).all():
+            raise ModelError("the input contains NaN or infinite values")
         with private(self) as model, torch.no_grad():
             out = model(x)
         if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:

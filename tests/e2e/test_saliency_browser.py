@@ -28,26 +28,28 @@ def test_quickstart_runs_without_errors(notebook):
     assert stderr.count() == 0, "stderr output in the notebook:\n" + "\n".join(stderr.all_inner_texts())
 
     cells = page.locator(".jp-Notebook .jp-CodeCell")
-    expect(cells).to_have_count(5)
-    expect(cells.nth(0).locator(".jp-OutputArea")).to_contain_text("Egyptian cat")
-    widget = cells.nth(1).locator(".cnnviz.cnnviz-saliency")
+    expect(cells).to_have_count(6)
+    # The first cell installs the package only where it is missing (Colab): here it does nothing, silently.
+    expect(cells.nth(0).locator(".jp-OutputArea-output")).to_have_count(0)
+    expect(cells.nth(1).locator(".jp-OutputArea")).to_contain_text("Egyptian cat")
+    widget = cells.nth(2).locator(".cnnviz.cnnviz-saliency")
     expect(widget).to_be_visible()
     expect(widget.locator("li.cnnviz-prediction")).to_have_count(5)
-    expect(cells.nth(2).locator(".jp-OutputArea")).to_contain_text("torch.Size([1, 224, 224])")
+    expect(cells.nth(3).locator(".jp-OutputArea")).to_contain_text("torch.Size([1, 224, 224])")
     # The explorer's background job finishes without an error, and its banner stays hidden.
     nb.probe.wait_for(READY, heatmap_ready)
     expect(widget.locator(".cnnviz-error")).to_be_hidden()
     expect(widget.locator(".cnnviz-status")).to_contain_text("Egyptian cat")
     # The occlusion explorer at the end runs to its finished map, also without an error.
-    expect(cells.nth(3).locator(".cnnviz.cnnviz-occlusion")).to_be_visible()
+    expect(cells.nth(4).locator(".cnnviz.cnnviz-occlusion")).to_be_visible()
     done, total, error = nb.probe.wait_for("(occ.done, occ.total, occ.error)", lambda v: v[2] or (v[0] == v[1] > 0))
     assert not error and (done, total) == (13 * 13, 13 * 13), (done, total, error)
-    expect(cells.nth(3).locator(".cnnviz-status")).to_contain_text("169 windows in")
+    expect(cells.nth(4).locator(".cnnviz-status")).to_contain_text("169 windows in")
     # The feature visualizer at the end renders its 64 steps, also without an error.
-    expect(cells.nth(4).locator(".cnnviz.cnnviz-featurevis")).to_be_visible()
+    expect(cells.nth(5).locator(".cnnviz.cnnviz-featurevis")).to_be_visible()
     step, busy, error = nb.probe.wait_for("(fv.step, fv.busy, fv.error)", lambda v: v[2] or (not v[1] and v[0] == 64))
     assert not error and step == 64, (step, busy, error)
-    expect(cells.nth(4).locator(".cnnviz-status")).to_contain_text("done: step 64/64")
+    expect(cells.nth(5).locator(".cnnviz-status")).to_contain_text("done: step 64/64")
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
 
 

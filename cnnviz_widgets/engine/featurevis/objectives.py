@@ -142,11 +142,13 @@ class Term(Objective):
         return "" if self.batch is None else f", batch={self.batch}"
 
 
-def _check_index(what: str, value: object, allow_none: bool = False) -> None:
+def _check_index(what: str, value: object, allow_none: bool = False, signed: bool = False) -> None:
+    """A whole number (>= 0 unless ``signed``: classes and units are range-checked against the model later,
+    where the message can name the valid range)."""
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise FeatureVisError(f"{what} must be a whole number >= 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or (value < 0 and not signed):
+        raise FeatureVisError(f"{what} must be a whole number{'' if signed else ' >= 0'}, got {value!r}")
 
 
 def _channels(shape: Tuple[int, ...], layer: str) -> int:
@@ -157,7 +159,7 @@ def _channels(shape: Tuple[int, ...], layer: str) -> int:
 
 def _check_unit(layer: str, shape: Tuple[int, ...], unit: int) -> None:
     count = _channels(shape, layer)
-    if unit >= count:
+    if not 0 <= unit < count:
         raise FeatureVisError(f"unit {unit} is out of range for layer {layer!r}: it has {count} channels (0..{count - 1})")
 
 
@@ -168,7 +170,7 @@ class Channel(Term):
 
     def __init__(self, layer: str, unit: int, batch: Optional[int] = None):
         super().__init__(layer, batch)
-        _check_index("unit", unit)
+        _check_index("unit", unit, signed=True)
         self.unit = unit
 
     def __call__(self, acts: Acts) -> torch.Tensor:
@@ -192,7 +194,7 @@ class Neuron(Term):
 
     def __init__(self, layer: str, unit: int, y: Optional[int] = None, x: Optional[int] = None, batch: Optional[int] = None):
         super().__init__(layer, batch)
-        _check_index("unit", unit)
+        _check_index("unit", unit, signed=True)
         _check_index("y", y, allow_none=True)
         _check_index("x", x, allow_none=True)
         self.unit, self.y, self.x = unit, y, x
@@ -249,7 +251,7 @@ class ClassLogit(Term):
 
     def __init__(self, index: int, batch: Optional[int] = None):
         super().__init__(OUTPUT, batch)
-        _check_index("class index", index)
+        _check_index("class index", index, signed=True)
         self.index = index
 
     def __call__(self, acts: Acts) -> torch.Tensor:
@@ -258,7 +260,7 @@ class ClassLogit(Term):
     def check(self, shapes: Shapes, batch: int) -> None:
         super().check(shapes, batch)
         count = _channels(shapes[OUTPUT], "output")
-        if self.index >= count:
+        if not 0 <= self.index < count:
             raise FeatureVisError(f"class {self.index} is out of range: the model has {count} classes (0..{count - 1})")
 
     def __repr__(self) -> str:
