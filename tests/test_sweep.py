@@ -6,7 +6,7 @@ Models: rectifiers as modules, functions, one reused module, in place and ReLU6;
 the guided methods give the gradient and say so); a grayscale model; tuple and dict outputs with and without
 an output selector; a model left in training mode (batch norm and dropout); a model with the user's own
 forward hook; float64. Inputs (on the plain ReLU model): non-square, 8×8, a batch of 4, NaN and inf pixels,
-classes 10 and -1 of 10, an unknown layer, channel 99 of 8, calls inside ``torch.no_grad()`` and
+classes 10 and -1 of 10, an unknown layer, channels 99 and -1 of 8, calls inside ``torch.no_grad()`` and
 ``torch.inference_mode()``.
 
 Every cell also checks that the user's model comes back bit-identical, with its own flags and hooks and no
@@ -188,6 +188,7 @@ def _cases() -> List[Case]:
         Case("class -1", toy(), x, target=-1, kind="class"),
         Case("unknown layer", toy(), x, layer="nope", kind="layer"),
         Case("channel 99 of 8", toy(), x, target=f"{LAYER}:99", unit=99, kind="unit"),
+        Case("channel -1", toy(), x, target=f"{LAYER}:-1", unit=-1, kind="unit"),
         Case("inside no_grad()", toy(), x, kind="context", context=torch.no_grad),
         Case("inside inference_mode()", toy(), x, kind="context", context=torch.inference_mode),
     ]
@@ -554,7 +555,7 @@ def expect(entry: Entry, case: Case) -> Expect:
     if case.kind == "layer":
         return Expect([r"unknown layer 'nope'", LAYER])
     if case.kind == "unit":
-        return Expect([r"\b99\b", r"0\.\.7|8 channels"])
+        return Expect([rf"{case.unit}\b", r"0\.\.7|8 channels"])
     if case.kind == "batch" and entry.name in ONE_IMAGE:
         return Expect([r"one image", r"\b4\b"])
     if case.name == "8×8 input" and entry.view:
