@@ -3,15 +3,9 @@
  * (the `notice` trait, e.g. "squashed from 300×200 to 224×224: the aspect ratio changed; ..."); hidden when empty.
  */
 import type { AnyModel } from "@anywidget/types";
-import { h, listen } from "./ui";
+import { h, showText } from "./ui";
 
 export function fitNotice(model: AnyModel): { el: HTMLElement; dispose: () => void } {
   const el = h("div", { class: "cnnviz-notice", role: "note" });
-  const update = () => {
-    const text = String(model.get("notice") ?? "");
-    el.textContent = text;
-    el.style.display = text ? "" : "none";
-  };
-  update();
-  return { el, dispose: listen(model, { notice: update }) };
+  return { el, dispose: showText(model, "notice", el) };
 }

@@ -40,6 +40,17 @@ export function saveBlob(blob: Blob, filename: string): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
+/** Show the text trait `name` in `text`, and `el` only while that text is not empty; returns the unsubscriber. */
+export function showText(model: AnyModel, name: string, el: HTMLElement, text: HTMLElement = el): () => void {
+  const update = () => {
+    const value = String(model.get(name) ?? "");
+    text.textContent = value;
+    el.style.display = value ? "" : "none";
+  };
+  update();
+  return listen(model, { [name]: update });
+}
+
 /** Banner showing the `error` trait; its close button asks Python to clear it. */
 export function errorBanner(model: AnyModel): { el: HTMLElement; dispose: () => void } {
   const text = h("span", { class: "cnnviz-error-text" });
@@ -49,13 +60,7 @@ export function errorBanner(model: AnyModel): { el: HTMLElement; dispose: () => 
     text,
     h("button", { class: "cnnviz-error-close", title: "Dismiss", onclick: () => model.send({ type: "dismiss_error" }) }, "×"),
   );
-  const update = () => {
-    const msg = String(model.get("error") ?? "");
-    text.textContent = msg;
-    el.style.display = msg ? "" : "none";
-  };
-  update();
-  return { el, dispose: listen(model, { error: update }) };
+  return { el, dispose: showText(model, "error", el, text) };
 }
 
 /** Progress bar, status line and Stop button bound to `busy`, `progress` and `status`. */
