@@ -16,6 +16,7 @@ A second table runs 21 short calls in a row of each and counts the hooks left on
     python benchmarks/bench_featurevis.py [--steps 128] [--seeds 3] [--threads 2] [--models ...] [--sizes 224 128]
                                           [--calls 21] [--no-speed]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,13 +31,12 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
+from common import MODELS, print_table_head, table_line
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.featurevis import Visualization, channel
 from cnnviz_widgets.engine.featurevis.transforms import upsampled
 from cnnviz_widgets.engine.hooks import capture, model_state
-
-from common import MODELS, print_table_head, table_line
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -68,8 +68,14 @@ def lucent_run(
     objective = objectives.channel(layer.replace(".", "_"), unit)
     start = time.perf_counter()
     images = render.render_vis(
-        model, objective, param_f, transforms=transforms, thresholds=(steps,), preprocess=False,
-        progress=False, show_image=False,
+        model,
+        objective,
+        param_f,
+        transforms=transforms,
+        thresholds=(steps,),
+        preprocess=False,
+        progress=False,
+        show_image=False,
     )
     seconds = time.perf_counter() - start
     return seconds, torch.from_numpy(images[-1]).permute(0, 3, 1, 2)
@@ -150,11 +156,24 @@ def main() -> None:
     parser.add_argument("--speed", action=argparse.BooleanOptionalAction, default=True, help="the speed table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"CPU, {args.threads} threads, {args.steps} steps, {args.seeds} seeds; fft + decorrelate, standard transforms, Adam 0.05\n")
+    print(
+        f"CPU, {args.threads} threads, {args.steps} steps, {args.seeds} seeds; fft + decorrelate, standard transforms, Adam 0.05\n"
+    )
     widths = [-18, 4, -12, 9, 10, 9, 9, 12, 10, 11, 11]
     print_table_head(
-        ["model", "px", "layer:unit", "ours ms", "lucent ms", "limit ms", "sees px", "lucent/ours", "ours/limit",
-         "ours value", "lucent value"],
+        [
+            "model",
+            "px",
+            "layer:unit",
+            "ours ms",
+            "lucent ms",
+            "limit ms",
+            "sees px",
+            "lucent/ours",
+            "ours/limit",
+            "ours value",
+            "lucent value",
+        ],
         widths,
     )
     shuffle = random.Random(0).shuffle
@@ -166,7 +185,8 @@ def main() -> None:
         for size in args.sizes:
             side = max(size + 24, net.preprocess.size)
             makers: Dict[str, Callable] = {
-                "ours": lambda *a: ours_run(*a), "lucent": lambda *a: lucent_run(*a),
+                "ours": lambda *a: ours_run(*a),
+                "lucent": lambda *a: lucent_run(*a),
                 "limit": lambda net, layer, unit, _size, steps, seed: limit_run(net, layer, unit, side, steps, seed),
             }
             runs: Dict[str, List[Tuple[float, float]]] = {who: [] for who in makers}
@@ -184,11 +204,25 @@ def main() -> None:
             def ratio(a: str, b: str) -> float:
                 return statistics.median(x[0] / y[0] for x, y in zip(runs[a], runs[b]))
 
-            print(table_line([
-                name, str(size), f"{layer}:{unit}", f"{ms['ours']:.1f}", f"{ms['lucent']:.1f}", f"{ms['limit']:.1f}",
-                str(side), f"**{ratio('lucent', 'ours'):.2f}**", f"**{ratio('ours', 'limit'):.2f}**",
-                f"{statistics.mean(v for _, v in runs['ours']):.3g}", f"{statistics.mean(v for _, v in runs['lucent']):.3g}",
-            ], widths), flush=True)
+            print(
+                table_line(
+                    [
+                        name,
+                        str(size),
+                        f"{layer}:{unit}",
+                        f"{ms['ours']:.1f}",
+                        f"{ms['lucent']:.1f}",
+                        f"{ms['limit']:.1f}",
+                        str(side),
+                        f"**{ratio('lucent', 'ours'):.2f}**",
+                        f"**{ratio('ours', 'limit'):.2f}**",
+                        f"{statistics.mean(v for _, v in runs['ours']):.3g}",
+                        f"{statistics.mean(v for _, v in runs['lucent']):.3g}",
+                    ],
+                    widths,
+                ),
+                flush=True,
+            )
     if args.speed:
         print(f"\ntargets: lucent/ours >= {SPEED_TARGET}, ours/limit <= {LIMIT_TARGET}, ours value >= lucent value")
     if args.calls:

@@ -12,6 +12,7 @@ captum's, and the peak extra memory of one cold call in a fresh process (rise of
 
     python benchmarks/bench_occlusion.py [--repeats 3] [--threads N] [--models ...] [--no-memory]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,13 +27,21 @@ from typing import Dict, Hashable, Tuple
 
 import torch
 from captum.attr import Occlusion
+from common import (
+    CLOCKS,
+    MODELS,
+    Subject,
+    Timed,
+    Timing,
+    load_subject,
+    median_ratio,
+    peak_extra_mb,
+    print_table_head,
+    table_line,
+)
 
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.occlusion import Grid
-
-from common import (
-    CLOCKS, MODELS, Subject, Timed, Timing, load_subject, median_ratio, peak_extra_mb, print_table_head, table_line,
-)
 
 warnings.filterwarnings("ignore", category=UserWarning, module="captum")
 
@@ -70,7 +79,11 @@ def milestones(s: Subject) -> Tuple[float, float, float]:
 def captum(s: Subject, ppe: int) -> Timed:
     c = s.x.shape[1]
     return lambda: Occlusion(s.model).attribute(
-        s.x, target=s.target, sliding_window_shapes=(c, WINDOW, WINDOW), strides=(c, STRIDE, STRIDE), baselines=0.0,
+        s.x,
+        target=s.target,
+        sliding_window_shapes=(c, WINDOW, WINDOW),
+        strides=(c, STRIDE, STRIDE),
+        baselines=0.0,
         perturbations_per_eval=ppe,
     )
 
@@ -85,18 +98,38 @@ def limits(s: Subject) -> Dict[Hashable, Timed]:
 
         return run
 
-    return {(layout, b): forward(s.x.repeat(b, 1, 1, 1).contiguous(memory_format=fmt)) for layout, fmt in LAYOUTS.items() for b in LIMIT_BATCHES}
+    return {
+        (layout, b): forward(s.x.repeat(b, 1, 1, 1).contiguous(memory_format=fmt))
+        for layout, fmt in LAYOUTS.items()
+        for b in LIMIT_BATCHES
+    }
 
 
 def child(args: argparse.Namespace, *argv: str) -> dict:
     """This script with ``argv`` in a fresh interpreter; its JSON answer."""
-    out = subprocess.run([sys.executable, __file__, *argv, "--threads", str(args.threads)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, *argv, "--threads", str(args.threads)], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-COLUMNS = (("model", -18), ("ours s", 7), ("captum s", 8), ("captum ppe", 10), ("limit s", 7), ("ours/limit", 10),
-           ("captum/limit", 12), ("captum/ours", 11), ("recomputed", 10), ("coarse at", 9), ("x2 stride at", 12),
-           ("max |diff|", 10), ("ours MiB", 8), ("captum MiB", 10), ("target", -12))
+COLUMNS = (
+    ("model", -18),
+    ("ours s", 7),
+    ("captum s", 8),
+    ("captum ppe", 10),
+    ("limit s", 7),
+    ("ours/limit", 10),
+    ("captum/limit", 12),
+    ("captum/ours", 11),
+    ("recomputed", 10),
+    ("coarse at", 9),
+    ("x2 stride at", 12),
+    ("max |diff|", 10),
+    ("ours MiB", 8),
+    ("captum MiB", 10),
+    ("target", -12),
+)
 
 
 def row(s: Subject, timing: Timing, args: argparse.Namespace) -> None:
@@ -114,12 +147,27 @@ def row(s: Subject, timing: Timing, args: argparse.Namespace) -> None:
     if args.no_memory:
         peaks = ("-", "-")
     else:
-        peaks = tuple(f"{child(args, '--peak', s.name, impl)['peak_mb']:.0f}" for impl in ("ours", f"captum:{max(CAPTUM_PPE)}"))
+        peaks = tuple(
+            f"{child(args, '--peak', s.name, impl)['peak_mb']:.0f}" for impl in ("ours", f"captum:{max(CAPTUM_PPE)}")
+        )
     speedup = median_ratio(theirs, t["ours"])
     verdict = f">={SPEEDUP_TARGET:.0f}x " + ("ok" if speedup >= SPEEDUP_TARGET else "MISS")
-    cells = (s.name, f"{statistics.median(t['ours']) / 1000:.2f}", f"{statistics.median(theirs) / 1000:.2f}", str(ppe),
-             f"{statistics.median(limit) / 1000:.2f}", f"{median_ratio(t['ours'], limit):.2f}", f"{median_ratio(theirs, limit):.2f}",
-             f"{speedup:.2f}", f"{recomputed:.2f}", f"{coarse:.0%}", f"{doubled:.0%}", f"{diff:.1e}", *peaks, verdict)
+    cells = (
+        s.name,
+        f"{statistics.median(t['ours']) / 1000:.2f}",
+        f"{statistics.median(theirs) / 1000:.2f}",
+        str(ppe),
+        f"{statistics.median(limit) / 1000:.2f}",
+        f"{median_ratio(t['ours'], limit):.2f}",
+        f"{median_ratio(theirs, limit):.2f}",
+        f"{speedup:.2f}",
+        f"{recomputed:.2f}",
+        f"{coarse:.0%}",
+        f"{doubled:.0%}",
+        f"{diff:.1e}",
+        *peaks,
+        verdict,
+    )
     print(table_line(cells, [w for _, w in COLUMNS]), f"  (limit: batch {batch}, {layout})", flush=True)
 
 

@@ -10,6 +10,7 @@ user's storage: none).
 
     python benchmarks/bench_replica.py [--repeats 30] [--threads N] [--clock wall|cpu] [--models ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,11 +18,10 @@ import statistics
 import time
 
 import torch
+from common import CLOCKS, MODELS, Timing, load_subject, median_ratio, print_table_head, table_line
 
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.replica import _build, _signature
-
-from common import CLOCKS, MODELS, Timing, load_subject, median_ratio, print_table_head, table_line
 
 METHODS = ("gradient", "guided_backprop", "gradcam", "guided_gradcam")
 
@@ -46,17 +46,28 @@ def main() -> None:
         twin = engine.replica(model)
         for method in METHODS:
             where = layer if method in engine.attribution.LAYER_METHODS else None
-            times = timing.rounds_ms({
-                "model": lambda: engine.saliency(model, x, target, method, where),
-                "replica": lambda: engine.saliency(twin, x, target, method, where),
-            })
+            times = timing.rounds_ms(
+                {
+                    "model": lambda: engine.saliency(model, x, target, method, where),
+                    "replica": lambda: engine.saliency(twin, x, target, method, where),
+                }
+            )
             check = [_ms(lambda: _signature(model)) for _ in range(args.repeats)]
             overhead = median_ratio(times["model"], times["replica"]) - 1
-            print(table_line([
-                name, method, f"{statistics.median(times['model']):.1f}", f"{statistics.median(times['replica']):.1f}",
-                f"{statistics.median(check):.2f}", f"{statistics.median(check) / statistics.median(times['replica']):.2%}",
-                f"{overhead:+.1%}",
-            ], widths))
+            print(
+                table_line(
+                    [
+                        name,
+                        method,
+                        f"{statistics.median(times['model']):.1f}",
+                        f"{statistics.median(times['replica']):.1f}",
+                        f"{statistics.median(check):.2f}",
+                        f"{statistics.median(check) / statistics.median(times['replica']):.2%}",
+                        f"{overhead:+.1%}",
+                    ],
+                    widths,
+                )
+            )
         built = [_ms(lambda: _build(model, None)) for _ in range(5)]
         shared = {p.data_ptr() for p in [*model.parameters(), *model.buffers()]}
         own = [t for t in [*twin.parameters(), *twin.buffers()] if t.data_ptr() not in shared]

@@ -25,6 +25,7 @@ makes, which ``tracemalloc`` does not.
 On a shared machine, other processes taking the cores make multi-threaded wall times swing by 10x or more;
 ``--threads 1 --clock cpu`` gives stable ratios there (the ratios, not the milliseconds, carry over).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,20 +40,43 @@ from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import torch
 from captum.attr import (
-    Deconvolution, GuidedBackprop, GuidedGradCam, InputXGradient, IntegratedGradients, LayerAttribution,
-    LayerGradCam, NoiseTunnel, Saliency,
+    Deconvolution,
+    GuidedBackprop,
+    GuidedGradCam,
+    InputXGradient,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
+    Saliency,
+)
+from common import (
+    CLOCKS,
+    MODELS,
+    Subject,
+    Timed,
+    Timing,
+    load_subject,
+    median_ratio,
+    peak_extra_mb,
+    print_table_head,
+    table_line,
 )
 
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.attribution import LAYER_METHODS
 
-from common import (
-    CLOCKS, MODELS, Subject, Timed, Timing, load_subject, median_ratio, peak_extra_mb, print_table_head, table_line,
-)
-
 warnings.filterwarnings("ignore", category=UserWarning, module="captum")  # "setting backward hooks on ReLU", etc.
 
-SINGLE_PASS = ("gradient", "input_x_gradient", "guided_backprop", "deconvnet", "gradcam", "gradcam_pp", "guided_gradcam")
+SINGLE_PASS = (
+    "gradient",
+    "input_x_gradient",
+    "guided_backprop",
+    "deconvnet",
+    "gradcam",
+    "gradcam_pp",
+    "guided_gradcam",
+)
 BATCHED = {"integrated_gradients": ("steps", 50), "smoothgrad": ("samples", 25)}
 """Batched method -> (its option for the number of passes, the value benchmarked)."""
 
@@ -82,6 +106,7 @@ class Row:
 
 
 # --- the limits: bare torch, no checks, no hooks beyond the one a layer gradient needs -------------------
+
 
 def limit_input(model: torch.nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
     """One forward and one backward pass to the input, for every image of the batch ``x``."""
@@ -130,6 +155,7 @@ def batch_limit_fns(s: Subject) -> Dict[Hashable, Timed]:
 
 # --- ours and captum ---------------------------------------------------------------------------------------
 
+
 def ours_fn(s: Subject, method: str, progress=None) -> Timed:
     """Our public entry point, as a widget calls it (display map included)."""
     layer = s.layer if method in LAYER_METHODS else None
@@ -138,7 +164,9 @@ def ours_fn(s: Subject, method: str, progress=None) -> Timed:
 
 
 def _captum_gradcam(s: Subject) -> torch.Tensor:
-    cam = LayerGradCam(s.model, engine.resolve_layer(s.model, s.layer)).attribute(s.x, target=s.target, relu_attributions=True)
+    cam = LayerGradCam(s.model, engine.resolve_layer(s.model, s.layer)).attribute(
+        s.x, target=s.target, relu_attributions=True
+    )
     return LayerAttribution.interpolate(cam, tuple(s.x.shape[-2:]), interpolate_mode="bilinear")
 
 
@@ -160,7 +188,9 @@ def captum_fn(s: Subject, method: str) -> Optional[Timed]:
         "deconvnet": lambda: Deconvolution(m).attribute(x, target=t),
         "gradcam": lambda: _captum_gradcam(s),
         "guided_gradcam": lambda: GuidedGradCam(m, layer).attribute(x, target=t, interpolate_mode="bilinear"),
-        "integrated_gradients": lambda: IntegratedGradients(m).attribute(x, target=t, n_steps=BATCHED["integrated_gradients"][1]),
+        "integrated_gradients": lambda: IntegratedGradients(m).attribute(
+            x, target=t, n_steps=BATCHED["integrated_gradients"][1]
+        ),
         "smoothgrad": lambda: _captum_smoothgrad(s),
     }
     if method not in attribute:
@@ -170,6 +200,7 @@ def captum_fn(s: Subject, method: str) -> Optional[Timed]:
 
 
 # --- measuring ------------------------------------------------------------------------------------------------
+
 
 def single_pass_row(s: Subject, method: str, timing: Timing) -> Row:
     """Ours, captum and the limit of one single-pass method, interleaved."""
@@ -209,8 +240,15 @@ def batched_rows(model: str, methods: Sequence[str], args: argparse.Namespace) -
         return [BATCHED[method][1] * ms for ms in runs[impl]["per_image"]]
 
     rows = [
-        Row(model, method, runs["ours"]["methods"][method], runs["captum"]["methods"][method], limit("ours", method),
-            BATCHED_TARGET, limit("captum", method))
+        Row(
+            model,
+            method,
+            runs["ours"]["methods"][method],
+            runs["captum"]["methods"][method],
+            limit("ours", method),
+            BATCHED_TARGET,
+            limit("captum", method),
+        )
         for method in methods
     ]
     layout, batch = runs["ours"]["best"]
@@ -234,8 +272,17 @@ def child(args: argparse.Namespace, *argv: str) -> dict:
 
 # --- printing -------------------------------------------------------------------------------------------------
 
-TIMES = (("model", -18), ("method", -20), ("ours ms", 8), ("captum ms", 9), ("limit ms", 8), ("ours/limit", 10),
-         ("captum/limit", 12), ("captum/ours", 11), ("target", -11))
+TIMES = (
+    ("model", -18),
+    ("method", -20),
+    ("ours ms", 8),
+    ("captum ms", 9),
+    ("limit ms", 8),
+    ("ours/limit", 10),
+    ("captum/limit", 12),
+    ("captum/ours", 11),
+    ("target", -11),
+)
 
 
 def print_row(r: Row) -> None:
@@ -249,7 +296,17 @@ def print_row(r: Row) -> None:
     else:
         captum_ratio = median_ratio(r.captum, r.captum_limit or r.limit)
         captum = (f"{ms(r.captum):.1f}", f"{captum_ratio:.2f}", f"{captum_ratio / ratio:.2f}")
-    cells = (r.model, r.method, f"{ms(r.ours):.1f}", captum[0], f"{ms(r.limit):.1f}", f"{ratio:.2f}", captum[1], captum[2], verdict)
+    cells = (
+        r.model,
+        r.method,
+        f"{ms(r.ours):.1f}",
+        captum[0],
+        f"{ms(r.limit):.1f}",
+        f"{ratio:.2f}",
+        captum[1],
+        captum[2],
+        verdict,
+    )
     print(table_line(cells, [w for _, w in TIMES]), flush=True)
 
 
@@ -264,17 +321,34 @@ def run_length(sizes: Sequence[int]) -> str:
     return ", ".join(f"{size}x{count}" if count > 1 else str(size) for size, count in parts)
 
 
-def print_memory(subjects: Sequence[Subject], methods: Sequence[str], best_limit: Dict[str, str], args: argparse.Namespace) -> None:
+def print_memory(
+    subjects: Sequence[Subject], methods: Sequence[str], best_limit: Dict[str, str], args: argparse.Namespace
+) -> None:
     """Chunking and peak extra memory of the batched methods, ours next to captum's."""
-    print("\nBatched methods: our chunks (passes per forward+backward), peak extra memory (VmHWM rise, fresh process)\n")
-    columns = (("model", -18), ("method", -20), ("our chunks", -22), ("best limit (batch, layout)", -26), ("ours peak MiB", 13),
-               ("captum peak MiB", 15))
+    print(
+        "\nBatched methods: our chunks (passes per forward+backward), peak extra memory (VmHWM rise, fresh process)\n"
+    )
+    columns = (
+        ("model", -18),
+        ("method", -20),
+        ("our chunks", -22),
+        ("best limit (batch, layout)", -26),
+        ("ours peak MiB", 13),
+        ("captum peak MiB", 15),
+    )
     widths = [w for _, w in columns]
     print_table_head([name for name, _ in columns], widths)
     for s in subjects:
         for method in methods:
             peaks = [child(args, "--peak", s.name, method, impl)["peak_mb"] for impl in ("ours", "captum")]
-            cells = (s.name, method, run_length(chunk_sizes(s, method)), best_limit[s.name], f"{peaks[0]:.0f}", f"{peaks[1]:.0f}")
+            cells = (
+                s.name,
+                method,
+                run_length(chunk_sizes(s, method)),
+                best_limit[s.name],
+                f"{peaks[0]:.0f}",
+                f"{peaks[1]:.0f}",
+            )
             print(table_line(cells, widths), flush=True)
 
 

@@ -1,4 +1,5 @@
 """What every benchmark here shares: the models, interleaved timing, peak memory and markdown tables."""
+
 from __future__ import annotations
 
 import random

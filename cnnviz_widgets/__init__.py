@@ -8,9 +8,20 @@
 >>> cw.OcclusionExplorer(net, img)   # occlusion map, filling in as it is computed
 >>> cw.FeatureVisualizer(net, "_blocks.10:3")   # a picture that channel 3 of that layer likes, optimised live
 """
+
 from . import engine
 from .engine import Net, load_image, load_model, sample_image
 from .widgets import FeatureVisualizer, OcclusionExplorer, SaliencyExplorer
 
 __version__ = "0.1.0"
-__all__ = ["FeatureVisualizer", "Net", "OcclusionExplorer", "SaliencyExplorer", "engine", "load_image", "load_model", "sample_image", "__version__"]
+__all__ = [
+    "FeatureVisualizer",
+    "Net",
+    "OcclusionExplorer",
+    "SaliencyExplorer",
+    "engine",
+    "load_image",
+    "load_model",
+    "sample_image",
+    "__version__",
+]

@@ -1,5 +1,6 @@
 """Batched methods (integrated gradients, SmoothGrad): memory-budget chunks, progress, cancel, per-image
 targets across chunk boundaries, and the quadrature rules behind integrated gradients."""
+
 from __future__ import annotations
 
 import copy
@@ -14,7 +15,7 @@ from cnnviz_widgets import engine
 from cnnviz_widgets.engine import AttributionError
 from cnnviz_widgets.engine.attribution import quadrature
 
-from .conftest import eval_mode, Untouched, mixed_state, rel_err, seeded_image, small_cnn
+from .conftest import Untouched, eval_mode, mixed_state, rel_err, seeded_image, small_cnn
 
 HUGE = 1 << 50
 TINY = 1  # one path point / noisy copy per chunk
@@ -78,7 +79,7 @@ def test_chunk_size_does_not_change_the_result_and_progress_reaches_1(model, x, 
         fractions = []
         seen[budget] = run(method, copy.deepcopy(model), x, [2, 5], budget, progress=fractions.append)
         assert all(b > a for a, b in zip(fractions, fractions[1:])), fractions
-        assert fractions[-1] == 1.0 and 0 < fractions[0]
+        assert fractions[-1] == 1.0 and fractions[0] > 0
         ends = [round(f * 12) for f in fractions]
         if budget == TINY:
             assert ends == list(range(1, 13)), "one row per chunk"
@@ -192,7 +193,9 @@ def test_a_model_that_cannot_take_channels_last_falls_back_to_the_default_layout
         net(x.contiguous(memory_format=torch.channels_last))
     recording = Recording(net)
     got = run(method, recording, x, [2, 5], HUGE)
-    assert [layout for _, layout in recording.seen] == [True, False, False, False], "tried channels-last once, then NCHW"
+    assert [layout for _, layout in recording.seen] == [True, False, False, False], (
+        "tried channels-last once, then NCHW"
+    )
     again = run(method, recording, x, [2, 5], HUGE)
     assert [layout for _, layout in recording.seen[4:]] == [False] * 2, "the fallback (and the row cost) is remembered"
     assert rel_err(got, again) < 1e-6, "other chunks, same attribution"
@@ -205,7 +208,9 @@ def test_integrated_gradients_is_the_quadrature_of_gradients_on_the_path(model, 
     base = torch.full_like(x[:1], -0.5)
     ref = sum(float(w) * engine.gradient(model, base + float(a) * (x[:1] - base), 4) for a, w in zip(alphas, weights))
     ref = ref * (x[:1] - base)
-    ours, error = engine.integrated_gradients(model, x[:1], 4, steps=5, rule="riemann_right", baseline=-0.5, return_error=True)
+    ours, error = engine.integrated_gradients(
+        model, x[:1], 4, steps=5, rule="riemann_right", baseline=-0.5, return_error=True
+    )
     assert rel_err(ours, ref) < 1e-5
     with torch.no_grad():
         gap = model(x[:1])[0, 4] - model(base)[0, 4]
@@ -281,7 +286,11 @@ def test_three_point_rules_by_hand():
         (2.0, "gausslegendre", r"steps must be a positive integer"),
         (True, "gausslegendre", r"steps must be a positive integer"),
         (1, "riemann_trapezoid", r"trapezoid rule needs at least 2 steps"),
-        (4, "simpson", r"unknown integration rule 'simpson'; choose one of: gausslegendre, riemann_trapezoid, riemann_left"),
+        (
+            4,
+            "simpson",
+            r"unknown integration rule 'simpson'; choose one of: gausslegendre, riemann_trapezoid, riemann_left",
+        ),
     ],
 )
 def test_bad_quadrature_arguments(steps, rule, message):

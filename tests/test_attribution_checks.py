@@ -1,5 +1,6 @@
 """The checks that tell a faithful map from a pretty one: the cascading-randomisation sanity check
 (Adebayo et al. 2018) with its rank correlation, and deletion/insertion curves (Petsiuk et al. 2018)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ from cnnviz_widgets import engine
 from cnnviz_widgets.engine import AttributionError
 from cnnviz_widgets.engine.attribution import rank_correlation
 
-from .conftest import eval_mode, Untouched, mixed_state, seeded_image, small_cnn
+from .conftest import Untouched, eval_mode, mixed_state, seeded_image, small_cnn
 
 # --- rank correlation -------------------------------------------------------------------------------
 
@@ -65,7 +66,9 @@ def test_sanity_check_shapes_order_and_first_map(image, method, layer):
     options = {"steps": 6, "rule": "riemann_middle"} if method == "integrated_gradients" else {}
     fractions = []
     with Untouched(mixed_state(model)):
-        result = engine.sanity_check(model, image, 3, method, layer, options=options, steps=4, progress=fractions.append)
+        result = engine.sanity_check(
+            model, image, 3, method, layer, options=options, steps=4, progress=fractions.append
+        )
     # four parameterised layers, randomised top down, one per step
     assert result.names == ["original", "head", "conv2", "bn", "conv"]
     assert result.maps.shape == (5, 16, 16)
@@ -117,7 +120,10 @@ def test_trained_models_maps_fall_apart_under_randomisation(default_net, cat, me
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"x": seeded_image(2, 3, 16, 16)}, r"sanity_check explains one image, shape \(1, C, H, W\); got \(2, 3, 16, 16\)"),
+        (
+            {"x": seeded_image(2, 3, 16, 16)},
+            r"sanity_check explains one image, shape \(1, C, H, W\); got \(2, 3, 16, 16\)",
+        ),
         ({"x": seeded_image(3, 16, 16)}, r"one image, shape \(1, C, H, W\)"),
         ({"x": np.zeros((1, 3, 16, 16), np.float32)}, r"tensor.*got ndarray"),
         ({"steps": 0}, r"steps must be a positive integer, got 0"),
@@ -223,12 +229,18 @@ def test_the_true_contributions_beat_a_random_and_a_reversed_ranking():
     "kwargs,message",
     [
         ({"attribution": torch.rand(5, 6)}, r"attribution must be a map of the image's size \(6, 6\).*; got \(5, 6\)"),
-        ({"attribution": torch.rand(2, 6, 6)}, r"attribution must be a map of the image's size \(6, 6\).*; got \(2, 6, 6\)"),
+        (
+            {"attribution": torch.rand(2, 6, 6)},
+            r"attribution must be a map of the image's size \(6, 6\).*; got \(2, 6, 6\)",
+        ),
         ({"attribution": torch.rand(2, 3, 6, 6)}, r"map of the image's size"),
         ({"attribution": torch.rand(1, 2, 6, 6)}, r"attribution.*\(1, 2, 6, 6\)"),  # 2 channels for an RGB image
         ({"attribution": torch.full((6, 6), float("nan"))}, r"attribution contains NaN or infinite values"),
         ({"x": np.zeros((1, 3, 6, 6), np.float32)}, r"tensor.*got ndarray"),
-        ({"x": seeded_image(2, 3, 6, 6)}, r"deletion_insertion scores one image, shape \(1, C, H, W\); got \(2, 3, 6, 6\)"),
+        (
+            {"x": seeded_image(2, 3, 6, 6)},
+            r"deletion_insertion scores one image, shape \(1, C, H, W\); got \(2, 3, 6, 6\)",
+        ),
         ({"steps": 0}, r"steps must be a positive integer, got 0"),
         ({"target": [0, 1]}, r"give one class for one image; got 2"),
         ({"deletion_baseline": "ones"}, r"unknown baseline 'ones'; choose one of: zeros, blur"),

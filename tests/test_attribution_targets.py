@@ -2,6 +2,7 @@
 
 References are computed here with plain autograd (and a forward hook for units), or from linearity.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -10,11 +11,19 @@ import torch
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import AttributionError, LayerError, resolve_layer
 
-from .conftest import eval_mode, Untouched, rel_err, seeded_image
+from .conftest import Untouched, eval_mode, rel_err, seeded_image
 
 TOL = 1e-5
 PER_IMAGE = [3, 7]
-SINGLE_PASS = ["gradient", "input_x_gradient", "guided_backprop", "deconvnet", "gradcam", "gradcam_pp", "guided_gradcam"]
+SINGLE_PASS = [
+    "gradient",
+    "input_x_gradient",
+    "guided_backprop",
+    "deconvnet",
+    "gradcam",
+    "gradcam_pp",
+    "guided_gradcam",
+]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +87,9 @@ def test_callable_target_is_linear_in_the_logits(model, x):
     contrast = engine.gradient(model, x, lambda z: z[:, 3] - z[:, 5])
     assert rel_err(contrast, engine.gradient(model, x, 3) - engine.gradient(model, x, 5)) < TOL
     ig = engine.integrated_gradients(model, x[:1], lambda z: 2 * z[:, 3] - z[:, 5], steps=4)
-    by_parts = 2 * engine.integrated_gradients(model, x[:1], 3, steps=4) - engine.integrated_gradients(model, x[:1], 5, steps=4)
+    by_parts = 2 * engine.integrated_gradients(model, x[:1], 3, steps=4) - engine.integrated_gradients(
+        model, x[:1], 5, steps=4
+    )
     assert rel_err(ig, by_parts) < TOL
 
 
@@ -141,7 +152,9 @@ BAD_TARGETS = [
 ]
 
 
-@pytest.mark.parametrize("method,target,error,message", bad_cases([(t, AttributionError, m) for t, m in BAD_TARGETS], 3))
+@pytest.mark.parametrize(
+    "method,target,error,message", bad_cases([(t, AttributionError, m) for t, m in BAD_TARGETS], 3)
+)
 def test_bad_class_targets_are_clear_and_leave_no_trace(model, x, target, error, message, method):
     with Untouched(model):
         with pytest.raises(error, match=message):

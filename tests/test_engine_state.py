@@ -1,5 +1,6 @@
 """Engine calls leave the model exactly as they found it: no hooks, same flags, no .grad, also on errors;
 and every attribution method turns bad input into a clear AttributionError/LayerError."""
+
 from __future__ import annotations
 
 import math
@@ -57,7 +58,7 @@ class NaNLogits(SmallCNN):
 
 def test_the_registry_holds_the_methods_of_issue_3():
     assert list(METHODS) == list(METHOD_NAMES)
-    assert LAYER_METHODS == {"gradcam", "gradcam_pp", "guided_gradcam"}
+    assert {"gradcam", "gradcam_pp", "guided_gradcam"} == LAYER_METHODS
     for name, method in METHODS.items():
         description = method.describe()
         assert description["name"] == name and description["layer"] == (name in LAYER_METHODS)
@@ -149,14 +150,24 @@ def _inf_image():
 
 
 BAD_INPUT = {
-    "non-differentiable model": (ArgmaxNet, lambda: torch.rand(1, 3, 16, 16), r"does not depend differentiably on its input"),
+    "non-differentiable model": (
+        ArgmaxNet,
+        lambda: torch.rand(1, 3, 16, 16),
+        r"does not depend differentiably on its input",
+    ),
     "integer input": (
-        SmallCNN, lambda: torch.zeros(1, 3, 16, 16, dtype=torch.int64), r"expected a floating-point input, got torch\.int64"
+        SmallCNN,
+        lambda: torch.zeros(1, 3, 16, 16, dtype=torch.int64),
+        r"expected a floating-point input, got torch\.int64",
     ),
     "NaN in the input": (SmallCNN, _nan_image, r"the input contains NaN or infinite values"),
     "inf in the input": (SmallCNN, _inf_image, r"the input contains NaN or infinite values"),
     "NaN logits": (NaNLogits, lambda: torch.rand(1, 3, 16, 16), r"the model returned NaN logits for this input"),
-    "3-D input": (SmallCNN, lambda: torch.rand(3, 16, 16), r"expected a tensor of shape \(N, C, H, W\), got shape \(3, 16, 16\)"),
+    "3-D input": (
+        SmallCNN,
+        lambda: torch.rand(3, 16, 16),
+        r"expected a tensor of shape \(N, C, H, W\), got shape \(3, 16, 16\)",
+    ),
 }
 
 
@@ -187,33 +198,44 @@ def test_layer_methods_need_a_spatial_layer(method, layer):
 def test_unknown_options_list_the_methods_options(method):
     model = mixed_state(small_cnn())
     expected = {
-        "smoothgrad": "samples, noise, over, kind, seed", "integrated_gradients": "steps, baseline, rule",
-        "gradcam": "relu", "gradcam_pp": "relu",
+        "smoothgrad": "samples, noise, over, kind, seed",
+        "integrated_gradients": "steps, baseline, rule",
+        "gradcam": "relu",
+        "gradcam_pp": "relu",
     }.get(method, "none")
     with Untouched(model):
         with pytest.raises(AttributionError, match=rf"{method} has no option 'stepz'; its options: {expected}$"):
             call(model, torch.rand(1, 3, 16, 16), 0, method, stepz=3)
 
 
-BAD_VALUES = [
-    ("smoothgrad", "samples", value, r"samples must be a (whole )?number in 1\.\.500")
-    for value in (0, 501, 2.5, True, "8", None, math.nan, math.inf)
-] + [
-    ("smoothgrad", "noise", value, r"noise must be a number in 0\.\.1\b")
-    for value in (-0.1, 1.5, math.nan, -math.inf, "0.1", False)
-] + [
-    ("smoothgrad", "seed", value, r"seed must be a (whole )?number in 0\.\.2147483647") for value in (-1, 2**31, 0.5, "1")
-] + [
-    ("integrated_gradients", "steps", value, r"steps must be a (whole )?number in 2\.\.1000")
-    for value in (1, 1001, 10.5, math.nan, math.inf)
-] + [
-    ("integrated_gradients", "baseline", "ones", r"baseline must be one of: zeros, blur; got 'ones'"),
-    ("integrated_gradients", "baseline", 0.0, r"baseline must be one of: zeros, blur; got 0\.0"),
-    (
-        "integrated_gradients", "rule", "simpson",
-        r"rule must be one of: gausslegendre, riemann_trapezoid, riemann_left, riemann_right, riemann_middle; got 'simpson'",
-    ),
-]
+BAD_VALUES = (
+    [
+        ("smoothgrad", "samples", value, r"samples must be a (whole )?number in 1\.\.500")
+        for value in (0, 501, 2.5, True, "8", None, math.nan, math.inf)
+    ]
+    + [
+        ("smoothgrad", "noise", value, r"noise must be a number in 0\.\.1\b")
+        for value in (-0.1, 1.5, math.nan, -math.inf, "0.1", False)
+    ]
+    + [
+        ("smoothgrad", "seed", value, r"seed must be a (whole )?number in 0\.\.2147483647")
+        for value in (-1, 2**31, 0.5, "1")
+    ]
+    + [
+        ("integrated_gradients", "steps", value, r"steps must be a (whole )?number in 2\.\.1000")
+        for value in (1, 1001, 10.5, math.nan, math.inf)
+    ]
+    + [
+        ("integrated_gradients", "baseline", "ones", r"baseline must be one of: zeros, blur; got 'ones'"),
+        ("integrated_gradients", "baseline", 0.0, r"baseline must be one of: zeros, blur; got 0\.0"),
+        (
+            "integrated_gradients",
+            "rule",
+            "simpson",
+            r"rule must be one of: gausslegendre, riemann_trapezoid, riemann_left, riemann_right, riemann_middle; got 'simpson'",
+        ),
+    ]
+)
 
 
 @pytest.mark.parametrize("method,option,value,message", BAD_VALUES)

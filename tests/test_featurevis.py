@@ -1,5 +1,6 @@
 """Feature visualisation engine: the optimisation works, the parameterisation matches lucent's published
 recipe, transforms and objectives match hand-built references, and the model comes back untouched."""
+
 from __future__ import annotations
 
 import math
@@ -13,15 +14,28 @@ from torch import nn
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.featurevis import (
-    FeatureVisError, ImageParam, Objective, Robustness, Visualization, as_objective, channel, channels, class_logit,
-    deepdream, direction, diversity, feature_visualization, neuron, visualize,
+    FeatureVisError,
+    ImageParam,
+    Objective,
+    Robustness,
+    Visualization,
+    as_objective,
+    channel,
+    channels,
+    class_logit,
+    deepdream,
+    direction,
+    diversity,
+    feature_visualization,
+    neuron,
+    visualize,
 )
 from cnnviz_widgets.engine.featurevis.param import COLOR_CORRELATION_SQRT, FFT_SCALE, frequencies
 from cnnviz_widgets.engine.featurevis.regularizers import PixelRegularizers, gaussian_blur, total_variation
 from cnnviz_widgets.engine.featurevis.transforms import upsampled
 from cnnviz_widgets.engine.hooks import capture
 
-from .conftest import eval_mode, Untouched, hook_count, mixed_state, small_cnn
+from .conftest import Untouched, eval_mode, hook_count, mixed_state, small_cnn
 from .test_occlusion_replay import Untraceable
 
 LAYER = "_blocks.9"  # a mid-level block of the default model (80 channels at 14x14)
@@ -58,7 +72,7 @@ def test_the_objective_rises_on_average_over_a_run(lite_run):
 def test_the_image_excites_its_channel_far_more_than_noise_and_photos(default_net, lite_run):
     vis, _ = lite_run
     image = vis.image()
-    assert image.shape == (1, 3, 128, 128) and 0 <= image.min() and image.max() <= 1
+    assert image.shape == (1, 3, 128, 128) and image.min() >= 0 and image.max() <= 1
     ours = float(plain_score(default_net, LAYER, 7, image)[0])
     noise = plain_score(default_net, LAYER, 7, torch.rand(8, 3, 128, 128, generator=torch.Generator().manual_seed(0)))
     photos = [default_net.preprocess.normalise(default_net.view(cw.sample_image(n))) for n in ("cat", "coffee")]
@@ -99,7 +113,10 @@ def test_convenience_functions(resnet18):
 
 # -- the fast copy and the model's state ---------------------------------------------------------------
 CASES = [
-    ("resnet18", "layer3:5"), ("resnet18", "layer2.1:7:3:4"), ("resnet18", "layer1"), ("resnet18", class_logit(3)),
+    ("resnet18", "layer3:5"),
+    ("resnet18", "layer2.1:7:3:4"),
+    ("resnet18", "layer1"),
+    ("resnet18", class_logit(3)),
     ("squeezenet1_1", "features.9:320"),  # a Fire module: the channel lies in one branch of a concatenation
     ("efficientnet_lite0", channels("_blocks.9", [3, 96]) + 0.1 * deepdream("_blocks.5")),  # functional convolutions
 ]
@@ -126,10 +143,13 @@ def test_the_fast_copy_gives_the_models_own_values_and_gradients(nets, name, obj
     assert float((grads[0] - grads[1]).abs().max()) <= 1e-3 * float(grads[1].abs().max())
 
 
-@pytest.mark.parametrize("name,layer,unit,narrowed", [
-    ("resnet18", "layer3", 5, ["layer3.1.conv2", "layer3.0.conv2", "layer3.0.downsample.0"]),
-    ("squeezenet1_1", "features.9", 320, ["features.9.expand3x3"]),
-])
+@pytest.mark.parametrize(
+    "name,layer,unit,narrowed",
+    [
+        ("resnet18", "layer3", 5, ["layer3.1.conv2", "layer3.0.conv2", "layer3.0.downsample.0"]),
+        ("squeezenet1_1", "features.9", 320, ["features.9.expand3x3"]),
+    ],
+)
 def test_a_channel_objective_computes_only_its_channel(nets, name, layer, unit, narrowed):
     vis = Visualization(nets[name], channel(layer, unit), 96)
     gm = vis.fast.gm
@@ -143,7 +163,11 @@ def test_a_channel_objective_computes_only_its_channel(nets, name, layer, unit, 
         assert any(m.in_channels == w.shape[1] and m.kernel_size == tuple(w.shape[2:]) for m in single), name_
     if name == "squeezenet1_1":  # the other branch of the concatenation is not computed at all
         other = originals["features.9.expand1x1"]
-        assert not [m for m in convs if (m.in_channels, m.out_channels, m.kernel_size) == (other.in_channels, other.out_channels, (1, 1))]
+        assert not [
+            m
+            for m in convs
+            if (m.in_channels, m.out_channels, m.kernel_size) == (other.in_channels, other.out_channels, (1, 1))
+        ]
 
 
 def test_the_fast_copy_folds_the_default_models_batch_norms_and_paddings(default_net):
@@ -154,8 +178,11 @@ def test_the_fast_copy_folds_the_default_models_batch_norms_and_paddings(default
     assert not [m for m in called if isinstance(m, nn.BatchNorm2d)]
     pads = [tuple(m.padding) for m in called if isinstance(m, nn.ZeroPad2d)]
     assert all(p[0] != p[1] for p in pads), pads  # only TF-"SAME" paddings no convolution can do stay
-    batch_norms = [n for n, m in default_net.model.named_modules() if isinstance(m, nn.BatchNorm2d)
-                   and (n == "_bn0" or n.startswith("_blocks.") and int(n.split(".")[1]) <= 9)]
+    batch_norms = [
+        n
+        for n, m in default_net.model.named_modules()
+        if isinstance(m, nn.BatchNorm2d) and (n == "_bn0" or n.startswith("_blocks.") and int(n.split(".")[1]) <= 9)
+    ]
     assert vis.fast.folded > len(batch_norms), (vis.fast.folded, len(batch_norms))  # and the symmetric paddings
     assert "Linear" not in {type(m).__name__ for m in gm.modules()}  # nothing after the layer is kept
 
@@ -277,7 +304,10 @@ def test_the_spectrum_is_an_inverse_fft_with_1_over_f_scaling():
     assert frequencies(9, 12).shape == (9, 7)
 
 
-@pytest.mark.parametrize("param,decorrelate,squash", [("fft", True, "sigmoid"), ("fft", False, "clamp"), ("pixel", True, "clamp"), ("pixel", False, "sigmoid")])
+@pytest.mark.parametrize(
+    "param,decorrelate,squash",
+    [("fft", True, "sigmoid"), ("fft", False, "clamp"), ("pixel", True, "clamp"), ("pixel", False, "sigmoid")],
+)
 @pytest.mark.parametrize("size", [32, 33])
 def test_set_image_round_trips(param, decorrelate, squash, size):
     target = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(1)) * 0.98 + 0.01
@@ -297,7 +327,9 @@ def test_the_colour_matrix_is_the_published_one_with_unit_largest_column():
 def test_init_starts_from_the_picture(resnet18):
     cat = cw.sample_image("cat")
     vis = Visualization(resnet18, "layer2:1", 64, init=cat)
-    expected = torch.from_numpy(np.asarray(cat.convert("RGB").resize((64, 64)), dtype=np.float32) / 255).permute(2, 0, 1)
+    expected = torch.from_numpy(np.asarray(cat.convert("RGB").resize((64, 64)), dtype=np.float32) / 255).permute(
+        2, 0, 1
+    )
     assert torch.allclose(vis.image()[0], expected, atol=1e-3)
 
 
@@ -327,8 +359,12 @@ def test_jitter_is_a_whole_pixel_shift_within_its_range():
     for _ in range(10):
         out = _robust(pad=4, jitter=5)(img, 24, g)
         padded = F.pad(img, (4, 4, 4, 4), value=0.5)
-        shifts = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                  if torch.allclose(out[..., 4:20, 4:20], padded[..., 4 - dy:20 - dy, 4 - dx:20 - dx], atol=1e-5)]
+        shifts = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if torch.allclose(out[..., 4:20, 4:20], padded[..., 4 - dy : 20 - dy, 4 - dx : 20 - dx], atol=1e-5)
+        ]
         assert len(shifts) == 1
 
 
@@ -343,7 +379,11 @@ def test_each_image_of_a_batch_gets_its_own_draw():
 @pytest.fixture
 def acts():
     g = torch.Generator().manual_seed(0)
-    return {"a": torch.randn(3, 5, 4, 6, generator=g), "b": torch.randn(3, 7, 2, 2, generator=g), "": torch.randn(3, 10, generator=g)}
+    return {
+        "a": torch.randn(3, 5, 4, 6, generator=g),
+        "b": torch.randn(3, 7, 2, 2, generator=g),
+        "": torch.randn(3, 10, generator=g),
+    }
 
 
 def test_objective_values_by_hand(acts):
@@ -422,12 +462,12 @@ def test_pixel_regularisers_by_hand():
     out = pixels.clone()
     PixelRegularizers(clip_norm=30).apply(out, grad, 1)
     norms = pixels.norm(dim=1)[0]
-    zeroed = (out.abs().sum(1)[0] == 0)
+    zeroed = out.abs().sum(1)[0] == 0
     assert int(zeroed.sum()) == 30 and float(norms[zeroed].max()) < float(norms[~zeroed].min())
     out = pixels.clone()
     PixelRegularizers(clip_contribution=50).apply(out, grad, 1)
     contribution = (pixels * grad).sum(1)[0].abs()
-    zeroed = (out.abs().sum(1)[0] == 0)
+    zeroed = out.abs().sum(1)[0] == 0
     assert int(zeroed.sum()) == 50 and float(contribution[zeroed].max()) < float(contribution[~zeroed].min())
     out = pixels.clone()
     PixelRegularizers(blur_every=2, blur_sigma=1.0).apply(out, grad, 1)
@@ -444,31 +484,39 @@ def test_pixel_regularisers_run_in_a_pixel_run(resnet18):
 
 
 # -- bad input ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("objective,message", [
-    ("_blocks.9:112", r"unit 112 is out of range for layer '_blocks.9': it has 112 channels \(0..111\)"),
-    (neuron("_fc", 3), r"needs a layer with a spatial \(C, H, W\) output; '_fc' outputs \(1000,\)"),
-    (neuron("_blocks.9", 3, 20, 0), r"outside layer '_blocks.9'.s 14x14 map"),
-    (class_logit(1000), r"class 1000 is out of range: the model has 1000 classes \(0..999\)"),
-    (channel("_blocks.9", 1, batch=1), r"batch has 1 \(0..0\)"),
-    (diversity("_blocks.9"), "batch=2 or more"),
-    (direction("_blocks.9", [1.0, 2.0]), "has 2 entries but layer '_blocks.9' has 112 channels"),
-    ("nope:1", "unknown layer 'nope'; valid layers: "),
-], ids=str)
+@pytest.mark.parametrize(
+    "objective,message",
+    [
+        ("_blocks.9:112", r"unit 112 is out of range for layer '_blocks.9': it has 112 channels \(0..111\)"),
+        (neuron("_fc", 3), r"needs a layer with a spatial \(C, H, W\) output; '_fc' outputs \(1000,\)"),
+        (neuron("_blocks.9", 3, 20, 0), r"outside layer '_blocks.9'.s 14x14 map"),
+        (class_logit(1000), r"class 1000 is out of range: the model has 1000 classes \(0..999\)"),
+        (channel("_blocks.9", 1, batch=1), r"batch has 1 \(0..0\)"),
+        (diversity("_blocks.9"), "batch=2 or more"),
+        (direction("_blocks.9", [1.0, 2.0]), "has 2 entries but layer '_blocks.9' has 112 channels"),
+        ("nope:1", "unknown layer 'nope'; valid layers: "),
+    ],
+    ids=str,
+)
 def test_bad_objectives_are_refused_with_the_valid_choices(default_net, objective, message):
     with Untouched(default_net.model):
         with pytest.raises(ValueError, match=message):
             Visualization(default_net, objective, 64)
 
 
-@pytest.mark.parametrize("settings,message", [
-    (dict(param="dct"), "unknown parameterisation 'dct'; choose one of: fft, pixel"),
-    (dict(squash="tanh"), "choose one of: sigmoid, clamp"),
-    (dict(size=0), "size must be a whole number from 1"),
-    (dict(lr=-1), "lr must be a number > 0"),
-    (dict(decay=0.1), "use param='pixel'"),
-    (dict(param="pixel", clip_norm=100), r"percentage of pixels in \[0, 100\)"),
-    (dict(transforms="yes"), "transforms must be True, False or a Robustness"),
-], ids=str)
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        (dict(param="dct"), "unknown parameterisation 'dct'; choose one of: fft, pixel"),
+        (dict(squash="tanh"), "choose one of: sigmoid, clamp"),
+        (dict(size=0), "size must be a whole number from 1"),
+        (dict(lr=-1), "lr must be a number > 0"),
+        (dict(decay=0.1), "use param='pixel'"),
+        (dict(param="pixel", clip_norm=100), r"percentage of pixels in \[0, 100\)"),
+        (dict(transforms="yes"), "transforms must be True, False or a Robustness"),
+    ],
+    ids=str,
+)
 def test_bad_settings_are_refused(resnet18, settings, message):
     with pytest.raises(FeatureVisError, match=message):
         Visualization(resnet18, "layer2:1", **{"size": 32, **settings})
@@ -495,7 +543,10 @@ def test_a_nan_stops_the_run_with_the_last_good_image(what):
             return (mean * 0).sqrt() if what == "gradient" else (mean * 0 - 1).sqrt()
 
     vis = Visualization(model, Sqrt(), 32)
-    with Untouched(model), pytest.raises(FeatureVisError, match=f"the {what} became NaN or infinite at step 1; .*smaller lr"):
+    with (
+        Untouched(model),
+        pytest.raises(FeatureVisError, match=f"the {what} became NaN or infinite at step 1; .*smaller lr"),
+    ):
         for _ in vis.run(3):
             pass
     assert vis.step == 0 and torch.isfinite(vis.image()).all()

@@ -1,6 +1,7 @@
 """How a picture that is not square becomes the model's square input (issue 12, defect 2): ``Preprocess(fit=...)``
 squashes, crops or pads, each pinned against the same steps done by hand with PIL and numpy; ``fit_note`` says what
 happened; the photo views show exactly that picture and carry the note in their ``notice`` trait."""
+
 from __future__ import annotations
 
 import io
@@ -43,12 +44,15 @@ def test_squash_resizes_the_whole_picture_to_the_square():
     assert np.array_equal(np.array(prep.view(img)), expected)
 
 
-@pytest.mark.parametrize("size, resized, box", [
-    # short side 200 -> 224: 300 x 200 -> 336 x 224, centre 224 columns from (336 - 224) / 2 = 56
-    (WIDE, (336, 224), (56, 0, 280, 224)),
-    # a tall picture: 200 x 300 -> 224 x 336, centre 224 rows from 56
-    ((200, 300), (224, 336), (0, 56, 224, 280)),
-])
+@pytest.mark.parametrize(
+    "size, resized, box",
+    [
+        # short side 200 -> 224: 300 x 200 -> 336 x 224, centre 224 columns from (336 - 224) / 2 = 56
+        (WIDE, (336, 224), (56, 0, 280, 224)),
+        # a tall picture: 200 x 300 -> 224 x 336, centre 224 rows from 56
+        ((200, 300), (224, 336), (0, 56, 224, 280)),
+    ],
+)
 def test_crop_resizes_the_short_side_to_size_and_keeps_the_centre(size, resized, box):
     img = photo(size)
     prep = Preprocess(fit="crop")
@@ -71,24 +75,27 @@ def test_resnet18_still_crops():
     assert (prep.fit, prep.resize, prep.size, prep.interpolation) == ("crop", 256, 224, "bilinear")
 
 
-@pytest.mark.parametrize("size, inner, at", [
-    (WIDE, (224, 149), (0, 37)),  # long side 300 -> 224: 200 * 224 / 300 = 149.3 -> 149 rows, from (224 - 149) // 2
-    ((200, 300), (149, 224), (37, 0)),
-])
+@pytest.mark.parametrize(
+    "size, inner, at",
+    [
+        (WIDE, (224, 149), (0, 37)),  # long side 300 -> 224: 200 * 224 / 300 = 149.3 -> 149 rows, from (224 - 149) // 2
+        ((200, 300), (149, 224), (37, 0)),
+    ],
+)
 def test_pad_resizes_the_long_side_and_fills_with_the_mean_colour_which_normalises_to_zero(size, inner, at):
     img = photo(size)
     prep = Preprocess(fit="pad")
     canvas = np.empty((224, 224, 3), np.uint8)
     canvas[:] = [124, 116, 104]  # ImageNet's mean (0.485, 0.456, 0.406) * 255, rounded
     left, top = at
-    canvas[top:top + inner[1], left:left + inner[0]] = np.array(img.resize(inner, Image.BILINEAR))
+    canvas[top : top + inner[1], left : left + inner[0]] = np.array(img.resize(inner, Image.BILINEAR))
     view = np.array(prep.view(img))
     assert np.array_equal(view, canvas)
 
     x = prep.normalise(prep.view(img))
     torch.testing.assert_close(x, normalised(canvas, prep.mean, prep.std), rtol=0, atol=1e-6)
     border = torch.ones(224, 224, dtype=torch.bool)
-    border[top:top + inner[1], left:left + inner[0]] = False
+    border[top : top + inner[1], left : left + inner[0]] = False
     # The mean colour in 8 bits is within half a grey level of the mean: its normalised value is that close to 0.
     assert x[0][:, border].abs().max() <= 0.5 / 255 / min(prep.std)
 
@@ -112,12 +119,18 @@ def test_a_net_feeds_the_model_the_picture_it_shows():
         torch.testing.assert_close(net.logits(img), expected)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"fit": "stretch"}, r"unknown fit 'stretch'; choose one of: squash, crop, pad"),
-    ({"fit": "pad", "resize": 256}, r"resize=256 is the short side before the centre crop of fit='crop'; with fit='pad' leave it out"),
-    ({"interpolation": "lanczos"}, r"unknown interpolation 'lanczos'; choose one of: bilinear, bicubic, nearest"),
-    ({"size": 0}, r"size must be a whole number of pixels >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"fit": "stretch"}, r"unknown fit 'stretch'; choose one of: squash, crop, pad"),
+        (
+            {"fit": "pad", "resize": 256},
+            r"resize=256 is the short side before the centre crop of fit='crop'; with fit='pad' leave it out",
+        ),
+        ({"interpolation": "lanczos"}, r"unknown interpolation 'lanczos'; choose one of: bilinear, bicubic, nearest"),
+        ({"size": 0}, r"size must be a whole number of pixels >= 1, got 0"),
+    ],
+)
 def test_bad_fits_raise_naming_the_choices(kwargs, message):
     with pytest.raises(ModelError, match=message):
         Preprocess(**kwargs)

@@ -9,6 +9,7 @@ g = dY/dA the gradient of the class logit there,
 The activation and gradient are captured here with a plain forward hook and autograd, and the sums are
 explicit loops, so nothing is shared with the engine's vectorised code.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import resolve_layer
 
-from .conftest import eval_mode, Untouched, rel_err
+from .conftest import Untouched, eval_mode, rel_err
 
 
 def activation_and_gradient(model, x, target, layer):

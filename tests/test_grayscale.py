@@ -4,6 +4,7 @@ The model is MNIST-like: LeNet on 28 x 28 grey pictures, with a fixed ``Linear``
 its own input size. References are computed by hand from PIL's grey conversion (ITU-R 601-2 luma, the ``"L"``
 mode) and the model's own forward pass.
 """
+
 from __future__ import annotations
 
 import io
@@ -112,12 +113,21 @@ def test_the_grey_input_is_plain_luma_and_round_trips(net, lenet, img):
     assert np.array_equal(net.preprocess.denormalise(x), view)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"channels": 2}, r"channels must be 1 \(a grayscale model\) or 3 \(RGB\), got 2"),
-    ({"channels": 1, "mean": (0.5, 0.5, 0.5)}, r"mean has 3 value\(s\) but the preprocessing makes 1 channel\(s\) \(grayscale\)"),
-    ({"mean": (0.1307,), "std": (0.3081,)}, r"mean has 1 value\(s\) but .* 3 channel\(s\) \(RGB\); give one value per channel, or channels=1"),
-    ({"channels": 1, "std": (0.0,)}, r"std must be positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"channels": 2}, r"channels must be 1 \(a grayscale model\) or 3 \(RGB\), got 2"),
+        (
+            {"channels": 1, "mean": (0.5, 0.5, 0.5)},
+            r"mean has 3 value\(s\) but the preprocessing makes 1 channel\(s\) \(grayscale\)",
+        ),
+        (
+            {"mean": (0.1307,), "std": (0.3081,)},
+            r"mean has 1 value\(s\) but .* 3 channel\(s\) \(RGB\); give one value per channel, or channels=1",
+        ),
+        ({"channels": 1, "std": (0.0,)}, r"std must be positive"),
+    ],
+)
 def test_bad_channel_settings_raise_saying_what_fits(kwargs, message):
     with pytest.raises(ModelError, match=message):
         Preprocess(**kwargs)
@@ -225,7 +235,7 @@ def test_occlusion_explorer_maps_plain_torchs_score_drops_and_shows_a_grey_occlu
         batch = x.repeat(16, 1, 1, 1)
         for k in range(16):
             i, j = divmod(k, 4)
-            batch[k, :, 7 * i:7 * i + 7, 7 * j:7 * j + 7] = 0.0
+            batch[k, :, 7 * i : 7 * i + 7, 7 * j : 7 * j + 7] = 0.0
         with torch.no_grad():
             clean, occluded = lenet(x)[0, target], lenet(batch)[:, target]
         drops = (clean - occluded).reshape(4, 4)
@@ -246,7 +256,9 @@ def test_occlusion_explorer_maps_plain_torchs_score_drops_and_shows_a_grey_occlu
 
 
 def test_feature_visualizer_streams_and_ends_with_grey_pictures(net, img):
-    w = cw.FeatureVisualizer(net, "conv2:3", image=img, steps=6, batch=2, batch_mode="diverse")  # fft, decorrelate, transforms
+    w = cw.FeatureVisualizer(
+        net, "conv2:3", image=img, steps=6, batch=2, batch_mode="diverse"
+    )  # fft, decorrelate, transforms
     try:
         w.wait()
         assert w.error == "" and w.step == 6

@@ -1,4 +1,5 @@
 """Image inputs of every kind become one checked RGB image, or a clear error."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Layer records: output shapes and receptive fields against hand-computed values."""
+
 from __future__ import annotations
 
 import pytest

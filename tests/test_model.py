@@ -1,4 +1,5 @@
 """The offline default model and the ways of loading others."""
+
 from __future__ import annotations
 
 import urllib.error
@@ -17,7 +18,9 @@ def test_default_model_recognises_the_sample_photos(default_net):
     assert 0.6 < cat[0].prob < 0.9  # DESIGN.md: p ~ 0.77
     coffee = default_net.predict(cw.sample_image("coffee"), k=1)
     assert coffee[0].index == 967 and coffee[0].label == "espresso"
-    assert sum(p.prob for p in cat) <= 1.0 + 1e-6 and [p.prob for p in cat] == sorted((p.prob for p in cat), reverse=True)
+    assert sum(p.prob for p in cat) <= 1.0 + 1e-6 and [p.prob for p in cat] == sorted(
+        (p.prob for p in cat), reverse=True
+    )
 
 
 def test_prediction_leaves_the_model_untouched(default_net):

@@ -1,5 +1,6 @@
 """Regression tests for the defects a new user hit (issue 12, section 2), one or more per defect; each failed on
 the code before its fix."""
+
 from __future__ import annotations
 
 import subprocess
@@ -17,7 +18,14 @@ from torch import nn
 import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import (
-    AttributionError, CnnvizError, FeatureVisError, ImageError, LayerError, ModelError, OcclusionError, Preprocess,
+    AttributionError,
+    CnnvizError,
+    FeatureVisError,
+    ImageError,
+    LayerError,
+    ModelError,
+    OcclusionError,
+    Preprocess,
 )
 from cnnviz_widgets.engine.errors import CnnvizWarning
 from cnnviz_widgets.engine.featurevis import OUTPUT, Visualization, class_logit
@@ -134,7 +142,9 @@ class Detector(nn.Module):
 @pytest.mark.parametrize("kind,select", [("dict", lambda out: out["logits"]), ("tuple", lambda out: out[0])])
 def test_tuple_and_dict_outputs_work_with_a_selector_and_say_so_without(kind, select, cat):
     model = Detector(kind).eval()
-    with pytest.raises(CnnvizError, match=rf"got a {kind}; say which part holds the logits with cw.Net\(model, output="):
+    with pytest.raises(
+        CnnvizError, match=rf"got a {kind}; say which part holds the logits with cw.Net\(model, output="
+    ):
         cw.SaliencyExplorer(cw.Net(model, SMALL), cat)
     with pytest.raises(AttributionError, match=rf"got (a )?{kind}"):
         engine.gradient(model, torch.rand(1, 3, 32, 32), 1)
@@ -158,7 +168,9 @@ def test_tuple_and_dict_outputs_work_with_a_selector_and_say_so_without(kind, se
 @pytest.mark.parametrize("target", [-1, 10])
 def test_deletion_insertion_refuses_a_class_out_of_range(target):
     x = torch.rand(1, 3, 32, 32)
-    with pytest.raises(AttributionError, match=rf"class {target} is out of range; this model has 10 classes \(0\.\.9\)"):
+    with pytest.raises(
+        AttributionError, match=rf"class {target} is out of range; this model has 10 classes \(0\.\.9\)"
+    ):
         engine.deletion_insertion(small_cnn(), x, torch.rand(32, 32), target, steps=4)
 
 

@@ -1,4 +1,5 @@
 """Every notebook in notebooks/ runs top to bottom offline without an error."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,7 +22,10 @@ def test_notebook_executes(path, tmp_path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
     widget_views = [
-        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
         if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
     if path.name == "00_quickstart.ipynb":

@@ -1,5 +1,6 @@
 """Occlusion: the same maps as captum's ``Occlusion`` (window layout, border clipping, overlap averaging),
 per-window scores against brute force, coarse-first partial maps, cancellation and bad input."""
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,12 @@ def captum_map(model, x, target, window, stride, baseline=0.0):
     wy, wx = (window, window) if isinstance(window, int) else window
     sy, sx = (stride, stride) if isinstance(stride, int) else stride
     attr = CaptumOcclusion(model).attribute(
-        x, target=target, sliding_window_shapes=(x.shape[1], wy, wx), strides=(x.shape[1], sy, sx),
-        baselines=baseline, perturbations_per_eval=16,
+        x,
+        target=target,
+        sliding_window_shapes=(x.shape[1], wy, wx),
+        strides=(x.shape[1], sy, sx),
+        baselines=baseline,
+        perturbations_per_eval=16,
     )
     assert torch.equal(attr[0, 0], attr[0, -1]), "a window over all channels gives every channel the same map"
     return attr[0, 0].double()
@@ -76,7 +81,7 @@ def test_probabilities_are_the_softmax_of_each_occluded_image(model):
     x = seeded_image(1, 3, 16, 16, seed=1)
     ours = occlusion(model, x, 7, 8, 4)
     fill = torch.zeros_like(x[0])
-    for (i, j) in [(0, 0), (1, 2), (2, 2)]:
+    for i, j in [(0, 0), (1, 2), (2, 2)]:
         ys, xs = ours.grid.box(i, j)
         occluded = x.clone()
         occluded[0, :, ys, xs] = 0
@@ -106,13 +111,17 @@ def test_coarse_windows_come_first_and_already_give_a_full_map(model):
     final = occlusion(model, x, 1, 8, 4, progress=partial.append, budget=1)
     assert [p.done for p in partial] == list(range(1, 50)), "one window per chunk with a tiny budget"
     coarse = partial[15]
-    assert coarse.done == 16 and {(i, j) for i, j in grid.order()[:16]} == {(i, j) for i in range(0, 7, 2) for j in range(0, 7, 2)}
+    assert coarse.done == 16 and {(i, j) for i, j in grid.order()[:16]} == {
+        (i, j) for i in range(0, 7, 2) for j in range(0, 7, 2)
+    }
     assert torch.isfinite(coarse.map).all(), "the coarse windows cover every pixel"
     assert torch.isnan(coarse.scores).sum() == 49 - 16
     assert not torch.isnan(final.scores).any()
     assert torch.equal(final.map, partial[-1].map)
     # the coarse map is the stride-8 occlusion map
-    assert float((coarse.map - occlusion(model, x, 1, 8, 8).map).abs().max()) < 1e-6  # float32 logits, other batch sizes
+    assert (
+        float((coarse.map - occlusion(model, x, 1, 8, 8).map).abs().max()) < 1e-6
+    )  # float32 logits, other batch sizes
 
 
 def test_the_coarsest_windows_come_first_and_give_a_full_preview(model):
@@ -175,7 +184,10 @@ def test_a_model_that_flattens_with_view_works_in_the_default_layout():
         ({"window": (8, 17)}, r"window width of 17 does not fit in the image's width of 16"),
         ({"stride": 0}, r"stride must be at least 1 pixel, got 0"),
         ({"stride": -2}, r"stride must be at least 1 pixel"),
-        ({"window": 4, "stride": 5}, r"a stride height of 5 leaves gaps between windows of height 4; use a stride of 1..4"),
+        (
+            {"window": 4, "stride": 5},
+            r"a stride height of 5 leaves gaps between windows of height 4; use a stride of 1..4",
+        ),
         ({"window": 2.5}, r"window must be a positive integer or a \(height, width\) pair"),
         ({"window": (4, 4, 4)}, r"window must be a positive integer or a \(height, width\) pair"),
         ({"baseline": "grey"}, r"baseline must be a number, one of mean, blur, or an image tensor"),

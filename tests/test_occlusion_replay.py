@@ -1,6 +1,7 @@
 """Incremental occlusion (reused clean activations): every window's logits equal a plain forward pass of the
 occluded image, for each building block the replay has a rule for, for layers it has none for, and for
 models it cannot trace; the three real models use it and match captum; its memory stays bounded."""
+
 from __future__ import annotations
 
 import copy
@@ -29,7 +30,9 @@ class ResidualNet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 8, 7, 2, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)
+        )
         self.conv1 = nn.Conv2d(8, 16, 3, 2, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.conv2 = nn.Conv2d(16, 16, 3, 1, 1, bias=False)
@@ -148,7 +151,10 @@ def replayed_logits(model: nn.Module, x: torch.Tensor, grid: Grid, fill: torch.T
         replay = Replay(model, x)
         frame = tuple(min(w, n) for w, n in zip(grid.window, grid.size))
         cells = grid.order()
-        out = [replay(occluded(x, fill, [grid.box(*c) for c in cells[s : s + chunk]], frame)) for s in range(0, len(cells), chunk)]
+        out = [
+            replay(occluded(x, fill, [grid.box(*c) for c in cells[s : s + chunk]], frame))
+            for s in range(0, len(cells), chunk)
+        ]
     return cells, torch.cat(out), replay.recomputed
 
 
@@ -238,8 +244,10 @@ def test_real_models_reuse_activations_and_equal_captum(nets, cat):
     with torch.no_grad():
         for p in shuffled.parameters():
             p.copy_(p[torch.randperm(p.shape[0])] if p.dim() else p)
-    models = {**{n: (net.model, net.tensor(cat)) for n, net in nets.items()},
-              "efficientnet_lite0 (shuffled weights)": (shuffled, nets["efficientnet_lite0"].tensor(cat))}
+    models = {
+        **{n: (net.model, net.tensor(cat)) for n, net in nets.items()},
+        "efficientnet_lite0 (shuffled weights)": (shuffled, nets["efficientnet_lite0"].tensor(cat)),
+    }
     for name, (model, x) in models.items():
         x = x.contiguous()
         with torch.no_grad():
@@ -250,7 +258,9 @@ def test_real_models_reuse_activations_and_equal_captum(nets, cat):
         assert float((ours.map - ref).abs().max()) < TOL, name
         fill = torch.zeros_like(x[0])
         for cell in [(0, 0), (9, 14), (18, 18)]:  # a corner, the middle, the clipped last window
-            assert float(ours.scores[cell]) == pytest.approx(brute_score(model, x, target, ours.grid.box(*cell), fill), abs=1e-4)
+            assert float(ours.scores[cell]) == pytest.approx(
+                brute_score(model, x, target, ours.grid.box(*cell), fill), abs=1e-4
+            )
 
 
 MEMORY_PROBE = textwrap.dedent(
@@ -284,7 +294,9 @@ MEMORY_PROBE = textwrap.dedent(
 @pytest.mark.parametrize("name", ["squeezenet1_1", "efficientnet_lite0"])
 def test_extra_memory_is_bounded_whatever_the_number_of_windows(name):
     """Peak resident memory above the model's, in a fresh process: under 300 MB for 196 and for 2809 windows."""
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, name], capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, name], capture_output=True, text=True, timeout=600, check=True
+    )
     peaks = {int(k): v for k, v in __import__("json").loads(out.stdout.strip().splitlines()[-1]).items()}
     assert set(peaks) == {196, 2809}
     assert max(peaks.values()) < 300, peaks

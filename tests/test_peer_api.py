@@ -6,6 +6,7 @@ tolerances can be tight. Noise tunnels are checked two ways: by brute force (the
 same seed the engine uses, captum's base method run on each, aggregated by hand) and against captum's own
 ``NoiseTunnel``, whose global-generator draws equal ours for one float32 image.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from captum.attr import (
-    Deconvolution, GuidedBackprop, InputXGradient, IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel,
+    Deconvolution,
+    GuidedBackprop,
+    InputXGradient,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
     Saliency,
 )
 from torch import nn
@@ -39,8 +46,11 @@ IG_STEPS = 6
 def captum_method(over: str, model: nn.Module):
     """captum's counterpart of the engine's pixel method ``over`` (Saliency without abs: the signed gradient)."""
     return {
-        "gradient": Saliency, "input_x_gradient": InputXGradient, "integrated_gradients": IntegratedGradients,
-        "guided_backprop": GuidedBackprop, "deconvnet": Deconvolution,
+        "gradient": Saliency,
+        "input_x_gradient": InputXGradient,
+        "integrated_gradients": IntegratedGradients,
+        "guided_backprop": GuidedBackprop,
+        "deconvnet": Deconvolution,
     }[over](model)
 
 
@@ -148,13 +158,21 @@ def test_noise_tunnel_equals_captum_base_method_on_each_noisy_copy(relu_net, ima
     samples, noise, seed = 4, 0.2, 7
     targets = [1, 4]
     noisy = noisy_copies(images, samples, noise, seed)
-    per_copy = torch.cat([
-        captum_attribute(over, relu_net, noisy[i : i + 1].clone(), targets[i // samples]) for i in range(len(noisy))
-    ])
+    per_copy = torch.cat(
+        [captum_attribute(over, relu_net, noisy[i : i + 1].clone(), targets[i // samples]) for i in range(len(noisy))]
+    )
     ref = aggregate(per_copy.view(2, samples, *images.shape[1:]), kind)
     options = {"steps": IG_STEPS} if over == "integrated_gradients" else {}  # Gauss-Legendre on both sides
     result = engine.explain(
-        relu_net, images, targets, "smoothgrad", samples=samples, noise=noise, seed=seed, over=over, kind=kind,
+        relu_net,
+        images,
+        targets,
+        "smoothgrad",
+        samples=samples,
+        noise=noise,
+        seed=seed,
+        over=over,
+        kind=kind,
         method_options=options,
     )
     assert rel_err(result.attribution, ref) < (TOL_IG if over == "integrated_gradients" else TOL)
@@ -179,7 +197,14 @@ def test_noise_tunnel_equals_captum_noise_tunnel(over, kind):
     )
     options = {"steps": IG_STEPS} if over == "integrated_gradients" else {}
     ours = engine.smoothgrad(
-        model, x, 3, samples, noise, over=over, kind=kind, method_options=options,
+        model,
+        x,
+        3,
+        samples,
+        noise,
+        over=over,
+        kind=kind,
+        method_options=options,
         generator=torch.Generator().manual_seed(seed),
     )
     assert rel_err(ours, ref) < TOL32
@@ -192,7 +217,11 @@ def test_default_noise_tunnel_is_smoothgrad_over_the_gradient(relu_net, images):
     )
     assert torch.equal(plain.attribution, explicit.attribution) and torch.equal(plain.map, explicit.map)
     assert METHODS["smoothgrad"].check({}) == {
-        "samples": 25, "noise": 0.15, "over": "gradient", "kind": "smoothgrad", "seed": 0,
+        "samples": 25,
+        "noise": 0.15,
+        "over": "gradient",
+        "kind": "smoothgrad",
+        "seed": 0,
     }
 
 
@@ -203,9 +232,17 @@ def test_noise_tunnel_chunks_do_not_change_the_result_and_progress_reaches_1(rel
     for budget in (1, 1 << 50):
         fractions = []
         seen[budget] = engine.smoothgrad(
-            relu_net, images, [1, 4], 5, 0.2, over=over, kind=kind,
+            relu_net,
+            images,
+            [1, 4],
+            5,
+            0.2,
+            over=over,
+            kind=kind,
             method_options={"steps": 3} if over == "integrated_gradients" else {},
-            generator=torch.Generator().manual_seed(0), budget=budget, progress=fractions.append,
+            generator=torch.Generator().manual_seed(0),
+            budget=budget,
+            progress=fractions.append,
         )
         assert fractions[-1] == pytest.approx(1.0) and all(b > a for a, b in zip(fractions, fractions[1:]))
         if budget == 1:
@@ -224,7 +261,9 @@ def test_noise_tunnel_takes_its_seed_not_the_global_generator(relu_net, images):
 
 def test_noise_tunnel_over_integrated_gradients_uses_the_given_ig_options(relu_net, images):
     def tunnel(**ig):
-        return engine.explain(relu_net, images, 2, "smoothgrad", samples=2, over="integrated_gradients", method_options=ig)
+        return engine.explain(
+            relu_net, images, 2, "smoothgrad", samples=2, over="integrated_gradients", method_options=ig
+        )
 
     few, more, blur = tunnel(steps=2), tunnel(steps=9), tunnel(steps=9, baseline="blur")
     assert rel_err(few.attribution, more.attribution) > 1e-3 and rel_err(blur.attribution, more.attribution) > 1e-3
@@ -301,17 +340,31 @@ def test_forward_args_equal_captum_additional_forward_args(extras_net, images, e
     ref = captum_attribute(method, extras_net, images.clone(), [1, 4], additional_forward_args=extras)
     ours = engine.explain(extras_net, images, [1, 4], method, forward_args=extras).attribution
     assert rel_err(ours, ref) < TOL
-    assert rel_err(ours, engine.explain(extras_net, images, [1, 4], method).attribution) > 0.05, "the arguments did nothing"
+    assert rel_err(ours, engine.explain(extras_net, images, [1, 4], method).attribution) > 0.05, (
+        "the arguments did nothing"
+    )
 
 
 @pytest.mark.parametrize("rule", ["gausslegendre", "riemann_middle"])
 def test_forward_args_go_with_their_images_through_chunked_integrated_gradients(extras_net, images, extras, rule):
     ref, delta = IntegratedGradients(extras_net).attribute(
-        images.clone(), target=[1, 4], additional_forward_args=extras, n_steps=7, method=rule, return_convergence_delta=True
+        images.clone(),
+        target=[1, 4],
+        additional_forward_args=extras,
+        n_steps=7,
+        method=rule,
+        return_convergence_delta=True,
     )
     fractions = []
     ours, error = engine.integrated_gradients(
-        extras_net, images, [1, 4], steps=7, rule=rule, forward_args=extras, budget=1, progress=fractions.append,
+        extras_net,
+        images,
+        [1, 4],
+        steps=7,
+        rule=rule,
+        forward_args=extras,
+        budget=1,
+        progress=fractions.append,
         return_error=True,
     )
     assert len(fractions) == 14, "one path point per chunk: chunks straddle the two images"
@@ -324,12 +377,21 @@ def test_forward_args_go_with_their_images_through_chunked_smoothgrad(extras_net
     noise, seed = 0.1, 1
     noisy = noisy_copies(images, samples, noise, seed)
     rows = (extras[0].repeat_interleave(samples, dim=0), extras[1])
-    ref = Saliency(extras_net).attribute(
-        noisy.clone(), target=[1] * samples + [4] * samples, abs=False, additional_forward_args=rows
-    ).view(2, samples, *images.shape[1:])
+    ref = (
+        Saliency(extras_net)
+        .attribute(noisy.clone(), target=[1] * samples + [4] * samples, abs=False, additional_forward_args=rows)
+        .view(2, samples, *images.shape[1:])
+    )
     for budget in (1, 1 << 50):
         ours = engine.smoothgrad(
-            extras_net, images, [1, 4], samples, noise, kind=kind, forward_args=extras, budget=budget,
+            extras_net,
+            images,
+            [1, 4],
+            samples,
+            noise,
+            kind=kind,
+            forward_args=extras,
+            budget=budget,
             generator=torch.Generator().manual_seed(seed),
         )
         assert rel_err(ours, aggregate(ref, kind)) < TOL
@@ -414,7 +476,9 @@ def test_default_layer_with_forward_args_the_model_needs(images, extras):
             return super().forward(x, extra, scale)
 
     model = seeded(Needs())
-    with pytest.raises(AttributionError, match=r"the default layer is found by running the model on an image alone.*name the"):
+    with pytest.raises(
+        AttributionError, match=r"the default layer is found by running the model on an image alone.*name the"
+    ):
         engine.explain(model, images, 1, "gradcam", forward_args=extras)
     assert engine.explain(model, images, 1, "gradcam", "conv2", forward_args=extras).map.shape == (2, 10, 10)
 
@@ -437,7 +501,10 @@ def test_default_layer_with_forward_args_the_model_needs(images, extras):
             {"over": "integrated_gradients", "method_options": {"steps": 1}},
             r"^method_options for integrated_gradients: steps must be a number in 2\.\.1000, got 1$",
         ),
-        ({"method_options": {"steps": 4}}, r"^method_options for gradient: gradient has no option 'steps'; its options: none$"),
+        (
+            {"method_options": {"steps": 4}},
+            r"^method_options for gradient: gradient has no option 'steps'; its options: none$",
+        ),
     ],
 )
 def test_bad_noise_tunnel_options_name_the_valid_ones(relu_net, images, options, message):
@@ -446,7 +513,9 @@ def test_bad_noise_tunnel_options_name_the_valid_ones(relu_net, images, options,
 
 
 def test_bad_noise_tunnel_arguments_of_the_engine_function(relu_net, images):
-    with pytest.raises(AttributionError, match=rf"^the noise tunnel runs over one of: {', '.join(BASES)}; got over='lime'$"):
+    with pytest.raises(
+        AttributionError, match=rf"^the noise tunnel runs over one of: {', '.join(BASES)}; got over='lime'$"
+    ):
         engine.smoothgrad(relu_net, images, 1, over="lime")
     with pytest.raises(AttributionError, match=r"^kind must be one of: smoothgrad, smoothgrad_sq, vargrad; got 'var'$"):
         engine.smoothgrad(relu_net, images, 1, kind="var")
@@ -479,17 +548,29 @@ def test_explorer_passes_forward_args_and_base_options_to_the_engine():
     model = ExtraArgs(classes=10).eval()
     extra = torch.randn(1, 4)
     options = {"smoothgrad": {"samples": 2, "over": "integrated_gradients"}, "integrated_gradients": {"steps": 3}}
-    w = cw.SaliencyExplorer(model, cw.sample_image("cat"), method="smoothgrad", options=options, forward_args=(extra, 2))
+    w = cw.SaliencyExplorer(
+        model, cw.sample_image("cat"), method="smoothgrad", options=options, forward_args=(extra, 2)
+    )
     try:
         w.wait()
         assert w.error == ""
         x = w.net.tensor(cw.sample_image("cat"))
 
         def want(**ig):
-            return engine.explain(
-                model, x, w.target, "smoothgrad", samples=2, over="integrated_gradients",
-                method_options={"steps": 3, **ig}, forward_args=(extra, 2),
-            ).map[0].numpy()
+            return (
+                engine.explain(
+                    model,
+                    x,
+                    w.target,
+                    "smoothgrad",
+                    samples=2,
+                    over="integrated_gradients",
+                    method_options={"steps": 3, **ig},
+                    forward_args=(extra, 2),
+                )
+                .map[0]
+                .numpy()
+            )
 
         def shown():
             return np.frombuffer(w.heatmap["buffer"], dtype=w.heatmap["dtype"]).reshape(w.heatmap["shape"])

@@ -6,6 +6,7 @@ tensor methods, ReLU6 and clamp forms) and loaded with the same weights. With ac
 and deconvnet maps must be the same, bit for bit; the plain-ReLU version is itself pinned to captum. A clamp
 to a range that does not start at 0 is not a rectifier and must be left alone.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional
@@ -129,7 +130,9 @@ def test_plain_relu_reference_equals_captum_and_differs_from_the_gradient(refere
     ours_fn, captum_cls = RULES[method]
     ours = ours_fn(reference, x, TARGETS)
     assert rel_err(ours, captum_cls(reference).attribute(x.clone(), target=TARGETS)) < 1e-6
-    assert rel_err(ours, engine.gradient(reference, x, TARGETS)) > 0.1, "the rule changed nothing: the test could not fail"
+    assert rel_err(ours, engine.gradient(reference, x, TARGETS)) > 0.1, (
+        "the rule changed nothing: the test could not fail"
+    )
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)

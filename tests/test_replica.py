@@ -5,6 +5,7 @@ a person can train the same model in the main thread while a background thread r
 tracing in one thread leaves another thread's forward passes alone, and engine calls work inside the user's
 ``torch.no_grad()`` and ``torch.inference_mode()`` blocks.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,8 +30,13 @@ class Trainable(nn.Module):
     def __init__(self, classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
-            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
         )
         self.drop = nn.Dropout(0.3)
         self.head = nn.Linear(16, classes)
@@ -42,6 +48,7 @@ class Trainable(nn.Module):
 def entry_points(x: torch.Tensor) -> Dict[str, Callable[[nn.Module], object]]:
     """Every public engine entry point, cheaply configured, as a function of the model (none draws from the
     global random state: the user's dropout draws from it in the other thread)."""
+
     def seeded() -> torch.Generator:
         return torch.Generator().manual_seed(0)
 
@@ -58,7 +65,9 @@ def entry_points(x: torch.Tensor) -> Dict[str, Callable[[nn.Module], object]]:
         "explain": lambda m: engine.explain(m, x, 3, "smoothgrad", samples=2, seed=1),
         "saliency": lambda m: engine.saliency(m, x, 3, "gradcam"),
         "sanity_check": lambda m: engine.sanity_check(m, x, 3, "gradient", steps=2),
-        "deletion_insertion": lambda m: engine.deletion_insertion(m, x, torch.rand(16, 16, generator=seeded()), 3, steps=4),
+        "deletion_insertion": lambda m: engine.deletion_insertion(
+            m, x, torch.rand(16, 16, generator=seeded()), 3, steps=4
+        ),
         "occlusion": lambda m: engine.occlusion(m, x, 3, window=8, stride=4),
         "layers": lambda m: engine.layers(m, (3, 16, 16)),
         "visualize": lambda m: visualize(Net(m, Preprocess(size=16)), "features.3:1", 16, steps=2),
@@ -117,7 +126,7 @@ def test_training_in_the_main_thread_while_every_entry_point_runs_in_the_backgro
     model = copy.deepcopy(start)
     x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     calls = entry_points(x)
-    done: Dict[str, int] = {name: 0 for name in calls}
+    done: Dict[str, int] = dict.fromkeys(calls, 0)
     failures: List[str] = []
     stop = threading.Event()
 
@@ -227,7 +236,9 @@ def test_the_replica_shares_the_weights_and_follows_changes_to_the_model():
     engine.gradient(model, x.double(), 1)
     assert seen == [1]
     handle.remove()
-    assert replica(copy.deepcopy(replica(model))) is not replica(model), "a deep copy of a replica is a model of its own"
+    assert replica(copy.deepcopy(replica(model))) is not replica(model), (
+        "a deep copy of a replica is a model of its own"
+    )
 
 
 def test_tied_modules_and_weights_stay_tied_in_the_replica():

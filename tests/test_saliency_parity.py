@@ -9,21 +9,29 @@ that lays its input out channels-last too.
 
 Where captum is wrong, the tests below document it (``test_peer_*``) instead of matching it.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
 from captum.attr import (
-    Deconvolution, GuidedBackprop, GuidedGradCam, InputXGradient, IntegratedGradients, LayerAttribution, LayerGradCam,
-    NoiseTunnel, Saliency,
+    Deconvolution,
+    GuidedBackprop,
+    GuidedGradCam,
+    InputXGradient,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
+    Saliency,
 )
 from torch import nn
 
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import resolve_layer
 
-from .conftest import eval_mode, HookableReLU6, rel_err, relu6_as_relu
+from .conftest import HookableReLU6, eval_mode, rel_err, relu6_as_relu
 
 MODELS = ["efficientnet_lite0", "resnet18", "squeezenet1_1"]
 # An inner layer per model besides the default "last conv block" (resnet's layer2.0.bn2 is followed by an
@@ -119,7 +127,9 @@ def test_gradcam_equals_captum_layer_gradcam(nets, inputs, cam_layer, name, wher
     net, x = nets[name], inputs[name]
     layer = cam_layer[name] if where == "default" else INNER[name]
     target = net.predict(engine.sample_image("cat"))[1].index  # not the top class, for variety
-    cam = LayerGradCam(net.model, resolve_layer(net.model, layer)).attribute(x.clone(), target=target, relu_attributions=True)
+    cam = LayerGradCam(net.model, resolve_layer(net.model, layer)).attribute(
+        x.clone(), target=target, relu_attributions=True
+    )
     ref = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")[:, 0]
     assert ref.abs().max() > 0, "degenerate reference map"
     assert rel_err(engine.grad_cam(net.model, x, target, layer), cam) < TOL
@@ -132,7 +142,9 @@ def _captum_rectified(method: str, model: nn.Module, x: torch.Tensor, target: in
     if method == "deconvnet":
         return Deconvolution(model).attribute(x.clone(), target=target)
     # captum's default interpolation is nearest; ours upsamples bilinearly (align_corners=False)
-    return GuidedGradCam(model, resolve_layer(model, layer)).attribute(x.clone(), target=target, interpolate_mode="bilinear")
+    return GuidedGradCam(model, resolve_layer(model, layer)).attribute(
+        x.clone(), target=target, interpolate_mode="bilinear"
+    )
 
 
 @pytest.mark.parametrize("name", MODELS)

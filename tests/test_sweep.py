@@ -12,6 +12,7 @@ classes 10 and -1 of 10, an unknown layer, channels 99 and -1 of 8, calls inside
 Every cell also checks that the user's model comes back bit-identical, with its own flags and hooks and no
 ``.grad``. The table of outcomes is printed at the end of the module and saved in ``tests/artifacts``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -61,8 +62,20 @@ class _Rectify(torch.autograd.Function):
         return positive * ((x > 0) & (x < ctx.upper)), None, None
 
 
-ACTIVATIONS = {"relu": nn.ReLU, "inplace": lambda: nn.ReLU(inplace=True), "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.SiLU}
-UPPER = {"relu": float("inf"), "functional": float("inf"), "reused": float("inf"), "inplace": float("inf"), "relu6": 6.0}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "inplace": lambda: nn.ReLU(inplace=True),
+    "relu6": nn.ReLU6,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
+UPPER = {
+    "relu": float("inf"),
+    "functional": float("inf"),
+    "reused": float("inf"),
+    "inplace": float("inf"),
+    "relu6": 6.0,
+}
 
 
 class Toy(nn.Module):
@@ -168,7 +181,15 @@ def _pixel(value: float) -> torch.Tensor:
 
 def _cases() -> List[Case]:
     x = _image(1, 3, 16, 16)
-    names = {"relu": "relu module", "functional": "functional relu", "reused": "reused relu module", "inplace": "in-place relu", "relu6": "relu6", "gelu": "GELU", "silu": "SiLU"}
+    names = {
+        "relu": "relu module",
+        "functional": "functional relu",
+        "reused": "reused relu module",
+        "inplace": "in-place relu",
+        "relu6": "relu6",
+        "gelu": "GELU",
+        "silu": "SiLU",
+    }
     rows = [Case(name, toy(act), x) for act, name in names.items()]
     rows += [
         Case("grayscale", toy(channels=1), _image(1, 1, 16, 16)),
@@ -247,7 +268,9 @@ def ref_cam(case: Case) -> torch.Tensor:
 
 def ref_cam_pp(case: Case) -> torch.Tensor:
     a, g = ref_layer(case)
-    maps = [torch.from_numpy(brute_force_cam_pp(a[i].double().numpy(), g[i].double().numpy())) for i in range(a.shape[0])]
+    maps = [
+        torch.from_numpy(brute_force_cam_pp(a[i].double().numpy(), g[i].double().numpy())) for i in range(a.shape[0])
+    ]
     return _up(torch.stack(maps)[:, None].to(a.dtype), case)
 
 
@@ -329,7 +352,9 @@ def _curves(case: Case) -> Any:
 def _check_curves(case: Case, out: Any) -> None:
     # Nothing deleted and everything inserted are both the image itself: the target's probability there.
     p = float(ref_probs(case)[0, case.target])
-    assert float(out.deletion[0]) == pytest.approx(p, rel=1e-4) and float(out.insertion[-1]) == pytest.approx(p, rel=1e-4)
+    assert float(out.deletion[0]) == pytest.approx(p, rel=1e-4) and float(out.insertion[-1]) == pytest.approx(
+        p, rel=1e-4
+    )
 
 
 def ref_occlusion(case: Case, window: int = 8, stride: int = 4) -> torch.Tensor:
@@ -342,9 +367,11 @@ def ref_occlusion(case: Case, window: int = 8, stride: int = 4) -> torch.Tensor:
         for top in range(0, x.shape[-2] - window + 1, stride):
             for left in range(0, x.shape[-1] - window + 1, stride):
                 occluded = x.clone()
-                occluded[..., top:top + window, left:left + window] = 0
-                drop[top:top + window, left:left + window] += clean - float(case.logits(model, occluded)[0, case.target])
-                covered[top:top + window, left:left + window] += 1
+                occluded[..., top : top + window, left : left + window] = 0
+                drop[top : top + window, left : left + window] += clean - float(
+                    case.logits(model, occluded)[0, case.target]
+                )
+                covered[top : top + window, left : left + window] += 1
     return drop / covered
 
 
@@ -420,29 +447,106 @@ def _check_resolve(case: Case, out: nn.Module) -> None:
 IMAGE = ("model", "shape", "batch", "pixels", "class", "context")
 GRADIENTS = IMAGE + ("unit",)  # a target may also be a unit, "layer:channel"
 ENTRIES = [
-    Entry("gradient", lambda c: engine.gradient(c.arg, c.x, c.target), lambda c, o: close(o, ref_grad(c), c), GRADIENTS),
-    Entry("input_x_gradient", lambda c: engine.input_x_gradient(c.arg, c.x, c.target), lambda c, o: close(o, c.x * ref_grad(c), c), GRADIENTS),
-    Entry("smoothgrad", lambda c: engine.smoothgrad(c.arg, c.x, c.target, samples=2, noise=0.0), lambda c, o: close(o, ref_grad(c), c), GRADIENTS),
     Entry(
-        "integrated_gradients", lambda c: engine.integrated_gradients(c.arg, c.x, c.target, steps=8, baseline=0.0, rule="riemann_middle"),
-        lambda c, o: close(o, ref_ig(c), c), GRADIENTS,
+        "gradient", lambda c: engine.gradient(c.arg, c.x, c.target), lambda c, o: close(o, ref_grad(c), c), GRADIENTS
     ),
-    Entry("guided_backprop", lambda c: engine.guided_backprop(c.arg, c.x, c.target), _check_guided("guided"), GRADIENTS, guided=True),
-    Entry("deconvnet", lambda c: engine.deconvnet(c.arg, c.x, c.target), _check_guided("deconvnet"), GRADIENTS, guided=True),
-    Entry("grad_cam", lambda c: engine.grad_cam(c.arg, c.x, c.target, c.layer), lambda c, o: close(o, ref_cam(c), c), IMAGE + ("layer",)),
-    Entry("grad_cam_pp", lambda c: engine.grad_cam_pp(c.arg, c.x, c.target, c.layer), lambda c, o: close(o, ref_cam_pp(c), c), IMAGE + ("layer",)),
-    Entry("guided_grad_cam", lambda c: engine.guided_grad_cam(c.arg, c.x, c.target, c.layer), _check_guided_cam, IMAGE + ("layer",), guided=True),
-    Entry("explain", lambda c: engine.explain(c.arg, c.x, c.target, "gradient").attribution, lambda c, o: close(o, ref_grad(c), c), GRADIENTS),
-    Entry("saliency", lambda c: engine.saliency(c.arg, c.x, c.target, "gradcam", c.layer), lambda c, o: close(o, ref_cam(c), c), IMAGE + ("layer",)),
-    Entry("sanity_check", lambda c: engine.sanity_check(c.arg, c.x, c.target, "gradient", steps=2), _check_sanity, IMAGE),
+    Entry(
+        "input_x_gradient",
+        lambda c: engine.input_x_gradient(c.arg, c.x, c.target),
+        lambda c, o: close(o, c.x * ref_grad(c), c),
+        GRADIENTS,
+    ),
+    Entry(
+        "smoothgrad",
+        lambda c: engine.smoothgrad(c.arg, c.x, c.target, samples=2, noise=0.0),
+        lambda c, o: close(o, ref_grad(c), c),
+        GRADIENTS,
+    ),
+    Entry(
+        "integrated_gradients",
+        lambda c: engine.integrated_gradients(c.arg, c.x, c.target, steps=8, baseline=0.0, rule="riemann_middle"),
+        lambda c, o: close(o, ref_ig(c), c),
+        GRADIENTS,
+    ),
+    Entry(
+        "guided_backprop",
+        lambda c: engine.guided_backprop(c.arg, c.x, c.target),
+        _check_guided("guided"),
+        GRADIENTS,
+        guided=True,
+    ),
+    Entry(
+        "deconvnet",
+        lambda c: engine.deconvnet(c.arg, c.x, c.target),
+        _check_guided("deconvnet"),
+        GRADIENTS,
+        guided=True,
+    ),
+    Entry(
+        "grad_cam",
+        lambda c: engine.grad_cam(c.arg, c.x, c.target, c.layer),
+        lambda c, o: close(o, ref_cam(c), c),
+        IMAGE + ("layer",),
+    ),
+    Entry(
+        "grad_cam_pp",
+        lambda c: engine.grad_cam_pp(c.arg, c.x, c.target, c.layer),
+        lambda c, o: close(o, ref_cam_pp(c), c),
+        IMAGE + ("layer",),
+    ),
+    Entry(
+        "guided_grad_cam",
+        lambda c: engine.guided_grad_cam(c.arg, c.x, c.target, c.layer),
+        _check_guided_cam,
+        IMAGE + ("layer",),
+        guided=True,
+    ),
+    Entry(
+        "explain",
+        lambda c: engine.explain(c.arg, c.x, c.target, "gradient").attribution,
+        lambda c, o: close(o, ref_grad(c), c),
+        GRADIENTS,
+    ),
+    Entry(
+        "saliency",
+        lambda c: engine.saliency(c.arg, c.x, c.target, "gradcam", c.layer),
+        lambda c, o: close(o, ref_cam(c), c),
+        IMAGE + ("layer",),
+    ),
+    Entry(
+        "sanity_check", lambda c: engine.sanity_check(c.arg, c.x, c.target, "gradient", steps=2), _check_sanity, IMAGE
+    ),
     Entry("deletion_insertion", _curves, _check_curves, IMAGE),
     Entry("occlusion", lambda c: engine.occlusion(c.arg, c.x, c.target, window=8, stride=4), _check_occlusion, IMAGE),
-    Entry("occlusion_steps", lambda c: list(engine.occlusion_steps(c.arg, c.x, c.target, window=8, stride=4)), _check_steps, IMAGE),
+    Entry(
+        "occlusion_steps",
+        lambda c: list(engine.occlusion_steps(c.arg, c.x, c.target, window=8, stride=4)),
+        _check_steps,
+        IMAGE,
+    ),
     Entry("Net.top", lambda c: c.net().top(c.x, k=3), _check_top, ("model", "shape", "batch", "pixels", "context")),
-    Entry("layers", lambda c: engine.layers(c.arg, tuple(c.x.shape[1:])), _check_layers, ("model", "shape", "context"), logits=False),
-    Entry("resolve_layer", lambda c: engine.resolve_layer(c.model, c.layer), _check_resolve, ("model", "layer"), logits=False),
+    Entry(
+        "layers",
+        lambda c: engine.layers(c.arg, tuple(c.x.shape[1:])),
+        _check_layers,
+        ("model", "shape", "context"),
+        logits=False,
+    ),
+    Entry(
+        "resolve_layer",
+        lambda c: engine.resolve_layer(c.model, c.layer),
+        _check_resolve,
+        ("model", "layer"),
+        logits=False,
+    ),
     Entry("private+capture", _capture, _check_capture, ("model", "shape", "batch", "layer", "context"), logits=False),
-    Entry("feature_visualization", _visualize, _check_visualize, ("model", "class", "layer", "unit", "context"), logits=False),
+    Entry(
+        "feature_visualization",
+        _visualize,
+        _check_visualize,
+        ("model", "class", "layer", "unit", "context"),
+        logits=False,
+    ),
 ]
 
 
@@ -457,18 +561,26 @@ def _explorer(method: str) -> Callable[[Case], Dict[str, Any]]:
     def call(case: Case) -> Dict[str, Any]:
         layer = {"layer": case.layer} if method == "gradcam" else {}
         target = case.target if case.kind == "class" else 3
-        return _finish(cw.SaliencyExplorer(case.net(), _picture(case), method=method, target=target, **layer), lambda w: w.heatmap)
+        return _finish(
+            cw.SaliencyExplorer(case.net(), _picture(case), method=method, target=target, **layer), lambda w: w.heatmap
+        )
 
     return call
 
 
 def _occluder(case: Case) -> Dict[str, Any]:
-    w = cw.OcclusionExplorer(case.net(), _picture(case), window=8, stride=4, target=case.target if case.kind == "class" else 3)
+    w = cw.OcclusionExplorer(
+        case.net(), _picture(case), window=8, stride=4, target=case.target if case.kind == "class" else 3
+    )
     return _finish(w, lambda w: w.result)
 
 
 def _visualizer(case: Case) -> Dict[str, Any]:
-    goal = {"kind": "class_logit", "target": case.target} if case.kind == "class" else {"layer": case.layer, "unit": case.unit}
+    goal = (
+        {"kind": "class_logit", "target": case.target}
+        if case.kind == "class"
+        else {"layer": case.layer, "unit": case.unit}
+    )
     return _finish(cw.FeatureVisualizer(case.net(), steps=6, size=16, **goal, **PIXEL), lambda w: w.visualization)
 
 
@@ -483,7 +595,9 @@ def _finish(w: Any, take: Callable[[Any], Any]) -> Dict[str, Any]:
 
 def _seen(case: Case) -> Case:
     """The case as the view runs it: the picture prepared by the Net, class 3."""
-    return Case(case.name, case.model, case.net().tensor(_picture(case)), 3, select=case.select, tol=max(case.tol, 1e-6))
+    return Case(
+        case.name, case.model, case.net().tensor(_picture(case)), 3, select=case.select, tol=max(case.tol, 1e-6)
+    )
 
 
 def _heat(out: Dict[str, Any]) -> torch.Tensor:
@@ -493,6 +607,7 @@ def _heat(out: Dict[str, Any]) -> torch.Tensor:
 
 def _check_explorer(method: str) -> Callable[[Case, Dict[str, Any]], None]:
     """The view's map is the method's display map of the reference: channels' max |.|, or the CAM itself."""
+
     def check(case: Case, out: Dict[str, Any]) -> None:
         assert out["error"] == "", out["error"]
         seen = _seen(case)
@@ -524,10 +639,19 @@ def _check_visualizer(case: Case, out: Dict[str, Any]) -> None:
 PICTURE = ("model", "shape", "batch", "pixels", "class", "context")
 VIEWS = [
     Entry("SaliencyExplorer", _explorer("gradient"), _check_explorer("gradient"), PICTURE, view=True),
-    Entry("SaliencyExplorer(guided)", _explorer("guided_backprop"), _check_explorer("guided_backprop"), ("model",), guided=True, view=True),
+    Entry(
+        "SaliencyExplorer(guided)",
+        _explorer("guided_backprop"),
+        _check_explorer("guided_backprop"),
+        ("model",),
+        guided=True,
+        view=True,
+    ),
     Entry("SaliencyExplorer(gradcam)", _explorer("gradcam"), _check_explorer("gradcam"), ("model", "layer"), view=True),
     Entry("OcclusionExplorer", _occluder, _check_occluder, PICTURE, view=True),
-    Entry("FeatureVisualizer", _visualizer, _check_visualizer, ("model", "layer", "unit", "class", "context"), view=True),
+    Entry(
+        "FeatureVisualizer", _visualizer, _check_visualizer, ("model", "layer", "unit", "class", "context"), view=True
+    ),
 ]
 
 
@@ -541,7 +665,15 @@ class Expect:
     warns: bool = False
 
 
-ONE_IMAGE = ("sanity_check", "deletion_insertion", "occlusion", "occlusion_steps", "Net.top", "SaliencyExplorer", "OcclusionExplorer")
+ONE_IMAGE = (
+    "sanity_check",
+    "deletion_insertion",
+    "occlusion",
+    "occlusion_steps",
+    "Net.top",
+    "SaliencyExplorer",
+    "OcclusionExplorer",
+)
 """Entry points that explain or rank one picture at a time (the others take a batch)."""
 
 

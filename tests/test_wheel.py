@@ -5,6 +5,7 @@ so its bundle can only come from the build hook, as with `pip install git+...`. 
 virtual environment and rendered by a real JupyterLab whose kernel runs that environment's Python, with no
 Node.js on the PATH.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,15 @@ import nbformat
 import pytest
 from playwright.sync_api import BrowserType
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, VIEWPORT, JupyterServer, NotebookPage, looks_like_a_photo
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    JupyterServer,
+    NotebookPage,
+    looks_like_a_photo,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 STATIC_FILES = ("cnnviz_widgets/static/widget.js", "cnnviz_widgets/static/widget.css")
@@ -39,7 +48,11 @@ def run(cmd: List[str], **kwargs: Any) -> str:
 
 def path_without_node(first: Path) -> str:
     """A PATH with ``first`` in front and no directory that holds ``node`` or ``npm``."""
-    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not any((Path(d) / exe).exists() for exe in ("node", "npm"))]
+    dirs = [
+        d
+        for d in os.environ.get("PATH", "").split(os.pathsep)
+        if d and not any((Path(d) / exe).exists() for exe in ("node", "npm"))
+    ]
     path = os.pathsep.join([str(first), *dirs])
     assert shutil.which("node", path=path) is None and shutil.which("npm", path=path) is None, path
     return path
@@ -48,7 +61,9 @@ def path_without_node(first: Path) -> str:
 # -- the package without a bundle (fast) --------------------------------------------------------------------
 def test_imports_without_bundle(tmp_path: Path) -> None:
     """Engine-only use needs no bundle: both imports work, and only creating a view fails, saying how to fix it."""
-    shutil.copytree(REPO / "cnnviz_widgets", tmp_path / "cnnviz_widgets", ignore=shutil.ignore_patterns("static", "__pycache__"))
+    shutil.copytree(
+        REPO / "cnnviz_widgets", tmp_path / "cnnviz_widgets", ignore=shutil.ignore_patterns("static", "__pycache__")
+    )
     script = textwrap.dedent(
         """
         import json
@@ -163,7 +178,9 @@ def test_wheel_renders_in_jupyterlab(wheel_lab: JupyterServer, venv: Path, brows
         try:
             nb.open()
             nb.run_all()
-            kernel: Dict[str, str] = nb.probe.eval("{'python': __import__('sys').executable, 'package': __import__('cnnviz_widgets').__file__}")
+            kernel: Dict[str, str] = nb.probe.eval(
+                "{'python': __import__('sys').executable, 'package': __import__('cnnviz_widgets').__file__}"
+            )
             assert Path(kernel["python"]).parent == venv / "bin", kernel
             assert Path(kernel["package"]).is_relative_to(venv), kernel
             nb.wait_canvas(looks_like_a_photo, "the photo", timeout=60)

@@ -5,6 +5,7 @@ render a batch, and bad input lands in the banner with the model left exactly as
 A small CNN on 32 px pictures keeps the runs short; a copy that sleeps in every forward pass makes a run long
 enough to stop it halfway (sleeping releases the GIL, like torch's kernels do).
 """
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,7 @@ from cnnviz_widgets.widgets import featurevis as fv_widget
 from cnnviz_widgets.widgets.encoding import decode_array
 from cnnviz_widgets.widgets.frames import FramePacer, image_strip
 
-from .conftest import eval_mode, SmallCNN, Untouched, hook_count, mixed_state, small_cnn
+from .conftest import SmallCNN, Untouched, eval_mode, hook_count, mixed_state, small_cnn
 
 SIZE = 32
 
@@ -86,7 +87,9 @@ def pixels(data: bytes) -> np.ndarray:
 def record_frames(widget) -> List[Tuple[float, int, int, bytes]]:
     """``(time, frame_seq, step, JPEG)`` of every live frame the widget sends."""
     seen = []
-    widget.observe(lambda c: c.new and seen.append((time.monotonic(), widget.frame_seq, widget.step, c.new)), names="frame")
+    widget.observe(
+        lambda c: c.new and seen.append((time.monotonic(), widget.frame_seq, widget.step, c.new)), names="frame"
+    )
     return seen
 
 
@@ -273,7 +276,9 @@ def test_thumbnails_are_the_layers_activations_on_the_photo(default_net):
     cat, coffee = cw.sample_image("cat"), cw.sample_image("coffee")
     w = cw.FeatureVisualizer(default_net, "_blocks.10:5", start=False)
     assert w.thumbnails["layer"] == "_blocks.10" and w.thumbnails["shape"] == [112, 14, 14]
-    np.testing.assert_allclose(decode_array(w.thumbnails), activations(default_net, cat, "_blocks.10").numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        decode_array(w.thumbnails), activations(default_net, cat, "_blocks.10").numpy(), rtol=1e-5, atol=1e-5
+    )
     w.layer = "_blocks.1._expand_conv"  # 96 x 112 x 112: pooled to 14 x 14 thumbnails
     pooled = F.adaptive_avg_pool2d(activations(default_net, cat, w.layer)[None], (14, 14))[0]
     assert w.thumbnails["shape"] == [96, 14, 14]
@@ -323,7 +328,10 @@ def test_channels_mode_renders_consecutive_channels_side_by_side(fast_frames):
     w.wait()
     vis = w.visualization
     assert w.error == "" and vis.batch == 3 and w.captions == ["conv2:2", "conv2:3", "conv2:4"]
-    assert repr(vis.objective) == "channel('conv2', 2, batch=0) + channel('conv2', 3, batch=1) + channel('conv2', 4, batch=2)"
+    assert (
+        repr(vis.objective)
+        == "channel('conv2', 2, batch=0) + channel('conv2', 3, batch=1) + channel('conv2', 4, batch=2)"
+    )
     assert pixels(w.final).shape == (SIZE, 3 * SIZE, 3)
     w.close()
 
@@ -385,15 +393,34 @@ MODELS = {
     "model,given,changed,message",
     [
         ("small", {}, dict(unit=99), r"unit 99 is out of range for layer 'conv2': it has 8 channels \(0\.\.7\)"),
-        ("small", dict(objective=None, kind="neuron", layer="head"), {},
-         r"a neuron objective needs a layer with a spatial \(C, H, W\) output; 'head' outputs \(10,\)"),
+        (
+            "small",
+            dict(objective=None, kind="neuron", layer="head"),
+            {},
+            r"a neuron objective needs a layer with a spatial \(C, H, W\) output; 'head' outputs \(10,\)",
+        ),
         ("needs_seven", dict(objective="conv:0", size=4), {}, r"size 4 is below the smallest image .* use size >= 7"),
         ("nan_gradient", dict(objective="1.conv2:3"), {}, r"became NaN.* at step 1"),
         ("small", {}, dict(lr=-1.0), r"lr must be a number > 0 and <= 10, got -1"),
         ("small", {}, dict(param="pixels"), r"unknown parameterisation 'pixels'; choose one of: fft, pixel"),
-        ("small", {}, dict(decay=0.1), r"decay, blur_every, clip_norm and clip_contribution act on raw pixels: use param='pixel'"),
-        ("small", dict(objective=None, kind="class_logit"), dict(target=10), r"class 10 is out of range: the model has 10 classes \(0\.\.9\)"),
-        ("small", dict(objective=None), dict(layer="conv3"), r"unknown layer 'conv3'; did you mean 'conv2?' or 'conv2?'\? valid layers: conv2?, "),
+        (
+            "small",
+            {},
+            dict(decay=0.1),
+            r"decay, blur_every, clip_norm and clip_contribution act on raw pixels: use param='pixel'",
+        ),
+        (
+            "small",
+            dict(objective=None, kind="class_logit"),
+            dict(target=10),
+            r"class 10 is out of range: the model has 10 classes \(0\.\.9\)",
+        ),
+        (
+            "small",
+            dict(objective=None),
+            dict(layer="conv3"),
+            r"unknown layer 'conv3'; did you mean 'conv2?' or 'conv2?'\? valid layers: conv2?, ",
+        ),
     ],
 )
 def test_bad_input_shows_in_the_banner_and_leaves_the_model_as_it_was(model, given, changed, message, fast_frames):
@@ -427,7 +454,9 @@ def test_a_batch_mode_that_does_not_fit_the_objective_is_refused_at_once():
     w = visualizer()
     w.kind = "layer"
     w.batch_mode, w.batch = "channels", 3
-    assert w.error.startswith("the channels batch mode renders one channel of the layer per image, so it needs the channel objective (now layer)")
+    assert w.error.startswith(
+        "the channels batch mode renders one channel of the layer per image, so it needs the channel objective (now layer)"
+    )
     with pytest.raises(FeatureVisError, match="the channels batch mode"):
         w.run()
     assert not w.busy and w.visualization is None
@@ -440,7 +469,9 @@ def test_constructor_is_strict():
     net = small_net()
     with pytest.raises(TypeError, match=r"unknown setting\(s\) learning_rate; the settings are: param, decorrelate"):
         cw.FeatureVisualizer(net, "conv2:1", learning_rate=0.1)
-    with pytest.raises(FeatureVisError, match=r"unknown objective kind 'unit'; choose one of: channel, neuron, layer, class_logit"):
+    with pytest.raises(
+        FeatureVisError, match=r"unknown objective kind 'unit'; choose one of: channel, neuron, layer, class_logit"
+    ):
         cw.FeatureVisualizer(net, kind="unit", start=False)
     with pytest.raises(FeatureVisError, match=r"unknown batch mode 'grid'; choose one of: diverse, channels"):
         cw.FeatureVisualizer(net, batch_mode="grid", start=False)

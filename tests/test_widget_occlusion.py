@@ -4,6 +4,7 @@ a click shows the right occluded image and probability, bad settings land in the
 A small CNN on 32 px pictures keeps the runs short; making each chunk of the engine's sweep sleep makes a run
 long enough to watch frames arrive and to stop it halfway.
 """
+
 from __future__ import annotations
 
 import io
@@ -55,7 +56,9 @@ def heat(widget) -> np.ndarray:
 def frames(widget) -> list:
     """Record ``(done, map)`` for every non-empty map the widget publishes."""
     seen = []
-    widget.observe(lambda change: change.new and seen.append((widget.result.done, heat(widget).copy())), names="heatmap")
+    widget.observe(
+        lambda change: change.new and seen.append((widget.result.done, heat(widget).copy())), names="heatmap"
+    )
     return seen
 
 

@@ -1,4 +1,5 @@
 """SaliencyExplorer, Python side: recomputes on every control, shows failures instead of raising."""
+
 from __future__ import annotations
 
 import re
@@ -31,7 +32,12 @@ def test_initial_view_explains_the_top_class_at_the_last_block(explorer, default
     assert explorer.error == "" and not explorer.busy
     assert [p["index"] for p in explorer.predictions][:1] == [285] and len(explorer.predictions) == 5
     assert explorer.target == 285 and explorer.method == "gradcam" and explorer.layer == "_blocks.15"
-    np.testing.assert_allclose(heat(explorer), expected(default_net, cw.sample_image("cat"), 285, "gradcam", "_blocks.15"), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        heat(explorer),
+        expected(default_net, cw.sample_image("cat"), 285, "gradcam", "_blocks.15"),
+        rtol=1e-5,
+        atol=1e-7,
+    )
     assert explorer.image[:8] == b"\x89PNG\r\n\x1a\n"
     assert {row["name"] for row in explorer.layers} >= {"_blocks.15", "_conv_stem"}
 
@@ -44,7 +50,9 @@ def test_selecting_a_class_recomputes(explorer, default_net):
     assert explorer.error == ""
     now = heat(explorer)
     assert np.abs(now - before).max() > 0
-    np.testing.assert_allclose(now, expected(default_net, cw.sample_image("cat"), second, "gradcam", "_blocks.15"), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        now, expected(default_net, cw.sample_image("cat"), second, "gradcam", "_blocks.15"), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_selecting_method_and_layer_recomputes(explorer, default_net):
@@ -56,7 +64,9 @@ def test_selecting_method_and_layer_recomputes(explorer, default_net):
     explorer.layer = "_blocks.8"
     explorer.wait()
     assert explorer.error == ""
-    np.testing.assert_allclose(heat(explorer), expected(default_net, img, 285, "gradcam", "_blocks.8"), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        heat(explorer), expected(default_net, img, 285, "gradcam", "_blocks.8"), rtol=1e-5, atol=1e-7
+    )
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ image picker (bundled samples and uploads, with every refusal shown in the banne
 
 Results are compared with direct engine calls.
 """
+
 from __future__ import annotations
 
 import io
@@ -45,7 +46,9 @@ def test_sanity_check_matches_the_engine(explorer, default_net):
     explorer.run_sanity_check(steps=3)
     explorer.wait()
     assert explorer.error == "" and not explorer.busy
-    want = engine.sanity_check(default_net.model, default_net.tensor(cw.sample_image("cat")), 285, "gradcam", "_blocks.15", steps=3)
+    want = engine.sanity_check(
+        default_net.model, default_net.tensor(cw.sample_image("cat")), 285, "gradcam", "_blocks.15", steps=3
+    )
     got = explorer.sanity
     assert got["method"] == "gradcam" and got["layer"] == "_blocks.15"
     assert got["names"] == want.names and got["names"][0] == "original" and len(got["names"]) == 4
@@ -53,7 +56,9 @@ def test_sanity_check_matches_the_engine(explorer, default_net):
     assert got["maps"]["shape"] == [4, 224, 224]
     np.testing.assert_allclose(decode(got["maps"]), want.maps.numpy(), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(decode(got["maps"])[0], decode(explorer.heatmap), rtol=1e-5, atol=1e-7)
-    assert re.match(r"sanity check of Grad-CAM: rank correlation -?[\d.]+ with every layer randomised$", explorer.status)
+    assert re.match(
+        r"sanity check of Grad-CAM: rank correlation -?[\d.]+ with every layer randomised$", explorer.status
+    )
     assert hook_count(default_net.model) == 0
 
 
@@ -69,14 +74,22 @@ def test_sanity_button_runs_the_default_cascade(explorer):
 
 def test_sanity_check_passes_the_methods_own_steps_option():
     torch.manual_seed(0)  # a small random CNN keeps integrated gradients quick
-    tiny = nn.Sequential(nn.Conv2d(3, 4, 5, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 10))
-    w = cw.SaliencyExplorer(tiny, cw.sample_image("cat"), method="integrated_gradients",
-                            options={"integrated_gradients": {"steps": 4, "baseline": "blur"}})
+    tiny = nn.Sequential(
+        nn.Conv2d(3, 4, 5, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 10)
+    )
+    w = cw.SaliencyExplorer(
+        tiny,
+        cw.sample_image("cat"),
+        method="integrated_gradients",
+        options={"integrated_gradients": {"steps": 4, "baseline": "blur"}},
+    )
     w.run_sanity_check(steps=1)
     w.wait()
     assert w.error == "" and len(w.sanity["names"]) == 2
     x = w.net.tensor(cw.sample_image("cat"))
-    want = engine.sanity_check(tiny, x, w.target, "integrated_gradients", options={"steps": 4, "baseline": "blur"}, steps=1)
+    want = engine.sanity_check(
+        tiny, x, w.target, "integrated_gradients", options={"steps": 4, "baseline": "blur"}, steps=1
+    )
     np.testing.assert_allclose(decode(w.sanity["maps"]), want.maps.numpy(), rtol=1e-4, atol=1e-6)
     default = engine.sanity_check(tiny, x, w.target, "integrated_gradients", options={"baseline": "blur"}, steps=1)
     assert not np.allclose(decode(w.sanity["maps"]), default.maps.numpy(), rtol=1e-4, atol=1e-6)
@@ -94,7 +107,9 @@ def test_deletion_insertion_matches_the_engine(explorer, default_net):
     np.testing.assert_allclose(got["fractions"], want.fractions.numpy())
     np.testing.assert_allclose(got["deletion"], want.deletion.numpy(), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(got["insertion"], want.insertion.numpy(), rtol=1e-5, atol=1e-7)
-    assert got["deletion_auc"] == pytest.approx(want.deletion_auc) and got["insertion_auc"] == pytest.approx(want.insertion_auc)
+    assert got["deletion_auc"] == pytest.approx(want.deletion_auc) and got["insertion_auc"] == pytest.approx(
+        want.insertion_auc
+    )
     assert got["deletion_auc"] < got["insertion_auc"]  # Grad-CAM on the cat is faithful
     assert explorer.status == f"Grad-CAM: deletion AUC {want.deletion_auc:.3f}, insertion AUC {want.insertion_auc:.3f}"
 
@@ -170,7 +185,9 @@ def test_an_uploaded_image_is_explained(explorer, default_net):
     send(explorer, {"type": "upload", "name": "coffee.png"}, [png(cw.sample_image("coffee"))])
     explorer.wait()
     assert explorer.error == "" and explorer.target == 967
-    want = engine.saliency(default_net.model, default_net.tensor(cw.sample_image("coffee")), 967, "gradcam", "_blocks.15")[0]
+    want = engine.saliency(
+        default_net.model, default_net.tensor(cw.sample_image("coffee")), 967, "gradcam", "_blocks.15"
+    )[0]
     np.testing.assert_allclose(decode(explorer.heatmap), want.numpy(), rtol=1e-5, atol=1e-7)
 
 
@@ -183,7 +200,11 @@ def _bomb() -> bytes:
     "name,data,message",
     [
         ("notes.txt", b"hello, not an image", r"^notes\.txt: could not read an image"),
-        ("tiny.png", png(Image.new("RGB", (8, 8))), r"^tiny\.png: image is 8x8 pixels; the smallest accepted side is 16 pixels$"),
+        (
+            "tiny.png",
+            png(Image.new("RGB", (8, 8))),
+            r"^tiny\.png: image is 8x8 pixels; the smallest accepted side is 16 pixels$",
+        ),
         ("bomb.png", None, r"^bomb\.png: image (refused as too large|is 20000x20000)"),
         ("huge.png", b"\0" * (MAX_UPLOAD_BYTES + 1), r"^huge\.png is 20\.0 MB; uploads are limited to 20 MB$"),
     ],
@@ -207,7 +228,9 @@ def test_unknown_requests_are_shown(explorer):
 
 
 @pytest.mark.parametrize(
-    "image", [cw.sample_image("coffee"), np.array(cw.sample_image("coffee")), png(cw.sample_image("coffee"))], ids=["pil", "array", "bytes"]
+    "image",
+    [cw.sample_image("coffee"), np.array(cw.sample_image("coffee")), png(cw.sample_image("coffee"))],
+    ids=["pil", "array", "bytes"],
 )
 def test_set_image_still_accepts_pictures_arrays_and_bytes(explorer, image):
     explorer.set_image(image)

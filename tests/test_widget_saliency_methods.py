@@ -2,6 +2,7 @@
 
 Every map is checked against a direct engine call; option errors must name the valid range or choices.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,7 +51,13 @@ def test_picker_lists_every_method_with_its_options_at_their_defaults(explorer):
     assert [m["name"] for m in explorer.methods][:2] == ["gradient", "input_x_gradient"]
     assert set(explorer.options) == set(METHODS)
     assert explorer.options["integrated_gradients"] == {"steps": 4, "baseline": "zeros", "rule": "gausslegendre"}
-    assert explorer.options["smoothgrad"] == {"samples": 2, "noise": 0.15, "over": "gradient", "kind": "smoothgrad", "seed": 0}
+    assert explorer.options["smoothgrad"] == {
+        "samples": 2,
+        "noise": 0.15,
+        "over": "gradient",
+        "kind": "smoothgrad",
+        "seed": 0,
+    }
     assert explorer.options["gradcam"] == {"relu": True}
 
 
@@ -68,7 +75,9 @@ def test_every_method_matches_the_engine(explorer, default_net, method):
 def test_integrated_gradients_reports_its_completeness_error(explorer, default_net):
     explorer.method = "integrated_gradients"
     explorer.wait()
-    result = engine.explain(default_net.model, default_net.tensor(cw.sample_image("cat")), 285, "integrated_gradients", steps=4)
+    result = engine.explain(
+        default_net.model, default_net.tensor(cw.sample_image("cat")), 285, "integrated_gradients", steps=4
+    )
     error = float(result.error[0])
     gap = float(result.attribution.double().sum()) - error
     match = re.search(r"completeness error (\S+) \((\S+)% of f\(x\)−f\(baseline\)\)$", explorer.status)
@@ -81,12 +90,17 @@ def test_options_of_the_current_method_recompute_it(explorer, default_net):
     explorer.method = "integrated_gradients"
     explorer.wait()
     before = decode(explorer.heatmap).copy()
-    explorer.options = {**explorer.options, "integrated_gradients": {"steps": 6, "baseline": "blur", "rule": "riemann_left"}}
+    explorer.options = {
+        **explorer.options,
+        "integrated_gradients": {"steps": 6, "baseline": "blur", "rule": "riemann_left"},
+    }
     explorer.wait()
     assert explorer.error == ""
     now = decode(explorer.heatmap)
     assert np.abs(now - before).max() > 0
-    want = expected(default_net, cw.sample_image("cat"), 285, "integrated_gradients", steps=6, baseline="blur", rule="riemann_left")
+    want = expected(
+        default_net, cw.sample_image("cat"), 285, "integrated_gradients", steps=6, baseline="blur", rule="riemann_left"
+    )
     assert_map(now, want)
 
 
@@ -94,13 +108,25 @@ def test_options_of_another_method_do_not_recompute(explorer):
     job, heat = explorer._job, explorer.heatmap
     explorer.options = {**explorer.options, "smoothgrad": {"samples": 3, "noise": 0.2}}
     assert explorer._job is job and explorer.heatmap == heat and explorer.error == ""
-    assert explorer.options["smoothgrad"] == {"samples": 3, "noise": 0.2, "over": "gradient", "kind": "smoothgrad", "seed": 0}
+    assert explorer.options["smoothgrad"] == {
+        "samples": 3,
+        "noise": 0.2,
+        "over": "gradient",
+        "kind": "smoothgrad",
+        "seed": 0,
+    }
 
 
 def test_partial_options_from_the_view_get_their_defaults(explorer):
     explorer.set_state({"options": {"smoothgrad": {"samples": 7}}})  # as the front-end would send it
     assert explorer.error == ""
-    assert explorer.options["smoothgrad"] == {"samples": 7, "noise": 0.15, "over": "gradient", "kind": "smoothgrad", "seed": 0}
+    assert explorer.options["smoothgrad"] == {
+        "samples": 7,
+        "noise": 0.15,
+        "over": "gradient",
+        "kind": "smoothgrad",
+        "seed": 0,
+    }
     assert explorer.options["integrated_gradients"] == {"steps": 50, "baseline": "zeros", "rule": "gausslegendre"}
 
 
@@ -110,11 +136,17 @@ def test_partial_options_from_the_view_get_their_defaults(explorer):
         ({"integrated_gradients": {"steps": 1}}, r"^Integrated gradients: steps must be a number in 2\.\.1000, got 1$"),
         ({"integrated_gradients": {"steps": 2.5}}, r"steps must be a whole number in 2\.\.1000, got 2\.5"),
         ({"smoothgrad": {"noise": 3}}, r"^SmoothGrad: noise must be a number in 0\.\.1, got 3$"),
-        ({"integrated_gradients": {"rule": "simpson"}}, r"rule must be one of: gausslegendre, riemann_trapezoid, riemann_left"),
+        (
+            {"integrated_gradients": {"rule": "simpson"}},
+            r"rule must be one of: gausslegendre, riemann_trapezoid, riemann_left",
+        ),
         ({"smoothgrad": {"sigma": 1}}, r"smoothgrad has no option 'sigma'; its options: samples, noise"),
         ({"gradcam": {"steps": 1}}, r"gradcam has no option 'steps'; its options: relu"),
         ({"gradient": {"steps": 1}}, r"gradient has no option 'steps'; its options: none"),
-        ({"lime": {}}, r"unknown method 'lime'; choose one of: gradient, input_x_gradient, smoothgrad, integrated_gradients"),
+        (
+            {"lime": {}},
+            r"unknown method 'lime'; choose one of: gradient, input_x_gradient, smoothgrad, integrated_gradients",
+        ),
         ({"smoothgrad": 3}, r"options must be a dict \{method: \{option: value\}\}"),
     ],
 )
@@ -205,7 +237,9 @@ def test_changing_the_class_recomputes_the_grid(explorer, default_net):
     explorer.wait()
     assert set(explorer.maps) == set(METHODS)
     for name in ("gradient", "gradcam", "integrated_gradients"):
-        assert_map(decode(explorer.maps[name]), expected(default_net, cw.sample_image("cat"), second, name, explorer.layer))
+        assert_map(
+            decode(explorer.maps[name]), expected(default_net, cw.sample_image("cat"), second, name, explorer.layer)
+        )
 
 
 def test_changing_the_layer_recomputes_only_layer_methods(explorer, default_net):
@@ -231,7 +265,10 @@ def test_changing_options_recomputes_that_method_in_the_grid(explorer, default_n
     explorer.options = {**explorer.options, "smoothgrad": {"samples": 3, "noise": 0.3}}
     explorer.wait()
     assert {n for n in METHODS if explorer.maps[n] != before[n]} == {"smoothgrad"}
-    assert_map(decode(explorer.maps["smoothgrad"]), expected(default_net, cw.sample_image("cat"), 285, "smoothgrad", samples=3, noise=0.3))
+    assert_map(
+        decode(explorer.maps["smoothgrad"]),
+        expected(default_net, cw.sample_image("cat"), 285, "smoothgrad", samples=3, noise=0.3),
+    )
 
 
 def test_stop_cancels_the_grid_between_methods(explorer):

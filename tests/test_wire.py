@@ -5,6 +5,7 @@ and arrays travel as buffers; CNNVIZ_WIRE forces a mode and rejects anything els
 The state checked is what ipywidgets itself would send: ``_remove_buffers(w.get_state())``, as in ``open`` and
 ``send_state``, and the saved-notebook state of ``_get_embed_state``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,7 +24,13 @@ import cnnviz_widgets as cw
 from cnnviz_widgets.engine.model import Preprocess
 from cnnviz_widgets.widgets.base import ViewWidget
 from cnnviz_widgets.widgets.encoding import (
-    MARKER, MESSAGE_BUFFERS, WIRE_ENV, from_base64, message_buffers, to_base64, wire_mode,
+    MARKER,
+    MESSAGE_BUFFERS,
+    WIRE_ENV,
+    from_base64,
+    message_buffers,
+    to_base64,
+    wire_mode,
 )
 
 from .conftest import small_cnn
@@ -61,7 +68,9 @@ def featurevis(_default_net: cw.Net) -> ViewWidget:
 
 
 VIEWS: Dict[str, Callable[[cw.Net], ViewWidget]] = {
-    "saliency": saliency, "occlusion": occlusion, "featurevis": featurevis,
+    "saliency": saliency,
+    "occlusion": occlusion,
+    "featurevis": featurevis,
 }
 BINARY_PATHS: Dict[str, List[list]] = {
     "saliency": [["image"], ["heatmap", "buffer"]],
@@ -198,7 +207,9 @@ def test_codec_round_trips_nested_bytes_without_touching_its_input():
         "c": {"d": "text", "e": None},
     }
     assert from_base64(json.loads(json.dumps(encoded))) == {
-        "a": b"\x00\xff", "b": [b"x", [floats.tobytes(), 1]], "c": {"d": "text", "e": None},
+        "a": b"\x00\xff",
+        "b": [b"x", [floats.tobytes(), 1]],
+        "c": {"d": "text", "e": None},
     }
 
 

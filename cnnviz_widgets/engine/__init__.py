@@ -1,22 +1,72 @@
 """The plain-PyTorch engine behind every view: no widget code below this package."""
+
+from .attribution import (
+    METHODS,
+    AttributionError,
+    deconvnet,
+    deletion_insertion,
+    explain,
+    grad_cam,
+    grad_cam_pp,
+    gradient,
+    guided_backprop,
+    guided_grad_cam,
+    input_x_gradient,
+    integrated_gradients,
+    saliency,
+    sanity_check,
+    smoothgrad,
+)
 from .errors import CnnvizError
+from .featurevis import FeatureVisError, Frame, Visualization, feature_visualization, visualize
 from .hooks import capture
-from .replica import private, replica
 from .images import ImageError, load_image, sample_image
 from .layers import LayerError, LayerRecord, ReceptiveField, default_cam_layer, layers, resolve_layer
 from .model import ModelError, Net, Prediction, Preprocess, load_model
 from .occlusion import Occlusion, OcclusionError, occlusion, occlusion_steps
-from .featurevis import FeatureVisError, Frame, Visualization, feature_visualization, visualize
-from .attribution import (
-    METHODS, AttributionError, deconvnet, deletion_insertion, explain, grad_cam, grad_cam_pp, gradient,
-    guided_backprop, guided_grad_cam, input_x_gradient, integrated_gradients, saliency, sanity_check, smoothgrad,
-)
+from .replica import private, replica
 
 __all__ = [
-    "AttributionError", "CnnvizError", "FeatureVisError", "Frame", "ImageError", "LayerError", "LayerRecord", "METHODS", "ModelError", "Net", "Occlusion",
-    "OcclusionError", "Prediction",
-    "Preprocess", "ReceptiveField", "capture", "deconvnet", "default_cam_layer", "deletion_insertion", "explain",
-    "grad_cam", "grad_cam_pp", "gradient", "guided_backprop", "guided_grad_cam", "input_x_gradient",
-    "integrated_gradients", "layers", "load_image", "load_model", "private", "replica", "occlusion", "occlusion_steps", "resolve_layer", "sample_image",
-    "saliency", "sanity_check", "smoothgrad", "Visualization", "feature_visualization", "visualize",
+    "AttributionError",
+    "CnnvizError",
+    "FeatureVisError",
+    "Frame",
+    "ImageError",
+    "LayerError",
+    "LayerRecord",
+    "METHODS",
+    "ModelError",
+    "Net",
+    "Occlusion",
+    "OcclusionError",
+    "Prediction",
+    "Preprocess",
+    "ReceptiveField",
+    "capture",
+    "deconvnet",
+    "default_cam_layer",
+    "deletion_insertion",
+    "explain",
+    "grad_cam",
+    "grad_cam_pp",
+    "gradient",
+    "guided_backprop",
+    "guided_grad_cam",
+    "input_x_gradient",
+    "integrated_gradients",
+    "layers",
+    "load_image",
+    "load_model",
+    "private",
+    "replica",
+    "occlusion",
+    "occlusion_steps",
+    "resolve_layer",
+    "sample_image",
+    "saliency",
+    "sanity_check",
+    "smoothgrad",
+    "Visualization",
+    "feature_visualization",
+    "visualize",
 ]

@@ -1,6 +1,7 @@
 """What the engine tells the user beyond its results: the one base of every error it raises on purpose (so a
 view can tell its own complete messages, shown as they are, from a failure inside torch or the user's model,
 shown with its type), and notes about a result that is not what the name of the method promises."""
+
 from __future__ import annotations
 
 import warnings

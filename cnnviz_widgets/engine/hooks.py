@@ -3,6 +3,7 @@
 Every context manager here removes its hooks in ``finally``, so after any engine call, whether it returned or
 raised, the replica has no extra hooks either; the user's own modules never carry any (see :mod:`.replica`).
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

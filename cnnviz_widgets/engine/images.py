@@ -1,4 +1,5 @@
 """Turning whatever the user holds (PIL image, array, tensor, path, bytes) into one checked RGB image."""
+
 from __future__ import annotations
 
 import io

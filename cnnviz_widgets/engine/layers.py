@@ -5,6 +5,7 @@ Receptive fields are propagated through every torch call of one probing forward 
 modules do. Each 4-D tensor carries, per axis, the field ``size``, the ``stride`` between neighbouring
 units and the ``offset``: the input-pixel coordinate (pixel centres at 0, 1, ...) of unit 0's field centre.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -73,12 +74,16 @@ class ReceptiveField:
     def window(self, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair = (1, 1)) -> "ReceptiveField":
         """The field after a sliding window (convolution or pooling) with the given geometry."""
         size = tuple(r + (k - 1) * d * j for r, k, d, j in zip(self.size, kernel, dilation, self.stride))
-        offset = tuple(o + ((k - 1) * d / 2 - p) * j for o, k, d, p, j in zip(self.offset, kernel, dilation, padding, self.stride))
+        offset = tuple(
+            o + ((k - 1) * d / 2 - p) * j for o, k, d, p, j in zip(self.offset, kernel, dilation, padding, self.stride)
+        )
         return ReceptiveField(size, tuple(j * s for j, s in zip(self.stride, stride)), offset)
 
     def shifted(self, before: Pair) -> "ReceptiveField":
         """The field after padding ``before`` units at the top/left (indices move, the field does not)."""
-        return ReceptiveField(self.size, self.stride, tuple(o - b * j for o, b, j in zip(self.offset, before, self.stride)))
+        return ReceptiveField(
+            self.size, self.stride, tuple(o - b * j for o, b, j in zip(self.offset, before, self.stride))
+        )
 
 
 @dataclass(frozen=True)

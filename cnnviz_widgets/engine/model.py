@@ -1,4 +1,5 @@
 """``Net``: a model with the preprocessing, labels and device that belong to it, and ``load_model``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,7 +95,9 @@ class Preprocess:
         if self.channels not in CHANNELS:
             raise ModelError(f"channels must be 1 (a grayscale model) or 3 (RGB), got {self.channels!r}")
         if self.interpolation not in INTERPOLATIONS:
-            raise ModelError(f"unknown interpolation {self.interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+            raise ModelError(
+                f"unknown interpolation {self.interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}"
+            )
         fit = self.fit if self.fit is not None else ("squash" if self.resize is None else "crop")
         if fit not in FITS:
             raise ModelError(f"unknown fit {fit!r}; choose one of: {', '.join(FITS)}")
@@ -175,7 +178,9 @@ class Preprocess:
             return None
         s = self.size
         if self.fit == "squash":
-            return f"squashed from {w}×{h} to {s}×{s}: the aspect ratio changed; Preprocess(fit='crop' or 'pad') keeps it"
+            return (
+                f"squashed from {w}×{h} to {s}×{s}: the aspect ratio changed; Preprocess(fit='crop' or 'pad') keeps it"
+            )
         if self.fit == "crop":
             edges = "left and right" if w > h else "top and bottom"
             return (
@@ -234,7 +239,9 @@ class Net:
         if not isinstance(model, nn.Module):
             raise ModelError(f"expected a torch.nn.Module, got {type(model).__name__}")
         if output is not None and not callable(output):
-            raise ArgumentTypeError(f"output must be a function of the model's output that returns its logits, got {output!r}")
+            raise ArgumentTypeError(
+                f"output must be a function of the model's output that returns its logits, got {output!r}"
+            )
         self.model = model
         self.output = output
         self.preprocess = preprocess or Preprocess(channels=input_channels(model))
@@ -343,9 +350,13 @@ def checked_device(device: Union[str, torch.device]) -> torch.device:
     except (RuntimeError, TypeError):
         raise ModelError(f"unknown device {device!r}; available here: {', '.join(available)}") from None
     index = 0 if wanted.index is None else wanted.index
-    present = wanted.type == "cpu" or f"{wanted.type}:{index}" in available or (wanted.type == "mps" and "mps" in available)
+    present = (
+        wanted.type == "cpu" or f"{wanted.type}:{index}" in available or (wanted.type == "mps" and "mps" in available)
+    )
     if not present:
-        raise ModelError(f"device {str(device)!r} is not available on this machine; available here: {', '.join(available)}")
+        raise ModelError(
+            f"device {str(device)!r} is not available on this machine; available here: {', '.join(available)}"
+        )
     return wanted
 
 
@@ -389,7 +400,10 @@ def _torchvision_model(name: str, pretrained: bool) -> Net:
     model.eval()
     t = weights.transforms()
     prep = Preprocess(
-        size=t.crop_size[0], resize=t.resize_size[0], mean=tuple(t.mean), std=tuple(t.std),
+        size=t.crop_size[0],
+        resize=t.resize_size[0],
+        mean=tuple(t.mean),
+        std=tuple(t.std),
         interpolation=t.interpolation.value,
     )
     return Net(model, prep, weights.meta["categories"], name)
@@ -411,7 +425,7 @@ def _checkpoint(path: Path, arch: Union[str, nn.Module, None]) -> Net:
             state = state[key]
     if not isinstance(state, dict):
         raise ModelError(f"{path.name} does not hold a state dict (found {type(state).__name__})")
-    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    state = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state.items()}
     result = net.model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise ModelError(
@@ -458,7 +472,9 @@ def load_model(
         net = Net(name)
     elif name is None or name == DEFAULT_NAME:
         net = _default_model()
-    elif isinstance(name, Path) or (isinstance(name, str) and (Path(name).suffix in CHECKPOINTS or Path(name).is_file())):
+    elif isinstance(name, Path) or (
+        isinstance(name, str) and (Path(name).suffix in CHECKPOINTS or Path(name).is_file())
+    ):
         if not Path(name).is_file():
             raise ModelError(f"no checkpoint file at {str(name)!r}")
         net = _checkpoint(Path(name), arch)
@@ -471,8 +487,10 @@ def load_model(
             f"{len(torchvision_names())} in all), a checkpoint path, or an nn.Module"
         )
     if device is not None or not isinstance(name, nn.Module):
-        target = checked_device(device) if device is not None else (
-            torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+        target = (
+            checked_device(device)
+            if device is not None
+            else (torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
         )
         net.model.to(target)
     if preprocess is not None:

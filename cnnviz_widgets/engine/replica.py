@@ -15,6 +15,7 @@ hooks (gradient observers must not see our passes). It is cached per model and r
 a module, parameter or buffer replaced, moved to another device or dtype, an attribute rebound (a flag the
 forward reads), a forward hook added or removed. Mutable attributes (a list, a config object) are shared.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,7 +32,10 @@ from torch import nn
 from .errors import ArgumentTypeError
 
 _FORWARD_HOOKS = (
-    "_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_forward_pre_hooks",
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
     "_forward_pre_hooks_with_kwargs",
 )
 """Hook tables a replica copies: forward hooks belong to what the model computes."""

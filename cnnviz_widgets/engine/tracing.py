@@ -1,5 +1,6 @@
 """A model's ``torch.fx`` graph, traced once per model and module tree, for the engine's graph rewrites
 (occlusion's incremental replay, feature visualisation's truncated and fused copy)."""
+
 from __future__ import annotations
 
 import threading
@@ -10,7 +11,9 @@ import torch.fx as fx
 from torch import nn
 from torch.nn.modules.module import _global_forward_hooks, _global_forward_pre_hooks
 
-_GRAPHS: "weakref.WeakKeyDictionary[nn.Module, Tuple[Tuple[Tuple[str, int], ...], fx.Graph]]" = weakref.WeakKeyDictionary()
+_GRAPHS: "weakref.WeakKeyDictionary[nn.Module, Tuple[Tuple[Tuple[str, int], ...], fx.Graph]]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class _ThreadTracer(fx.Tracer):
@@ -26,7 +29,9 @@ class _ThreadTracer(fx.Tracer):
         super().__init__()
         self.thread = threading.get_ident()
 
-    def call_module(self, m: nn.Module, forward: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    def call_module(
+        self, m: nn.Module, forward: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]
+    ) -> Any:
         if threading.get_ident() != self.thread:
             return forward(*args, **kwargs)
         return super().call_module(m, forward, args, kwargs)

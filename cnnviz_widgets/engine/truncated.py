@@ -10,6 +10,7 @@ way, and their backward passes gone. On the CPU the weights are stored channels-
 convolutions prefer (otherwise they reorder the weights on every call). The copy is checked against the
 model's own forward before it is used, and the caller rebuilds it when the model's weights change.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,10 +33,36 @@ OUTPUT = ""
 _CONV_FUNCTIONS = (F.conv2d, torch.conv2d)
 _MONOTONIC_MODULES = (nn.ReLU, nn.ReLU6)
 _MONOTONIC_FUNCTIONS = (F.relu, torch.relu, F.relu6)
-_ELEMENTWISE_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.GELU, nn.Identity)
-_ELEMENTWISE_FUNCTIONS = (F.relu, torch.relu, F.relu6, F.hardtanh, F.silu, torch.sigmoid, torch.tanh, F.hardswish, F.gelu)
+_ELEMENTWISE_MODULES = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.SiLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Hardswish,
+    nn.GELU,
+    nn.Identity,
+)
+_ELEMENTWISE_FUNCTIONS = (
+    F.relu,
+    torch.relu,
+    F.relu6,
+    F.hardtanh,
+    F.silu,
+    torch.sigmoid,
+    torch.tanh,
+    F.hardswish,
+    F.gelu,
+)
 _ELEMENTWISE_METHODS = ("relu", "sigmoid", "tanh")
-_BINARY = {operator.add: torch.add, operator.iadd: torch.add, torch.add: torch.add, operator.mul: torch.mul, torch.mul: torch.mul}
+_BINARY = {
+    operator.add: torch.add,
+    operator.iadd: torch.add,
+    torch.add: torch.add,
+    operator.mul: torch.mul,
+    torch.mul: torch.mul,
+}
 """Binary element-wise ops, by their out-of-place form (a narrowed value is a new tensor)."""
 _COMPUTE = ("call_module", "call_function", "call_method")
 TOLERANCE = 1e-3
@@ -103,7 +130,9 @@ def _fold_batch_norms(gm: fx.GraphModule) -> int:
     for node in list(gm.graph.nodes):
         bn = gm.get_submodule(node.target) if node.op == "call_module" else None
         conv = node.args[0] if node.args else None
-        if not (isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None and len(node.args) == 1 and not node.kwargs):
+        if not (
+            isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None and len(node.args) == 1 and not node.kwargs
+        ):
             continue
         if not isinstance(conv, fx.Node) or len(conv.users) != 1:
             continue
@@ -157,7 +186,11 @@ def _fold_pads(gm: fx.GraphModule) -> int:
         conv = next(iter(node.users)) if extra is not None and len(node.users) == 1 else None
         if conv is None or conv.args[0] is not node:
             continue
-        if conv.op == "call_module" and type(gm.get_submodule(conv.target)) is nn.Conv2d and calls.count(conv.target) == 1:
+        if (
+            conv.op == "call_module"
+            and type(gm.get_submodule(conv.target)) is nn.Conv2d
+            and calls.count(conv.target) == 1
+        ):
             module = gm.get_submodule(conv.target)
             if module.padding_mode != "zeros" or isinstance(module.padding, str):
                 continue
@@ -179,7 +212,9 @@ def _is(gm: fx.GraphModule, node: fx.Node, modules: tuple, functions: tuple, met
     """Whether ``node`` calls one of these module types, functions or tensor methods."""
     if node.op == "call_module":
         return type(gm.get_submodule(node.target)) in modules
-    return (node.op == "call_function" and node.target in functions) or (node.op == "call_method" and node.target in methods)
+    return (node.op == "call_function" and node.target in functions) or (
+        node.op == "call_method" and node.target in methods
+    )
 
 
 def _swap_pools(gm: fx.GraphModule) -> int:
@@ -193,7 +228,11 @@ def _swap_pools(gm: fx.GraphModule) -> int:
         pool = next(iter(act.users))
         if not _is(gm, pool, (nn.MaxPool2d,), (F.max_pool2d,)) or pool.args[0] is not act or len(act.args) != 1:
             continue
-        if getattr(gm.get_submodule(pool.target), "return_indices", False) if pool.op == "call_module" else pool.kwargs.get("return_indices"):
+        if (
+            getattr(gm.get_submodule(pool.target), "return_indices", False)
+            if pool.op == "call_module"
+            else pool.kwargs.get("return_indices")
+        ):
             continue
         pool.replace_input_with(act, act.args[0])
         with gm.graph.inserting_after(pool):
@@ -239,7 +278,11 @@ class _Narrower:
         index = list(keep)
         if keep == tuple(range(count or 0)):
             return node
-        if node.op == "call_module" and type(gm.get_submodule(node.target)) is nn.Conv2d and gm.get_submodule(node.target).groups == 1:
+        if (
+            node.op == "call_module"
+            and type(gm.get_submodule(node.target)) is nn.Conv2d
+            and gm.get_submodule(node.target).groups == 1
+        ):
             conv = copy.deepcopy(gm.get_submodule(node.target))
             conv.weight = nn.Parameter(conv.weight[index].clone(), requires_grad=False)
             if conv.bias is not None:
@@ -248,8 +291,13 @@ class _Narrower:
             gm.add_submodule(name, conv)
             self.convs += 1
             return graph.call_module(name, node.args, node.kwargs)
-        if node.op == "call_function" and node.target in _CONV_FUNCTIONS and not node.kwargs and len(node.args) >= 2 \
-                and (len(node.args) < 7 or node.args[6] == 1):
+        if (
+            node.op == "call_function"
+            and node.target in _CONV_FUNCTIONS
+            and not node.kwargs
+            and len(node.args) >= 2
+            and (len(node.args) < 7 or node.args[6] == 1)
+        ):
             try:
                 weight, bias = _tensor(gm, node.args[1]), _tensor(gm, node.args[2] if len(node.args) > 2 else None)
             except LookupError:
@@ -260,8 +308,11 @@ class _Narrower:
                 args[2] = None if bias is None else self.constant(name + "_bias", bias[index].clone())
                 self.convs += 1
                 return graph.call_function(node.target, tuple(args))
-        if _is(gm, node, _ELEMENTWISE_MODULES, _ELEMENTWISE_FUNCTIONS, _ELEMENTWISE_METHODS) and node.args \
-                and self.channels(node.args[0]) == count:
+        if (
+            _is(gm, node, _ELEMENTWISE_MODULES, _ELEMENTWISE_FUNCTIONS, _ELEMENTWISE_METHODS)
+            and node.args
+            and self.channels(node.args[0]) == count
+        ):
             return graph.create_node(node.op, node.target, (self(node.args[0], keep), *node.args[1:]), node.kwargs)
         if node.op == "call_function" and node.target in _BINARY and len(node.args) == 2 and not node.kwargs:
             args = []
@@ -274,7 +325,11 @@ class _Narrower:
                     break
             else:
                 return graph.call_function(_BINARY[node.target], tuple(args))
-        if node.op == "call_function" and node.target is torch.cat and node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0) == 1:
+        if (
+            node.op == "call_function"
+            and node.target is torch.cat
+            and node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0) == 1
+        ):
             parts, start = [], 0
             for part in node.args[0]:
                 width = self.channels(part)
@@ -303,13 +358,18 @@ def _narrow_outputs(gm: fx.GraphModule, x: torch.Tensor, keep: Sequence[Optional
             if wanted is None or channels is None or len(wanted) == channels:
                 continue
             index = tuple(sorted(wanted))
-            values[i] = gm.graph.call_function(spread, (narrower(value, index), narrower.constant(f"_cnnviz_spread_{i}", torch.tensor(index)), channels))
+            values[i] = gm.graph.call_function(
+                spread,
+                (narrower(value, index), narrower.constant(f"_cnnviz_spread_{i}", torch.tensor(index)), channels),
+            )
     if narrower.convs:
         output.args = (tuple(values),)
     return narrower.convs
 
 
-def _standalone(gm: fx.GraphModule, x: torch.Tensor, keep: Sequence[Optional[FrozenSet[int]]]) -> Tuple[fx.GraphModule, int]:
+def _standalone(
+    gm: fx.GraphModule, x: torch.Tensor, keep: Sequence[Optional[FrozenSet[int]]]
+) -> Tuple[fx.GraphModule, int]:
     """A frozen eval-mode copy of ``gm`` with batch norms and paddings folded, pools moved before rectifiers,
     only the ``keep`` channels of each output computed, weights in ``x``'s best layout."""
     gm = copy.deepcopy(gm).eval().requires_grad_(False)
@@ -342,7 +402,11 @@ class Truncated:
 
     @classmethod
     def build(
-        cls, model: nn.Module, layers: Sequence[str], x: torch.Tensor, reference: Dict[str, torch.Tensor],
+        cls,
+        model: nn.Module,
+        layers: Sequence[str],
+        x: torch.Tensor,
+        reference: Dict[str, torch.Tensor],
         keep: Optional[Dict[str, Optional[FrozenSet[int]]]] = None,
     ) -> Optional["Truncated"]:
         """The copy for ``layers`` if it reproduces ``reference`` (the model's activations for ``x``), else ``None``.

@@ -1,4 +1,5 @@
 """Interactive views: thin anywidget classes over the engine."""
+
 from .base import ViewWidget
 from .featurevis import FeatureVisualizer
 from .occlusion import OcclusionExplorer

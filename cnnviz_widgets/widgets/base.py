@@ -6,6 +6,7 @@ only into messages, so a view rendered later still sees them. Jobs are "latest w
 one cancels the running one, whose results are then dropped; a job submitted with ``queue=True`` instead
 waits for the running one to finish (an analysis of the map being computed), and Stop cancels both.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -21,7 +22,6 @@ import anywidget
 import traitlets
 
 from ..engine.errors import CnnvizError, SetupError, ViewError
-
 from .encoding import WIRE_MODES, message_buffers, to_base64, wire_mode
 
 log = logging.getLogger("cnnviz_widgets")

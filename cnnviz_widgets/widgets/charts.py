@@ -2,6 +2,7 @@
 curves, and the FeatureVisualizer's objective per step. They are plain ``FigureWidget``s, so plotly.js comes
 from plotly's own widget bundle and never from ours; each view feeds its charts from its traits.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -24,16 +25,22 @@ class AnalysisCharts:
     """Two figures, rank correlation per cascade step and deletion/insertion curves, in a ``VBox``."""
 
     def __init__(self) -> None:
-        self.sanity = go.FigureWidget(layout=dict(
-            SIZE,
-            xaxis=dict(title="randomised down to", automargin=True, tickangle=-30), yaxis=dict(title="rank correlation", range=[-1.05, 1.05]),
-        ))
+        self.sanity = go.FigureWidget(
+            layout=dict(
+                SIZE,
+                xaxis=dict(title="randomised down to", automargin=True, tickangle=-30),
+                yaxis=dict(title="rank correlation", range=[-1.05, 1.05]),
+            )
+        )
         self.sanity.add_scatter(mode="lines+markers", name="rank correlation")
-        self.curves = go.FigureWidget(layout=dict(
-            SIZE,
-            xaxis=dict(title="fraction of pixels", range=[0, 1]), yaxis=dict(title="class probability", range=[0, 1.02]),
-            legend=dict(x=0.98, xanchor="right", y=0.55, yanchor="middle"),
-        ))
+        self.curves = go.FigureWidget(
+            layout=dict(
+                SIZE,
+                xaxis=dict(title="fraction of pixels", range=[0, 1]),
+                yaxis=dict(title="class probability", range=[0, 1.02]),
+                legend=dict(x=0.98, xanchor="right", y=0.55, yanchor="middle"),
+            )
+        )
         self.curves.add_scatter(mode="lines", name="deletion")
         self.curves.add_scatter(mode="lines", name="insertion")
         self.box = ipywidgets.VBox([self.sanity, self.curves])
@@ -70,9 +77,14 @@ class CurveChart:
     """The objective of a feature visualisation at every step so far, one line in a ``FigureWidget``."""
 
     def __init__(self) -> None:
-        self.figure = go.FigureWidget(layout=dict(
-            SIZE, title=dict(text="Objective per step"), xaxis=dict(title="step"), yaxis=dict(title="objective"),
-        ))
+        self.figure = go.FigureWidget(
+            layout=dict(
+                SIZE,
+                title=dict(text="Objective per step"),
+                xaxis=dict(title="step"),
+                yaxis=dict(title="objective"),
+            )
+        )
         self.figure.add_scatter(mode="lines", name="objective")
 
     def show(self, curve: Dict[str, Any]) -> None:

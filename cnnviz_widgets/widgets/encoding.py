@@ -4,6 +4,7 @@ binary buffers or, where the widget manager drops buffers (Colab), as base64 tex
 Trait values always hold bytes; :func:`to_base64` rewrites only the state on its way out, so the Python API is the
 same in both wire modes. The front-end's ``js/src/codec.ts`` reads both forms and sends uploads the same way.
 """
+
 from __future__ import annotations
 
 import base64

@@ -8,6 +8,7 @@ objective per step and the speed in the status line. Stop takes effect within on
 there; the picture at the end of every run is sent losslessly (PNG). Batch modes render several channels of a
 layer at once, or several diverse images of one objective.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,16 +24,27 @@ import torch.nn.functional as F
 import traitlets
 from torch import nn
 
+from ..engine.errors import ArgumentTypeError
 from ..engine.featurevis import (
-    OUTPUT, PARAMS, SQUASHES, FeatureVisError, Objective, Visualization, as_objective, channel, channels, class_logit,
-    deepdream, diversity, neuron,
+    OUTPUT,
+    PARAMS,
+    SQUASHES,
+    FeatureVisError,
+    Objective,
+    Visualization,
+    as_objective,
+    channel,
+    channels,
+    class_logit,
+    deepdream,
+    diversity,
+    neuron,
 )
 from ..engine.hooks import capture
-from ..engine.replica import private
-from ..engine.errors import ArgumentTypeError
 from ..engine.images import ImageLike, sample_image
 from ..engine.layers import LayerRecord, blocks
 from ..engine.model import Prediction
+from ..engine.replica import private
 from .base import Job, shows_errors
 from .encoding import encode_array, jpeg_bytes, png_bytes
 from .frames import FramePacer, image_strip
@@ -52,8 +64,19 @@ CUSTOM = "custom"
 BATCH_MODES = ("diverse", "channels")
 """How a batch of images is used: diverse images of one objective, or one channel of the layer per image."""
 SETTINGS = (
-    "param", "decorrelate", "squash", "transforms", "lr", "tv", "l2", "decay", "blur_every", "blur_sigma",
-    "clip_norm", "clip_contribution", "seed",
+    "param",
+    "decorrelate",
+    "squash",
+    "transforms",
+    "lr",
+    "tv",
+    "l2",
+    "decay",
+    "blur_every",
+    "blur_sigma",
+    "clip_norm",
+    "clip_contribution",
+    "seed",
 )
 """The engine's :class:`Visualization` options the view edits (one trait each, the engine's defaults)."""
 DEFAULTS = {name: p.default for name, p in inspect.signature(Visualization).parameters.items() if name in SETTINGS}
@@ -145,7 +168,9 @@ class Recipe:
         return Visualization(net, self.objective(), self.size, batch=self.count, **dict(self.settings))
 
 
-def channel_maps(model: nn.Module, x: torch.Tensor, layer: str, side: int = THUMB_SIDE, budget: int = THUMB_BUDGET) -> Optional[torch.Tensor]:
+def channel_maps(
+    model: nn.Module, x: torch.Tensor, layer: str, side: int = THUMB_SIDE, budget: int = THUMB_BUDGET
+) -> Optional[torch.Tensor]:
     """Every channel's activation map at ``layer`` for the image ``x``, average-pooled into thumbnails.
 
     Parameters
@@ -232,14 +257,26 @@ class FeatureVisualizer(PhotoView):
 
     _view = traitlets.Unicode("featurevis").tag(sync=True)
 
-    kind = traitlets.Unicode("channel", help="What to maximise: channel, neuron, layer, class_logit (or custom).").tag(sync=True)
-    choices = traitlets.Dict(read_only=True, help="Valid values of the view's selects: {kind, param, squash, batch_mode}.").tag(sync=True)
+    kind = traitlets.Unicode("channel", help="What to maximise: channel, neuron, layer, class_logit (or custom).").tag(
+        sync=True
+    )
+    choices = traitlets.Dict(
+        read_only=True, help="Valid values of the view's selects: {kind, param, squash, batch_mode}."
+    ).tag(sync=True)
     layer = traitlets.Unicode("", help="Layer of the objective (dotted name).").tag(sync=True)
-    layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(sync=True)
+    layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(
+        sync=True
+    )
     unit = traitlets.Int(0, help="Channel of the layer.").tag(sync=True)
-    y = traitlets.Int(None, allow_none=True, help="Row of the neuron in the layer's map (None: the centre).").tag(sync=True)
-    x = traitlets.Int(None, allow_none=True, help="Column of the neuron in the layer's map (None: the centre).").tag(sync=True)
-    units = traitlets.List(traitlets.Int(), help="Channels of the 'channels' batch mode (empty: `batch` from `unit` on).").tag(sync=True)
+    y = traitlets.Int(None, allow_none=True, help="Row of the neuron in the layer's map (None: the centre).").tag(
+        sync=True
+    )
+    x = traitlets.Int(None, allow_none=True, help="Column of the neuron in the layer's map (None: the centre).").tag(
+        sync=True
+    )
+    units = traitlets.List(
+        traitlets.Int(), help="Channels of the 'channels' batch mode (empty: `batch` from `unit` on)."
+    ).tag(sync=True)
     thumbnails = traitlets.Dict(
         help="The layer's channel maps on the photo: {layer, dtype, shape: [C, h, w], buffer}; {} for a non-spatial layer."
     ).tag(sync=True)
@@ -253,14 +290,20 @@ class FeatureVisualizer(PhotoView):
     param = traitlets.Unicode(DEFAULTS["param"], help="Image parameterisation: fft or pixel.").tag(sync=True)
     decorrelate = traitlets.Bool(DEFAULTS["decorrelate"], help="Optimise in decorrelated colour space.").tag(sync=True)
     squash = traitlets.Unicode(DEFAULTS["squash"], help="Into [0, 1] by sigmoid or clamp.").tag(sync=True)
-    transforms = traitlets.Bool(DEFAULTS["transforms"], help="Jitter, scale and rotate the picture every step.").tag(sync=True)
+    transforms = traitlets.Bool(DEFAULTS["transforms"], help="Jitter, scale and rotate the picture every step.").tag(
+        sync=True
+    )
     lr = traitlets.Float(DEFAULTS["lr"], help="Adam's learning rate.").tag(sync=True)
     tv = traitlets.Float(DEFAULTS["tv"], help="Weight of the total-variation penalty.").tag(sync=True)
     l2 = traitlets.Float(DEFAULTS["l2"], help="Weight of the L2 penalty.").tag(sync=True)
     decay = traitlets.Float(DEFAULTS["decay"], help="Pixel decay per step (param='pixel').").tag(sync=True)
-    blur_every = traitlets.Int(DEFAULTS["blur_every"], help="Blur every this many steps, 0: never (param='pixel').").tag(sync=True)
+    blur_every = traitlets.Int(
+        DEFAULTS["blur_every"], help="Blur every this many steps, 0: never (param='pixel')."
+    ).tag(sync=True)
     blur_sigma = traitlets.Float(DEFAULTS["blur_sigma"], help="Width of that blur in pixels.").tag(sync=True)
-    clip_norm = traitlets.Float(DEFAULTS["clip_norm"], help="Percent of pixels of smallest norm zeroed (param='pixel').").tag(sync=True)
+    clip_norm = traitlets.Float(
+        DEFAULTS["clip_norm"], help="Percent of pixels of smallest norm zeroed (param='pixel')."
+    ).tag(sync=True)
     clip_contribution = traitlets.Float(
         DEFAULTS["clip_contribution"], help="Percent of pixels of smallest contribution zeroed (param='pixel')."
     ).tag(sync=True)
@@ -316,13 +359,29 @@ class FeatureVisualizer(PhotoView):
         self._targeted = target is not None
         self.set_trait("layers", layer_rows(records))
         try:
-            self._configure(records, objective, layer, kind, unit, y, x, steps, size, batch, batch_mode, units, diversity, settings)
+            self._configure(
+                records, objective, layer, kind, unit, y, x, steps, size, batch, batch_mode, units, diversity, settings
+            )
             self.observe(self._show_thumbnails, names="layer")
             self.observe(self._on_target, names="target")
-            self.observe(self._on_settings, names=[
-                "kind", "layer", "unit", "y", "x", "units", "target", "steps", "size", "batch", "batch_mode", "diversity",
-                *SETTINGS,
-            ])
+            self.observe(
+                self._on_settings,
+                names=[
+                    "kind",
+                    "layer",
+                    "unit",
+                    "y",
+                    "x",
+                    "units",
+                    "target",
+                    "steps",
+                    "size",
+                    "batch",
+                    "batch_mode",
+                    "diversity",
+                    *SETTINGS,
+                ],
+            )
             self._show(picture, target)
             if start:
                 self.run()
@@ -330,9 +389,23 @@ class FeatureVisualizer(PhotoView):
             self.close()  # the arguments were wrong (the engine says why): no half-made view stays behind
             raise
 
-    def _configure(self, records: List[LayerRecord], objective: Any, layer: Optional[str], kind: str, unit: int,
-                   y: Optional[int], x: Optional[int], steps: int, size: Optional[int], batch: int, batch_mode: str,
-                   units: Sequence[int], diversity: float, settings: Dict[str, Any]) -> None:
+    def _configure(
+        self,
+        records: List[LayerRecord],
+        objective: Any,
+        layer: Optional[str],
+        kind: str,
+        unit: int,
+        y: Optional[int],
+        x: Optional[int],
+        steps: int,
+        size: Optional[int],
+        batch: int,
+        batch_mode: str,
+        units: Sequence[int],
+        diversity: float,
+        settings: Dict[str, Any],
+    ) -> None:
         """Set the traits from the constructor's arguments; raises for a kind or batch mode the view cannot run."""
         with self.hold_trait_notifications():
             self.kind, self.unit, self.y, self.x = kind, unit, y, x
@@ -444,7 +517,9 @@ class FeatureVisualizer(PhotoView):
 
     def _offer_kinds(self) -> None:
         kinds = [*KINDS, CUSTOM] if self._custom is not None else list(KINDS)
-        self.set_trait("choices", {"kind": kinds, "param": list(PARAMS), "squash": list(SQUASHES), "batch_mode": list(BATCH_MODES)})
+        self.set_trait(
+            "choices", {"kind": kinds, "param": list(PARAMS), "squash": list(SQUASHES), "batch_mode": list(BATCH_MODES)}
+        )
 
     def _recipe(self) -> Recipe:
         """The current settings, frozen; a kind or batch mode the view does not know raises naming the valid ones."""
@@ -456,8 +531,19 @@ class FeatureVisualizer(PhotoView):
         if self.batch_mode not in BATCH_MODES:
             raise FeatureVisError(f"unknown batch mode {self.batch_mode!r}; choose one of: {', '.join(BATCH_MODES)}")
         recipe = Recipe(
-            self.kind, self.layer, self.unit, self.y, self.x, self.target, self.batch, self.batch_mode, tuple(self.units),
-            self.diversity, self.size, tuple((name, getattr(self, name)) for name in SETTINGS), self._custom,
+            self.kind,
+            self.layer,
+            self.unit,
+            self.y,
+            self.x,
+            self.target,
+            self.batch,
+            self.batch_mode,
+            tuple(self.units),
+            self.diversity,
+            self.size,
+            tuple((name, getattr(self, name)) for name in SETTINGS),
+            self._custom,
         )
         recipe.objective()  # the batch mode fits the kind
         return recipe
@@ -528,8 +614,14 @@ class FeatureVisualizer(PhotoView):
             for frame in vis.run(goal - vis.step, every=1, cancel=job.cancelled.is_set):
                 if frame.step < goal and self._pacer.due():
                     picture = jpeg_bytes(image_strip(frame.image))
-                    self._publish(job, picture=picture, step=frame.step, curve=self._curve(vis),
-                                  progress=(frame.step - first) / (goal - first), status=line(frame.step, frame.value))
+                    self._publish(
+                        job,
+                        picture=picture,
+                        step=frame.step,
+                        curve=self._curve(vis),
+                        progress=(frame.step - first) / (goal - first),
+                        status=line(frame.step, frame.value),
+                    )
             failed = False
         finally:
             value = vis.curve[-1] if vis.curve else math.nan
@@ -539,8 +631,14 @@ class FeatureVisualizer(PhotoView):
                 note = f"stopped at {line(vis.step, value)}: Resume goes on"
             else:
                 note = f"done: {line(vis.step, value)}"
-            self._publish(job, final=png_bytes(image_strip(vis.image())), step=vis.step, curve=self._curve(vis),
-                          progress=(vis.step - first) / max(goal - first, 1), status=note)
+            self._publish(
+                job,
+                final=png_bytes(image_strip(vis.image())),
+                step=vis.step,
+                curve=self._curve(vis),
+                progress=(vis.step - first) / max(goal - first, 1),
+                status=note,
+            )
 
     @staticmethod
     def _curve(vis: Visualization) -> Dict[str, Any]:

@@ -4,6 +4,7 @@ The view acknowledges each frame once it has drawn it (``{"type": "frame_ack", "
 next frame go only then, so a slow browser never builds up a backlog, and frames that are not due are skipped,
 never queued: the next one sent is the newest.
 """
+
 from __future__ import annotations
 
 import math

@@ -5,6 +5,7 @@ the view shows its preview: a blocky full map after the first chunks, refined as
 with progress and an ETA in the status line; Stop keeps the partial map. Clicking the map shows the occluded
 image for the window there beside the original, with the probability the model gave each.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,11 +18,11 @@ import torch.nn.functional as F
 import traitlets
 from PIL import Image
 
-from ..engine.replica import private
 from ..engine.errors import ArgumentTypeError
 from ..engine.images import ImageError, ImageLike
 from ..engine.model import Prediction
 from ..engine.occlusion import BASELINES, Grid, Occlusion, OcclusionError, make_fill, occlusion_steps
+from ..engine.replica import private
 from .base import Job, shows_errors
 from .encoding import encode_array, png_bytes
 from .photo import PhotoView, as_net, check_target, prepare
@@ -71,7 +72,9 @@ def window_at(grid: Grid, y: int, x: int) -> Tuple[int, int]:
     """
     height, width = grid.size
     if not (0 <= y < height and 0 <= x < width):
-        raise OcclusionError(f"pixel ({y}, {x}) is outside the {height}x{width} picture (y 0..{height - 1}, x 0..{width - 1})")
+        raise OcclusionError(
+            f"pixel ({y}, {x}) is outside the {height}x{width} picture (y 0..{height - 1}, x 0..{width - 1})"
+        )
 
     def nearest(p: int, axis: int) -> int:
         def distance(k: int) -> Tuple[bool, float]:
@@ -97,7 +100,9 @@ def check_settings(size: Tuple[int, int], window: Any, stride: Any, baseline: An
     """
     for name, value in (("window", window), ("stride", stride)):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise OcclusionError(f"{name} must be a whole number of pixels (the view uses square windows), got {value!r}")
+            raise OcclusionError(
+                f"{name} must be a whole number of pixels (the view uses square windows), got {value!r}"
+            )
     if isinstance(baseline, bool) or not isinstance(baseline, (int, float, str)):
         raise OcclusionError(f"baseline must be a number or one of {', '.join(BASELINES)}, got {baseline!r}")
     Grid.make(size, window, stride)
@@ -143,9 +148,13 @@ class OcclusionExplorer(PhotoView):
     window = traitlets.Int(16, help="Side of the square occluding window in pixels.").tag(sync=True)
     stride = traitlets.Int(8, help="Step between windows in pixels.").tag(sync=True)
     baseline = traitlets.Union(
-        [traitlets.Float(), traitlets.Unicode()], default_value=0.0, help="Fill of the window: a number, 'mean' or 'blur'."
+        [traitlets.Float(), traitlets.Unicode()],
+        default_value=0.0,
+        help="Fill of the window: a number, 'mean' or 'blur'.",
     ).tag(sync=True)
-    baselines = traitlets.List(traitlets.Unicode(), read_only=True, help="Named baselines besides a number.").tag(sync=True)
+    baselines = traitlets.List(traitlets.Unicode(), read_only=True, help="Named baselines besides a number.").tag(
+        sync=True
+    )
     heatmap = traitlets.Dict(
         help="Score drop per pixel so far as {dtype, shape, buffer}, aligned with `image`: the engine's preview, whose "
         "pixels no evaluated window covers yet take the nearest evaluated window's drop."
@@ -213,7 +222,9 @@ class OcclusionExplorer(PhotoView):
         settings, result = shown
         rows, cols = result.grid.counts
         if not (0 <= i < rows and 0 <= j < cols):
-            raise OcclusionError(f"window ({i}, {j}) is outside the {rows}x{cols} grid (i 0..{rows - 1}, j 0..{cols - 1})")
+            raise OcclusionError(
+                f"window ({i}, {j}) is outside the {rows}x{cols} grid (i 0..{rows - 1}, j 0..{cols - 1})"
+            )
         ys, xs = result.grid.box(i, j)
         occluded = settings.x.clone()
         occluded[0, :, ys, xs] = make_fill(settings.x, settings.baseline)[:, ys, xs]
@@ -222,8 +233,14 @@ class OcclusionExplorer(PhotoView):
             prob = class_prob(self._net, occluded, settings.target)
         picture = Image.fromarray(self._net.preprocess.denormalise(occluded))
         self.occluded = {
-            "i": i, "j": j, "box": [ys.start, ys.stop, xs.start, xs.stop], "image": png_bytes(picture),
-            "prob": prob, "clean_prob": result.prob, "target": settings.target, "label": self._net.label(settings.target),
+            "i": i,
+            "j": j,
+            "box": [ys.start, ys.stop, xs.start, xs.stop],
+            "image": png_bytes(picture),
+            "prob": prob,
+            "clean_prob": result.prob,
+            "target": settings.target,
+            "label": self._net.label(settings.target),
         }
 
     @property
@@ -285,7 +302,9 @@ class OcclusionExplorer(PhotoView):
     def _occlude(self, settings: Settings, job: Job) -> None:
         """Run the engine chunk by chunk, publishing at most one map per FRAME_INTERVAL and always the last."""
         label = self._net.label(settings.target)
-        steps = occlusion_steps(self._net, settings.x, settings.target, settings.window, settings.stride, settings.baseline)
+        steps = occlusion_steps(
+            self._net, settings.x, settings.target, settings.window, settings.stride, settings.baseline
+        )
         self._publish(job, settings, None, f"occluding “{label}”…")
         begin = sent = time.perf_counter()
         result: Optional[Occlusion] = None

@@ -2,6 +2,7 @@
 bundled samples and uploads, the overlay look (opacity, colour map) the browser starts with, and the rows of
 the layer picker.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
@@ -46,7 +47,9 @@ def as_net(net: Any) -> Net:
     if isinstance(net, nn.Module):
         return Net(net)
     if not isinstance(net, Net):
-        raise ArgumentTypeError(f"net must be a cnnviz_widgets Net (cw.load_model(...)) or an nn.Module, got {type(net).__name__}")
+        raise ArgumentTypeError(
+            f"net must be a cnnviz_widgets Net (cw.load_model(...)) or an nn.Module, got {type(net).__name__}"
+        )
     return net
 
 
@@ -72,7 +75,9 @@ def check_target(net: Net, target: Any) -> int:
 def layer_rows(records: Sequence[LayerRecord]) -> List[Dict[str, Any]]:
     """The layer picker's rows ``{name, type, shape}``: layers with a spatial (C, H, W) output, pass-throughs
     (identity, padding) left out."""
-    return [{"name": r.name, "type": r.type, "shape": list(r.shape)} for r in records if r.spatial and not r.passthrough]
+    return [
+        {"name": r.name, "type": r.type, "shape": list(r.shape)} for r in records if r.spatial and not r.passthrough
+    ]
 
 
 class PhotoView(ViewWidget):
@@ -92,7 +97,9 @@ class PhotoView(ViewWidget):
     notice = traitlets.Unicode(
         "", help="What fitting the photo to the model's input did to its shape (e.g. squashed); empty when nothing."
     ).tag(sync=True)
-    samples = traitlets.List(traitlets.Unicode(), read_only=True, help="Names of the bundled sample photos.").tag(sync=True)
+    samples = traitlets.List(traitlets.Unicode(), read_only=True, help="Names of the bundled sample photos.").tag(
+        sync=True
+    )
     predictions = traitlets.List(traitlets.Dict(), help="Top-5 rows {index, label, prob}.").tag(sync=True)
     target = traitlets.Int(0, help="Class being explained.").tag(sync=True)
     opacity = traitlets.Float(0.5, min=0.0, max=1.0, help="Initial overlay opacity.").tag(sync=True)
@@ -146,7 +153,9 @@ class PhotoView(ViewWidget):
             raise ImageError(f"an upload carries its file as one binary buffer, got {len(buffers)}")
         data = buffers[0]
         if len(data) > MAX_UPLOAD_BYTES:
-            raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB")
+            raise ImageError(
+                f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB"
+            )
         try:
             image = load_image(data)
         except ImageError as exc:

@@ -8,6 +8,7 @@ back to an earlier setting, or opening the compare grid after looking at one met
 traits the view draws from (``heatmap``, ``maps``, ``sanity``, ``curves``) are always derived from that
 cache for the *current* settings, which makes a late result of a superseded job harmless.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,7 +20,14 @@ import torch
 import traitlets
 
 from ..engine.attribution import (
-    LAYER_METHODS, METHODS, AttributionError, Explanation, deletion_insertion, explain, get_method, sanity_check,
+    LAYER_METHODS,
+    METHODS,
+    AttributionError,
+    Explanation,
+    deletion_insertion,
+    explain,
+    get_method,
+    sanity_check,
 )
 from ..engine.attribution.methods import base_options
 from ..engine.images import ImageError, ImageLike
@@ -150,7 +158,9 @@ class SaliencyExplorer(PhotoView):
     layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(
         sync=True
     )
-    heatmap = traitlets.Dict(help="Current method's map as {dtype, shape, buffer}, aligned with `image`.").tag(sync=True)
+    heatmap = traitlets.Dict(help="Current method's map as {dtype, shape, buffer}, aligned with `image`.").tag(
+        sync=True
+    )
     compare = traitlets.Bool(False, help="Show the grid of every method.").tag(sync=True)
     maps = traitlets.Dict(help="Compare grid: {method: {dtype, shape, buffer}}, filled as maps finish.").tag(sync=True)
     sanity = traitlets.Dict(
@@ -222,16 +232,32 @@ class SaliencyExplorer(PhotoView):
             title = METHODS[request.method].title
             job.progress(0.0, f"sanity check of {title}: randomising the model in {steps} steps…")
             result = sanity_check(
-                net, request.x, request.target, request.method, request.layer,
-                options=request.options, forward_args=self._forward_args, steps=steps, progress=job.progress,
+                net,
+                request.x,
+                request.target,
+                request.method,
+                request.layer,
+                options=request.options,
+                forward_args=self._forward_args,
+                steps=steps,
+                progress=job.progress,
             )
             job.check()
             correlation = [float(c) for c in result.correlation]
-            self._store_analysis("sanity", request.key, {
-                "method": request.method, "layer": request.layer, "names": list(result.names),
-                "correlation": correlation, "maps": encode_array(result.maps),
-            })
-            job.progress(1.0, f"sanity check of {title}: rank correlation {correlation[-1]:.2f} with every layer randomised")
+            self._store_analysis(
+                "sanity",
+                request.key,
+                {
+                    "method": request.method,
+                    "layer": request.layer,
+                    "names": list(result.names),
+                    "correlation": correlation,
+                    "maps": encode_array(result.maps),
+                },
+            )
+            job.progress(
+                1.0, f"sanity check of {title}: rank correlation {correlation[-1]:.2f} with every layer randomised"
+            )
 
         self.submit(work, queue=True)
 
@@ -252,17 +278,30 @@ class SaliencyExplorer(PhotoView):
             title = METHODS[request.method].title
             job.progress(0.5, f"deleting and inserting pixels in {title} order…")
             result = deletion_insertion(
-                net, request.x, computed.map, request.target, steps,
-                forward_args=self._forward_args, progress=lambda f: job.progress(0.5 + f / 2),
+                net,
+                request.x,
+                computed.map,
+                request.target,
+                steps,
+                forward_args=self._forward_args,
+                progress=lambda f: job.progress(0.5 + f / 2),
             )
             job.check()
-            self._store_analysis("curves", request.key, {
-                "method": request.method,
-                "fractions": result.fractions.tolist(), "deletion": result.deletion.tolist(),
-                "insertion": result.insertion.tolist(),
-                "deletion_auc": result.deletion_auc, "insertion_auc": result.insertion_auc,
-            })
-            job.progress(1.0, f"{title}: deletion AUC {result.deletion_auc:.3f}, insertion AUC {result.insertion_auc:.3f}")
+            self._store_analysis(
+                "curves",
+                request.key,
+                {
+                    "method": request.method,
+                    "fractions": result.fractions.tolist(),
+                    "deletion": result.deletion.tolist(),
+                    "insertion": result.insertion.tolist(),
+                    "deletion_auc": result.deletion_auc,
+                    "insertion_auc": result.insertion_auc,
+                },
+            )
+            job.progress(
+                1.0, f"{title}: deletion AUC {result.deletion_auc:.3f}, insertion AUC {result.insertion_auc:.3f}"
+            )
 
         self.submit(work, queue=True)
 
@@ -411,7 +450,11 @@ class SaliencyExplorer(PhotoView):
         """Compute ``requests`` one after the other, publishing each map as it finishes."""
         start, done = time.perf_counter(), total - len(requests)
         for k, request in enumerate(requests):
-            label = f"{done + k + 1}/{total} {METHODS[request.method].title}…" if total > 1 else f"computing {request.method}…"
+            label = (
+                f"{done + k + 1}/{total} {METHODS[request.method].title}…"
+                if total > 1
+                else f"computing {request.method}…"
+            )
             computed = self._produce(job, request, k / len(requests), (k + 1) / len(requests), label)
         summary = computed.note
         if total > 1:
@@ -423,8 +466,14 @@ class SaliencyExplorer(PhotoView):
         job.progress(low, label)
         start = time.perf_counter()
         result = explain(
-            self._net, request.x, request.target, request.method, request.layer,
-            progress=lambda f: job.progress(low + f * (high - low)), forward_args=self._forward_args, **request.options,
+            self._net,
+            request.x,
+            request.target,
+            request.method,
+            request.layer,
+            progress=lambda f: job.progress(low + f * (high - low)),
+            forward_args=self._forward_args,
+            **request.options,
         )
         job.check()
         computed = Computed(result.map[0], self._note(request, result, time.perf_counter() - start))

@@ -5,6 +5,7 @@ Chromium driven by Playwright (never `playwright install`), a server isolated in
 that keep the news toast away and every cell in the DOM, exact kernel waits through `window.jupyterapp`,
 and Python-side state read through a second kernel client so the page is not touched.
 """
+
 from __future__ import annotations
 
 import ast
@@ -124,7 +125,9 @@ class JupyterServer:
         }
         module, app_class = ("jupyterlab", "LabApp") if self.app == "lab" else ("notebook", "JupyterNotebookApp")
         cmd = [
-            self.python, "-m", module,
+            self.python,
+            "-m",
+            module,
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
@@ -146,7 +149,9 @@ class JupyterServer:
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the {self.app} server did not answer /api/status in {timeout} s:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"the {self.app} server did not answer /api/status in {timeout} s:\n{self.log_tail()}"
+                )
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -342,7 +347,7 @@ def kernel_message(payload: Payload) -> Optional[Dict[str, Any]]:
             return None  # e.g. Jupyter's event stream
         return {"channel": msg.get("channel"), "header": msg["header"], "content": msg.get("content"), "buffers": []}
     count = int.from_bytes(payload[:8], "little")
-    offsets = [int.from_bytes(payload[8 * (i + 1):8 * (i + 2)], "little") for i in range(count)]
+    offsets = [int.from_bytes(payload[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(count)]
     assert count >= 6 and offsets[0] == 8 * (count + 1) and offsets[-1] == len(payload), (
         f"a binary websocket frame that is not Jupyter's v1 protocol: {payload[:64]!r}"
     )
@@ -429,10 +434,16 @@ class NotebookPage:
         return stats
 
     def wait_canvas(
-        self, predicate: Callable[[Dict[str, Any]], bool], what: str, timeout: float = 30.0, selector: str = SALIENCY_CANVAS
+        self,
+        predicate: Callable[[Dict[str, Any]], bool],
+        what: str,
+        timeout: float = 30.0,
+        selector: str = SALIENCY_CANVAS,
     ) -> Dict[str, Any]:
         """Poll the canvas' pixel statistics until ``predicate`` holds (the page keeps processing events meanwhile)."""
-        return self._wait_pixels(lambda: self.canvas_stats(selector), predicate, f"the canvas never showed {what}", timeout)
+        return self._wait_pixels(
+            lambda: self.canvas_stats(selector), predicate, f"the canvas never showed {what}", timeout
+        )
 
     def wait_canvases(
         self,
@@ -443,9 +454,13 @@ class NotebookPage:
         timeout: float = 30.0,
     ) -> Dict[str, Dict[str, Any]]:
         """Poll :meth:`canvases_stats` until ``predicate`` holds for the whole ``{key: stats}`` dict."""
-        return self._wait_pixels(lambda: self.canvases_stats(selector, key), predicate, f"the canvases never showed {what}", timeout)
+        return self._wait_pixels(
+            lambda: self.canvases_stats(selector, key), predicate, f"the canvases never showed {what}", timeout
+        )
 
-    def _wait_pixels(self, read: Callable[[], Any], predicate: Callable[[Any], bool], failure: str, timeout: float) -> Any:
+    def _wait_pixels(
+        self, read: Callable[[], Any], predicate: Callable[[Any], bool], failure: str, timeout: float
+    ) -> Any:
         deadline = time.monotonic() + timeout
         stats: Any = {}
         while time.monotonic() < deadline:
@@ -507,7 +522,7 @@ def notebook(request, jupyter_server: JupyterServer, page, notebook_source: Path
         if getattr(request.node, "e2e_failed", False):  # what the page showed when the test failed
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             try:
-                page.screenshot(path=str(ARTIFACTS / f"failed-{name[:-len('.ipynb')]}.png"))
+                page.screenshot(path=str(ARTIFACTS / f"failed-{name[: -len('.ipynb')]}.png"))
             except Exception:  # noqa: BLE001 - a failed screenshot must not hide the test's failure
                 pass
         try:

@@ -5,6 +5,7 @@ grid, the sanity check and faithfulness buttons, and image upload. Each test ope
 notebooks/00_quickstart.ipynb, runs it from the Run menu and then clicks like a person; Python-side state
 is read through a second kernel client, never the page.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,15 @@ pytestmark = [
 ]
 
 METHODS = (
-    "gradient", "input_x_gradient", "smoothgrad", "integrated_gradients", "guided_backprop", "deconvnet",
-    "gradcam", "gradcam_pp", "guided_gradcam",
+    "gradient",
+    "input_x_gradient",
+    "smoothgrad",
+    "integrated_gradients",
+    "guided_backprop",
+    "deconvnet",
+    "gradcam",
+    "gradcam_pp",
+    "guided_gradcam",
 )
 ROOT = ".cnnviz.cnnviz-saliency"
 GRID = f"{ROOT} .cnnviz-compare-grid"
@@ -58,8 +66,11 @@ def all_drawn(stats: Dict[str, Dict[str, Any]]) -> bool:
 
 def all_changed(before: Dict[str, Dict[str, Any]]):
     """Every cell repainted: new pixels, still a picture (at opacity 1 only colour-map colours remain)."""
+
     def check(stats: Dict[str, Dict[str, Any]]) -> bool:
-        return set(stats) == set(before) and all(map_drawn(s) and s["hash"] != before[m]["hash"] for m, s in stats.items())
+        return set(stats) == set(before) and all(
+            map_drawn(s) and s["hash"] != before[m]["hash"] for m, s in stats.items()
+        )
 
     return check
 
@@ -71,7 +82,9 @@ def no_widget_errors(nb) -> None:
 def click_method(nb, method: str) -> None:
     """Click a method button and wait until Python has that method's heat-map."""
     nb.page.locator(f'{ROOT} .cnnviz-method[data-method="{method}"]').click()
-    nb.probe.wait_for(f"(explorer.method, {EXPLORER_READY})", lambda v: v[0] == method and heatmap_ready(v[1]), timeout=120)
+    nb.probe.wait_for(
+        f"(explorer.method, {EXPLORER_READY})", lambda v: v[0] == method and heatmap_ready(v[1]), timeout=120
+    )
 
 
 def open_compare(nb) -> Dict[str, Dict[str, Any]]:
@@ -165,11 +178,15 @@ def test_grid_opacity_and_colour_map_stay_in_the_browser(notebook):
     page.keyboard.press("Home")
     expect(slider).to_have_value("0")
     bare = nb.wait_canvases(CELL_CANVASES, all_changed(after_colours), "new pixels in every cell at opacity 0")
-    assert len({s["hash"] for s in bare.values()}) == 1, f"at opacity 0 every cell should show the same bare photo: {bare}"
+    assert len({s["hash"] for s in bare.values()}) == 1, (
+        f"at opacity 0 every cell should show the same bare photo: {bare}"
+    )
     page.wait_for_timeout(1000)
 
     leaked = nb.comm_msgs_since(mark)
-    assert not leaked, f"grid opacity / colour-map changes sent {len(leaked)} comm_msg frame(s) to the kernel: {leaked[:2]!r}"
+    assert not leaked, (
+        f"grid opacity / colour-map changes sent {len(leaked)} comm_msg frame(s) to the kernel: {leaked[:2]!r}"
+    )
     assert nb.probe.eval("(explorer.opacity, explorer.colormap, explorer.method)") == python_before
     no_widget_errors(nb)
 
@@ -189,7 +206,9 @@ def test_clicking_a_cell_selects_its_method(notebook):
 
     nb.probe.wait_for("explorer.method", lambda m: m == CLICKED)
     assert nb.comm_msgs_since(mark), "the cell click sent no comm_msg to the kernel"
-    expect(page.locator(f'{ROOT} .cnnviz-method[data-method="{CLICKED}"]')).to_have_class(re.compile(r"\bcnnviz-selected\b"))
+    expect(page.locator(f'{ROOT} .cnnviz-method[data-method="{CLICKED}"]')).to_have_class(
+        re.compile(r"\bcnnviz-selected\b")
+    )
     expect(page.locator(f"{ROOT} .cnnviz-method.cnnviz-selected")).to_have_count(1)
     # The main view shows the clicked method's map (already computed for the grid), without an error.
     nb.probe.wait_for(
@@ -205,7 +224,7 @@ def shown_matches(text: str, value: float) -> bool:
     """Does some number in ``text`` equal ``value`` to the precision it is printed with?"""
     for token in NUMBER.findall(text):
         decimals = len(token.split(".")[1]) if "." in token else 0
-        if abs(float(token) - value) <= 0.5 * 10 ** -decimals + 1e-9:
+        if abs(float(token) - value) <= 0.5 * 10**-decimals + 1e-9:
             return True
     return False
 
@@ -228,8 +247,12 @@ def test_sanity_check_and_faithfulness(notebook):
     expect(strip).to_be_visible()
     strip_canvases = strip.locator("canvas")
     expect(strip_canvases).to_have_count(n_steps)
-    first = nb.wait_canvas(map_drawn, "the original map in the sanity strip", selector=f"{ROOT} .cnnviz-sanity-strip canvas >> nth=0")
-    last = nb.wait_canvas(map_drawn, "the last map in the sanity strip", selector=f"{ROOT} .cnnviz-sanity-strip canvas >> nth=-1")
+    first = nb.wait_canvas(
+        map_drawn, "the original map in the sanity strip", selector=f"{ROOT} .cnnviz-sanity-strip canvas >> nth=0"
+    )
+    last = nb.wait_canvas(
+        map_drawn, "the last map in the sanity strip", selector=f"{ROOT} .cnnviz-sanity-strip canvas >> nth=-1"
+    )
     assert first["hash"] != last["hash"], "the fully randomised model's map looks exactly like the original"
 
     page.locator(f"{ROOT} button.cnnviz-faithfulness").click()
@@ -255,13 +278,17 @@ def test_sanity_check_and_faithfulness(notebook):
 def test_upload_rejects_a_non_image_then_explains_a_photo(notebook):
     nb, page = notebook, notebook.page
     nb.run_quickstart()
-    before = nb.wait_canvas(looks_like_a_photo, "the cat with a heat-map", selector=f"{ROOT} canvas.cnnviz-canvas >> nth=0")
+    before = nb.wait_canvas(
+        looks_like_a_photo, "the cat with a heat-map", selector=f"{ROOT} canvas.cnnviz-canvas >> nth=0"
+    )
     upload = page.locator(f"{ROOT} input.cnnviz-upload[type=file]")
     expect(upload).to_have_count(1)
     banner = page.locator(f"{ROOT} .cnnviz-error")
     expect(banner).to_be_hidden()
 
-    upload.set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"these are not pixels\n" * 20}])
+    upload.set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"these are not pixels\n" * 20}]
+    )
     error = nb.probe.wait_for("explorer.error", bool, timeout=60)
     expect(banner).to_be_visible()
     expect(banner).to_contain_text(error.strip()[:60])

@@ -4,6 +4,7 @@ Each test opens its own copy of a two-cell notebook: the default model and a vis
 ``_blocks.6`` at 128 px with far more steps than a test waits for, started by the Start button. Python-side
 state is read through a second kernel client, never the page.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,9 @@ def open_visualizer(nb) -> None:
     expect(nb.page.locator(f"{ROOT} .cnnviz-unit")).to_have_count(80)
     expect(nb.page.locator(f"{ROOT} .cnnviz-batch-empty")).to_be_visible()
     busy, step, status, error = nb.probe.eval(STATE)
-    assert not busy and step == 0 and not error and status.startswith("press Start to render channel('_blocks.6', 3)"), status
+    assert (
+        not busy and step == 0 and not error and status.startswith("press Start to render channel('_blocks.6', 3)")
+    ), status
 
 
 def distinct_frames(nb, count: int, timeout: float = 30.0) -> list:
@@ -79,7 +82,9 @@ def test_start_streams_frames_stop_ends_the_run_and_resume_goes_on(notebook, art
     busy, stopped, status, error = nb.probe.wait_for(STATE, lambda v: not v[0])
     assert 0 < stopped < STEPS and not error and status.startswith(f"stopped at step {stopped}/{STEPS}"), status
     page.wait_for_timeout(500)
-    assert nb.probe.eval("(fv.busy, fv.step, fv.visualization.step)") == (False, stopped, stopped), "the run went on after Stop"
+    assert nb.probe.eval("(fv.busy, fv.step, fv.visualization.step)") == (False, stopped, stopped), (
+        "the run went on after Stop"
+    )
     assert nb.probe.eval("sum(range(10))") == 45, "the kernel answers"
     expect(page.locator(f"{ROOT} .cnnviz-status")).to_contain_text("stopped at step")
     with page.expect_download() as download:
@@ -104,7 +109,9 @@ def test_start_streams_frames_stop_ends_the_run_and_resume_goes_on(notebook, art
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
 
 
-def test_thumbnails_pick_units_a_batch_of_channels_renders_and_a_bad_setting_shows_the_engines_message(notebook, artifacts_dir):
+def test_thumbnails_pick_units_a_batch_of_channels_renders_and_a_bad_setting_shows_the_engines_message(
+    notebook, artifacts_dir
+):
     nb, page = notebook, notebook.page
     open_visualizer(nb)
     thumbs = nb.canvases_stats(f"{ROOT} canvas.cnnviz-unit-canvas", key="data-unit")
@@ -128,7 +135,9 @@ def test_thumbnails_pick_units_a_batch_of_channels_renders_and_a_bad_setting_sho
     nb.probe.wait_for("fv.visualization and fv.visualization.step", lambda s: s and s > 20)
     page.locator(f"{ROOT} button.cnnviz-stop").click()
     nb.probe.wait_for(STATE, lambda v: not v[0] and v[2].startswith("stopped"))
-    cells = nb.wait_canvases(CANVAS, lambda c: len(c) == 2 and all(s["colours"] > 500 for s in c.values()), "two pictures", key="data-index")
+    cells = nb.wait_canvases(
+        CANVAS, lambda c: len(c) == 2 and all(s["colours"] > 500 for s in c.values()), "two pictures", key="data-index"
+    )
     assert cells["0"]["hash"] != cells["1"]["hash"], "each channel has its own picture"
     batch = page.locator(f"{ROOT} .cnnviz-live")
     batch.scroll_into_view_if_needed()
@@ -149,9 +158,13 @@ def test_thumbnails_pick_units_a_batch_of_channels_renders_and_a_bad_setting_sho
     size.press("Enter")
     assert nb.probe.wait_for("fv.size", lambda s: s == 8) == 8
     page.locator(f"{ROOT} button.cnnviz-fv-start").click()
-    expect(banner).to_contain_text("size 8 is below the smallest image efficientnet_lite0 can run up to the objective's layer: use size >= 16")
+    expect(banner).to_contain_text(
+        "size 8 is below the smallest image efficientnet_lite0 can run up to the objective's layer: use size >= 16"
+    )
     busy, step, status, error = nb.probe.wait_for(STATE, lambda v: not v[0] and v[3])
-    assert "Start begins neuron('_blocks.6', 7) at 8 px" in status and not status.startswith("step"), status  # nothing ran
+    assert "Start begins neuron('_blocks.6', 7) at 8 px" in status and not status.startswith("step"), (
+        status
+    )  # nothing ran
     assert nb.probe.eval("fv.visualization.batch") == 2, "the last good visualisation stays"
 
     widget = page.locator(ROOT)

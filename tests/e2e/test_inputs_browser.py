@@ -4,6 +4,7 @@ A 300Ã—200 photo is shown exactly as the default model sees it (squashed to 224Ã
 saying so; a grayscale MNIST-like model gets the photo in grey. Each test writes its own notebook, waits on the canvas
 showing pixels, and saves a screenshot of the explorer under tests/artifacts/.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

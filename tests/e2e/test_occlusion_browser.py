@@ -4,6 +4,7 @@ Each test opens its own copy of a two-cell notebook: the default model and an ex
 (window 16, stride 4: 2809 windows, far more than a test waits for) that starts on the Run button. Python-side
 state is read through a second kernel client, never the page.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,7 @@ pytestmark = [
 ROOT = ".cnnviz.cnnviz-occlusion"
 CANVAS = f"{ROOT} canvas.cnnviz-canvas"
 CELLS = [
-    'import cnnviz_widgets as cw\n\nnet = cw.load_model()',
+    "import cnnviz_widgets as cw\n\nnet = cw.load_model()",
     'occ = cw.OcclusionExplorer(net, cw.sample_image("cat"), window=16, stride=4, start=False)\nocc',
 ]
 STATE = "(occ.busy, occ.done, occ.total, occ.status, occ.error)"
@@ -69,7 +70,10 @@ def test_map_fills_in_while_running_stop_keeps_it_and_a_click_shows_the_occluded
 
     page.locator(f"{ROOT} button.cnnviz-stop").click()
     busy, stopped, total, status, error = nb.probe.wait_for(STATE, lambda v: not v[0])
-    assert 0 < stopped < total and not error and status.startswith(f"stopped after {stopped}/{total}"), (stopped, status)
+    assert 0 < stopped < total and not error and status.startswith(f"stopped after {stopped}/{total}"), (
+        stopped,
+        status,
+    )
     expect(page.locator(f"{ROOT} .cnnviz-status")).to_contain_text("stopped after")
     page.wait_for_timeout(1000)
     assert nb.probe.eval("(occ.busy, occ.done)") == (False, stopped), "the job went on after Stop"
@@ -87,8 +91,12 @@ def test_map_fills_in_while_running_stop_keeps_it_and_a_click_shows_the_occluded
     expect(pair).to_be_visible()
     expect(pair.locator("figcaption").nth(1)).to_contain_text(f"window ({i}, {j}) covered: {100 * prob:.1f}%")
     expect(pair.locator("figcaption").nth(0)).to_contain_text("original: Egyptian cat")
-    original = nb.wait_canvas(looks_like_a_photo, "the original preview", selector=f"{ROOT} canvas[data-preview=original]")
-    covered = nb.wait_canvas(looks_like_a_photo, "the occluded preview", selector=f"{ROOT} canvas[data-preview=occluded]")
+    original = nb.wait_canvas(
+        looks_like_a_photo, "the original preview", selector=f"{ROOT} canvas[data-preview=original]"
+    )
+    covered = nb.wait_canvas(
+        looks_like_a_photo, "the occluded preview", selector=f"{ROOT} canvas[data-preview=occluded]"
+    )
     assert (covered["width"], covered["height"]) == (224, 224) and covered["hash"] != original["hash"]
 
     widget = page.locator(ROOT)
@@ -145,7 +153,9 @@ def test_settings_typed_in_the_view_drive_a_run_to_the_end(notebook, artifacts_d
     busy, done, total, status, error = nb.probe.wait_for(STATE, lambda v: v[1] == v[2] > 0 and not v[0], timeout=120)
     assert total == 13 * 13 and not error and status.startswith("occlusion of “Egyptian cat”"), (total, status, error)
     expect(page.locator(f"{ROOT} .cnnviz-status")).to_contain_text(f"{total} windows in")
-    done_map = nb.wait_canvas(lambda s: s["hash"] != photo["hash"] and s["colours"] > 2000, "the finished map", selector=CANVAS)
+    done_map = nb.wait_canvas(
+        lambda s: s["hash"] != photo["hash"] and s["colours"] > 2000, "the finished map", selector=CANVAS
+    )
     # The whole picture is covered: at opacity 1 no pixel of the bare photo is left, only colour-map colours.
     slider = page.locator(f"{ROOT} input.cnnviz-opacity")
     slider.focus()

@@ -3,6 +3,7 @@
 Each test opens its own copy of notebooks/00_quickstart.ipynb, runs it from the Run menu and checks one
 thing a person would see or do. Python-side state is read through a second kernel client, never the page.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,13 +11,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import EXPLORER_READY as READY, heatmap_ready, looks_like_a_photo
+from .conftest import EXPLORER_READY as READY
+from .conftest import heatmap_ready, looks_like_a_photo
 
 pytestmark = [
     pytest.mark.e2e,
     # pytest-playwright's own base_url fixture trips a pytest deprecation warning; not ours.
     pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods"),
 ]
+
 
 def test_quickstart_runs_without_errors(notebook):
     nb, page = notebook, notebook.page
@@ -138,7 +141,9 @@ def test_opacity_and_colour_map_stay_in_the_browser(notebook):
     page.wait_for_timeout(1000)
 
     leaked = nb.comm_msgs_since(mark)
-    assert not leaked, f"opacity / colour-map changes sent {len(leaked)} comm_msg frame(s) to the kernel: {leaked[:2]!r}"
+    assert not leaked, (
+        f"opacity / colour-map changes sent {len(leaked)} comm_msg frame(s) to the kernel: {leaked[:2]!r}"
+    )
     # Python still has the initial values: nothing was synced.
     assert nb.probe.eval("(explorer.opacity, explorer.colormap)") == (0.5, "inferno")
 

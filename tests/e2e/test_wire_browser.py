@@ -4,6 +4,7 @@ In base64 mode (the one Colab gets) no message of our views carries a binary buf
 and arrays reach the page as base64 text in the JSON state, and an upload goes to the kernel as base64 text in the
 message. In buffers mode the same values travel as binary buffers, which shows the frame reader sees them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -67,7 +68,8 @@ def sent_upload(nb, mark: int, timeout: float = 30.0) -> Dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         uploads = [
-            m for m in comm_messages(nb.sent[mark:])
+            m
+            for m in comm_messages(nb.sent[mark:])
             if (data := m["content"]["data"]).get("method") == "custom" and data["content"].get("type") == "upload"
         ]
         if uploads or time.monotonic() > deadline:
@@ -94,7 +96,9 @@ def test_pictures_arrays_and_uploads_travel_as_the_wire_mode_says(notebook):
     assert sorted(traffic) == sorted(VIEWS), f"comms of our views seen on the page: {sorted(traffic)}"
     binary = [
         (name, m["header"]["msg_type"], m["content"]["data"].get("buffer_paths"))
-        for name, ms in traffic.items() for m in ms if m["buffers"]
+        for name, ms in traffic.items()
+        for m in ms
+        if m["buffers"]
     ]
     encoded = sum(markers(m["content"]) for ms in traffic.values() for m in ms)
     for name, ms in traffic.items():

@@ -4,6 +4,7 @@ faithful map from a pretty one (:func:`sanity_check`, :func:`deletion_insertion`
 
 One short module per method; ``methods.METHODS`` is the registry a widget draws its picker from.
 """
+
 from .cam import grad_cam, grad_cam_pp, guided_grad_cam, upsample
 from .faithfulness import Curves, deletion_insertion
 from .gradients import gradient, input_x_gradient
@@ -15,8 +16,32 @@ from .smoothgrad import smoothgrad
 from .targets import AttributionError, Target, Unit
 
 __all__ = [
-    "AttributionError", "Curves", "Explanation", "LAYER_METHODS", "METHODS", "Method", "Option", "rectifier_rule",
-    "SanityCheck", "Target", "Unit", "deconvnet", "deletion_insertion", "explain", "get_method", "grad_cam",
-    "grad_cam_pp", "gradient", "guided_backprop", "guided_grad_cam", "input_x_gradient", "integrated_gradients",
-    "quadrature", "rank_correlation", "saliency", "sanity_check", "smoothgrad", "upsample",
+    "AttributionError",
+    "Curves",
+    "Explanation",
+    "LAYER_METHODS",
+    "METHODS",
+    "Method",
+    "Option",
+    "rectifier_rule",
+    "SanityCheck",
+    "Target",
+    "Unit",
+    "deconvnet",
+    "deletion_insertion",
+    "explain",
+    "get_method",
+    "grad_cam",
+    "grad_cam_pp",
+    "gradient",
+    "guided_backprop",
+    "guided_grad_cam",
+    "input_x_gradient",
+    "integrated_gradients",
+    "quadrature",
+    "rank_correlation",
+    "saliency",
+    "sanity_check",
+    "smoothgrad",
+    "upsample",
 ]

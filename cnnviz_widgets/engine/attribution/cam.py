@@ -5,6 +5,7 @@ Grad-CAM (Selvaraju et al. 2017) weights a layer's channels by their spatially a
 several instances of a class all light up. Guided Grad-CAM multiplies the upsampled map with guided
 backprop for a sharp, class-specific picture.
 """
+
 from __future__ import annotations
 
 from typing import Any, Tuple
@@ -28,7 +29,10 @@ def _activation_and_grad(
     no autograd graph: the cost is one plain forward plus a backward from the logits to the layer.
     """
     x = prepare_input(model, x)
-    with scoring(model, target, [layer], cut=True, forward_args=ForwardArgs(forward_args, x.shape[0])) as (score, record):
+    with scoring(model, target, [layer], cut=True, forward_args=ForwardArgs(forward_args, x.shape[0])) as (
+        score,
+        record,
+    ):
         scores = score(x)
         act = record[layer]
         if act.dim() != 4:
@@ -41,7 +45,13 @@ def _activation_and_grad(
 
 @on_replica
 def grad_cam(
-    model: nn.Module, x: torch.Tensor, target: Target, layer: str, *, relu: bool = True, forward_args: Tuple[Any, ...] = ()
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    layer: str,
+    *,
+    relu: bool = True,
+    forward_args: Tuple[Any, ...] = (),
 ) -> torch.Tensor:
     """Grad-CAM at ``layer``: the activation weighted by its spatially averaged gradient, summed over
     channels and rectified (unless ``relu=False``).
@@ -75,7 +85,13 @@ def grad_cam(
 
 @on_replica
 def grad_cam_pp(
-    model: nn.Module, x: torch.Tensor, target: Target, layer: str, *, relu: bool = True, forward_args: Tuple[Any, ...] = ()
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    layer: str,
+    *,
+    relu: bool = True,
+    forward_args: Tuple[Any, ...] = (),
 ) -> torch.Tensor:
     """Grad-CAM++ at ``layer``, ``(N, 1, h, w)``; parameters as for :func:`grad_cam`.
 
@@ -85,7 +101,9 @@ def grad_cam_pp(
     act, grad = _activation_and_grad(model, x, target, layer, forward_args)
     g2 = grad.pow(2)
     denom = 2 * g2 + act.sum(dim=(2, 3), keepdim=True) * grad.pow(3)
-    alpha = torch.where(denom != 0, g2 / torch.where(denom != 0, denom, torch.ones_like(denom)), torch.zeros_like(denom))
+    alpha = torch.where(
+        denom != 0, g2 / torch.where(denom != 0, denom, torch.ones_like(denom)), torch.zeros_like(denom)
+    )
     weights = (alpha * F.relu(grad)).sum(dim=(2, 3), keepdim=True)
     cam = (weights * act).sum(dim=1, keepdim=True)
     return F.relu(cam) if relu else cam

@@ -1,4 +1,5 @@
 """Pieces every attribution method shares: checked inputs, input gradients and memory-budget chunking."""
+
 from __future__ import annotations
 
 import weakref

@@ -4,12 +4,12 @@ Deleting the most salient pixels first should make the class probability drop fa
 inserting them first into a blurred image should make it rise fast (high insertion AUC). The perturbed
 images are scored in batches without gradients.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple, Tuple, Union
 
 import numpy as np
-
 import torch
 from torch import nn
 

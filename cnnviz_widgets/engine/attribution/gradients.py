@@ -1,4 +1,5 @@
 """Plain input gradients (Simonyan et al. 2013) and gradient × input (Shrikumar et al. 2016)."""
+
 from __future__ import annotations
 
 from typing import Any, Tuple

@@ -8,6 +8,7 @@ the forward pass: every rectifier, however it was spelled or called, left a ``Re
 ``HardtanhBackward``, ``ClampBackward`` or ``ClampMinBackward`` node there, and a hook on that node changes
 its backward. The hooks die with the graph, and the forward pass runs untouched at full speed.
 """
+
 from __future__ import annotations
 
 from numbers import Number

@@ -4,6 +4,7 @@ The path integral is a quadrature over ``steps`` points (Gauss-Legendre by defau
 in memory-budget chunks. The attributions should sum to ``f(x) - f(baseline)`` ("completeness"); the
 difference is returned so a user can see whether enough steps were taken.
 """
+
 from __future__ import annotations
 
 from typing import Any, Tuple, Union
@@ -48,15 +49,21 @@ def make_baseline(x: torch.Tensor, baseline: Union[None, str, float, torch.Tenso
     if isinstance(baseline, str):
         if baseline == "blur":
             return blurred(x)
-        raise AttributionError(f"unknown baseline {baseline!r}; choose one of: {', '.join(BASELINES)}, a number or a tensor")
+        raise AttributionError(
+            f"unknown baseline {baseline!r}; choose one of: {', '.join(BASELINES)}, a number or a tensor"
+        )
     if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
         return torch.full_like(x, float(baseline))
     if isinstance(baseline, torch.Tensor):
         try:
             return baseline.detach().to(device=x.device, dtype=x.dtype).expand_as(x).clone()
         except RuntimeError as exc:
-            raise AttributionError(f"a baseline of shape {tuple(baseline.shape)} does not fit the input's {tuple(x.shape)}") from exc
-    raise AttributionError(f"baseline must be one of {', '.join(BASELINES)}, a number or a tensor; got {type(baseline).__name__}")
+            raise AttributionError(
+                f"a baseline of shape {tuple(baseline.shape)} does not fit the input's {tuple(x.shape)}"
+            ) from exc
+    raise AttributionError(
+        f"baseline must be one of {', '.join(BASELINES)}, a number or a tensor; got {type(baseline).__name__}"
+    )
 
 
 @on_replica

@@ -5,6 +5,7 @@ table (so a widget can draw a control per option and a bad value gets a message 
 runs the method and reduces its attribution to one display map per image. The noise tunnel (``smoothgrad``)
 runs another pixel method, named by its ``over`` option, whose own options come in ``method_options``.
 """
+
 from __future__ import annotations
 
 import math
@@ -94,7 +95,12 @@ class Method:
 
     def describe(self) -> Dict[str, Any]:
         """A JSON-ready description for front-ends: name, title, whether it takes a layer, its options."""
-        return {"name": self.name, "title": self.title, "layer": self.layer, "options": [o.describe() for o in self.options]}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "layer": self.layer,
+            "options": [o.describe() for o in self.options],
+        }
 
     def check(self, options: Dict[str, Any]) -> Dict[str, Any]:
         """Every option with its default filled in and its value checked."""
@@ -132,7 +138,12 @@ METHODS: Dict[str, Method] = {
         Method("gradient", "Gradient", gradient, _channels_absmax),
         Method("input_x_gradient", "Input × gradient", input_x_gradient, _channels_abssum),
         Method(
-            "smoothgrad", "SmoothGrad", _sg, _channels_absmax, batched=True, over=True,
+            "smoothgrad",
+            "SmoothGrad",
+            _sg,
+            _channels_absmax,
+            batched=True,
+            over=True,
             options=(
                 Option("samples", "samples", "int", 25, 1, 500),
                 Option("noise", "noise", "float", 0.15, 0.0, 1.0),
@@ -142,7 +153,11 @@ METHODS: Dict[str, Method] = {
             ),
         ),
         Method(
-            "integrated_gradients", "Integrated gradients", _ig, _channels_abssum, batched=True,
+            "integrated_gradients",
+            "Integrated gradients",
+            _ig,
+            _channels_abssum,
+            batched=True,
             options=(
                 Option("steps", "steps", "int", 50, 2, 1000),
                 Option("baseline", "baseline", "choice", "zeros", choices=BASELINES),

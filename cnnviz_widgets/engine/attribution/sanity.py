@@ -4,6 +4,7 @@ A map that explains the model should fall apart as the model's weights are repla
 layer first. A map that stays the same (high rank correlation with the original) shows the image's edges,
 not what the network learned. All randomisation happens on a deep copy; the user's model is untouched.
 """
+
 from __future__ import annotations
 
 import copy
@@ -51,7 +52,11 @@ def _parameterised_in_call_order(model: nn.Module, x: torch.Tensor, forward_args
     handles = []
     for name, module in model.named_modules():
         if any(True for _ in module.parameters(recurse=False)):
-            handles.append(module.register_forward_hook(lambda m, i, o, name=name: order.append(name) if name not in order else None))
+            handles.append(
+                module.register_forward_hook(
+                    lambda m, i, o, name=name: order.append(name) if name not in order else None
+                )
+            )
     try:
         with torch.no_grad():
             model(x, *forward_args)

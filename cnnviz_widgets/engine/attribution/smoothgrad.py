@@ -9,6 +9,7 @@ The copies are processed in chunks sized by a memory budget, so many samples cos
 one batched forward+backward (times IG's steps over integrated gradients) and never more than the budget in
 extra memory.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
@@ -84,7 +85,9 @@ def smoothgrad(
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise AttributionError(f"samples must be a positive integer, got {samples!r}")
     if not 0.0 <= float(noise) <= 10.0:
-        raise AttributionError(f"noise is a fraction of the image's value range, 0..10 (typically 0.1-0.2); got {noise!r}")
+        raise AttributionError(
+            f"noise is a fraction of the image's value range, 0..10 (typically 0.1-0.2); got {noise!r}"
+        )
     if over not in BASES:
         raise AttributionError(f"the noise tunnel runs over one of: {', '.join(BASES)}; got over={over!r}")
     if kind not in KINDS:
@@ -99,7 +102,9 @@ def smoothgrad(
     flat = x.reshape(n, -1)
     sigma = (float(noise) * (flat.amax(dim=1) - flat.amin(dim=1)).double()).to(x.dtype)
     noisy = x.repeat_interleave(samples, dim=0)
-    noisy += torch.randn(noisy.shape, generator=generator, device=x.device, dtype=x.dtype) * sigma.repeat_interleave(samples).view(-1, 1, 1, 1)
+    noisy += torch.randn(noisy.shape, generator=generator, device=x.device, dtype=x.dtype) * sigma.repeat_interleave(
+        samples
+    ).view(-1, 1, 1, 1)
     target = repeat_target(target, n, samples)
     args = ForwardArgs(forward_args, n).repeat(samples)
     squares = kind != "smoothgrad"

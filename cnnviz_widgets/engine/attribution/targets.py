@@ -4,6 +4,7 @@ A target is turned into one differentiable score per image by :func:`scoring`, w
 each method handles every kind of target, and the model's extra forward arguments (:class:`ForwardArgs`), the
 same way.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -55,25 +56,33 @@ class Unit:
             )
         channels = act.shape[1]
         if not 0 <= self.channel < channels:
-            raise AttributionError(f"channel {self.channel} is out of range; {self.layer!r} has {channels} channels (0..{channels - 1})")
+            raise AttributionError(
+                f"channel {self.channel} is out of range; {self.layer!r} has {channels} channels (0..{channels - 1})"
+            )
         if self.y is None:
             return act[:, self.channel].reshape(act.shape[0], -1).mean(dim=1)
         if act.dim() != 4:
             raise AttributionError(f"layer {self.layer!r} has no spatial positions; use '{self.layer}:{self.channel}'")
         h, w = act.shape[-2:]
         if not (0 <= self.y < h and 0 <= self.x < w):
-            raise AttributionError(f"position ({self.y}, {self.x}) is outside {self.layer!r}'s {h}x{w} map (y 0..{h - 1}, x 0..{w - 1})")
+            raise AttributionError(
+                f"position ({self.y}, {self.x}) is outside {self.layer!r}'s {h}x{w} map (y 0..{h - 1}, x 0..{w - 1})"
+            )
         return act[:, self.channel, self.y, self.x]
 
 
 def class_indices(target: Any) -> torch.Tensor:
     """A class target as a 1-D long tensor (one class, or one per image)."""
     if isinstance(target, bool) or target is None:
-        raise AttributionError(f"target must be a class index, a list of them, a callable or 'layer:channel'; got {target!r}")
+        raise AttributionError(
+            f"target must be a class index, a list of them, a callable or 'layer:channel'; got {target!r}"
+        )
     try:
         idx = torch.as_tensor(target)
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise AttributionError(f"target must be a class index, a list of them, a callable or 'layer:channel'; got {target!r}") from exc
+        raise AttributionError(
+            f"target must be a class index, a list of them, a callable or 'layer:channel'; got {target!r}"
+        ) from exc
     if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
         raise AttributionError(f"target must be an integer class index, got {target!r}")
     return idx.long().reshape(-1).cpu()

@@ -3,9 +3,19 @@
 ``objectives`` says what to maximise, ``param`` how the image is parameterised, ``transforms`` how it is
 jittered for robustness, ``regularizers`` the classic penalties, and ``optimize`` runs the ascent.
 """
+
 from .objectives import (
-    OUTPUT, FeatureVisError, Objective, as_objective, channel, channels, class_logit, deepdream, direction,
-    diversity, neuron,
+    OUTPUT,
+    FeatureVisError,
+    Objective,
+    as_objective,
+    channel,
+    channels,
+    class_logit,
+    deepdream,
+    direction,
+    diversity,
+    neuron,
 )
 from .optimize import Frame, Visualization, feature_visualization, visualize
 from .param import PARAMS, SQUASHES, ImageParam
@@ -13,7 +23,24 @@ from .regularizers import PixelRegularizers
 from .transforms import Robustness
 
 __all__ = [
-    "FeatureVisError", "Frame", "ImageParam", "OUTPUT", "Objective", "PARAMS", "PixelRegularizers",
-    "Robustness", "SQUASHES", "Visualization", "as_objective", "channel", "channels", "class_logit", "deepdream",
-    "direction", "diversity", "feature_visualization", "neuron", "visualize",
+    "FeatureVisError",
+    "Frame",
+    "ImageParam",
+    "OUTPUT",
+    "Objective",
+    "PARAMS",
+    "PixelRegularizers",
+    "Robustness",
+    "SQUASHES",
+    "Visualization",
+    "as_objective",
+    "channel",
+    "channels",
+    "class_logit",
+    "deepdream",
+    "direction",
+    "diversity",
+    "feature_visualization",
+    "neuron",
+    "visualize",
 ]

@@ -4,6 +4,7 @@
 Every objective knows the layers it reads (the forward pass stops after the deepest) and checks its units
 against the activation shapes of a probing pass before any optimisation starts. Higher is better.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple, Union
@@ -39,7 +40,7 @@ class Objective:
 
     def channels(self) -> Dict[str, Optional[FrozenSet[int]]]:
         """The channels read of each layer (``None``: all): the model need not compute the others."""
-        return {layer: None for layer in self.layers}
+        return dict.fromkeys(self.layers)
 
     def __add__(self, other: "Objective") -> "Objective":
         if not isinstance(other, Objective):
@@ -136,7 +137,9 @@ class Term(Objective):
 
     def check(self, shapes: Shapes, batch: int) -> None:
         if self.batch is not None and self.batch >= batch:
-            raise FeatureVisError(f"{self!r} reads image {self.batch} of the batch, but the batch has {batch} (0..{batch - 1})")
+            raise FeatureVisError(
+                f"{self!r} reads image {self.batch} of the batch, but the batch has {batch} (0..{batch - 1})"
+            )
 
     def _where(self) -> str:
         return "" if self.batch is None else f", batch={self.batch}"
@@ -160,7 +163,9 @@ def _channels(shape: Tuple[int, ...], layer: str) -> int:
 def _check_unit(layer: str, shape: Tuple[int, ...], unit: int) -> None:
     count = _channels(shape, layer)
     if not 0 <= unit < count:
-        raise FeatureVisError(f"unit {unit} is out of range for layer {layer!r}: it has {count} channels (0..{count - 1})")
+        raise FeatureVisError(
+            f"unit {unit} is out of range for layer {layer!r}: it has {count} channels (0..{count - 1})"
+        )
 
 
 class Channel(Term):
@@ -192,7 +197,9 @@ class Neuron(Term):
 
     kind = "neuron"
 
-    def __init__(self, layer: str, unit: int, y: Optional[int] = None, x: Optional[int] = None, batch: Optional[int] = None):
+    def __init__(
+        self, layer: str, unit: int, y: Optional[int] = None, x: Optional[int] = None, batch: Optional[int] = None
+    ):
         super().__init__(layer, batch)
         _check_index("unit", unit, signed=True)
         _check_index("y", y, allow_none=True)
@@ -289,7 +296,9 @@ class Direction(Term):
         super().check(shapes, batch)
         count = _channels(shapes[self.layer], self.layer)
         if self.vector.numel() != count:
-            raise FeatureVisError(f"the direction has {self.vector.numel()} entries but layer {self.layer!r} has {count} channels")
+            raise FeatureVisError(
+                f"the direction has {self.vector.numel()} entries but layer {self.layer!r} has {count} channels"
+            )
 
     def __repr__(self) -> str:
         return f"direction({self.layer!r}, <{self.vector.numel()} values>{self._where()})"
@@ -322,7 +331,9 @@ def channel(layer: str, unit: int, batch: Optional[int] = None) -> Objective:
     return Channel(layer, unit, batch)
 
 
-def neuron(layer: str, unit: int, y: Optional[int] = None, x: Optional[int] = None, batch: Optional[int] = None) -> Objective:
+def neuron(
+    layer: str, unit: int, y: Optional[int] = None, x: Optional[int] = None, batch: Optional[int] = None
+) -> Objective:
     """Activation of channel ``unit`` of ``layer`` at ``(y, x)``; the centre of the map by default."""
     return Neuron(layer, unit, y, x, batch)
 
@@ -368,7 +379,9 @@ def as_objective(spec: Union[Objective, str]) -> Objective:
     try:
         values = [int(n) for n in numbers]
     except ValueError:
-        raise FeatureVisError(f"cannot read {spec!r}: after the layer name come whole numbers, 'layer:unit' or 'layer:unit:y:x'") from None
+        raise FeatureVisError(
+            f"cannot read {spec!r}: after the layer name come whole numbers, 'layer:unit' or 'layer:unit:y:x'"
+        ) from None
     makers: Dict[int, Callable[..., Objective]] = {0: deepdream, 1: channel, 3: neuron}
     if len(values) not in makers:
         raise FeatureVisError(f"cannot read {spec!r}: write 'layer', 'layer:unit' or 'layer:unit:y:x'")

@@ -5,6 +5,7 @@ be made, hooks the layers the objective reads on the engine's replica of the mod
 right after the deepest of them, removing the hooks before returning. So a run can be abandoned between any
 two steps, the user's model is never touched, and the thousandth run is as fast as the first.
 """
+
 from __future__ import annotations
 
 import math
@@ -121,8 +122,10 @@ class Visualization:
         self.lr = _number("lr", lr, 0, 10, open_low=True)
         self.weights = (_number("tv", tv, 0), _number("l2", l2, 0))
         self.pixel_ops = PixelRegularizers(
-            _number("decay", decay, 0), _whole("blur_every", blur_every, 0, 1_000_000),
-            _number("blur_sigma", blur_sigma, 0, open_low=True), _number("clip_norm", clip_norm, 0),
+            _number("decay", decay, 0),
+            _whole("blur_every", blur_every, 0, 1_000_000),
+            _number("blur_sigma", blur_sigma, 0, open_low=True),
+            _number("clip_norm", clip_norm, 0),
             _number("clip_contribution", clip_contribution, 0),
         )
         try:
@@ -153,7 +156,11 @@ class Visualization:
             self.generator = torch.Generator().manual_seed(_whole("seed", seed, 0, 2**63 - 1))  # the random start
             self.rng = random.Random(seed)  # the transforms' draws
             self.image_param = ImageParam(
-                (self.batch, self.channels, self.size, self.size), param, decorrelate, squash, generator=self.generator,
+                (self.batch, self.channels, self.size, self.size),
+                param,
+                decorrelate,
+                squash,
+                generator=self.generator,
                 device=device,
             )
             if init is not None:
@@ -170,14 +177,18 @@ class Visualization:
         self.curve: List[float] = []
 
     # -- probing --------------------------------------------------------------------------------------------
-    def _forward(self, model: nn.Module, x: torch.Tensor, until: Optional[Dict[str, int]]) -> Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]:
+    def _forward(
+        self, model: nn.Module, x: torch.Tensor, until: Optional[Dict[str, int]]
+    ) -> Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]:
         """Every call's output of the hooked layers of ``model`` (the replica), and the logits unless the pass
         stopped early."""
         with capture(model, self.hooked, until=until) as record:
             logits = record.forward(model, x)
         return record.outputs, logits
 
-    def _attempt(self, side: int, until: Optional[Dict[str, int]]) -> Union[str, Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]]:
+    def _attempt(
+        self, side: int, until: Optional[Dict[str, int]]
+    ) -> Union[str, Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]]:
         """:meth:`_forward` of a zero ``side`` x ``side`` image, or torch's complaint (a str) if the model cannot run on it."""
         x = torch.zeros(1, self.channels, side, side, device=self.net.device, dtype=self.dtype)
         try:
@@ -204,7 +215,9 @@ class Visualization:
             outputs, logits = attempt
             missing = [name for name in self.hooked if not outputs[name]]
             if missing:
-                raise FeatureVisError(f"layer(s) {', '.join(missing)} are never called in a forward pass of {self.net.name}")
+                raise FeatureVisError(
+                    f"layer(s) {', '.join(missing)} are never called in a forward pass of {self.net.name}"
+                )
             shapes = {name: tuple(outputs[name][-1].shape[1:]) for name in self.hooked}
             if OUTPUT in self.objective.layers:
                 if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
@@ -281,9 +294,11 @@ class Visualization:
                 loss = loss + tv * total_variation(images)
             if l2_weight:
                 loss = loss + l2_weight * l2(images)
-            grad, = torch.autograd.grad(loss, tensor)
+            (grad,) = torch.autograd.grad(loss, tensor)
             number = float(value.detach())
-            if not math.isfinite(number) or not math.isfinite(float(grad.sum())):  # a NaN or inf anywhere spreads to the sum
+            if not math.isfinite(number) or not math.isfinite(
+                float(grad.sum())
+            ):  # a NaN or inf anywhere spreads to the sum
                 what = "gradient" if math.isfinite(number) else "objective"
                 raise FeatureVisError(
                     f"the {what} became NaN or infinite at step {self.step + 1}; the run stopped with the last good "

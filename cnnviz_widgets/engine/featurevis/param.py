@@ -6,6 +6,7 @@ Gradient ascent on raw pixels piles up high-frequency noise; optimising a spectr
 scaled by 1/f, in a colour space whose channels are decorrelated, gives every frequency and colour
 direction a step of similar size, which is what makes the pictures readable.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional

@@ -4,6 +4,7 @@ Two kinds: penalties subtracted from the objective (total variation, L2), which 
 parameterisation, and operations on the raw pixel tensor after each optimiser step (decay, Gaussian blur
 every k steps, clipping pixels of small norm or small contribution), which only make sense for pixels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ The whole chain is one affine map per image, sampled with a single ``grid_sample
 the image): one interpolation instead of lucent's four resamplings, the same shape every step (no
 reallocation in the model), and each image of a batch gets its own draw.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,10 +69,12 @@ class Robustness:
             cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
             # image = (canvas / size) * (R(-angle) (v - t2) / scale - t1), with v the output point.
             k = canvas / size
-            rows.append([
-                [k * cos, k * sin, k * (-(cos * t2x + sin * t2y) - t1x)],
-                [-k * sin, k * cos, k * (-(-sin * t2x + cos * t2y) - t1y)],
-            ])
+            rows.append(
+                [
+                    [k * cos, k * sin, k * (-(cos * t2x + sin * t2y) - t1x)],
+                    [-k * sin, k * cos, k * (-(-sin * t2x + cos * t2y) - t1y)],
+                ]
+            )
         return torch.tensor(rows, dtype=torch.float32)
 
     def __call__(self, images: torch.Tensor, out: int, rng: random.Random) -> torch.Tensor:
@@ -82,9 +85,13 @@ class Robustness:
         # affine_grid's batched matmul, as two broadcast multiply-adds (3x faster on the CPU).
         axis = torch.linspace(-1 + 1 / out, 1 - 1 / out, out, device=images.device, dtype=images.dtype)
         xs, ys = axis[None, None, :], axis[None, :, None]
-        grid = torch.stack([
-            theta[:, i, 0, None, None] * xs + theta[:, i, 1, None, None] * ys + theta[:, i, 2, None, None] for i in range(2)
-        ], -1)
+        grid = torch.stack(
+            [
+                theta[:, i, 0, None, None] * xs + theta[:, i, 1, None, None] * ys + theta[:, i, 2, None, None]
+                for i in range(2)
+            ],
+            -1,
+        )
         return F.grid_sample(images - GREY, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + GREY
 
 
@@ -94,4 +101,3 @@ def upsampled(images: torch.Tensor, out: int) -> torch.Tensor:
     if images.shape[-1] >= out:
         return images
     return F.interpolate(images, size=(out, out), mode="bilinear", align_corners=False)
-

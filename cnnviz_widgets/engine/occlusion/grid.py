@@ -4,6 +4,7 @@ Windows start every ``stride`` pixels from the top-left corner, one more than fi
 the border, and each pixel's value is the mean score drop over the windows covering it: captum's
 ``Occlusion`` layout, so the two maps can be compared cell for cell.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,9 +52,13 @@ class Grid:
         for axis, (n, w, s) in enumerate(zip(size, window, stride)):
             what = ("height", "width")[axis]
             if w > n:
-                raise OcclusionError(f"a window {what} of {w} does not fit in the image's {what} of {n} pixels (1..{n})")
+                raise OcclusionError(
+                    f"a window {what} of {w} does not fit in the image's {what} of {n} pixels (1..{n})"
+                )
             if s > w and w < n:
-                raise OcclusionError(f"a stride {what} of {s} leaves gaps between windows of {what} {w}; use a stride of 1..{w}")
+                raise OcclusionError(
+                    f"a stride {what} of {s} leaves gaps between windows of {what} {w}; use a stride of 1..{w}"
+                )
         return cls(tuple(size), window, stride)  # type: ignore[arg-type]
 
     @property
@@ -141,8 +146,12 @@ def make_fill(x: torch.Tensor, baseline: Baseline) -> torch.Tensor:
         if fill.dim() == 4 and fill.shape[0] == 1:
             fill = fill[0]
         if tuple(fill.shape) != tuple(x.shape[1:]):
-            raise OcclusionError(f"a baseline image must have the input's shape {tuple(x.shape[1:])}, got {tuple(baseline.shape)}")
+            raise OcclusionError(
+                f"a baseline image must have the input's shape {tuple(x.shape[1:])}, got {tuple(baseline.shape)}"
+            )
         if not torch.isfinite(fill).all():
             raise OcclusionError("the baseline image contains NaN or infinite values")
         return fill
-    raise OcclusionError(f"baseline must be a number, one of {', '.join(BASELINES)}, or an image tensor; got {baseline!r}")
+    raise OcclusionError(
+        f"baseline must be a number, one of {', '.join(BASELINES)}, or an image tensor; got {baseline!r}"
+    )

@@ -9,6 +9,7 @@ boxes alone. A box that grows past :data:`FULL_SHARE` of its map, and any operat
 materialised into whole activations and run by the model's own code, so results match a plain batched
 forward pass up to float rounding whatever the architecture.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -29,32 +30,67 @@ FULL_SHARE = 0.6
 """A recomputed box covering more of its map than this is cheaper to compute whole (no halo gathering)."""
 
 _ELEMENTWISE_MODULES = (
-    nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish,
-    nn.Hardsigmoid, nn.GELU, nn.Mish, nn.Softplus, nn.Identity, nn.Dropout, nn.Dropout2d,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SiLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.GELU,
+    nn.Mish,
+    nn.Softplus,
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout2d,
 )
 _ELEMENTWISE_FUNCTIONS = {
-    F.relu, torch.relu, F.relu6, F.hardtanh, F.leaky_relu, F.elu, F.silu, torch.sigmoid, F.sigmoid, torch.tanh,
-    F.hardswish, F.hardsigmoid, F.gelu, F.mish, torch.clamp,
+    F.relu,
+    torch.relu,
+    F.relu6,
+    F.hardtanh,
+    F.leaky_relu,
+    F.elu,
+    F.silu,
+    torch.sigmoid,
+    F.sigmoid,
+    torch.tanh,
+    F.hardswish,
+    F.hardsigmoid,
+    F.gelu,
+    F.mish,
+    torch.clamp,
 }
 _ELEMENTWISE_METHODS = {"relu", "sigmoid", "tanh", "clamp", "clamp_min"}
 _BINARY = {
-    operator.add: torch.add, operator.iadd: torch.add, torch.add: torch.add,
-    operator.sub: torch.sub, operator.isub: torch.sub, torch.sub: torch.sub,
-    operator.mul: torch.mul, operator.imul: torch.mul, torch.mul: torch.mul,
-    operator.truediv: torch.div, operator.itruediv: torch.div, torch.div: torch.div,
+    operator.add: torch.add,
+    operator.iadd: torch.add,
+    torch.add: torch.add,
+    operator.sub: torch.sub,
+    operator.isub: torch.sub,
+    torch.sub: torch.sub,
+    operator.mul: torch.mul,
+    operator.imul: torch.mul,
+    torch.mul: torch.mul,
+    operator.truediv: torch.div,
+    operator.itruediv: torch.div,
+    torch.div: torch.div,
 }
 _BINARY_METHODS = {"add": torch.add, "add_": torch.add, "mul": torch.mul, "mul_": torch.mul, "sub": torch.sub}
 
 
-def _conv_signature(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+def _conv_signature(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """The argument names of ``F.conv2d``, for binding traced calls."""
 
 
-def _pool_signature(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
+def _pool_signature(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """The argument names of ``F.max_pool2d``, for binding traced calls."""
 
 
-def _pad_signature(input, pad, mode="constant", value=None):  # noqa: A002
+def _pad_signature(input, pad, mode="constant", value=None):
     """The argument names of ``F.pad``, for binding traced calls."""
 
 
@@ -100,8 +136,9 @@ def _region(clean: torch.Tensor, origins: Sequence[Box], size: Box, patch: Patch
     overwritten by the window's box (whose coordinates are offset by ``shift`` relative to ``clean``)."""
     h, w = size
     ph, pw = patch.size
-    out = torch.empty((len(origins), clean.shape[1], h, w), dtype=clean.dtype, device=clean.device,
-                      memory_format=_layout(clean))
+    out = torch.empty(
+        (len(origins), clean.shape[1], h, w), dtype=clean.dtype, device=clean.device, memory_format=_layout(clean)
+    )
     for b, (y, x) in enumerate(origins):
         out[b] = clean[0, :, y : y + h, x : x + w]
         py, px = patch.at[b][0] + shift[0], patch.at[b][1] + shift[1]
@@ -123,7 +160,9 @@ def _constant_pad(x: torch.Tensor, pads: Tuple[int, int, int, int], value: float
     kernel is slow in that layout, and EfficientNet's TF-style convs pad before every stride-2 conv)."""
     left, right, top, bottom = pads
     n, c, h, w = x.shape
-    out = torch.empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    out = torch.empty(
+        (n, c, h + top + bottom, w + left + right), dtype=x.dtype, device=x.device, memory_format=torch.channels_last
+    )
     out[:, :, :top] = value
     out[:, :, top + h :] = value
     out[:, :, top : top + h, :left] = value
@@ -170,7 +209,9 @@ class Replay:
         self.macs_done = 0
         self.windows_done = 0
         self.logits = self._clean_pass(x)
-        self.largest_bytes = max(v.numel() * v.element_size() for v in self.clean.values() if isinstance(v, torch.Tensor))
+        self.largest_bytes = max(
+            v.numel() * v.element_size() for v in self.clean.values() if isinstance(v, torch.Tensor)
+        )
         """Bytes of the largest clean activation: what one more window adds to a chunk's peak at worst."""
 
     def reset_counts(self) -> None:
@@ -285,7 +326,9 @@ class Replay:
             whole[node] = materialise(value)
         return whole[node]
 
-    def _full_env(self, env: Dict[fx.Node, Any], whole: Dict[fx.Node, torch.Tensor], node: fx.Node) -> Dict[fx.Node, Any]:
+    def _full_env(
+        self, env: Dict[fx.Node, Any], whole: Dict[fx.Node, torch.Tensor], node: fx.Node
+    ) -> Dict[fx.Node, Any]:
         """The values ``node`` reads, patches materialised."""
         return {arg: self._whole(env, whole, arg) for arg in node.all_input_nodes}
 
@@ -326,10 +369,19 @@ class Replay:
             module = self.modules[node.target]
             kind = type(module)
             if kind is nn.Conv2d and module.padding_mode == "zeros":
-                return self._conv_window(module.weight, module.bias, module.stride, module.padding, module.dilation, module.groups)
+                return self._conv_window(
+                    module.weight, module.bias, module.stride, module.padding, module.dilation, module.groups
+                )
             if kind is nn.MaxPool2d and not module.return_indices:
-                return self._pool_window(node, module.kernel_size, module.stride, module.padding, module.dilation, module.ceil_mode, True)
-            if kind is nn.AvgPool2d and not module.ceil_mode and module.divisor_override is None and _two(module.padding) == (0, 0):
+                return self._pool_window(
+                    node, module.kernel_size, module.stride, module.padding, module.dilation, module.ceil_mode, True
+                )
+            if (
+                kind is nn.AvgPool2d
+                and not module.ceil_mode
+                and module.divisor_override is None
+                and _two(module.padding) == (0, 0)
+            ):
                 return self._pool_window(node, module.kernel_size, module.stride, 0, 1, False, False)
             return None
         if node.op == "call_function" and node.target in (F.conv2d, torch.conv2d):
@@ -340,7 +392,9 @@ class Replay:
         if node.op == "call_function" and node.target in (F.max_pool2d, torch.max_pool2d):
             a = _bind(_pool_signature, self._load(env, node.args), self._load(env, node.kwargs))
             if not a["return_indices"]:
-                return self._pool_window(node, a["kernel_size"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"], True)
+                return self._pool_window(
+                    node, a["kernel_size"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"], True
+                )
         return None
 
     def _conv_window(self, weight, bias, stride, padding, dilation, groups) -> Optional[Window]:
@@ -383,14 +437,20 @@ class Replay:
                     pads, value = tuple(module.padding), float(module.value)
             elif node.op == "call_function" and node.target is F.pad:
                 a = _bind(_pad_signature, node.args, node.kwargs)
-                if a["mode"] == "constant" and not isinstance(a["pad"], fx.Node) and not isinstance(a["value"], fx.Node):
+                if (
+                    a["mode"] == "constant"
+                    and not isinstance(a["pad"], fx.Node)
+                    and not isinstance(a["value"], fx.Node)
+                ):
                     pads, value = tuple(a["pad"]), float(a["value"] or 0.0)
             if pads is not None and len(pads) == 2:
                 pads = (*pads, 0, 0)
             self._pads[node] = (pads, value) if pads is not None and len(pads) == 4 and min(pads) >= 0 else None
         return self._pads[node]
 
-    def _pointwise(self, node: fx.Node, env: Dict[fx.Node, Any]) -> Optional[Tuple[List[Any], Callable[..., torch.Tensor]]]:
+    def _pointwise(
+        self, node: fx.Node, env: Dict[fx.Node, Any]
+    ) -> Optional[Tuple[List[Any], Callable[..., torch.Tensor]]]:
         """The operands and a function of their boxes, when ``node`` works value by value; else None."""
         args, kwargs = node.args, dict(node.kwargs)
         if node.op == "call_module":
@@ -409,7 +469,13 @@ class Replay:
             return [args[0]], lambda v: node.target(v, *rest, **options)
         if node.op == "call_method" and node.target in _ELEMENTWISE_METHODS:
             return [args[0]], lambda v: getattr(v, node.target)(*rest, **options)
-        binary = _BINARY.get(node.target) if node.op == "call_function" else _BINARY_METHODS.get(node.target) if node.op == "call_method" else None
+        binary = (
+            _BINARY.get(node.target)
+            if node.op == "call_function"
+            else _BINARY_METHODS.get(node.target)
+            if node.op == "call_method"
+            else None
+        )
         if binary is not None and len(args) == 2:
             return list(args), lambda a, b: binary(a, b, **options)
         if node.op == "call_function" and node.target is torch.cat and isinstance(args[0], (list, tuple)):
@@ -430,14 +496,24 @@ class Replay:
                     return False
         return True
 
-    def _union(self, node: fx.Node, env: Dict[fx.Node, Any], operands: List[Any], op: Callable[..., torch.Tensor]) -> Patch:
+    def _union(
+        self, node: fx.Node, env: Dict[fx.Node, Any], operands: List[Any], op: Callable[..., torch.Tensor]
+    ) -> Patch:
         """Apply an element-wise ``op`` on the union of its operands' boxes (just the box when there is one)."""
         patches = [env[a] for a in operands if isinstance(a, fx.Node) and isinstance(env[a], Patch)]
         clean = self.clean[node]
         if len(patches) == 1:
             only = patches[0]
-            return Patch(clean, op(*[only.values if isinstance(a, fx.Node) and env[a] is only else self._load(env, a)
-                                     for a in operands]), only.at)
+            return Patch(
+                clean,
+                op(
+                    *[
+                        only.values if isinstance(a, fx.Node) and env[a] is only else self._load(env, a)
+                        for a in operands
+                    ]
+                ),
+                only.at,
+            )
         limits = clean.shape[-2:]
         origins, size = [], [1, 1]
         for b in range(len(patches[0].at)):
@@ -447,8 +523,12 @@ class Replay:
             size = [max(size[axis], hi[axis] - lo[axis]) for axis in range(2)]
         size = [min(size[axis], limits[axis]) for axis in range(2)]
         origins = [tuple(min(o[axis], limits[axis] - size[axis]) for axis in range(2)) for o in origins]
-        values = [_region(env[a].clean, origins, tuple(size), env[a]) if isinstance(a, fx.Node) and isinstance(env[a], Patch)
-                  else self._load(env, a) for a in operands]
+        values = [
+            _region(env[a].clean, origins, tuple(size), env[a])
+            if isinstance(a, fx.Node) and isinstance(env[a], Patch)
+            else self._load(env, a)
+            for a in operands
+        ]
         return Patch(clean, op(*values), origins)  # type: ignore[arg-type]
 
     def _windowed(self, node: fx.Node, source: Patch, window: Window) -> Optional[Patch]:
@@ -456,13 +536,21 @@ class Replay:
         clean_out = self.clean[node]
         out = tuple(clean_out.shape[-2:])
         top, bottom, left, right = window.pads
-        spans = [(_span(y + top, source.size[0], window, 0), _span(x + left, source.size[1], window, 1)) for y, x in source.at]
+        spans = [
+            (_span(y + top, source.size[0], window, 0), _span(x + left, source.size[1], window, 1))
+            for y, x in source.at
+        ]
         size = tuple(min(out[axis], max(s[axis][1] - s[axis][0] + 1 for s in spans)) for axis in range(2))
         if size[0] * size[1] > FULL_SHARE * out[0] * out[1]:
             return None
         origins = [tuple(min(max(0, s[axis][0]), out[axis] - size[axis]) for axis in range(2)) for s in spans]
         need = [(size[a] - 1) * window.stride[a] + (window.kernel[a] - 1) * window.dilation[a] + 1 for a in range(2)]
-        padded = self._padded(node.all_input_nodes[0], source.clean, window, [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(out, window.stride, window.kernel, window.dilation)])
+        padded = self._padded(
+            node.all_input_nodes[0],
+            source.clean,
+            window,
+            [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(out, window.stride, window.kernel, window.dilation)],
+        )
         starts = [(oy * window.stride[0], ox * window.stride[1]) for oy, ox in origins]
         region = _region(padded, starts, tuple(need), source, shift=(top, left))  # type: ignore[arg-type]
         values = window.run(region)
@@ -476,7 +564,9 @@ class Replay:
         right = max(right, extent[1] - clean.shape[-1] - left)
         key = (node, (top, bottom, left, right), window.fill)
         if key not in self.padded:
-            self.padded[key] = F.pad(clean, (left, right, top, bottom), value=window.fill).contiguous(memory_format=_layout(clean))
+            self.padded[key] = F.pad(clean, (left, right, top, bottom), value=window.fill).contiguous(
+                memory_format=_layout(clean)
+            )
         return self.padded[key]
 
 

@@ -5,6 +5,7 @@ a sixteenth of the work, the stride-doubled map after about a quarter, and ``pro
 result. On the CPU, models ``torch.fx`` can trace are evaluated by :mod:`.incremental`, which recomputes only
 what each window changes; other models (and GPUs) get whole occluded images in chunks.
 """
+
 from __future__ import annotations
 
 import math
@@ -101,7 +102,9 @@ class Replayed:
         return _checked(self.replay(occluded(self.x, self.fill, boxes, self.frame)))  # type: ignore[arg-type]
 
 
-def _evaluator(model: nn.Module, x: torch.Tensor, fill: torch.Tensor, grid: Grid, budget: int) -> Union[Batched, Replayed]:
+def _evaluator(
+    model: nn.Module, x: torch.Tensor, fill: torch.Tensor, grid: Grid, budget: int
+) -> Union[Batched, Replayed]:
     """The replay when the model allows it and it reproduces the model's logits on the clean image and on one
     occluded window; whole batches otherwise (a custom layer the tracer cannot follow, forward hooks, a GPU)."""
     batched = Batched(model, x, fill, grid, budget)
@@ -142,7 +145,9 @@ def occlusion_steps(
     with private(model) as twin, torch.no_grad():
         x = prepare_input(twin, x)
         if x.shape[0] != 1:
-            raise OcclusionError(f"occlusion explains one image at a time; got a batch of {x.shape[0]} (pass x[i:i + 1])")
+            raise OcclusionError(
+                f"occlusion explains one image at a time; got a batch of {x.shape[0]} (pass x[i:i + 1])"
+            )
         idx = class_indices(target)
         if idx.numel() != 1:
             raise OcclusionError(f"occlusion explains one class at a time; got {target!r}")
@@ -168,8 +173,16 @@ def occlusion_steps(
             ys, xs = grid.box(i, j)
             drop_sum[ys, xs] += clean - value
             covered[ys, xs] += 1
-        yield Occlusion(drop_sum / covered, scores.clone(), probs.clone(), clean, clean_prob, grid, start + len(cells),
-                        evaluate.recomputed)
+        yield Occlusion(
+            drop_sum / covered,
+            scores.clone(),
+            probs.clone(),
+            clean,
+            clean_prob,
+            grid,
+            start + len(cells),
+            evaluate.recomputed,
+        )
 
 
 def occlusion(
