@@ -24,6 +24,7 @@ import cnnviz_widgets as cw
 from cnnviz_widgets.engine import CnnvizError, capture
 from cnnviz_widgets.engine.featurevis import FeatureVisError, Visualization, channel, class_logit, direction
 from cnnviz_widgets.engine.model import Preprocess
+from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets import featurevis as fv_widget
 from cnnviz_widgets.widgets.encoding import decode_array
 from cnnviz_widgets.widgets.frames import FramePacer, image_strip
@@ -95,7 +96,7 @@ def record_frames(widget) -> List[Tuple[float, int, int, bytes]]:
 
 def ack_every_frame(widget) -> None:
     """Acknowledge each frame as soon as it is sent, as a view that draws instantly does."""
-    widget.observe(lambda c: widget._handle_message(widget, {"type": "frame_ack", "seq": c.new}, []), names="frame_seq")
+    Frontend(widget, ack=True)
 
 
 def wait_for_step(widget, step: int, timeout: float = 30) -> None:
@@ -141,11 +142,11 @@ def test_resume_continues_the_same_visualisation_and_start_begins_anew(fast_fram
     w.run()
     w.wait()
     first_vis, first_curve = w.visualization, list(w.visualization.curve)
-    w._handle_message(w, {"type": "resume"}, [])  # what the view's Resume sends
+    Frontend(w).resume()  # what the view's Resume sends
     w.wait()
     assert w.visualization is first_vis and w.step == 20 and w.status.startswith("done: step 20/20")
     assert w.visualization.curve[:10] == first_curve and len(w.visualization.curve) == 20
-    w._handle_message(w, {"type": "start"}, [])
+    Frontend(w).run()
     w.wait()
     assert w.visualization is not first_vis and w.step == 10 and w.visualization.curve == first_curve  # same seed
     w.close()
@@ -170,7 +171,7 @@ def test_reset_drops_the_picture_and_the_next_resume_starts_fresh(fast_frames):
     w = visualizer(steps=6)
     w.run()
     w.wait()
-    w._handle_message(w, {"type": "reset"}, [])
+    Frontend(w).reset()
     assert w.visualization is None and (w.frame, w.final, w.curve, w.step, w.captions) == (b"", b"", {}, 0, [])
     assert w.status.startswith("press Start to render channel('conv2', 3)")
     w.resume()
@@ -185,7 +186,7 @@ def test_stop_ends_the_run_within_one_step():
     w.run()
     job = w._job
     wait_for_step(w, 3)
-    w._handle_message(w, {"type": "stop"}, [])  # what the view's Stop button sends
+    Frontend(w).stop()  # what the view's Stop button sends
     at_stop, begin = w.visualization.step, time.monotonic()
     job.thread.join(5)
     assert not job.thread.is_alive() and time.monotonic() - begin < 3 * step_seconds + 0.2  # slack for a loaded machine
@@ -429,7 +430,7 @@ def test_bad_input_shows_in_the_banner_and_leaves_the_model_as_it_was(model, giv
         w = visualizer(module, **given)
         for name, value in changed.items():
             setattr(w, name, value)  # must not raise into the cell
-        w._handle_message(w, {"type": "start"}, [])  # nor must the view's Start (Python's run() raises)
+        Frontend(w).run()  # nor must the view's Start (Python's run() raises)
         w.wait()
         assert re.search(message, w.error), w.error
         if model != "nan_gradient":  # run() from Python raises what it can check at once

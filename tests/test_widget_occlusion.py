@@ -24,6 +24,7 @@ import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.model import Preprocess
 from cnnviz_widgets.engine.occlusion import OcclusionError, make_fill, occlusion_steps
+from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets import occlusion as occlusion_widget
 
 from .conftest import Untouched, hook_count, mixed_state, small_cnn
@@ -137,7 +138,7 @@ def test_stop_keeps_the_partial_map_and_ends_within_one_chunk(cat, monkeypatch):
     job = w._job
     assert two_chunks.wait(30)
     chunk = seen[1][0] - seen[0][0]
-    w._handle_message(w, {"type": "stop"}, [])  # what the view's Stop button sends
+    Frontend(w).stop()  # what the view's Stop button sends
     at_stop = w.done
     begin = time.perf_counter()
     job.thread.join(5)
@@ -192,7 +193,7 @@ def test_a_click_on_the_map_picks_the_covering_window_with_the_nearest_centre(ca
     w = cw.OcclusionExplorer(net, cat, window=8, stride=4)  # 7 x 7 windows, each pixel under up to 4
     w.wait()
     for y, x in [(0, 0), (5, 30), (13, 2), (31, 31), (16, 17)]:
-        w._handle_message(w, {"type": "click", "x": x, "y": y}, [])
+        Frontend(w).select(y, x)
         top, bottom, left, right = w.occluded["box"]
         assert top <= y < bottom and left <= x < right, (y, x, w.occluded["box"])
         # No other window covering the pixel has a centre closer to it (brute force over all 49).
@@ -234,7 +235,7 @@ def test_bad_settings_show_the_engines_message_and_run_nothing(cat, trait, value
     setattr(w, trait, value)  # must not raise into the cell
     assert re.search(message, w.error), w.error
     w.error = ""
-    w._handle_message(w, {"type": "run"}, [])  # the view's Run with the bad setting: the banner again, no job
+    Frontend(w).run()  # the view's Run with the bad setting: the banner again, no job
     assert re.search(message, w.error), w.error
     with pytest.raises(OcclusionError, match=message):
         w.run()  # from Python it raises

@@ -15,6 +15,7 @@ from torch import nn
 import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import ImageError
+from cnnviz_widgets.testing import Frontend
 
 from .conftest import hook_count
 
@@ -123,7 +124,7 @@ def test_a_bad_image_raises_in_python_and_leaves_no_view_behind(default_net, ima
     with pytest.raises(ImageError, match=message):
         w.set_image(image)  # from Python it raises; the current picture stays
     assert w.error == "" and w.target == 967 and heat(w).shape == (224, 224)
-    w._handle_message(w, {"type": "sample", "name": "nope"}, [])  # from the view's picker: the banner
+    Frontend(w).sample("nope")  # from the view's picker: the banner
     assert "unknown sample 'nope'; choose one of: cat, coffee" in w.error and w.target == 967
     w.close()
 
@@ -159,7 +160,7 @@ def test_stop_message_cancels_a_running_job(default_net):
 
     job = w.submit(slow)
     assert started.wait(5) and w.busy
-    w._handle_message(w, {"type": "stop"}, [])
+    Frontend(w).stop()
     job.thread.join(5)
     assert not job.thread.is_alive() and not w.busy and w.status == "stopped" and w.error == ""
     w.close()

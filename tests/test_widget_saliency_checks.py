@@ -20,6 +20,7 @@ from torch import nn
 import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.images import SAMPLES
+from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets.photo import MAX_UPLOAD_BYTES
 from cnnviz_widgets.widgets.saliency import SANITY_STEPS
 
@@ -34,11 +35,6 @@ def png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def send(widget, content, buffers=()):
-    """A message as the front-end sends it (through the base class' handler, which shows errors)."""
-    widget._handle_message(widget, content, [memoryview(b) for b in buffers])
 
 
 # -- sanity check and deletion/insertion -----------------------------------------------------------------------
@@ -65,7 +61,7 @@ def test_sanity_check_matches_the_engine(explorer, default_net):
 def test_sanity_button_runs_the_default_cascade(explorer):
     explorer.method = "gradient"
     explorer.wait()
-    send(explorer, {"type": "sanity"})
+    Frontend(explorer).run("sanity")
     explorer.wait()
     assert explorer.error == ""
     assert explorer.sanity["method"] == "gradient" and explorer.sanity["layer"] is None
@@ -116,7 +112,7 @@ def test_deletion_insertion_matches_the_engine(explorer, default_net):
 
 def test_faithfulness_button_waits_for_the_map_being_computed(explorer):
     explorer.method = "input_x_gradient"  # starts computing its map
-    send(explorer, {"type": "faithfulness"})  # queued behind it, not cancelling it
+    Frontend(explorer).run("faithfulness")  # queued behind it, not cancelling it
     explorer.wait()
     assert explorer.error == ""
     assert explorer.heatmap and explorer.curves["method"] == "input_x_gradient"
@@ -170,19 +166,19 @@ def test_dashboard_puts_the_charts_beside_the_explorer(explorer):
 # -- image picker -------------------------------------------------------------------------------------------------
 def test_samples_are_offered_and_a_pick_loads_one(explorer):
     assert explorer.samples == list(SAMPLES) == ["cat", "coffee"]
-    send(explorer, {"type": "sample", "name": "coffee"})
+    Frontend(explorer).sample("coffee")
     explorer.wait()
     assert explorer.error == "" and explorer.target == 967 and explorer.predictions[0]["index"] == 967
 
 
 def test_an_unknown_sample_names_the_valid_ones(explorer):
     image = explorer.image
-    send(explorer, {"type": "sample", "name": "dog"})
+    Frontend(explorer).sample("dog")
     assert explorer.error == "unknown sample 'dog'; choose one of: cat, coffee" and explorer.image == image
 
 
 def test_an_uploaded_image_is_explained(explorer, default_net):
-    send(explorer, {"type": "upload", "name": "coffee.png"}, [png(cw.sample_image("coffee"))])
+    Frontend(explorer).upload("coffee.png", png(cw.sample_image("coffee")))
     explorer.wait()
     assert explorer.error == "" and explorer.target == 967
     want = engine.saliency(
@@ -212,18 +208,18 @@ def _bomb() -> bytes:
 )
 def test_bad_uploads_show_in_the_banner_and_keep_the_picture(explorer, name, data, message):
     image, heat = explorer.image, explorer.heatmap
-    send(explorer, {"type": "upload", "name": name}, [_bomb() if data is None else data])
+    Frontend(explorer).upload(name, _bomb() if data is None else data)
     assert re.search(message, explorer.error), explorer.error
     assert explorer.image == image and explorer.heatmap == heat and not explorer.busy
 
 
 def test_an_upload_without_its_file_is_refused(explorer):
-    send(explorer, {"type": "upload", "name": "x.png"})
+    Frontend(explorer).send("upload", name="x.png")
     assert explorer.error == "an upload carries its file as one binary buffer, got 0"
 
 
 def test_unknown_requests_are_shown(explorer):
-    send(explorer, {"type": "explode"})
+    Frontend(explorer).send("explode")
     assert explorer.error == "unknown request from the view: {'type': 'explode'}"
 
 

@@ -15,6 +15,7 @@ from ipywidgets.widgets.widget import _remove_buffers
 import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.attribution import LAYER_METHODS, METHODS
+from cnnviz_widgets.testing import Frontend
 
 from .conftest import hook_count
 
@@ -274,7 +275,7 @@ def test_changing_options_recomputes_that_method_in_the_grid(explorer, default_n
 def test_stop_cancels_the_grid_between_methods(explorer):
     def stop_after_first(change):
         if len(change.new) == 2:
-            explorer._handle_message(explorer, {"type": "stop"}, [])
+            Frontend(explorer).stop()
 
     explorer.observe(stop_after_first, names="maps")
     explorer.compare = True
@@ -334,7 +335,7 @@ def test_stop_also_cancels_a_check_queued_behind_the_running_job(explorer):
     explorer.method = "gradient"
     explorer.run_sanity_check(steps=6)  # queued behind the gradient
     queued = explorer._job
-    explorer._handle_message(explorer, {"type": "stop"}, [])
+    Frontend(explorer).stop()
     explorer.wait()
     assert queued.cancelled.is_set() and explorer.status == "stopped" and not explorer.busy
     assert explorer.sanity == {}

@@ -22,6 +22,7 @@ from ipywidgets.widgets.widget import _remove_buffers
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.model import Preprocess
+from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets.base import ViewWidget
 from cnnviz_widgets.widgets.encoding import (
     MARKER,
@@ -231,17 +232,17 @@ def test_an_upload_sent_as_base64_shows_the_same_picture_as_one_sent_as_a_buffer
     try:
         data = COFFEE.read_bytes()
         cat = w.image
-        w._handle_message(w, {"type": "upload", "name": "coffee.png"}, [memoryview(data)])
+        Frontend(w).raw({"type": "upload", "name": "coffee.png"}, [memoryview(data)])
         assert not w.error, w.error
         coffee = w.image
         assert coffee != cat
         w.set_image(cw.sample_image("cat"))
         assert w.image == cat
         marker = {MARKER: base64.b64encode(data).decode("ascii")}
-        w._handle_message(w, {"type": "upload", "name": "coffee.png", MESSAGE_BUFFERS: [marker]}, [])
+        Frontend(w).raw({"type": "upload", "name": "coffee.png", MESSAGE_BUFFERS: [marker]})
         assert not w.error, w.error
         assert w.image == coffee
-        w._handle_message(w, {"type": "upload", "name": "coffee.png", MESSAGE_BUFFERS: "iVBORw=="}, [])
+        Frontend(w).raw({"type": "upload", "name": "coffee.png", MESSAGE_BUFFERS: "iVBORw=="})
         assert MESSAGE_BUFFERS in w.error, w.error
     finally:
         w.close()

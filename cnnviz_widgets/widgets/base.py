@@ -140,6 +140,9 @@ class ViewWidget(anywidget.AnyWidget):
     busy = traitlets.Bool(False, help="True while a background job runs.").tag(sync=True)
     progress = traitlets.Float(0.0, help="Fraction of the running job that is done.").tag(sync=True)
     status = traitlets.Unicode("", help="One line about the running or last job.").tag(sync=True)
+    theme = traitlets.Enum(
+        ("light", "dark"), "light", help="The page's theme as the front-end sees it (charts beside the view follow it)."
+    ).tag(sync=True)
     _wire = traitlets.Enum(WIRE_MODES, read_only=True, help="How binary values travel: buffers or base64 text.").tag(
         sync=True
     )
@@ -229,8 +232,6 @@ class ViewWidget(anywidget.AnyWidget):
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "stop":
             self.stop()
-        elif kind == "dismiss_error":
-            self.error = ""
         else:
             self.handle_message(*message_buffers(content, buffers))
 

@@ -207,6 +207,152 @@ def default_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
     return pool[(2 * (len(pool) - 1)) // 3].name
 
 
+def featurevis_schema(kinds: Sequence[str], size: int) -> List[Dict[str, Any]]:
+    """The settings form: the objective (with the kinds on offer), the run, the batch, the picture, the optimiser and
+    the regularisers; each with the kinds or parameterisation it applies to."""
+
+    def opt(name: str, label: str, kind: str, group: str, help: str, **more: Any) -> Dict[str, Any]:
+        default = DEFAULTS.get(name, more.pop("default", None))
+        return {
+            "name": name,
+            "label": label,
+            "kind": kind,
+            "default": default,
+            "choices": [],
+            "group": group,
+            "help": help,
+            **more,
+        }
+
+    pixel = {"when": {"param": ["pixel"]}}
+    return [
+        opt("kind", "objective", "choice", "objective", "what to maximise", choices=list(kinds), default="channel"),
+        opt(
+            "unit",
+            "unit",
+            "int",
+            "objective",
+            "channel of the layer",
+            low=0,
+            default=0,
+            when={"kind": ["channel", "neuron"]},
+        ),
+        opt(
+            "y",
+            "row",
+            "int",
+            "objective",
+            "row of the neuron in the layer's map; empty: the centre",
+            low=0,
+            optional=True,
+            when={"kind": ["neuron"]},
+        ),
+        opt(
+            "x",
+            "column",
+            "int",
+            "objective",
+            "column of the neuron; empty: the centre",
+            low=0,
+            optional=True,
+            when={"kind": ["neuron"]},
+        ),
+        opt(
+            "target",
+            "class",
+            "int",
+            "objective",
+            "class whose logit is maximised",
+            low=0,
+            default=0,
+            when={"kind": ["class_logit"]},
+        ),
+        opt(
+            "steps",
+            "steps",
+            "int",
+            "run",
+            "optimiser steps per Start (Resume after the end: this many more)",
+            low=1,
+            high=100_000,
+            default=256,
+        ),
+        opt("size", "size", "int", "run", "side of the pictures", low=16, high=1024, default=size, unit="px"),
+        opt("seed", "seed", "int", "run", "seed of the random start and the transforms", low=0, high=2**31 - 1),
+        opt("batch", "batch", "int", "batch", "pictures optimised together", low=1, high=64, default=1),
+        opt(
+            "batch_mode",
+            "mode",
+            "choice",
+            "batch",
+            "diverse: different pictures of the objective; channels: one channel of the layer per picture",
+            choices=list(BATCH_MODES),
+            default="diverse",
+        ),
+        opt(
+            "diversity",
+            "diversity",
+            "float",
+            "batch",
+            "weight of the diversity term",
+            low=0,
+            high=100,
+            default=DIVERSITY,
+            when={"batch_mode": ["diverse"]},
+        ),
+        opt(
+            "param",
+            "parameterisation",
+            "choice",
+            "picture",
+            "fft: decorrelated spectrum; pixel: raw pixels",
+            choices=list(PARAMS),
+        ),
+        opt("decorrelate", "decorrelate colours", "bool", "picture", "optimise in decorrelated colour space"),
+        opt("squash", "squash", "choice", "picture", "into [0, 1] by sigmoid or clamp", choices=list(SQUASHES)),
+        opt("transforms", "transforms", "bool", "picture", "jitter, scale and rotate the picture every step"),
+        opt("lr", "learning rate", "float", "optimiser", "Adam's learning rate", low=0, high=10),
+        opt("l2", "L2", "float", "regularisers", "weight of the L2 penalty", low=0, high=1000),
+        opt(
+            "tv", "total variation", "float", "regularisers", "weight of the total-variation penalty", low=0, high=1000
+        ),
+        opt("decay", "decay", "float", "regularisers", "pixel decay per step", low=0, high=1, **pixel),
+        opt(
+            "blur_every",
+            "blur every",
+            "int",
+            "regularisers",
+            "blur every this many steps; 0: never",
+            low=0,
+            high=1000,
+            **pixel,
+        ),
+        opt("blur_sigma", "blur σ", "float", "regularisers", "width of that blur", low=0, high=50, unit="px", **pixel),
+        opt(
+            "clip_norm",
+            "clip norm",
+            "float",
+            "regularisers",
+            "pixels of smallest norm zeroed",
+            low=0,
+            high=100,
+            unit="%",
+            **pixel,
+        ),
+        opt(
+            "clip_contribution",
+            "clip contribution",
+            "float",
+            "regularisers",
+            "pixels of smallest contribution zeroed",
+            low=0,
+            high=100,
+            unit="%",
+            **pixel,
+        ),
+    ]
+
+
 class FeatureVisualizer(PhotoView):
     """What does a unit of the network look for? Optimise a picture so that it fires as strongly as possible
     (activation maximisation: Erhan et al. 2009; Olah et al., "Feature Visualization", Distill 2017), live.
@@ -260,6 +406,9 @@ class FeatureVisualizer(PhotoView):
     kind = traitlets.Unicode("channel", help="What to maximise: channel, neuron, layer, class_logit (or custom).").tag(
         sync=True
     )
+    schema = traitlets.List(
+        traitlets.Dict(), read_only=True, help="The settings form: one option description each."
+    ).tag(sync=True)
     choices = traitlets.Dict(
         read_only=True, help="Valid values of the view's selects: {kind, param, squash, batch_mode}."
     ).tag(sync=True)
@@ -482,9 +631,9 @@ class FeatureVisualizer(PhotoView):
     # -- front-end requests ---------------------------------------------------------------------------------
     def handle_message(self, content: dict, buffers: List[bytes]) -> None:
         kind = content.get("type")
-        if kind == "frame_ack":
+        if kind == "ack":
             self._pacer.ack(int(content.get("seq", 0)))
-        elif kind == "start":
+        elif kind == "run":
             self.run()
         elif kind == "resume":
             self.resume()
@@ -520,6 +669,7 @@ class FeatureVisualizer(PhotoView):
         self.set_trait(
             "choices", {"kind": kinds, "param": list(PARAMS), "squash": list(SQUASHES), "batch_mode": list(BATCH_MODES)}
         )
+        self.set_trait("schema", featurevis_schema(kinds, self._net.preprocess.size))
 
     def _recipe(self) -> Recipe:
         """The current settings, frozen; a kind or batch mode the view does not know raises naming the valid ones."""

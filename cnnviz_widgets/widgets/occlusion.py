@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from typing import Any, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,8 @@ from .photo import PhotoView, as_net, check_target, prepare
 FRAME_INTERVAL = 0.1
 """Least time between two partial maps sent to the view (about 10 frames/s); the last one always goes."""
 
+QUANTITY = "drop in the class score (logit) when occluded"
+"""What the map measures: the caption of its colour bar."""
 ViewBaseline = Union[float, str]
 """What the view's baseline field holds: a number or a name (the engine also takes image tensors; traits cannot)."""
 
@@ -109,6 +111,25 @@ def check_settings(size: Tuple[int, int], window: Any, stride: Any, baseline: An
     make_fill(torch.zeros(1, 3, *size), baseline)
 
 
+def occlusion_schema(size: int) -> List[Dict[str, Any]]:
+    """The settings form of a view whose model sees ``size`` x ``size`` pictures."""
+    common = {"kind": "int", "low": 1, "high": size, "choices": [], "group": "window", "unit": "px"}
+    return [
+        {**common, "name": "window", "label": "window", "default": 16, "help": "side of the square window"},
+        {**common, "name": "stride", "label": "stride", "default": 8, "help": "step between windows"},
+        {
+            "name": "baseline",
+            "label": "baseline",
+            "kind": "float",
+            "default": 0.0,
+            "choices": list(BASELINES),
+            "group": "window",
+            "help": "what the window shows: a number in the normalised input (0: the dataset's mean "
+            "colour), mean (the image's mean colour) or blur (a blurred copy)",
+        },
+    ]
+
+
 def class_prob(model: torch.nn.Module, x: torch.Tensor, target: int) -> float:
     """The softmax probability of class ``target`` for one normalised image ``x`` (the model left as it was)."""
     with private(model) as twin, torch.no_grad():
@@ -152,6 +173,9 @@ class OcclusionExplorer(PhotoView):
         default_value=0.0,
         help="Fill of the window: a number, 'mean' or 'blur'.",
     ).tag(sync=True)
+    schema = traitlets.List(
+        traitlets.Dict(), read_only=True, help="The settings form: one option description each."
+    ).tag(sync=True)
     baselines = traitlets.List(traitlets.Unicode(), read_only=True, help="Named baselines besides a number.").tag(
         sync=True
     )
@@ -190,6 +214,7 @@ class OcclusionExplorer(PhotoView):
             check_target(net, target)
         super().__init__(net, opacity=opacity, colormap=colormap)
         self.set_trait("baselines", list(BASELINES))
+        self.set_trait("schema", occlusion_schema(size))
         with self.hold_trait_notifications():
             self.window, self.stride, self.baseline = window, stride, baseline
         self.observe(self._on_settings, names=["window", "stride", "baseline", "target"])
@@ -257,7 +282,7 @@ class OcclusionExplorer(PhotoView):
         kind = content.get("type")
         if kind == "run":
             self.run()
-        elif kind == "click":
+        elif kind == "select":
             shown = self._shown
             if shown is not None:
                 self.show_window(*window_at(shown.result.grid, int(content["y"]), int(content["x"])))
@@ -345,7 +370,7 @@ class OcclusionExplorer(PhotoView):
                 if result is None:
                     self.heatmap, self.occluded, self.done, self.total = {}, {}, 0, 0
                 else:
-                    self.heatmap = encode_array(result.preview)
+                    self.heatmap = {**encode_array(result.preview), "quantity": QUANTITY}
                     self.done, self.total = result.done, result.total
                     self.progress = result.fraction
                 self.status = status

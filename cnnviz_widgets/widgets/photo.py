@@ -97,6 +97,7 @@ class PhotoView(ViewWidget):
     notice = traitlets.Unicode(
         "", help="What fitting the photo to the model's input did to its shape (e.g. squashed); empty when nothing."
     ).tag(sync=True)
+    sample = traitlets.Unicode("", help="Name of the bundled sample shown; empty for any other picture.").tag(sync=True)
     samples = traitlets.List(traitlets.Unicode(), read_only=True, help="Names of the bundled sample photos.").tag(
         sync=True
     )
@@ -141,7 +142,9 @@ class PhotoView(ViewWidget):
     def handle_message(self, content: dict, buffers: List[bytes]) -> None:
         kind = content.get("type")
         if kind == "sample":
-            self.set_image(sample_image(str(content.get("name"))))
+            name = str(content.get("name"))
+            self.set_image(sample_image(name))
+            self.sample = name
         elif kind == "upload":
             self._upload(str(content.get("name") or "the file"), buffers)
         else:
@@ -166,6 +169,7 @@ class PhotoView(ViewWidget):
         """Make ``picture`` the view's photo and let the subclass react."""
         self._x, self._image_id = picture.x, self._image_id + 1
         with self.hold_sync():
+            self.sample = ""
             self.image = png_bytes(picture.view)
             self.notice = picture.notice
             self.predictions = [p._asdict() for p in picture.predictions]

@@ -42,6 +42,18 @@ if TYPE_CHECKING:
 
     from .charts import AnalysisCharts
 
+QUANTITIES = {
+    "gradient": "largest |gradient| over the colour channels",
+    "input_x_gradient": "sum of |input × gradient| over the colour channels",
+    "integrated_gradients": "sum of |integrated gradient| over the colour channels",
+    "smoothgrad": "the noise tunnel's average of its method's map",
+    "guided_backprop": "largest |guided gradient| over the colour channels",
+    "deconvnet": "largest |deconvnet signal| over the colour channels",
+    "gradcam": "class evidence at the layer (ReLU of weighted activations)",
+    "gradcam_pp": "class evidence at the layer (ReLU of weighted activations)",
+    "guided_gradcam": "largest |guided gradient × Grad-CAM| over the colour channels",
+}
+"""What each method's display map measures: the caption of its colour bar."""
 SANITY_STEPS = 6
 CURVE_STEPS = 20
 CACHE_SIZE = 64
@@ -201,7 +213,9 @@ class SaliencyExplorer(PhotoView):
         self._cache: Dict[Key, Computed] = {}
         self._analysed: Dict[str, Key] = {}
         self._grid: Optional[Tuple[Job, FrozenSet[Key]]] = None  # the running compare job and its maps
-        self.set_trait("methods", [m.describe() for m in METHODS.values()])
+        self.set_trait(
+            "methods", [{**m.describe(), "quantity": QUANTITIES.get(m.name, "attribution")} for m in METHODS.values()]
+        )
         self.set_trait("layers", rows)
         with self.hold_trait_notifications():
             self.options = applied
@@ -334,9 +348,10 @@ class SaliencyExplorer(PhotoView):
     # -- front-end requests ---------------------------------------------------------------------------------
     def handle_message(self, content: dict, buffers: List[bytes]) -> None:
         kind = content.get("type")
-        if kind == "sanity":
+        what = content.get("what")
+        if kind == "run" and what == "sanity":
             self.run_sanity_check()
-        elif kind == "faithfulness":
+        elif kind == "run" and what == "faithfulness":
             self.run_deletion_insertion()
         else:
             super().handle_message(content, buffers)
@@ -417,13 +432,17 @@ class SaliencyExplorer(PhotoView):
         shown = self._cache.get(current)
         grid = {}
         if self.compare:
-            grid = {m: encode_array(c.map) for m in METHODS if (c := self._cache.get(self._key(m))) is not None}
+            grid = {m: self._encode(m, c.map) for m in METHODS if (c := self._cache.get(self._key(m))) is not None}
         with self.hold_sync():
-            self.heatmap = encode_array(shown.map) if shown is not None else {}
+            self.heatmap = self._encode(self.method, shown.map) if shown is not None else {}
             self.maps = grid
             for name in ("sanity", "curves"):
                 if self._analysed.get(name) != current:
                     setattr(self, name, {})
+
+    @staticmethod
+    def _encode(method: str, heat: torch.Tensor) -> Dict[str, Any]:
+        return {**encode_array(heat), "quantity": QUANTITIES.get(method, "attribution")}
 
     def _refresh(self) -> None:
         """Compute what the view lacks: the grid's missing maps in compare mode, else the current map."""
