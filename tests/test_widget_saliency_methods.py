@@ -48,7 +48,10 @@ def explorer(default_net):
 
 
 def test_picker_lists_every_method_with_its_options_at_their_defaults(explorer):
-    assert explorer.methods == [m.describe() for m in METHODS.values()]
+    assert [{k: v for k, v in m.items() if k != "quantity"} for m in explorer.methods] == [
+        m.describe() for m in METHODS.values()
+    ]
+    assert all(m["quantity"] for m in explorer.methods)  # every colour bar says what its map measures
     assert [m["name"] for m in explorer.methods][:2] == ["gradient", "input_x_gradient"]
     assert set(explorer.options) == set(METHODS)
     assert explorer.options["integrated_gradients"] == {"steps": 4, "baseline": "zeros", "rule": "gausslegendre"}
