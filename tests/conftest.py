@@ -80,6 +80,11 @@ def eval_mode(model: torch.nn.Module, requires_grad: Optional[bool] = None) -> I
             p.requires_grad_(flag)
 
 
+def shown_frames(vis, steps: int, every: int = 8) -> list:
+    """The frames of ``steps`` more steps of a feature visualisation, one every ``every`` steps and the last."""
+    return [update.result for update in vis.steps(steps, every) if update.result is not None]
+
+
 def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:
     """max |ours - ref| / max |ref|: the relative error used for parity with reference implementations."""
     ours, ref = ours.detach().double().cpu(), ref.detach().double().cpu()

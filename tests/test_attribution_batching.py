@@ -282,9 +282,9 @@ def test_three_point_rules_by_hand():
 @pytest.mark.parametrize(
     "steps,rule,message",
     [
-        (0, "gausslegendre", r"steps must be a positive integer, got 0"),
-        (2.0, "gausslegendre", r"steps must be a positive integer"),
-        (True, "gausslegendre", r"steps must be a positive integer"),
+        (0, "gausslegendre", r"steps must be a number >= 1, got 0"),
+        (2.5, "gausslegendre", r"steps must be a whole number >= 1, got 2\.5"),
+        (True, "gausslegendre", r"steps must be a whole number >= 1, got True"),
         (1, "riemann_trapezoid", r"trapezoid rule needs at least 2 steps"),
         (
             4,

@@ -34,8 +34,9 @@ from cnnviz_widgets.engine.featurevis.param import COLOR_CORRELATION_SQRT, FFT_S
 from cnnviz_widgets.engine.featurevis.regularizers import PixelRegularizers, gaussian_blur, total_variation
 from cnnviz_widgets.engine.featurevis.transforms import upsampled
 from cnnviz_widgets.engine.hooks import capture
+from cnnviz_widgets.engine.progress import last
 
-from .conftest import Untouched, eval_mode, hook_count, mixed_state, small_cnn
+from .conftest import Untouched, eval_mode, hook_count, mixed_state, shown_frames, small_cnn
 from .test_occlusion_replay import Untraceable
 
 LAYER = "_blocks.9"  # a mid-level block of the default model (80 channels at 14x14)
@@ -55,7 +56,7 @@ def plain_score(net, layer: str, unit: int, images: torch.Tensor) -> torch.Tenso
 @pytest.fixture(scope="module")
 def lite_run(default_net):
     vis = Visualization(default_net, channel(LAYER, 7), 128, seed=1)
-    frames = list(vis.run(96, every=8))
+    frames = shown_frames(vis, 96, 8)
     return vis, frames
 
 
@@ -85,21 +86,26 @@ def test_the_image_excites_its_channel_far_more_than_noise_and_photos(default_ne
 
 def test_a_resumed_run_equals_one_long_run(resnet18):
     one = Visualization(resnet18, "layer2:3", 64, seed=5)
-    for _ in one.run(6, every=3):
-        pass
+    last(one.steps(6, every=3))
     two = Visualization(resnet18, "layer2:3", 64, seed=5)
-    for _ in two.run(2):
-        pass
-    frames = list(two.run(4, every=3))
+    last(two.steps(2))
+    frames = shown_frames(two, 4, 3)
     assert [f.step for f in frames] == [3, 6]
     assert torch.equal(one.image(), two.image()) and one.curve == two.curve
 
 
-def test_cancel_stops_between_steps_and_yields_the_step_reached(resnet18):
+def test_stopping_the_iteration_stops_between_steps_and_a_later_call_goes_on(resnet18):
     vis = Visualization(resnet18, "layer2:3", 64)
-    frames = list(vis.run(50, every=100, cancel=lambda: vis.step >= 3))
-    assert vis.step == 3 and [f.step for f in frames] == [3]
-    assert torch.equal(frames[-1].image, vis.image())
+    updates = vis.steps(50, every=2)
+    seen = [next(updates) for _ in range(3)]
+    updates.close()
+    assert vis.step == 3 and [u.fraction for u in seen] == [1 / 50, 2 / 50, 3 / 50]
+    assert [u.result.step if u.result else None for u in seen] == [None, 2, None]
+    rest = list(vis.steps(2))
+    assert vis.step == 5 and rest[-1].fraction == 1.0 and rest[-1].result.step == 5
+    assert torch.equal(rest[-1].result.image, vis.image())
+    with pytest.raises(FeatureVisError, match=r"^every must be a number in 1\.\.1000000, got 0$"):
+        vis.steps(3, every=0)  # checked at the call, before any step
 
 
 def test_convenience_functions(resnet18):
@@ -191,7 +197,7 @@ def test_a_run_leaves_the_model_exactly_as_it_was():
     model = mixed_state(small_cnn())
     with Untouched(model):
         vis = Visualization(model, "conv2:3", 32)
-        frames = list(vis.run(5, every=5))
+        frames = shown_frames(vis, 5, 5)
     assert frames[-1].step == 5
 
 
@@ -215,8 +221,7 @@ def test_an_exception_mid_run_leaves_the_model_untouched(kind):
         vis = Visualization(model, Explodes(), 32)
         assert (vis.fast is not None) == (kind == "fast")
         with pytest.raises(RuntimeError, match="boom"):
-            for _ in vis.run(5):
-                pass
+            last(vis.steps(5))
     assert vis.step == 2
 
 
@@ -227,8 +232,7 @@ def test_weights_get_no_gradients_and_the_forward_stops_at_the_layer():
     vis = Visualization(model, "conv:2", 32)
     assert vis.fast is None
     called.clear()
-    for _ in vis.run(3):
-        pass
+    last(vis.steps(3))
     assert called == [] and all(p.grad is None for p in model.parameters())
     assert hook_count(model) == 1  # only the test's own hook
 
@@ -240,8 +244,7 @@ def test_changed_weights_rebuild_the_fast_copy():
     with torch.no_grad():
         model.conv2.weight.mul_(2)
     assert not old.fresh
-    for _ in vis.run(1):
-        pass
+    last(vis.steps(1))
     assert vis.fast is not old and vis.fast.fresh
     plain = Visualization(model, "conv2:3", 32)
     plain.fast = None
@@ -273,8 +276,7 @@ def test_twenty_runs_leave_no_hooks_and_register_the_same_number_each_time(monke
     for seed in range(20):
         registered.clear()
         vis = Visualization(model, "conv:1", 24, seed=seed)
-        for _ in vis.run(3):
-            pass
+        last(vis.steps(3))
         per_run.append(len(registered))
         assert hook_count(model) == 0
     assert len(set(per_run)) == 1, per_run
@@ -433,7 +435,7 @@ def test_strings_parse_to_objectives():
 
 def test_batch_modes_render_several_images(resnet18):
     vis = Visualization(resnet18, channels("layer2", [3, 4]) + 0.3 * diversity("layer2"), 48, batch=2)
-    frames = list(vis.run(3))
+    frames = shown_frames(vis, 3)
     assert frames[-1].image.shape == (2, 3, 48, 48)
     assert not torch.equal(frames[-1].image[0], frames[-1].image[1])
 
@@ -478,8 +480,7 @@ def test_pixel_regularisers_by_hand():
 
 def test_pixel_regularisers_run_in_a_pixel_run(resnet18):
     vis = Visualization(resnet18, "layer2:3", 48, param="pixel", decay=0.01, blur_every=2, clip_norm=10, tv=0.1, l2=0.1)
-    for _ in vis.run(4):
-        pass
+    last(vis.steps(4))
     assert vis.step == 4 and all(math.isfinite(v) for v in vis.curve)
 
 
@@ -507,12 +508,14 @@ def test_bad_objectives_are_refused_with_the_valid_choices(default_net, objectiv
 @pytest.mark.parametrize(
     "settings,message",
     [
-        (dict(param="dct"), "unknown parameterisation 'dct'; choose one of: fft, pixel"),
-        (dict(squash="tanh"), "choose one of: sigmoid, clamp"),
-        (dict(size=0), "size must be a whole number from 1"),
-        (dict(lr=-1), "lr must be a number > 0"),
+        (dict(param="dct"), r"^param must be one of: fft, pixel; got 'dct'$"),
+        (dict(squash="tanh"), r"^squash must be one of: sigmoid, clamp; got 'tanh'$"),
+        (dict(size=0), r"^size must be a number in 1\.\.2048, got 0$"),
+        (dict(size=2.5), r"^size must be a whole number in 1\.\.2048, got 2\.5$"),
+        (dict(lr=-1), r"^lr must be a number in 0\.0001\.\.10, got -1$"),
         (dict(decay=0.1), "use param='pixel'"),
-        (dict(param="pixel", clip_norm=100), r"percentage of pixels in \[0, 100\)"),
+        (dict(param="pixel", clip_norm=100), r"^clip_norm must be a number in 0\.\.99, got 100$"),
+        (dict(seed=-1), r"^seed must be a number in 0\.\.2147483647, got -1$"),
         (dict(transforms="yes"), "transforms must be True, False or a Robustness"),
     ],
     ids=str,
@@ -547,6 +550,5 @@ def test_a_nan_stops_the_run_with_the_last_good_image(what):
         Untouched(model),
         pytest.raises(FeatureVisError, match=f"the {what} became NaN or infinite at step 1; .*smaller lr"),
     ):
-        for _ in vis.run(3):
-            pass
+        last(vis.steps(3))
     assert vis.step == 0 and torch.isfinite(vis.image()).all()

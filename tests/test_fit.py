@@ -128,7 +128,7 @@ def test_a_net_feeds_the_model_the_picture_it_shows():
             r"resize=256 is the short side before the centre crop of fit='crop'; with fit='pad' leave it out",
         ),
         ({"interpolation": "lanczos"}, r"unknown interpolation 'lanczos'; choose one of: bilinear, bicubic, nearest"),
-        ({"size": 0}, r"size must be a whole number of pixels >= 1, got 0"),
+        ({"size": 0}, r"size must be a number >= 1, got 0"),
     ],
 )
 def test_bad_fits_raise_naming_the_choices(kwargs, message):

@@ -22,6 +22,7 @@ from cnnviz_widgets.engine import ModelError, Preprocess
 from cnnviz_widgets.engine.featurevis import Visualization
 from cnnviz_widgets.engine.featurevis.param import ImageParam
 from cnnviz_widgets.engine.featurevis.transforms import Robustness
+from cnnviz_widgets.engine.progress import last
 from cnnviz_widgets.widgets.encoding import decode_array
 from cnnviz_widgets.widgets.frames import image_strip
 
@@ -169,8 +170,7 @@ def test_a_feature_visualisation_step_is_plain_torchs_gradient_step(net, lenet):
         hook.remove()
     value = acts["conv2"][:, 3].mean()
     (grad,) = torch.autograd.grad(-value, p)
-    for _ in vis.run(1):
-        pass
+    last(vis.steps(1))
     assert vis.curve[0] == pytest.approx(float(value.detach()), rel=1e-4, abs=1e-6)
     # Adam's first step is lr * g / (|g| + eps): lr against the gradient wherever it is clearly non-zero.
     step = vis.image_param.tensor.detach() - start

@@ -29,6 +29,7 @@ from cnnviz_widgets.engine import (
 )
 from cnnviz_widgets.engine.errors import CnnvizWarning
 from cnnviz_widgets.engine.featurevis import OUTPUT, Visualization, class_logit
+from cnnviz_widgets.engine.progress import last
 from cnnviz_widgets.widgets.encoding import decode_array
 
 from .conftest import eval_mode, small_cnn
@@ -57,8 +58,7 @@ def test_a_pixel_step_is_the_adam_step_computed_by_hand():
     with eval_mode(net.model):
         value = class_logit(3)({OUTPUT: net.model(x)})
     (grad,) = torch.autograd.grad(-value, p)
-    for _ in vis.run(1):
-        pass
+    last(vis.steps(1))
     step = vis.image_param.tensor.detach() - start
     # Adam's first step: m = (1 - b1) g, v = (1 - b2) g^2, bias-corrected to g and g^2: lr * g / (|g| + eps).
     expected = -lr * grad / (grad.abs() + 1e-8)

@@ -313,7 +313,18 @@ def test_gradcam_pp_without_relu_is_the_map_before_its_relu(relu_net, images):
 
 
 def test_bool_option_is_described_for_front_ends_and_checked():
-    relu = {"name": "relu", "label": "ReLU", "kind": "bool", "default": True, "choices": []}
+    relu = {
+        "name": "relu",
+        "label": "ReLU",
+        "kind": "bool",
+        "default": True,
+        "choices": [],
+        "group": "",
+        "help": "Keep only the evidence for the class (off: also show the evidence against it)",
+        "unit": "",
+        "optional": False,
+        "when": {},
+    }
     assert METHODS["gradcam"].describe()["options"] == [relu]
     assert METHODS["gradcam_pp"].describe()["options"] == [relu]
     assert METHODS["gradcam"].check({"relu": np.bool_(False)}) == {"relu": False}

@@ -21,7 +21,7 @@ from cnnviz_widgets import engine
 from cnnviz_widgets.engine import Net, Preprocess, replica
 from cnnviz_widgets.engine.featurevis import Visualization, visualize
 
-from .conftest import Untouched, flags, hook_count, mixed_state, small_cnn
+from .conftest import Untouched, flags, hook_count, mixed_state, shown_frames, small_cnn
 
 
 class Trainable(nn.Module):
@@ -285,5 +285,5 @@ def test_visualization_steps_work_inside_no_grad_and_inference_mode():
     model = small_cnn()
     with torch.inference_mode():
         vis = Visualization(model, "conv2:3", 24, seed=1)
-        frames = list(vis.run(3))
+        frames = shown_frames(vis, 3)
     assert frames[-1].step == 3 and vis.curve[-1] > vis.curve[0]

@@ -17,14 +17,16 @@ from .attribution import (
     sanity_check,
     smoothgrad,
 )
-from .errors import CnnvizError
-from .featurevis import FeatureVisError, Frame, Visualization, feature_visualization, visualize
+from .errors import CnnvizError, SettingError
+from .featurevis import VISUALIZATION_OPTIONS, FeatureVisError, Frame, Visualization, feature_visualization, visualize
 from .hooks import capture
 from .images import ImageError, load_image, sample_image
 from .layers import LayerError, LayerRecord, ReceptiveField, default_cam_layer, layers, resolve_layer
 from .model import ModelError, Net, Prediction, Preprocess, load_model
 from .occlusion import Occlusion, OcclusionError, occlusion, occlusion_steps
+from .progress import Update, last
 from .replica import private, replica
+from .schema import Option, check_settings
 
 __all__ = [
     "AttributionError",
@@ -38,11 +40,16 @@ __all__ = [
     "ModelError",
     "Net",
     "Occlusion",
+    "Option",
     "OcclusionError",
     "Prediction",
     "Preprocess",
     "ReceptiveField",
+    "SettingError",
+    "Update",
+    "VISUALIZATION_OPTIONS",
     "capture",
+    "check_settings",
     "deconvnet",
     "default_cam_layer",
     "deletion_insertion",
@@ -54,6 +61,7 @@ __all__ = [
     "guided_grad_cam",
     "input_x_gradient",
     "integrated_gradients",
+    "last",
     "layers",
     "load_image",
     "load_model",

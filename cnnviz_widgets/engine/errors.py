@@ -46,6 +46,34 @@ def collecting() -> Iterator[List[str]]:
         _NOTES.reset(token)
 
 
+class SettingError(CnnvizError, ValueError):
+    """A setting outside its option's valid values (see :mod:`.schema`); the message names the option and them."""
+
+
+class LayerError(CnnvizError, ValueError):
+    """A layer name or unit that does not exist in the model; the message lists valid choices."""
+
+
+class ImageError(CnnvizError, ValueError):
+    """An input that cannot be read as an image; the message says what is accepted."""
+
+
+class ModelError(CnnvizError, ValueError):
+    """A model that cannot be loaded; the message says what to do instead."""
+
+
+class AttributionError(CnnvizError, ValueError):
+    """The input, target or model cannot be attributed; the message says what was expected."""
+
+
+class OcclusionError(CnnvizError, ValueError):
+    """Bad window, stride, baseline or input for occlusion; the message names the valid choices."""
+
+
+class FeatureVisError(CnnvizError, ValueError):
+    """A feature-visualisation request that cannot run; the message names the valid choices."""
+
+
 class ViewError(CnnvizError, ValueError):
     """A view's setting or request that cannot be honoured; the message names the valid choices."""
 

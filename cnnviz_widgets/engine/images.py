@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import CnnvizError
+from .errors import ImageError
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SAMPLES = {"cat": "cat.png", "coffee": "coffee.png"}
@@ -20,10 +20,6 @@ LUMA = (0.299, 0.587, 0.114)
 """ITU-R 601-2 luma weights of R, G and B: how a colour picture becomes grey (PIL's ``"L"`` mode)."""
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path, bytes]
-
-
-class ImageError(CnnvizError, ValueError):
-    """An input that cannot be read as an image; the message says what is accepted."""
 
 
 ACCEPTED = (

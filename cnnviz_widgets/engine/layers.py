@@ -16,14 +16,10 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .errors import CnnvizError
+from .errors import LayerError
 from .replica import private
 
 Pair = Tuple[float, float]
-
-
-class LayerError(CnnvizError, ValueError):
-    """A layer name or unit that does not exist in the model; the message lists valid choices."""
 
 
 def list_choices(names: Sequence[str], wanted: str, limit: int = 12) -> str:

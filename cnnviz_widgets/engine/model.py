@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .errors import ArgumentTypeError, CnnvizError
+from .checks import check_int
+from .errors import ArgumentTypeError, ModelError
 from .images import LUMA, ImageLike, load_image, pixels
 from .layers import LayerRecord, layers
 from .replica import Output, logits_expected, private
@@ -29,10 +30,6 @@ FITS = ("squash", "crop", "pad")
 INTERPOLATIONS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
 DEFAULT_NAME = "efficientnet_lite0"
 CHECKPOINTS = (".pt", ".pth", ".ckpt", ".bin")
-
-
-class ModelError(CnnvizError, ValueError):
-    """A model that cannot be loaded; the message says what to do instead."""
 
 
 class Prediction(NamedTuple):
@@ -87,11 +84,7 @@ class Preprocess:
     fit: Optional[str] = None
 
     def __post_init__(self) -> None:
-        def whole(name: str, value: object) -> None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ModelError(f"{name} must be a whole number of pixels >= 1, got {value!r}")
-
-        whole("size", self.size)
+        object.__setattr__(self, "size", check_int("size", self.size, 1, error=ModelError))
         if self.channels not in CHANNELS:
             raise ModelError(f"channels must be 1 (a grayscale model) or 3 (RGB), got {self.channels!r}")
         if self.interpolation not in INTERPOLATIONS:
@@ -102,7 +95,7 @@ class Preprocess:
         if fit not in FITS:
             raise ModelError(f"unknown fit {fit!r}; choose one of: {', '.join(FITS)}")
         if self.resize is not None:
-            whole("resize", self.resize)
+            object.__setattr__(self, "resize", check_int("resize", self.resize, 1, error=ModelError))
             if fit != "crop":
                 raise ModelError(
                     f"resize={self.resize} is the short side before the centre crop of fit='crop'; "

@@ -12,7 +12,6 @@ layer at once, or several diverse images of one objective.
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from ..engine.featurevis import (
     OUTPUT,
     PARAMS,
     SQUASHES,
+    VISUALIZATION_OPTIONS,
     FeatureVisError,
     Objective,
     Visualization,
@@ -79,7 +79,7 @@ SETTINGS = (
     "seed",
 )
 """The engine's :class:`Visualization` options the view edits (one trait each, the engine's defaults)."""
-DEFAULTS = {name: p.default for name, p in inspect.signature(Visualization).parameters.items() if name in SETTINGS}
+DEFAULTS = {o.name: o.default for o in VISUALIZATION_OPTIONS}
 DIVERSITY = 1.0
 """Default weight of the diversity term in the "diverse" batch mode (the term lies in [-1, 0])."""
 FRAME_INTERVAL = 0.1
@@ -761,8 +761,11 @@ class FeatureVisualizer(PhotoView):
 
         failed = True
         try:
-            for frame in vis.run(goal - vis.step, every=1, cancel=job.cancelled.is_set):
-                if frame.step < goal and self._pacer.due():
+            for update in vis.steps(goal - vis.step):
+                if job.cancelled.is_set():
+                    break
+                frame = update.result
+                if frame is not None and frame.step < goal and self._pacer.due():
                     picture = jpeg_bytes(image_strip(frame.image))
                     self._publish(
                         job,

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import check_int
 from ..replica import on_replica
 from .core import Progress, prepare_input
 from .integrated import make_baseline
@@ -88,8 +89,7 @@ def deletion_insertion(
     progress : callable, optional
         Called with the fraction done after each batch; raising from it cancels.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise AttributionError(f"steps must be a positive integer, got {steps!r}")
+    steps = check_int("steps", steps, 1, error=AttributionError)
     if isinstance(x, torch.Tensor) and (x.dim() != 4 or x.shape[0] != 1):
         raise AttributionError(f"deletion_insertion scores one image, shape (1, C, H, W); got {tuple(x.shape)}")
     x = prepare_input(model, x)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import check_int
 from ..replica import on_replica
 from .core import BUDGET_BYTES, Progress, blurred, chunked_input_grads, image_and_copy, prepare_input
 from .targets import AttributionError, ForwardArgs, Target, repeat_target, scoring
@@ -23,8 +24,7 @@ BASELINES = ("zeros", "blur")
 
 def quadrature(steps: int, rule: str = "gausslegendre") -> Tuple[torch.Tensor, torch.Tensor]:
     """Points ``alpha`` in [0, 1] and weights summing to 1 for integrating over the path."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise AttributionError(f"steps must be a positive integer, got {steps!r}")
+    steps = check_int("steps", steps, 1, error=AttributionError)
     if rule not in RULES:
         raise AttributionError(f"unknown integration rule {rule!r}; choose one of: {', '.join(RULES)}")
     if rule == "gausslegendre":

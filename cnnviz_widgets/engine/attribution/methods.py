@@ -8,60 +8,23 @@ runs another pixel method, named by its ``over`` option, whose own options come 
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CnnvizError, collecting
+from ..errors import AttributionError, CnnvizError, SettingError, collecting
 from ..layers import default_cam_layer, layers
 from ..replica import on_replica
+from ..schema import Option, check_settings
 from .cam import grad_cam, grad_cam_pp, guided_grad_cam, upsample
 from .core import Progress, prepare_input
 from .gradients import gradient, input_x_gradient
 from .guided import deconvnet, guided_backprop
 from .integrated import BASELINES, RULES, integrated_gradients
 from .smoothgrad import BASES, KINDS, smoothgrad
-from .targets import AttributionError, Target
-
-
-@dataclass(frozen=True)
-class Option:
-    """One tunable setting of a method: its kind, default and valid values (drawn as a control)."""
-
-    name: str
-    label: str
-    kind: str  # "int", "float", "choice" or "bool"
-    default: Any
-    low: Optional[float] = None
-    high: Optional[float] = None
-    choices: Tuple[str, ...] = ()
-
-    def check(self, value: Any) -> Any:
-        """``value`` converted to this option's type; an error naming the valid values otherwise."""
-        if self.kind == "choice":
-            if value not in self.choices:
-                raise AttributionError(f"{self.name} must be one of: {', '.join(self.choices)}; got {value!r}")
-            return value
-        if self.kind == "bool":
-            if not isinstance(value, (bool, np.bool_)):
-                raise AttributionError(f"{self.name} must be True or False, got {value!r}")
-            return bool(value)
-        number_ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
-        span = f"{int(self.low)}..{int(self.high)}" if self.kind == "int" else f"{self.low:g}..{self.high:g}"
-        if self.kind == "int" and (not number_ok or float(value) != int(value)):
-            raise AttributionError(f"{self.name} must be a whole number in {span}, got {value!r}")
-        if not number_ok or not self.low <= value <= self.high:
-            raise AttributionError(f"{self.name} must be a number in {span}, got {value!r}")
-        return int(value) if self.kind == "int" else float(value)
-
-    def describe(self) -> Dict[str, Any]:
-        """A JSON-ready description for front-ends."""
-        return {k: v for k, v in self.__dict__.items() if v is not None and v != ()} | {"choices": list(self.choices)}
+from .targets import Target
 
 
 def _channels_absmax(attr: torch.Tensor) -> torch.Tensor:
@@ -102,14 +65,13 @@ class Method:
             "options": [o.describe() for o in self.options],
         }
 
-    def check(self, options: Dict[str, Any]) -> Dict[str, Any]:
-        """Every option with its default filled in and its value checked."""
-        known = {o.name: o for o in self.options}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            valid = ", ".join(known) or "none"
-            raise AttributionError(f"{self.name} has no option {unknown[0]!r}; its options: {valid}")
-        return {name: o.check(options[name]) if name in options else o.default for name, o in known.items()}
+    def check(self, options: Mapping[str, Any]) -> Dict[str, Any]:
+        """Every option with its default filled in and its value checked; an :class:`AttributionError` naming
+        the valid values otherwise."""
+        try:
+            return check_settings(self.options, options, self.name)
+        except SettingError as exc:
+            raise AttributionError(str(exc)) from None
 
 
 def _ig(model, x, target, *, progress=None, **options):
@@ -128,7 +90,9 @@ def _cam(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     return run
 
 
-RELU = Option("relu", "ReLU", "bool", True)
+RELU = Option(
+    "relu", "ReLU", "bool", True, help="Keep only the evidence for the class (off: also show the evidence against it)"
+)
 """Grad-CAM's final ReLU: off, the map also shows where the layer's evidence speaks against the class."""
 
 
@@ -145,11 +109,22 @@ METHODS: Dict[str, Method] = {
             batched=True,
             over=True,
             options=(
-                Option("samples", "samples", "int", 25, 1, 500),
-                Option("noise", "noise", "float", 0.15, 0.0, 1.0),
-                Option("over", "over", "choice", "gradient", choices=BASES),
-                Option("kind", "kind", "choice", "smoothgrad", choices=KINDS),
-                Option("seed", "seed", "int", 0, 0, 2**31 - 1),
+                Option(
+                    "samples", "samples", "int", 25, 1, 500, help="Noisy copies of the image whose maps are combined"
+                ),
+                Option(
+                    "noise", "noise", "float", 0.15, 0.0, 1.0, help="Noise sd as a share of the image's value range"
+                ),
+                Option("over", "over", "choice", "gradient", choices=BASES, help="The method run on each noisy copy"),
+                Option(
+                    "kind",
+                    "kind",
+                    "choice",
+                    "smoothgrad",
+                    choices=KINDS,
+                    help="How the copies' maps are combined: mean, mean of squares or variance",
+                ),
+                Option("seed", "seed", "int", 0, 0, 2**31 - 1, help="Seed of the noise, so a map can be repeated"),
             ),
         ),
         Method(
@@ -159,9 +134,16 @@ METHODS: Dict[str, Method] = {
             _channels_abssum,
             batched=True,
             options=(
-                Option("steps", "steps", "int", 50, 2, 1000),
-                Option("baseline", "baseline", "choice", "zeros", choices=BASELINES),
-                Option("rule", "rule", "choice", "gausslegendre", choices=RULES),
+                Option("steps", "steps", "int", 50, 2, 1000, help="Points on the path from the baseline to the image"),
+                Option(
+                    "baseline",
+                    "baseline",
+                    "choice",
+                    "zeros",
+                    choices=BASELINES,
+                    help="Where the path starts: the mean image (zeros) or the image blurred",
+                ),
+                Option("rule", "rule", "choice", "gausslegendre", choices=RULES, help="Quadrature rule of the path"),
             ),
         ),
         Method("guided_backprop", "Guided backprop", guided_backprop, _channels_absmax),

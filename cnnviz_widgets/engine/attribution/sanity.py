@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import check_int
 from ..replica import private
 from .core import Progress, prepare_input
 from .methods import explain
@@ -130,8 +131,7 @@ def sanity_check(
         ``names[i]``: the lowest layer randomised after step ``i`` (``"original"`` first); ``maps``:
         ``(steps + 1, H, W)``; ``correlation``: Spearman rank correlation of each map with the original.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise AttributionError(f"steps must be a positive integer, got {steps!r}")
+    steps = check_int("steps", steps, 1, error=AttributionError)
     if isinstance(x, torch.Tensor) and (x.dim() != 4 or x.shape[0] != 1):
         raise AttributionError(f"sanity_check explains one image, shape (1, C, H, W); got {tuple(x.shape)}")
     with private(model) as shared:  # the engine's lock on the model only for the copy: the check takes long

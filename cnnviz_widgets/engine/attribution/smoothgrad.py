@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import nn
 
+from ..checks import check_choice, check_float, check_int
 from ..replica import on_replica
 from .core import BUDGET_BYTES, Progress, chunked_input_grads, image_and_copy, prepare_input
 from .guided import no_rectifier_note, rectifier_rule
@@ -82,16 +83,11 @@ def smoothgrad(
     budget : int
         Bytes one chunk's autograd graph may hold.
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise AttributionError(f"samples must be a positive integer, got {samples!r}")
-    if not 0.0 <= float(noise) <= 10.0:
-        raise AttributionError(
-            f"noise is a fraction of the image's value range, 0..10 (typically 0.1-0.2); got {noise!r}"
-        )
+    samples = check_int("samples", samples, 1, error=AttributionError)
+    noise = check_float("noise (a fraction of the image's value range)", noise, 0.0, 10.0, error=AttributionError)
     if over not in BASES:
         raise AttributionError(f"the noise tunnel runs over one of: {', '.join(BASES)}; got over={over!r}")
-    if kind not in KINDS:
-        raise AttributionError(f"kind must be one of: {', '.join(KINDS)}; got {kind!r}")
+    check_choice("kind", kind, KINDS, error=AttributionError)
     options = dict(method_options or {})
     valid = BASE_OPTIONS.get(over, ())
     unknown = sorted(set(options) - set(valid))

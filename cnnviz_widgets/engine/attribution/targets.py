@@ -14,16 +14,12 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ..errors import CnnvizError
+from ..errors import AttributionError, CnnvizError
 from ..hooks import Capture, capture
 from ..layers import resolve_layer
 from ..replica import logits_expected
 
 Target = Union[int, Sequence[int], torch.Tensor, Callable[[torch.Tensor], torch.Tensor], str]
-
-
-class AttributionError(CnnvizError, ValueError):
-    """The input, target or model cannot be attributed; the message says what was expected."""
 
 
 @dataclass(frozen=True)

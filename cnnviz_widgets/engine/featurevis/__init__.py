@@ -17,7 +17,7 @@ from .objectives import (
     diversity,
     neuron,
 )
-from .optimize import Frame, Visualization, feature_visualization, visualize
+from .optimize import VISUALIZATION_OPTIONS, Frame, Visualization, feature_visualization, visualize
 from .param import PARAMS, SQUASHES, ImageParam
 from .regularizers import PixelRegularizers
 from .transforms import Robustness
@@ -32,6 +32,7 @@ __all__ = [
     "PixelRegularizers",
     "Robustness",
     "SQUASHES",
+    "VISUALIZATION_OPTIONS",
     "Visualization",
     "as_objective",
     "channel",

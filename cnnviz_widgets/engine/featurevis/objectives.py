@@ -12,15 +12,12 @@ from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-from ..errors import CnnvizError
+from ..checks import check_int
+from ..errors import FeatureVisError
 from ..truncated import OUTPUT
 
 Acts = Dict[str, torch.Tensor]
 Shapes = Dict[str, Tuple[int, ...]]
-
-
-class FeatureVisError(CnnvizError, ValueError):
-    """A feature-visualisation request that cannot run; the message names the valid choices."""
 
 
 class Objective:
@@ -127,8 +124,7 @@ class Term(Objective):
     def __init__(self, layer: str, batch: Optional[int] = None):
         if not isinstance(layer, str):
             raise FeatureVisError(f"a layer is named by its dotted name (a str), got {layer!r}")
-        _check_index("batch", batch, allow_none=True)
-        self.layer, self.batch, self.layers = layer, batch, frozenset([layer])
+        self.layer, self.batch, self.layers = layer, _position("batch", batch), frozenset([layer])
 
     def select(self, acts: Acts) -> torch.Tensor:
         """This layer's activations, of the one batch image if the term has one (a batch of one then)."""
@@ -145,13 +141,15 @@ class Term(Objective):
         return "" if self.batch is None else f", batch={self.batch}"
 
 
-def _check_index(what: str, value: object, allow_none: bool = False, signed: bool = False) -> None:
-    """A whole number (>= 0 unless ``signed``: classes and units are range-checked against the model later,
+def _index(what: str, value: object, signed: bool = False) -> int:
+    """A whole number, >= 0 unless ``signed`` (classes and units are range-checked against the model later,
     where the message can name the valid range)."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or (value < 0 and not signed):
-        raise FeatureVisError(f"{what} must be a whole number{'' if signed else ' >= 0'}, got {value!r}")
+    return check_int(what, value, None if signed else 0, error=FeatureVisError)
+
+
+def _position(what: str, value: object) -> Optional[int]:
+    """A batch index or a neuron's row or column: a whole number >= 0, or ``None``."""
+    return None if value is None else _index(what, value)
 
 
 def _channels(shape: Tuple[int, ...], layer: str) -> int:
@@ -175,8 +173,7 @@ class Channel(Term):
 
     def __init__(self, layer: str, unit: int, batch: Optional[int] = None):
         super().__init__(layer, batch)
-        _check_index("unit", unit, signed=True)
-        self.unit = unit
+        self.unit = _index("unit", unit, signed=True)
 
     def __call__(self, acts: Acts) -> torch.Tensor:
         return self.select(acts)[:, self.unit].mean()
@@ -201,10 +198,7 @@ class Neuron(Term):
         self, layer: str, unit: int, y: Optional[int] = None, x: Optional[int] = None, batch: Optional[int] = None
     ):
         super().__init__(layer, batch)
-        _check_index("unit", unit, signed=True)
-        _check_index("y", y, allow_none=True)
-        _check_index("x", x, allow_none=True)
-        self.unit, self.y, self.x = unit, y, x
+        self.unit, self.y, self.x = _index("unit", unit, signed=True), _position("y", y), _position("x", x)
 
     def channels(self) -> Dict[str, Optional[FrozenSet[int]]]:
         return {self.layer: frozenset([self.unit])}
@@ -258,8 +252,7 @@ class ClassLogit(Term):
 
     def __init__(self, index: int, batch: Optional[int] = None):
         super().__init__(OUTPUT, batch)
-        _check_index("class index", index, signed=True)
-        self.index = index
+        self.index = _index("class index", index, signed=True)
 
     def __call__(self, acts: Acts) -> torch.Tensor:
         return self.select(acts)[:, self.index].mean()

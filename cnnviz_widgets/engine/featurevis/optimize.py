@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch import nn
 
+from ..checks import check_int
+from ..errors import SettingError
 from ..hooks import capture
 from ..images import ImageLike, load_image, pixels
 from ..model import Net
+from ..progress import Update, last
 from ..replica import private, replica
+from ..schema import Option, check_settings
 from ..truncated import Truncated
 from .objectives import OUTPUT, FeatureVisError, Objective, Shapes, as_objective
 from .param import PARAMS, SQUASHES, ImageParam
@@ -37,18 +41,136 @@ class Frame(NamedTuple):
     value: float
 
 
-def _whole(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise FeatureVisError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    return value
+PIXEL_ONLY = (("param", ("pixel",)),)
+"""The condition of Yosinski et al.'s pixel regularisers: they act on raw pixels."""
 
-
-def _number(name: str, value: object, low: float, high: float = math.inf, *, open_low: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value > high or value < low or (open_low and value == low):
-        bound = f"{'>' if open_low else '>='} {low:g}" + ("" if high == math.inf else f" and <= {high:g}")
-        raise FeatureVisError(f"{name} must be a number {bound}, got {value!r}")
-    return float(value)
+VISUALIZATION_OPTIONS: Tuple[Option, ...] = (
+    Option(
+        "param",
+        "parameterisation",
+        "choice",
+        "fft",
+        choices=PARAMS,
+        group="picture",
+        help="Optimise a 1/f-scaled spectrum (fft, readable pictures) or the raw pixels",
+    ),
+    Option(
+        "decorrelate",
+        "decorrelate colours",
+        "bool",
+        True,
+        group="picture",
+        help="Optimise in ImageNet's decorrelated colour space (colour models only)",
+    ),
+    Option(
+        "squash",
+        "squash",
+        "choice",
+        "sigmoid",
+        choices=SQUASHES,
+        group="picture",
+        help="How values are mapped into [0, 1]: a sigmoid, or clamping",
+    ),
+    Option(
+        "transforms",
+        "transforms",
+        "bool",
+        True,
+        group="picture",
+        help="Pad, jitter, scale and rotate the picture every step, so only robust patterns win",
+    ),
+    Option("lr", "learning rate", "float", 0.05, 1e-4, 10.0, group="optimiser", help="Adam's learning rate"),
+    Option(
+        "seed",
+        "seed",
+        "int",
+        0,
+        0,
+        2**31 - 1,
+        group="optimiser",
+        help="Seeds the random start and the transforms: a run repeats on the same device",
+    ),
+    Option(
+        "tv",
+        "total variation",
+        "float",
+        0.0,
+        0.0,
+        100.0,
+        group="regularisers",
+        help="Weight of the penalty on differences between neighbouring pixels (smoother pictures)",
+    ),
+    Option(
+        "l2",
+        "L2",
+        "float",
+        0.0,
+        0.0,
+        100.0,
+        group="regularisers",
+        help="Weight of the penalty on the distance from mid-grey (less saturated colours)",
+    ),
+    Option(
+        "decay",
+        "decay",
+        "float",
+        0.0,
+        0.0,
+        0.5,
+        group="regularisers",
+        help="Shrink the pixels towards grey by this share every step",
+        when=PIXEL_ONLY,
+    ),
+    Option(
+        "blur_every",
+        "blur every",
+        "int",
+        0,
+        0,
+        1000,
+        group="regularisers",
+        help="Blur the pixels every this many steps (0: never)",
+        when=PIXEL_ONLY,
+        unit="steps",
+    ),
+    Option(
+        "blur_sigma",
+        "blur width",
+        "float",
+        0.5,
+        0.1,
+        10.0,
+        group="regularisers",
+        help="Standard deviation of that blur",
+        when=PIXEL_ONLY,
+        unit="px",
+    ),
+    Option(
+        "clip_norm",
+        "clip by norm",
+        "float",
+        0.0,
+        0.0,
+        99.0,
+        group="regularisers",
+        help="Share of pixels of smallest norm set to grey every step",
+        when=PIXEL_ONLY,
+        unit="%",
+    ),
+    Option(
+        "clip_contribution",
+        "clip by contribution",
+        "float",
+        0.0,
+        0.0,
+        99.0,
+        group="regularisers",
+        help="Share of pixels contributing least to the objective set to grey every step",
+        when=PIXEL_ONLY,
+        unit="%",
+    ),
+)
+"""The tunable settings of :class:`Visualization` (its keyword arguments of the same names and defaults)."""
 
 
 class Visualization:
@@ -87,7 +209,12 @@ class Visualization:
     init : image, optional
         Start from this picture (resized to ``size``, grey for a grayscale model) instead of noise, as
         DeepDream does.
+
+    The tunable settings (all but ``net``, ``objective``, ``size``, ``batch`` and ``init``) are declared in
+    :data:`VISUALIZATION_OPTIONS` (:attr:`options`), with their ranges, and checked against it.
     """
+
+    options = VISUALIZATION_OPTIONS
 
     def __init__(
         self,
@@ -113,38 +240,31 @@ class Visualization:
     ):
         self.net = net if isinstance(net, Net) else Net(net)
         self.objective = as_objective(objective)
-        self.size = _whole("size", size, 1, MAX_SIZE)
-        self.batch = _whole("batch", batch, 1, MAX_BATCH)
-        if param not in PARAMS:
-            raise FeatureVisError(f"unknown parameterisation {param!r}; choose one of: {', '.join(PARAMS)}")
-        if squash not in SQUASHES:
-            raise FeatureVisError(f"unknown squash {squash!r}; choose one of: {', '.join(SQUASHES)}")
-        self.lr = _number("lr", lr, 0, 10, open_low=True)
-        self.weights = (_number("tv", tv, 0), _number("l2", l2, 0))
-        self.pixel_ops = PixelRegularizers(
-            _number("decay", decay, 0),
-            _whole("blur_every", blur_every, 0, 1_000_000),
-            _number("blur_sigma", blur_sigma, 0, open_low=True),
-            _number("clip_norm", clip_norm, 0),
-            _number("clip_contribution", clip_contribution, 0),
-        )
+        self.size = check_int("size", size, 1, MAX_SIZE, error=FeatureVisError)
+        self.batch = check_int("batch", batch, 1, MAX_BATCH, error=FeatureVisError)
+        custom = transforms if isinstance(transforms, Robustness) else None
+        if custom is None and not isinstance(transforms, bool):
+            raise FeatureVisError(f"transforms must be True, False or a Robustness, got {transforms!r}")
+        given = dict(param=param, decorrelate=decorrelate, squash=squash, transforms=custom is not None or transforms)
+        given.update(lr=lr, seed=seed, tv=tv, l2=l2, decay=decay, blur_every=blur_every, blur_sigma=blur_sigma)
+        given.update(clip_norm=clip_norm, clip_contribution=clip_contribution)
         try:
-            self.pixel_ops.check()
-        except ValueError as exc:
+            settings = check_settings(VISUALIZATION_OPTIONS, given)
+        except SettingError as exc:
             raise FeatureVisError(str(exc)) from None
-        if self.pixel_ops.active and param != "pixel":
+        self.settings = settings
+        """The checked values of the options (``transforms`` as True for a custom :class:`Robustness`)."""
+        self.lr = settings["lr"]
+        self.weights = (settings["tv"], settings["l2"])
+        self.pixel_ops = PixelRegularizers(
+            *(settings[name] for name in ("decay", "blur_every", "blur_sigma", "clip_norm", "clip_contribution"))
+        )
+        if self.pixel_ops.active and settings["param"] != "pixel":
             raise FeatureVisError(
                 "decay, blur_every, clip_norm and clip_contribution act on raw pixels: use param='pixel' with them, "
                 "or tv/l2, which work with every parameterisation"
             )
-        if transforms is True:
-            self.robustness: Optional[Robustness] = Robustness()
-        elif transforms is False or transforms is None:
-            self.robustness = None
-        elif isinstance(transforms, Robustness):
-            self.robustness = transforms
-        else:
-            raise FeatureVisError(f"transforms must be True, False or a Robustness, got {transforms!r}")
+        self.robustness = custom or (Robustness() if settings["transforms"] else None)
 
         with torch.inference_mode(False):  # tensors made in a caller's inference_mode could not be optimised
             device = self.net.device
@@ -153,13 +273,13 @@ class Visualization:
             self.channels = prep.channels  # the images have as many channels as the model's input: 3, or 1 (grey)
             self.mean = torch.tensor(prep.mean, device=device).reshape(1, self.channels, 1, 1)
             self.std = torch.tensor(prep.std, device=device).reshape(1, self.channels, 1, 1)
-            self.generator = torch.Generator().manual_seed(_whole("seed", seed, 0, 2**63 - 1))  # the random start
-            self.rng = random.Random(seed)  # the transforms' draws
+            self.generator = torch.Generator().manual_seed(settings["seed"])  # the random start
+            self.rng = random.Random(settings["seed"])  # the transforms' draws
             self.image_param = ImageParam(
                 (self.batch, self.channels, self.size, self.size),
-                param,
-                decorrelate,
-                squash,
+                settings["param"],
+                settings["decorrelate"],
+                settings["squash"],
                 generator=self.generator,
                 device=device,
             )
@@ -316,28 +436,32 @@ class Visualization:
         self.curve.append(number)
         return number
 
-    def run(self, steps: int, every: int = 8, cancel: Optional[Callable[[], bool]] = None) -> Iterator[Frame]:
-        """Take ``steps`` more steps, yielding a :class:`Frame` every ``every`` steps and after the last.
+    def steps(self, steps: int, every: int = 1) -> Iterator[Update[Frame]]:
+        """Take ``steps`` more steps, one :class:`~..progress.Update` after each: the share of them done, and a
+        :class:`Frame` whenever the total step count is a multiple of ``every`` and after the last (else none).
+
+        Stop iterating (or close the generator) to stop after the step in progress; a later call goes on from
+        the step reached (Resume). The arguments are checked at once, not at the first step.
 
         Parameters
         ----------
         steps : int
-            Steps to take now; a later ``run`` continues from here (Resume).
+            Steps to take now, 0..1,000,000 (0 gives one update with the current picture).
         every : int
-            Yield a frame whenever the total step count is a multiple of this.
-        cancel : callable, optional
-            Checked before every step; when it returns True the run ends after yielding the step reached.
+            How often an update carries a frame (copying the picture to the CPU costs a little every time).
         """
-        _whole("steps", steps, 0, 1_000_000)
-        _whole("every", every, 1, 1_000_000)
-        end, shown = self.step + steps, None
-        while self.step < end and not (cancel is not None and cancel()):
+        steps = check_int("steps", steps, 0, 1_000_000, error=FeatureVisError)
+        every = check_int("every", every, 1, 1_000_000, error=FeatureVisError)
+        return self._steps(steps, every)
+
+    def _steps(self, steps: int, every: int) -> Iterator[Update[Frame]]:
+        start, end = self.step, self.step + steps
+        if steps == 0:
+            yield Update(1.0, Frame(self.step, self.image(), self.curve[-1] if self.curve else math.nan))
+        while self.step < end:
             value = self._step()
-            if self.step % every == 0 or self.step == end:
-                shown = self.step
-                yield Frame(self.step, self.image(), value)
-        if shown != self.step:
-            yield Frame(self.step, self.image(), self.curve[-1] if self.curve else math.nan)
+            shown = self.step % every == 0 or self.step == end
+            yield Update((self.step - start) / steps, Frame(self.step, self.image(), value) if shown else None)
 
 
 def feature_visualization(
@@ -349,10 +473,10 @@ def feature_visualization(
     lr: float = 0.05,
     *,
     every: int = 8,
-    cancel: Optional[Callable[[], bool]] = None,
     **settings,
 ) -> Iterator[Frame]:
-    """Frames of a feature visualisation as it is optimised (settings are checked before the first frame).
+    """Frames of a feature visualisation as it is optimised (settings are checked before the first frame); stop
+    iterating to stop it.
 
     Parameters
     ----------
@@ -362,10 +486,9 @@ def feature_visualization(
         Number of optimiser steps.
     every : int
         A frame every this many steps, and one after the last.
-    cancel : callable, optional
-        Checked before each step; returning True ends the run after one last frame.
     """
-    return Visualization(net, objective, size, param=param, lr=lr, **settings).run(steps, every, cancel)
+    updates = Visualization(net, objective, size, param=param, lr=lr, **settings).steps(steps, every)
+    return (update.result for update in updates if update.result is not None)
 
 
 def visualize(
@@ -374,6 +497,5 @@ def visualize(
     """The optimised images, ``(B, C, size, size)`` in [0, 1] (C: the model's input channels, 3 or 1):
     :func:`feature_visualization` run to the end."""
     vis = Visualization(net, objective, size, **settings)
-    for _ in vis.run(steps, every=max(steps, 1)):
-        pass
+    last(vis.steps(steps, every=max(steps, 1)))
     return vis.image()

@@ -73,16 +73,6 @@ class PixelRegularizers:
         """Whether any operation is switched on."""
         return bool(self.decay or self.blur_every or self.clip_norm or self.clip_contribution)
 
-    def check(self) -> None:
-        """Raise ``ValueError`` for settings outside their ranges."""
-        if not 0 <= self.decay < 1:
-            raise ValueError(f"decay must be in [0, 1), got {self.decay}")
-        if self.blur_every < 0 or self.blur_sigma <= 0:
-            raise ValueError(f"blur_every must be >= 0 and blur_sigma > 0, got {self.blur_every} and {self.blur_sigma}")
-        for name in ("clip_norm", "clip_contribution"):
-            if not 0 <= getattr(self, name) < 100:
-                raise ValueError(f"{name} is a percentage of pixels in [0, 100), got {getattr(self, name)}")
-
     @torch.no_grad()
     def apply(self, pixels: torch.Tensor, grad: torch.Tensor, step: int) -> None:
         """Update ``pixels`` in place after optimiser step number ``step`` (1-based); ``grad`` is the

@@ -14,16 +14,12 @@ from typing import List, NamedTuple, Tuple, Union
 import torch
 
 from ..attribution.core import blurred
-from ..attribution.targets import AttributionError
+from ..errors import OcclusionError
 
 Pair = Tuple[int, int]
 Baseline = Union[float, str, torch.Tensor]
 BASELINES = ("mean", "blur")
 """Named baselines besides a number or an image: the image's per-channel mean, or the image blurred."""
-
-
-class OcclusionError(AttributionError):
-    """Bad window, stride, baseline or input for occlusion; the message names the valid choices."""
 
 
 def _pair(value: Union[int, Tuple[int, int]], name: str) -> Pair:
