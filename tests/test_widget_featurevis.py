@@ -280,12 +280,12 @@ def test_thumbnails_are_the_layers_activations_on_the_photo(default_net):
     np.testing.assert_allclose(
         decode_array(w.thumbnails), activations(default_net, cat, "_blocks.10").numpy(), rtol=1e-5, atol=1e-5
     )
-    w.layer = "_blocks.1._expand_conv"  # 96 x 112 x 112: pooled to 14 x 14 thumbnails
-    pooled = F.adaptive_avg_pool2d(activations(default_net, cat, w.layer)[None], (14, 14))[0]
-    assert w.thumbnails["shape"] == [96, 14, 14]
+    w.layer = "_blocks.1._expand_conv"  # 96 x 112 x 112: pooled to 32 x 32 thumbnails
+    pooled = F.adaptive_avg_pool2d(activations(default_net, cat, w.layer)[None], (32, 32))[0]
+    assert w.thumbnails["shape"] == [96, 32, 32]
     np.testing.assert_allclose(decode_array(w.thumbnails), pooled.numpy(), rtol=1e-5, atol=1e-5)
     w.set_image(coffee)
-    pooled = F.adaptive_avg_pool2d(activations(default_net, coffee, w.layer)[None], (14, 14))[0]
+    pooled = F.adaptive_avg_pool2d(activations(default_net, coffee, w.layer)[None], (32, 32))[0]
     np.testing.assert_allclose(decode_array(w.thumbnails), pooled.numpy(), rtol=1e-5, atol=1e-5)
     w.close()
 

@@ -21,9 +21,10 @@ from .errors import CnnvizError, SettingError
 from .featurevis import VISUALIZATION_OPTIONS, FeatureVisError, Frame, Visualization, feature_visualization, visualize
 from .hooks import capture
 from .images import ImageError, load_image, sample_image
-from .layers import LayerError, LayerRecord, ReceptiveField, default_cam_layer, layers, resolve_layer
+from .activations import channel_maps
+from .layers import LayerError, LayerRecord, ReceptiveField, default_cam_layer, default_layer, layers, resolve_layer
 from .model import ModelError, Net, Prediction, Preprocess, load_model
-from .occlusion import Occlusion, OcclusionError, occlusion, occlusion_steps
+from .occlusion import Occlusion, OcclusionError, occlude_window, occlusion, occlusion_steps
 from .progress import Update, last
 from .replica import private, replica
 from .schema import Option, check_settings
@@ -49,9 +50,11 @@ __all__ = [
     "Update",
     "VISUALIZATION_OPTIONS",
     "capture",
+    "channel_maps",
     "check_settings",
     "deconvnet",
     "default_cam_layer",
+    "default_layer",
     "deletion_insertion",
     "explain",
     "grad_cam",
@@ -67,6 +70,7 @@ __all__ = [
     "load_model",
     "private",
     "replica",
+    "occlude_window",
     "occlusion",
     "occlusion_steps",
     "resolve_layer",

@@ -248,6 +248,13 @@ def blocks(model: nn.Module, records: Sequence[LayerRecord]) -> List[LayerRecord
     return found or spatial
 
 
+def default_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
+    """A block two thirds of the way up the network: mid-level features (textures, patterns) that read well
+    as pictures and thumbnails (the default of the unit pickers)."""
+    pool = blocks(model, records)
+    return pool[(2 * (len(pool) - 1)) // 3].name
+
+
 def default_cam_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
     """The last convolutional block: for torchvision's ResNets ``layer4``, for SqueezeNet ``features``, for
     EfficientNet-Lite its last MBConv block; models without blocks get their last spatial layer."""

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 import traitlets
-from torch import nn
 
+from ..engine.activations import channel_maps
 from ..engine.errors import ArgumentTypeError
 from ..engine.featurevis import (
     OUTPUT,
@@ -40,11 +38,9 @@ from ..engine.featurevis import (
     diversity,
     neuron,
 )
-from ..engine.hooks import capture
 from ..engine.images import ImageLike, sample_image
-from ..engine.layers import LayerRecord, blocks
+from ..engine.layers import LayerRecord, default_layer
 from ..engine.model import Prediction
-from ..engine.replica import private
 from .base import Job, shows_errors
 from .encoding import encode_array, jpeg_bytes, png_bytes
 from .frames import FramePacer, image_strip
@@ -86,9 +82,6 @@ FRAME_INTERVAL = 0.1
 """Least time between two live frames (about 10 frames/s while the view keeps up)."""
 ACK_PATIENCE = 1.0
 """How long a frame waits for the view's acknowledgement before the next one is sent anyway."""
-THUMB_SIDE = 14
-THUMB_BUDGET = 2**18
-"""Thumbnails are average-pooled to at most THUMB_SIDE pixels a side and THUMB_BUDGET values in all (1 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -166,45 +159,6 @@ class Recipe:
     def build(self, net: Any) -> Visualization:
         """The engine's visualisation (it checks everything, with one probing forward pass)."""
         return Visualization(net, self.objective(), self.size, batch=self.count, **dict(self.settings))
-
-
-def channel_maps(
-    model: nn.Module, x: torch.Tensor, layer: str, side: int = THUMB_SIDE, budget: int = THUMB_BUDGET
-) -> Optional[torch.Tensor]:
-    """Every channel's activation map at ``layer`` for the image ``x``, average-pooled into thumbnails.
-
-    Parameters
-    ----------
-    model : nn.Module
-        The network; one forward pass of its replica without gradients.
-    x : torch.Tensor
-        One normalised image ``(1, 3, H, W)`` on the model's device.
-    layer : str
-        Dotted layer name; an unknown one raises a :class:`LayerError` naming the valid ones.
-    side, budget : int
-        At most ``side`` pixels a side and ``budget`` values in all (huge layers get smaller thumbnails).
-
-    Returns
-    -------
-    torch.Tensor or None
-        ``(C, h, w)`` float32 on the CPU; ``None`` when the layer's output has no spatial (C, H, W) shape.
-    """
-    with private(model) as twin, torch.no_grad(), capture(twin, [layer]) as record:
-        twin(x)
-    act = record[layer]
-    if act.dim() != 4:
-        return None
-    c, h, w = act.shape[1:]
-    scale = min(1.0, side / max(h, w), math.sqrt(budget / (c * h * w)))
-    size = (max(1, math.floor(h * scale)), max(1, math.floor(w * scale)))
-    maps = act if size == (h, w) else F.adaptive_avg_pool2d(act, size)
-    return maps[0].float().cpu()
-
-
-def default_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
-    """A block two thirds of the way up the network: mid-level features (textures, patterns) that read well."""
-    pool = blocks(model, records)
-    return pool[(2 * (len(pool) - 1)) // 3].name
 
 
 def featurevis_schema(kinds: Sequence[str], size: int) -> List[Dict[str, Any]]:

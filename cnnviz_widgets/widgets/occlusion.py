@@ -21,7 +21,7 @@ from PIL import Image
 from ..engine.errors import ArgumentTypeError
 from ..engine.images import ImageError, ImageLike
 from ..engine.model import Prediction
-from ..engine.occlusion import BASELINES, Grid, Occlusion, OcclusionError, make_fill, occlusion_steps
+from ..engine.occlusion import BASELINES, Grid, Occlusion, OcclusionError, make_fill, occlude_window, occlusion_steps
 from ..engine.replica import private
 from .base import Job, shows_errors
 from .encoding import encode_array, png_bytes
@@ -245,14 +245,8 @@ class OcclusionExplorer(PhotoView):
         if shown is None:
             raise OcclusionError("there is no occlusion map yet; press Run first")
         settings, result = shown
-        rows, cols = result.grid.counts
-        if not (0 <= i < rows and 0 <= j < cols):
-            raise OcclusionError(
-                f"window ({i}, {j}) is outside the {rows}x{cols} grid (i 0..{rows - 1}, j 0..{cols - 1})"
-            )
+        occluded = occlude_window(settings.x, result.grid, i, j, settings.baseline)
         ys, xs = result.grid.box(i, j)
-        occluded = settings.x.clone()
-        occluded[0, :, ys, xs] = make_fill(settings.x, settings.baseline)[:, ys, xs]
         prob = float(result.probs[i, j])
         if math.isnan(prob):  # the run stopped before this window: one forward pass
             prob = class_prob(self._net, occluded, settings.target)

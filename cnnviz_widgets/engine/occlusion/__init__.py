@@ -1,6 +1,6 @@
 """Occlusion sensitivity (Zeiler & Fergus 2014): how much the class score drops when a patch is greyed out."""
 
-from .grid import BASELINES, Baseline, Grid, Occlusion, OcclusionError, make_fill
+from .grid import BASELINES, Baseline, Grid, Occlusion, OcclusionError, make_fill, occlude, occlude_window
 from .sweep import BUDGET_BYTES, occlusion, occlusion_steps
 
 __all__ = [
@@ -11,6 +11,8 @@ __all__ = [
     "Occlusion",
     "OcclusionError",
     "make_fill",
+    "occlude",
+    "occlude_window",
     "occlusion",
     "occlusion_steps",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, NamedTuple, Tuple, Union
+from typing import List, NamedTuple, Sequence, Tuple, Union
 
 import torch
 
@@ -124,6 +124,38 @@ class Occlusion(NamedTuple):
         rows = (torch.arange(h) // sy).clamp(max=ny - 1)
         columns = (torch.arange(w) // sx).clamp(max=nx - 1)
         return torch.where(gaps, drops[rows[:, None], columns[None, :]], self.map)
+
+
+def occlude(x: torch.Tensor, fill: torch.Tensor, grid: Grid, cells: Sequence[Pair]) -> torch.Tensor:
+    """A batch of copies of the image ``x`` (``(1, C, H, W)``), copy ``b`` with window ``cells[b]`` set to ``fill``
+    (``(C, H, W)``, see :func:`make_fill`): what the model sees for each window."""
+    batch = x.expand(len(cells), *x.shape[1:]).clone()
+    for row, (i, j) in enumerate(cells):
+        ys, xs = grid.box(i, j)
+        batch[row, :, ys, xs] = fill[:, ys, xs]
+    return batch
+
+
+def occlude_window(x: torch.Tensor, grid: Grid, i: int, j: int, baseline: Baseline) -> torch.Tensor:
+    """The image ``x`` (``(1, C, H, W)``) with window ``(i, j)`` of ``grid`` showing ``baseline``, ``(1, C, H, W)``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        One normalised image.
+    grid : Grid
+        The windows' layout on that image.
+    i, j : int
+        Row and column of the window; outside the grid raises an :class:`OcclusionError` naming the valid range.
+    baseline : float, "mean", "blur" or tensor
+        What the window shows, as for :func:`~.sweep.occlusion`.
+    """
+    rows, columns = grid.counts
+    if not (0 <= i < rows and 0 <= j < columns):
+        raise OcclusionError(
+            f"window ({i}, {j}) is outside the {rows}x{columns} grid (i 0..{rows - 1}, j 0..{columns - 1})"
+        )
+    return occlude(x, make_fill(x, baseline), grid, [(i, j)])
 
 
 def make_fill(x: torch.Tensor, baseline: Baseline) -> torch.Tensor:

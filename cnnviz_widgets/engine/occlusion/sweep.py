@@ -20,7 +20,7 @@ from ..attribution.core import _NCHW_ONLY, CPU_CHUNK, in_fast_layout, prepare_in
 from ..attribution.targets import check_finite, class_indices, class_scores
 from ..replica import logits_expected, private
 from ..tracing import hook_free
-from .grid import Baseline, Grid, Occlusion, OcclusionError, Pair, make_fill
+from .grid import Baseline, Grid, Occlusion, OcclusionError, Pair, make_fill, occlude
 from .incremental import Replay, occluded
 
 BUDGET_BYTES = 200 * 2**20
@@ -75,10 +75,7 @@ class Batched:
         self.chunk = _chunk_size(x.device, row_bytes, budget)
 
     def __call__(self, cells: Sequence[Pair]) -> torch.Tensor:
-        batch = self.x.expand(len(cells), *self.x.shape[1:]).clone()
-        for row, (i, j) in enumerate(cells):
-            ys, xs = self.grid.box(i, j)
-            batch[row, :, ys, xs] = self.fill[:, ys, xs]
+        batch = occlude(self.x, self.fill, self.grid, cells)
         return _checked(in_fast_layout(self.model, batch, self.model))
 
 
