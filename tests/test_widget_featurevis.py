@@ -22,10 +22,11 @@ from torch import nn
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine import CnnvizError, capture
+from cnnviz_widgets.engine.activations import channel_maps
+from cnnviz_widgets.engine.errors import SettingError
 from cnnviz_widgets.engine.featurevis import FeatureVisError, Visualization, channel, class_logit, direction
 from cnnviz_widgets.engine.model import Preprocess
 from cnnviz_widgets.testing import Frontend
-from cnnviz_widgets.widgets import featurevis as fv_widget
 from cnnviz_widgets.widgets.encoding import decode_array
 from cnnviz_widgets.widgets.frames import FramePacer, image_strip
 
@@ -109,8 +110,8 @@ def wait_for_step(widget, step: int, timeout: float = 30) -> None:
 @pytest.fixture
 def fast_frames(monkeypatch):
     """Every step may send a frame (no minimum interval, no wait for the view)."""
-    monkeypatch.setattr(fv_widget, "FRAME_INTERVAL", 0.0)
-    monkeypatch.setattr(fv_widget, "ACK_PATIENCE", 0.0)
+    monkeypatch.setattr(cw.FeatureVisualizer, "FRAME_INTERVAL", 0.0)
+    monkeypatch.setattr(cw.FeatureVisualizer, "ACK_PATIENCE", 0.0)
 
 
 # -- frames -----------------------------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_resume_continues_the_same_visualisation_and_start_begins_anew(fast_fram
 
 
 def test_resume_after_stop_goes_on_to_the_same_end(monkeypatch):
-    monkeypatch.setattr(fv_widget, "FRAME_INTERVAL", 0.0)
+    monkeypatch.setattr(cw.FeatureVisualizer, "FRAME_INTERVAL", 0.0)
     w = visualizer(SlowCNN(0.01).eval(), steps=60)
     w.run()
     wait_for_step(w, 5)
@@ -237,8 +238,8 @@ def test_frame_pacer_lets_one_frame_in_flight():
 
 
 def test_without_acks_one_frame_goes_per_patience_and_with_acks_frames_flow(monkeypatch):
-    monkeypatch.setattr(fv_widget, "FRAME_INTERVAL", 0.02)
-    monkeypatch.setattr(fv_widget, "ACK_PATIENCE", 0.4)
+    monkeypatch.setattr(cw.FeatureVisualizer, "FRAME_INTERVAL", 0.02)
+    monkeypatch.setattr(cw.FeatureVisualizer, "ACK_PATIENCE", 0.4)
     model = SlowCNN(0.01).eval()
 
     silent = visualizer(model, steps=100)  # no view: nothing acknowledges
@@ -304,10 +305,10 @@ def test_the_class_follows_the_photo_until_one_is_chosen(default_net):
 
 def test_thumbnails_of_a_huge_layer_shrink_to_the_budget():
     net = small_net()
-    maps = fv_widget.channel_maps(net.model, net.tensor(cw.sample_image("cat")), "conv2", side=14, budget=8 * 5 * 5)
+    maps = channel_maps(net.model, net.tensor(cw.sample_image("cat")), "conv2", side=14, budget=8 * 5 * 5)
     ref = F.adaptive_avg_pool2d(activations(net, cw.sample_image("cat"), "conv2")[None], (5, 5))[0]
     torch.testing.assert_close(maps, ref)
-    assert fv_widget.channel_maps(net.model, net.tensor(cw.sample_image("cat")), "head") is None
+    assert channel_maps(net.model, net.tensor(cw.sample_image("cat")), "head") is None
 
 
 def test_a_click_on_a_thumbnail_picks_the_unit_and_ctrl_clicks_pick_the_batch(fast_frames):
@@ -372,7 +373,7 @@ def test_objectives_given_in_python_fill_the_pickers(objective, traits, fast_fra
 def test_an_objective_the_pickers_cannot_express_runs_as_custom(fast_frames):
     custom = channel("conv2", 1) - 0.5 * direction("pool", [1.0] * 8)
     w = visualizer(objective=custom, steps=3)
-    assert w.kind == "custom" and w.choices["kind"][-1] == "custom" and w.layer == "conv2"
+    assert w.kind == "custom" and w.schema[0]["choices"][-1] == "custom" and w.layer == "conv2"
     w.run()
     w.wait()
     assert w.visualization.objective is custom and w.captions == [repr(custom)]
@@ -428,13 +429,16 @@ def test_bad_input_shows_in_the_banner_and_leaves_the_model_as_it_was(model, giv
     module = mixed_state(MODELS[model]())
     with Untouched(module):
         w = visualizer(module, **given)
-        for name, value in changed.items():
-            setattr(w, name, value)  # must not raise into the cell
-        Frontend(w).run()  # nor must the view's Start (Python's run() raises)
-        w.wait()
+        front = Frontend(w)
+        front.set(**changed)  # the view's fields: a value a setting refuses goes to the banner, not into the cell
+        if not w.error:
+            front.run()  # nor must the view's Start (Python's run() raises)
+            w.wait()
         assert re.search(message, w.error), w.error
-        if model != "nan_gradient":  # run() from Python raises what it can check at once
+        if model != "nan_gradient":  # from Python, the assignment or run() raises what it can check at once
             with pytest.raises(CnnvizError, match=message):
+                for name, value in changed.items():
+                    setattr(w, name, value)
                 w.run()
         assert not w.busy
         w.close()
@@ -468,15 +472,17 @@ def test_a_batch_mode_that_does_not_fit_the_objective_is_refused_at_once():
 
 def test_constructor_is_strict():
     net = small_net()
-    with pytest.raises(TypeError, match=r"unknown setting\(s\) learning_rate; the settings are: param, decorrelate"):
+    with pytest.raises(
+        TypeError, match=r"unknown setting\(s\) learning_rate; the settings are: kind, unit, .*, param, decorrelate"
+    ):
         cw.FeatureVisualizer(net, "conv2:1", learning_rate=0.1)
     with pytest.raises(
         FeatureVisError, match=r"unknown objective kind 'unit'; choose one of: channel, neuron, layer, class_logit"
     ):
         cw.FeatureVisualizer(net, kind="unit", start=False)
-    with pytest.raises(FeatureVisError, match=r"unknown batch mode 'grid'; choose one of: diverse, channels"):
+    with pytest.raises(SettingError, match=r"batch_mode must be one of: diverse, channels; got 'grid'"):
         cw.FeatureVisualizer(net, batch_mode="grid", start=False)
-    with pytest.raises(FeatureVisError, match=r"steps must be at least 1, got 0"):
+    with pytest.raises(SettingError, match=r"steps must be a number in 1\.\.1000000, got 0"):
         cw.FeatureVisualizer(net, steps=0, start=False)
     with pytest.raises(FeatureVisError, match=r"cannot read 'conv2:a'"):
         cw.FeatureVisualizer(net, "conv2:a", start=False)
@@ -489,7 +495,7 @@ def test_constructor_is_strict():
 
 
 def test_model_is_left_exactly_as_it_was_through_every_action(monkeypatch):
-    monkeypatch.setattr(fv_widget, "FRAME_INTERVAL", 0.0)
+    monkeypatch.setattr(cw.FeatureVisualizer, "FRAME_INTERVAL", 0.0)
     model = mixed_state(SlowCNN(0.005))
     with Untouched(model):
         w = cw.FeatureVisualizer(small_net(model), "conv2:1", size=SIZE, steps=40, batch=2)
@@ -548,5 +554,5 @@ def test_pictures_and_arrays_travel_as_binary_buffers(fast_frames):
     _, paths, _ = _remove_buffers(w.get_state())
     for path in (["frame"], ["final"], ["thumbnails", "buffer"], ["curve", "buffer"], ["image"]):
         assert path in paths, path
-    assert w.thumbnails["dtype"] == "float32" and w.thumbnails["shape"] == [8, 14, 14]
+    assert w.thumbnails["dtype"] == "float32" and w.thumbnails["shape"] == [8, 32, 32]
     w.close()

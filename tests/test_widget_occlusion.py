@@ -127,7 +127,8 @@ def test_partial_maps_stream_at_a_throttled_rate_and_the_last_always_arrives(cat
 
 
 def test_stop_keeps_the_partial_map_and_ends_within_one_chunk(cat, monkeypatch):
-    monkeypatch.setattr(occlusion_widget, "FRAME_INTERVAL", 0.0)  # every chunk published: its size is visible
+    monkeypatch.setattr(cw.OcclusionExplorer, "FRAME_INTERVAL", 0.0)
+    monkeypatch.setattr(cw.OcclusionExplorer, "ACK_PATIENCE", 0.0)  # every chunk published: its size is visible
     slow_chunks(monkeypatch, 0.05)
     net = small_net()
     w = cw.OcclusionExplorer(net, cat, window=4, stride=2, start=False)
@@ -205,7 +206,8 @@ def test_a_click_on_the_map_picks_the_covering_window_with_the_nearest_centre(ca
 
 
 def test_a_window_the_stopped_run_never_reached_gets_its_probability_computed(cat, monkeypatch):
-    monkeypatch.setattr(occlusion_widget, "FRAME_INTERVAL", 0.0)
+    monkeypatch.setattr(cw.OcclusionExplorer, "FRAME_INTERVAL", 0.0)
+    monkeypatch.setattr(cw.OcclusionExplorer, "ACK_PATIENCE", 0.0)
     slow_chunks(monkeypatch, 0.02)
     net = small_net()
     w = cw.OcclusionExplorer(net, cat, window=4, stride=2, start=False)
@@ -291,7 +293,8 @@ def test_a_new_picture_clears_the_map_and_drops_the_old_runs_frames(cat, monkeyp
 
 
 def test_model_is_left_exactly_as_it_was(cat, monkeypatch):
-    monkeypatch.setattr(occlusion_widget, "FRAME_INTERVAL", 0.0)
+    monkeypatch.setattr(cw.OcclusionExplorer, "FRAME_INTERVAL", 0.0)
+    monkeypatch.setattr(cw.OcclusionExplorer, "ACK_PATIENCE", 0.0)
     slow_chunks(monkeypatch, 0.01)
     model = mixed_state(small_cnn())
     net = small_net(model)

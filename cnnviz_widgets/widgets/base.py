@@ -1,28 +1,26 @@
-"""What every view shares: the bundle, an error banner fed by exceptions, and a background job runner.
+"""What every view shares: the bundle, the error banner fed by exceptions, background jobs with progress and status,
+requests from the front-end dispatched to ``@on`` handlers, and settings declared once as a schema.
 
-Long work runs in a worker thread started inside a copy of the caller's context (without it, Stop clicks
-were lost after a page reload on ipykernel 7 with comms over subshells). Results go into traits, never
-only into messages, so a view rendered later still sees them. Jobs are "latest wins": submitting a new
-one cancels the running one, whose results are then dropped; a job submitted with ``queue=True`` instead
-waits for the running one to finish (an analysis of the map being computed), and Stop cancels both.
+Results go into traits, never only into messages, so a view rendered later still sees them.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextvars
 import functools
 import logging
 import threading
-import weakref
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple
 
 import anywidget
 import traitlets
 
 from ..engine.errors import CnnvizError, SetupError, ViewError
+from ..engine.schema import Option, describe
 from .encoding import WIRE_MODES, message_buffers, to_base64, wire_mode
+from .jobs import Job
+from .requests import Request, handlers, on
+from .settings import Setting
 
 log = logging.getLogger("cnnviz_widgets")
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -33,88 +31,11 @@ STYLES = STATIC / "widget.css"
 BUNDLED = BUNDLE.is_file() and STYLES.is_file()
 
 
-_RUNNING: "weakref.WeakSet[Job]" = weakref.WeakSet()
-"""Jobs started and not yet collected: stopped and joined when the interpreter exits."""
-EXIT_PATIENCE = 10.0
-"""Seconds each job may take to reach its next cancellation point when the interpreter exits."""
-
-
-@atexit.register
-def _stop_all() -> None:
-    """Cancel and join every running job: a worker thread still inside torch while the interpreter tears down
-    aborts the process ("terminate called without an active exception", exit 134) when a script ends."""
-    jobs = list(_RUNNING)
-    for job in jobs:
-        job.cancel()
-    for job in jobs:
-        if job.thread is not None and job.thread is not threading.current_thread():
-            job.thread.join(EXIT_PATIENCE)
-
-
-class Cancelled(Exception):
-    """Raised inside a job when Stop was pressed or a newer job replaced it."""
-
-
-class Job:
-    """One piece of background work: its thread, its cancel flag, a progress reporter and the job it waits for."""
-
-    def __init__(self, widget: "ViewWidget", fn: Callable[["Job"], Any], previous: Optional["Job"] = None):
-        self.widget = widget
-        self.fn = fn
-        self.previous = previous
-        self.cancelled = threading.Event()
-        self.thread: Optional[threading.Thread] = None
-
-    def check(self) -> None:
-        """Raise :class:`Cancelled` if the job should stop; call between chunks of work."""
-        if self.cancelled.is_set():
-            raise Cancelled()
-
-    def progress(self, fraction: float, status: str = "") -> None:
-        """Report progress (0..1) to the view; also a cancellation point."""
-        self.check()
-        with self.widget.hold_sync():
-            self.widget.progress = float(min(max(fraction, 0.0), 1.0))
-            if status:
-                self.widget.status = status
-
-    def cancel(self) -> None:
-        """Cancel this job and every job it is still waiting for."""
-        job: Optional[Job] = self
-        while job is not None:
-            job.cancelled.set()
-            job = job.previous
-
-    @property
-    def current(self) -> bool:
-        """Whether this is the widget's newest job; only that one reports "stopped" and clears ``busy``."""
-        return self.widget._job is self
-
-    def run(self) -> None:
-        """Wait for the job this one follows, then do the work; failures go to the banner, never the kernel."""
-        try:
-            previous = self.previous
-            if previous is not None and previous.thread is not None:
-                previous.thread.join()
-            self.previous = None
-            self.check()
-            self.fn(self)
-        except Cancelled:
-            if self.current:
-                self.widget.status = "stopped"
-        except Exception as exc:  # noqa: BLE001 - every failure is shown, none reaches the kernel
-            if not self.cancelled.is_set():
-                self.widget.show_error(exc)
-        finally:
-            if self.current:
-                self.widget.busy = False
-
-
 def shows_errors(method: Callable) -> Callable:
-    """Decorate a trait observer or message handler so an exception lands in the error banner."""
+    """Decorate a trait observer or request handler so an exception lands in the error banner."""
 
     @functools.wraps(method)
-    def wrapper(self: "ViewWidget", *args, **kwargs):
+    def wrapper(self: "ViewWidget", *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001
@@ -126,15 +47,19 @@ def shows_errors(method: Callable) -> Callable:
 class ViewWidget(anywidget.AnyWidget):
     """Base of every cnnviz view: one shared ES module, rendered by the view named in ``_view``.
 
-    Binary values (pictures, arrays) go to the browser as binary buffers, or as base64 text in the JSON state
-    when the kernel runs in Colab, whose widget manager does not deliver buffers reliably. The environment
-    variable ``CNNVIZ_WIRE=buffers|base64``, read when a view is created, forces either mode.
+    A subclass declares its settings as engine :class:`Option`\\ s in ``SETTINGS`` (each becomes a synced trait
+    checked by its option, and the ``schema`` trait the front-end draws the form from) and handles requests with
+    methods marked ``@on("run")`` etc. Binary values (pictures, arrays) go to the browser as binary buffers, or as
+    base64 text in the JSON state when the kernel runs in Colab, whose widget manager does not deliver buffers
+    reliably; the environment variable ``CNNVIZ_WIRE=buffers|base64``, read when a view is created, forces either.
     """
 
     if BUNDLED:  # Paths, so that anywidget hot-reloads them under ANYWIDGET_HMR=1
         _esm = BUNDLE
         _css = STYLES
     _view = traitlets.Unicode("").tag(sync=True)
+    SETTINGS: ClassVar[Tuple[Option, ...]] = ()
+    _handlers: ClassVar[Dict[str, Callable[..., Any]]] = {}
 
     error = traitlets.Unicode("", help="Message of the last failure, shown in the view's banner.").tag(sync=True)
     busy = traitlets.Bool(False, help="True while a background job runs.").tag(sync=True)
@@ -143,11 +68,26 @@ class ViewWidget(anywidget.AnyWidget):
     theme = traitlets.Enum(
         ("light", "dark"), "light", help="The page's theme as the front-end sees it (charts beside the view follow it)."
     ).tag(sync=True)
+    schema = traitlets.List(traitlets.Dict(), read_only=True, help="The settings form: Option.describe() each.").tag(
+        sync=True
+    )
     _wire = traitlets.Enum(WIRE_MODES, read_only=True, help="How binary values travel: buffers or base64 text.").tag(
         sync=True
     )
 
     _job: Optional[Job] = None  # class default: close() may run from __del__ of a half-built widget
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make a :class:`Setting` trait of each option the class declares (unless its body defines that trait
+        itself, to check it against the view's state), and collect its request handlers."""
+        super().__init_subclass__(**kwargs)
+        for option in cls.__dict__.get("SETTINGS", ()):
+            if isinstance(cls.__dict__.get(option.name), traitlets.TraitType):
+                continue
+            trait = Setting(option)
+            setattr(cls, option.name, trait)
+            trait.class_init(cls, option.name)  # the metaclass finishes the trait after this hook
+        cls._handlers = handlers(cls)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "ViewWidget":
         """Refuse to make a view without the bundle, before a subclass checks its arguments (or runs a model)."""
@@ -161,7 +101,8 @@ class ViewWidget(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any):
         self._lock = threading.Lock()
         super().__init__(**kwargs)
-        self.on_msg(self._handle_message)
+        self.set_trait("schema", describe(self.SETTINGS))
+        self.on_msg(self._receive)
 
     # -- wire -----------------------------------------------------------------------------------------------
     @traitlets.default("_wire")
@@ -173,6 +114,19 @@ class ViewWidget(anywidget.AnyWidget):
         """The state ipywidgets sends (and saves in notebooks); in base64 mode binary values in it are markers."""
         state = super().get_state(key=key, drop_defaults=drop_defaults)
         return to_base64(state) if self._wire == "base64" else state
+
+    def set_state(self, sync_data: dict) -> None:
+        """Take the front-end's changes; a value a setting refuses goes to the banner and the control shows the
+        value in use again."""
+        try:
+            super().set_state(sync_data)
+        except Exception as exc:  # noqa: BLE001 - a bad value from a control must not reach the kernel
+            self.show_error(exc)
+            self.send_state(list(sync_data))
+
+    def setting_values(self) -> Dict[str, Any]:
+        """The declared settings' current values, by name."""
+        return {o.name: getattr(self, o.name) for o in self.SETTINGS}
 
     # -- errors ---------------------------------------------------------------------------------------------
     def show_error(self, exc: BaseException) -> None:
@@ -207,11 +161,35 @@ class ViewWidget(anywidget.AnyWidget):
             self.busy = True
             self.progress = 0.0
             self.status = ""
-            thread = threading.Thread(target=job.run, name=f"cnnviz-{self._view}", daemon=True)
-            job.thread = thread
-            _RUNNING.add(job)
-            contextvars.copy_context().run(thread.start)
+            job.start(f"cnnviz-{self._view}")
         return job
+
+    def publish(self, job: Job, **traits: Any) -> bool:
+        """Set ``traits`` in one sync unless a newer job has replaced ``job`` (whose results are then stale)."""
+        with self._lock:
+            if not job.current:
+                return False
+            with self.hold_sync():
+                for name, value in traits.items():
+                    setattr(self, name, value)
+        return True
+
+    def report(self, job: Job, fraction: float, status: str) -> None:
+        """A job's progress (see :meth:`Job.progress`)."""
+        with self.hold_sync():
+            self.progress = fraction
+            if status:
+                self.status = status
+
+    def finished(self, job: Job, stopped: bool, error: Optional[BaseException]) -> None:
+        """A job has ended: its failure in the banner; if it is the newest, "stopped" and no longer busy."""
+        if error is not None:
+            self.show_error(error)
+        if job.current:
+            with self.hold_sync():
+                if stopped:
+                    self.status = "stopped"
+                self.busy = False
 
     def stop(self) -> None:
         """Ask the running job (and any job it waits for) to stop at its next cancellation point."""
@@ -222,29 +200,32 @@ class ViewWidget(anywidget.AnyWidget):
     def wait(self, timeout: Optional[float] = 60.0) -> None:
         """Block until the current job has finished (for scripts and tests; views never need it)."""
         job = self._job
-        if job is not None and job.thread is not None:
-            job.thread.join(timeout)
-            if job.thread.is_alive():
-                raise TimeoutError(f"the job did not finish within {timeout} s")
+        if job is not None and not job.join(timeout):
+            raise TimeoutError(f"the job did not finish within {timeout} s")
 
+    # -- requests -------------------------------------------------------------------------------------------
     @shows_errors
-    def _handle_message(self, _widget: Any, content: Any, buffers: Optional[List[Any]]) -> None:
+    def _receive(self, _widget: Any, content: Any, buffers: Optional[List[Any]]) -> None:
+        """Dispatch a front-end request to the handler marked ``@on`` its type."""
+        content, attached = message_buffers(content, buffers)
         kind = content.get("type") if isinstance(content, dict) else None
-        if kind == "stop":
-            self.stop()
-        else:
-            self.handle_message(*message_buffers(content, buffers))
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            raise ViewError(f"unknown request {content!r}; this view handles: {', '.join(sorted(self._handlers))}")
+        handler(self, Request(kind, {k: v for k, v in content.items() if k != "type"}, attached))
 
-    def handle_message(self, content: dict, buffers: List[bytes]) -> None:
-        """Subclasses handle their own front-end requests (and any binary buffers sent with them) here."""
-        raise ViewError(f"unknown request from the view: {content!r}")
+    @on("stop")
+    def _on_stop(self, _request: Request) -> None:
+        self.stop()
 
     def close(self) -> None:
         """Stop and join the running job, then release the comm (and, in subclasses, the model)."""
         job = self._job
         if job is not None:
             job.cancel()
-            if job.thread is not None and job.thread is not threading.current_thread():
-                job.thread.join(timeout=30)
+            job.join(30)
         self._job = None
         super().close()
+
+
+ViewWidget._handlers = handlers(ViewWidget)

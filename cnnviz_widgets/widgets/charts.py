@@ -1,49 +1,87 @@
 """Plotly charts beside the views: the SaliencyExplorer's sanity check (rank correlations) and deletion/insertion
 curves, and the FeatureVisualizer's objective per step. They are plain ``FigureWidget``s, so plotly.js comes
-from plotly's own widget bundle and never from ours; each view feeds its charts from its traits.
+from plotly's own widget bundle and never from ours; each chart follows its view's traits, including the page's
+theme (``plotly_white`` or ``plotly_dark`` on a transparent background), and fills the width it is given.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Callable, Dict, List
 
 import ipywidgets
 import plotly.graph_objects as go
 
 from ..engine.attribution import METHODS
+from .base import ViewWidget
 from .encoding import decode_array
 
-SIZE = dict(width=380, height=280, margin=dict(l=55, r=10, t=40, b=45))
+LAYOUT = dict(
+    autosize=True,
+    height=300,
+    margin=dict(l=55, r=15, t=60, b=50),
+    paper_bgcolor="rgba(0,0,0,0)",
+    plot_bgcolor="rgba(0,0,0,0)",
+    title=dict(x=0.02, xanchor="left", font=dict(size=14)),
+)
+"""No fixed width: a chart reflows to its slot; titles sit above the plot where nothing cuts them."""
+TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
 
 
 def _title(result: Dict[str, Any], what: str) -> str:
     method = result.get("method")
-    return f"{what}: {METHODS[method].title}" if method in METHODS else f"{what} (press its button in the explorer)"
+    return f"{what}: {METHODS[method].title}" if method in METHODS else f"{what}: press its button"
 
 
-class AnalysisCharts:
-    """Two figures, rank correlation per cascade step and deletion/insertion curves, in a ``VBox``."""
+class _Charts:
+    """Figures fed from a view's traits: ``draw`` maps trait name to the function that shows its value."""
 
-    def __init__(self) -> None:
-        self.sanity = go.FigureWidget(
-            layout=dict(
-                SIZE,
-                xaxis=dict(title="randomised down to", automargin=True, tickangle=-30),
-                yaxis=dict(title="rank correlation", range=[-1.05, 1.05]),
-            )
-        )
+    def __init__(self, view: ViewWidget, figures: List[go.FigureWidget], draw: Dict[str, Callable[[Any], None]]):
+        self.figures = figures
+        self._view = view
+        self._observers = [(self._observer(fn), name) for name, fn in draw.items()]
+        self._observers.append((lambda change: self._theme(change.new), "theme"))
+        for observer, name in self._observers:
+            view.observe(observer, names=name)
+        for name, fn in draw.items():
+            fn(getattr(view, name))
+        self._theme(view.theme)
+
+    @staticmethod
+    def _observer(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        return lambda change: fn(change.new)
+
+    def _theme(self, theme: str) -> None:
+        for figure in self.figures:
+            figure.layout.template = TEMPLATES[theme]
+
+    def close(self) -> None:
+        """Stop following the view and close the figures."""
+        for observer, name in self._observers:
+            self._view.unobserve(observer, names=name)
+        for figure in self.figures:
+            figure.close()
+
+
+class AnalysisCharts(_Charts):
+    """Rank correlation per cascade step and deletion/insertion curves of a SaliencyExplorer, in a ``VBox``."""
+
+    def __init__(self, view: ViewWidget) -> None:
+        self.sanity = go.FigureWidget(layout=dict(
+            LAYOUT,
+            xaxis=dict(title="randomised down to", automargin=True, tickangle=-30),
+            yaxis=dict(title="rank correlation", range=[-1.05, 1.05]),
+        ))  # fmt: skip
         self.sanity.add_scatter(mode="lines+markers", name="rank correlation")
-        self.curves = go.FigureWidget(
-            layout=dict(
-                SIZE,
-                xaxis=dict(title="fraction of pixels", range=[0, 1]),
-                yaxis=dict(title="class probability", range=[0, 1.02]),
-                legend=dict(x=0.98, xanchor="right", y=0.55, yanchor="middle"),
-            )
-        )
+        self.curves = go.FigureWidget(layout=dict(
+            LAYOUT,
+            xaxis=dict(title="fraction of pixels", range=[0, 1]),
+            yaxis=dict(title="class probability", range=[0, 1.02]),
+            legend=dict(x=0.98, xanchor="right", y=0.55, yanchor="middle"),
+        ))  # fmt: skip
         self.curves.add_scatter(mode="lines", name="deletion")
         self.curves.add_scatter(mode="lines", name="insertion")
-        self.box = ipywidgets.VBox([self.sanity, self.curves])
+        self.box = ipywidgets.VBox([self.sanity, self.curves], layout=ipywidgets.Layout(flex="1 1 320px"))
+        super().__init__(view, [self.sanity, self.curves], {"sanity": self.show_sanity, "curves": self.show_curves})
 
     def show_sanity(self, result: Dict[str, Any]) -> None:
         """Draw a ``sanity`` trait value ({} clears the chart)."""
@@ -68,24 +106,20 @@ class AnalysisCharts:
             self.curves.layout.title.text = _title(result, "Deletion / insertion")
 
     def close(self) -> None:
-        """Close the figures and their box."""
-        for widget in (self.sanity, self.curves, self.box):
-            widget.close()
+        super().close()
+        self.box.close()
 
 
-class CurveChart:
+class CurveChart(_Charts):
     """The objective of a feature visualisation at every step so far, one line in a ``FigureWidget``."""
 
-    def __init__(self) -> None:
-        self.figure = go.FigureWidget(
-            layout=dict(
-                SIZE,
-                title=dict(text="Objective per step"),
-                xaxis=dict(title="step"),
-                yaxis=dict(title="objective"),
-            )
-        )
+    def __init__(self, view: ViewWidget) -> None:
+        self.figure = go.FigureWidget(layout=dict(
+            LAYOUT, title=dict(LAYOUT["title"], text="Objective per step"),
+            xaxis=dict(title="step"), yaxis=dict(title="objective"),
+        ))  # fmt: skip
         self.figure.add_scatter(mode="lines", name="objective")
+        super().__init__(view, [self.figure], {"curve": self.show})
 
     def show(self, curve: Dict[str, Any]) -> None:
         """Draw a ``curve`` trait value (a float32 array of one value per step; {} clears the chart)."""
@@ -93,7 +127,3 @@ class CurveChart:
         with self.figure.batch_update():
             self.figure.data[0].x = list(range(1, len(values) + 1))
             self.figure.data[0].y = values.tolist()
-
-    def close(self) -> None:
-        """Close the figure."""
-        self.figure.close()

@@ -8,10 +8,9 @@ image for the window there beside the original, with the probability the model g
 
 from __future__ import annotations
 
-import functools
 import math
-import time
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
+from dataclasses import dataclass, replace
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -22,13 +21,14 @@ from ..engine.errors import ArgumentTypeError
 from ..engine.images import ImageError, ImageLike
 from ..engine.model import Prediction
 from ..engine.occlusion import BASELINES, Grid, Occlusion, OcclusionError, make_fill, occlude_window, occlusion_steps
+from ..engine.progress import Update
 from ..engine.replica import private
-from .base import Job, shows_errors
+from ..engine.schema import Option, describe
+from .base import shows_errors
 from .encoding import encode_array, png_bytes
-from .photo import PhotoView, as_net, check_target, prepare
-
-FRAME_INTERVAL = 0.1
-"""Least time between two partial maps sent to the view (about 10 frames/s); the last one always goes."""
+from .photo import as_net, check_target, prepare
+from .requests import Request, on
+from .stream import StreamView
 
 QUANTITY = "drop in the class score (logit) when occluded"
 """What the map measures: the caption of its colour bar."""
@@ -36,22 +36,29 @@ ViewBaseline = Union[float, str]
 """What the view's baseline field holds: a number or a name (the engine also takes image tensors; traits cannot)."""
 
 
-class Settings(NamedTuple):
-    """Everything one run depends on, frozen when it starts (the traits may change meanwhile)."""
+def occlusion_options(size: Optional[int] = None) -> Tuple[Option, ...]:
+    """The settings of a view whose model sees ``size`` x ``size`` pictures (``None``: any size)."""
+    return (
+        Option("window", "window", "int", 16, low=1, high=size, unit="px", group="window",
+               help="side of the square window"),
+        Option("stride", "stride", "int", 8, low=1, high=size, unit="px", group="window",
+               help="step between windows"),
+        Option("baseline", "baseline", "float", 0.0, choices=BASELINES, group="window",
+               help="what the window shows: a number in the normalised input (0: the dataset's mean colour), "
+               "mean (the image's mean colour) or blur (a blurred copy)"),
+    )  # fmt: skip
 
-    image_id: int
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run depends on, frozen when it starts (the traits may change meanwhile), and its result."""
+
     x: torch.Tensor
     target: int
     window: int
     stride: int
     baseline: ViewBaseline
-
-
-class Shown(NamedTuple):
-    """The run whose map the view shows, and its latest (partial) result: what a click on the map refers to."""
-
-    settings: Settings
-    result: Occlusion
+    result: Optional[Occlusion] = None
 
 
 def eta_text(seconds: float) -> str:
@@ -88,46 +95,10 @@ def window_at(grid: Grid, y: int, x: int) -> Tuple[int, int]:
     return nearest(y, 0), nearest(x, 1)
 
 
-def check_settings(size: Tuple[int, int], window: Any, stride: Any, baseline: Any) -> None:
-    """Raise the engine's :class:`OcclusionError` for a window, stride or baseline the view cannot run.
-
-    Parameters
-    ----------
-    size : (int, int)
-        Height and width of the model's input picture.
-    window, stride : int
-        Square window side and step in pixels.
-    baseline : float or str
-        A number in the normalised input space (0 is the dataset mean colour), or one of ``BASELINES``.
-    """
-    for name, value in (("window", window), ("stride", stride)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise OcclusionError(
-                f"{name} must be a whole number of pixels (the view uses square windows), got {value!r}"
-            )
-    if isinstance(baseline, bool) or not isinstance(baseline, (int, float, str)):
-        raise OcclusionError(f"baseline must be a number or one of {', '.join(BASELINES)}, got {baseline!r}")
+def check_settings(size: Tuple[int, int], window: int, stride: int, baseline: ViewBaseline) -> None:
+    """Raise the engine's :class:`OcclusionError` for a window, stride or baseline that does not fit ``size``."""
     Grid.make(size, window, stride)
     make_fill(torch.zeros(1, 3, *size), baseline)
-
-
-def occlusion_schema(size: int) -> List[Dict[str, Any]]:
-    """The settings form of a view whose model sees ``size`` x ``size`` pictures."""
-    common = {"kind": "int", "low": 1, "high": size, "choices": [], "group": "window", "unit": "px"}
-    return [
-        {**common, "name": "window", "label": "window", "default": 16, "help": "side of the square window"},
-        {**common, "name": "stride", "label": "stride", "default": 8, "help": "step between windows"},
-        {
-            "name": "baseline",
-            "label": "baseline",
-            "kind": "float",
-            "default": 0.0,
-            "choices": list(BASELINES),
-            "group": "window",
-            "help": "what the window shows: a number in the normalised input (0: the dataset's mean "
-            "colour), mean (the image's mean colour) or blur (a blurred copy)",
-        },
-    ]
 
 
 def class_prob(model: torch.nn.Module, x: torch.Tensor, target: int) -> float:
@@ -137,7 +108,7 @@ def class_prob(model: torch.nn.Module, x: torch.Tensor, target: int) -> float:
     return float(F.softmax(logits.double(), dim=1)[0, target])
 
 
-class OcclusionExplorer(PhotoView):
+class OcclusionExplorer(StreamView[Settings]):
     """Which parts of the photo does the class depend on? Slide a window of ``baseline`` over the image and
     map the drop of the class score (Zeiler & Fergus 2014); click the map to see one occluded image.
 
@@ -165,31 +136,23 @@ class OcclusionExplorer(PhotoView):
     """
 
     _view = traitlets.Unicode("occlusion").tag(sync=True)
+    SETTINGS = occlusion_options()
+    FRAME_INTERVAL = ACK_PATIENCE = 0.1  # the map is small: about 10 partial maps a second, acknowledged or not
 
-    window = traitlets.Int(16, help="Side of the square occluding window in pixels.").tag(sync=True)
-    stride = traitlets.Int(8, help="Step between windows in pixels.").tag(sync=True)
-    baseline = traitlets.Union(
-        [traitlets.Float(), traitlets.Unicode()],
-        default_value=0.0,
-        help="Fill of the window: a number, 'mean' or 'blur'.",
-    ).tag(sync=True)
-    schema = traitlets.List(
-        traitlets.Dict(), read_only=True, help="The settings form: one option description each."
-    ).tag(sync=True)
     baselines = traitlets.List(traitlets.Unicode(), read_only=True, help="Named baselines besides a number.").tag(
         sync=True
     )
     heatmap = traitlets.Dict(
-        help="Score drop per pixel so far as {dtype, shape, buffer}, aligned with `image`: the engine's preview, whose "
-        "pixels no evaluated window covers yet take the nearest evaluated window's drop."
+        help="Score drop per pixel so far as {dtype, shape, buffer, quantity}, aligned with `image`: the engine's "
+        "preview, whose pixels no evaluated window covers yet take the nearest evaluated window's drop."
     ).tag(sync=True)
     done = traitlets.Int(0, help="Windows evaluated in the shown map.").tag(sync=True)
     total = traitlets.Int(0, help="Windows in the shown map's grid.").tag(sync=True)
     occluded = traitlets.Dict(
-        help="The clicked window: {i, j, box: [top, bottom, left, right], image: PNG bytes, prob, clean_prob, target, label}."
+        help="The clicked window: {i, j, box: [top, bottom, left, right], image: PNG, prob, clean_prob, target, label}."
     ).tag(sync=True)
 
-    _shown: Optional[Shown] = None  # class default: close() may run from __del__ of a half-built widget
+    _shown: Optional[Settings] = None  # class default: close() may run from __del__ of a half-built widget
 
     def __init__(
         self,
@@ -206,6 +169,9 @@ class OcclusionExplorer(PhotoView):
     ):
         net = as_net(net)
         size = net.preprocess.size
+        options = occlusion_options(size)
+        for option, value in zip(options, (window, stride, baseline)):
+            option.check(value)
         check_settings((size, size), window, stride, baseline)
         if not isinstance(start, bool):
             raise ArgumentTypeError(f"start must be True or False, got {start!r}")
@@ -214,7 +180,7 @@ class OcclusionExplorer(PhotoView):
             check_target(net, target)
         super().__init__(net, opacity=opacity, colormap=colormap)
         self.set_trait("baselines", list(BASELINES))
-        self.set_trait("schema", occlusion_schema(size))
+        self.set_trait("schema", describe(options))
         with self.hold_trait_notifications():
             self.window, self.stride, self.baseline = window, stride, baseline
         self.observe(self._on_settings, names=["window", "stride", "baseline", "target"])
@@ -223,16 +189,6 @@ class OcclusionExplorer(PhotoView):
             self.run()
 
     # -- public ---------------------------------------------------------------------------------------------
-    def run(self) -> None:
-        """Compute the occlusion map for the current settings in the background, publishing it as it fills in.
-
-        A bad window, stride or baseline raises the engine's message (from the view's Run: in the banner) and
-        starts nothing;
-        :meth:`stop` (or the view's Stop) keeps the partial map, :meth:`wait` blocks until the run is over.
-        """
-        settings = self._settings()
-        self.submit(functools.partial(self._occlude, settings))
-
     def show_window(self, i: int, j: int) -> None:
         """Put the image with window ``(i, j)`` occluded, and the class probability it gets, into ``occluded``.
 
@@ -242,25 +198,19 @@ class OcclusionExplorer(PhotoView):
             Row and column of the window in the shown map's grid.
         """
         shown = self._shown
-        if shown is None:
+        if shown is None or shown.result is None:
             raise OcclusionError("there is no occlusion map yet; press Run first")
-        settings, result = shown
-        occluded = occlude_window(settings.x, result.grid, i, j, settings.baseline)
+        result = shown.result
+        occluded = occlude_window(shown.x, result.grid, i, j, shown.baseline)
         ys, xs = result.grid.box(i, j)
         prob = float(result.probs[i, j])
         if math.isnan(prob):  # the run stopped before this window: one forward pass
-            prob = class_prob(self._net, occluded, settings.target)
+            prob = class_prob(self._net, occluded, shown.target)
         picture = Image.fromarray(self._net.preprocess.denormalise(occluded))
         self.occluded = {
-            "i": i,
-            "j": j,
-            "box": [ys.start, ys.stop, xs.start, xs.stop],
-            "image": png_bytes(picture),
-            "prob": prob,
-            "clean_prob": result.prob,
-            "target": settings.target,
-            "label": self._net.label(settings.target),
-        }
+            "i": i, "j": j, "box": [ys.start, ys.stop, xs.start, xs.stop], "image": png_bytes(picture), "prob": prob,
+            "clean_prob": result.prob, "target": shown.target, "label": self._net.label(shown.target),
+        }  # fmt: skip
 
     @property
     def result(self) -> Optional[Occlusion]:
@@ -271,22 +221,60 @@ class OcclusionExplorer(PhotoView):
         super().close()
         self._shown = None
 
-    # -- front-end requests ---------------------------------------------------------------------------------
-    def handle_message(self, content: dict, buffers: List[bytes]) -> None:
-        kind = content.get("type")
-        if kind == "run":
-            self.run()
-        elif kind == "select":
-            shown = self._shown
-            if shown is not None:
-                self.show_window(*window_at(shown.result.grid, int(content["y"]), int(content["x"])))
-        else:
-            super().handle_message(content, buffers)
+    @on("select")
+    def _on_select(self, request: Request) -> None:
+        shown = self._shown
+        if shown is not None and shown.result is not None:
+            self.show_window(*window_at(shown.result.grid, request.whole("y"), request.whole("x")))
+
+    # -- the stream -----------------------------------------------------------------------------------------
+    def freeze(self) -> Settings:
+        """The current settings, checked (raises the engine's message for bad ones)."""
+        if self._x is None:
+            raise ImageError("there is no image to occlude yet; load one with set_image(...) or the image picker")
+        check_settings(tuple(self._x.shape[-2:]), self.window, self.stride, self.baseline)
+        return Settings(self._x, self.target, self.window, self.stride, self.baseline)
+
+    def updates(self, settings: Settings) -> Iterator[Update[Occlusion]]:
+        s = settings
+        return occlusion_steps(self._net, s.x, s.target, s.window, s.stride, s.baseline)
+
+    def present(
+        self, settings: Settings, update: Optional[Update[Occlusion]], seconds: float, final: bool = False
+    ) -> Dict[str, Any]:
+        """The map so far, with the windows done and an ETA (and the run behind it, which a click on the map refers
+        to); ``None``: a run starts, the old map goes."""
+        result = update.result if update is not None else None
+        if result is None and final:
+            return {}
+        if result is None:
+            return {"_shown": None, "heatmap": {}, "occluded": {}, "done": 0, "total": 0}
+        heatmap = {**encode_array(result.preview), "quantity": QUANTITY}
+        shown = {"_shown": replace(settings, result=result), "heatmap": heatmap, "done": result.done,
+                 "total": result.total}  # fmt: skip
+        if not final and result.done:
+            eta = seconds / result.done * (result.total - result.done)
+            label = self._net.label(settings.target)
+            shown["status"] = f"occluding “{label}”: {result.done}/{result.total} windows, about {eta_text(eta)} left"
+        return shown
+
+    def summary(self, settings: Settings, update: Optional[Update[Occlusion]], outcome: str, seconds: float) -> str:
+        result = update.result if update is not None else None
+        if result is None:
+            return f"{outcome} before the first window"
+        if result.done < result.total:
+            return f"stopped after {result.done}/{result.total} windows ({seconds:.1f} s); the map shows those"
+        i, j = divmod(int(result.scores.argmin()), result.scores.shape[1])
+        reuse = f" ({result.recomputed:.0%} of the network recomputed per window)" if result.recomputed < 1 else ""
+        return (
+            f"occlusion of “{self._net.label(settings.target)}” ({result.prob:.1%}): {result.total} windows in "
+            f"{seconds:.1f} s{reuse}; window ({i}, {j}) hurts most ({result.probs[i, j]:.1%} left)"
+        )
 
     # -- settings -------------------------------------------------------------------------------------------
     def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
-        self.stop()  # frames it sends meanwhile are for the old picture and are dropped (see _publish)
-        self.wait()  # within one chunk; then its "stopped" status cannot overwrite the hint below
+        self.stop()
+        self.wait()  # within one chunk; then its results and "stopped" status cannot overwrite the new picture's
         self._shown = None
         with self.hold_sync():
             self.heatmap, self.occluded, self.done, self.total = {}, {}, 0, 0
@@ -309,62 +297,3 @@ class OcclusionExplorer(PhotoView):
                 f"press Run to occlude “{self._net.label(self.target)}”: window {self.window}, stride {self.stride}, "
                 f"baseline {self.baseline}"
             )
-
-    def _settings(self) -> Settings:
-        """The current settings, checked (raises the engine's message for bad ones)."""
-        if self._x is None:
-            raise ImageError("there is no image to occlude yet; load one with set_image(...) or the image picker")
-        check_settings(tuple(self._x.shape[-2:]), self.window, self.stride, self.baseline)
-        return Settings(self._image_id, self._x, self.target, self.window, self.stride, self.baseline)
-
-    # -- the job --------------------------------------------------------------------------------------------
-    def _occlude(self, settings: Settings, job: Job) -> None:
-        """Run the engine chunk by chunk, publishing at most one map per FRAME_INTERVAL and always the last."""
-        label = self._net.label(settings.target)
-        steps = occlusion_steps(
-            self._net, settings.x, settings.target, settings.window, settings.stride, settings.baseline
-        )
-        self._publish(job, settings, None, f"occluding “{label}”…")
-        begin = sent = time.perf_counter()
-        result: Optional[Occlusion] = None
-        try:
-            for result in steps:
-                if job.cancelled.is_set():
-                    break
-                now = time.perf_counter()
-                if result.done < result.total and now - sent >= FRAME_INTERVAL:
-                    sent = now
-                    eta = (now - begin) / result.done * (result.total - result.done)
-                    status = f"occluding “{label}”: {result.done}/{result.total} windows, about {eta_text(eta)} left"
-                    self._publish(job, settings, result, status)
-        finally:
-            steps.close()
-        if result is None:
-            return
-        seconds = time.perf_counter() - begin
-        if result.done < result.total:
-            note = f"stopped after {result.done}/{result.total} windows ({seconds:.1f} s); the map shows those"
-        else:
-            i, j = divmod(int(result.scores.argmin()), result.scores.shape[1])
-            reuse = f" ({result.recomputed:.0%} of the network recomputed per window)" if result.recomputed < 1 else ""
-            note = (
-                f"occlusion of “{label}” ({result.prob:.1%}): {result.total} windows in {seconds:.1f} s{reuse}; "
-                f"window ({i}, {j}) hurts most ({result.probs[i, j]:.1%} left)"
-            )
-        self._publish(job, settings, result, note)
-
-    def _publish(self, job: Job, settings: Settings, result: Optional[Occlusion], status: str) -> None:
-        """Show ``result`` (``None``: a run starts, clear the old map) unless a newer run or another picture
-        has replaced ``job``'s."""
-        with self._lock:
-            if not job.current or settings.image_id != self._image_id:
-                return
-            self._shown = Shown(settings, result) if result is not None else None
-            with self.hold_sync():
-                if result is None:
-                    self.heatmap, self.occluded, self.done, self.total = {}, {}, 0, 0
-                else:
-                    self.heatmap = {**encode_array(result.preview), "quantity": QUANTITY}
-                    self.done, self.total = result.done, result.total
-                    self.progress = result.fraction
-                self.status = status

@@ -19,6 +19,7 @@ from ..engine.layers import LayerRecord
 from ..engine.model import Net, Prediction
 from .base import ViewWidget
 from .encoding import png_bytes
+from .requests import Request, on
 
 COLORMAPS = ("inferno", "viridis", "jet", "gray")
 MAX_UPLOAD_BYTES = 20 * 2**20
@@ -139,16 +140,15 @@ class PhotoView(ViewWidget):
         self._net = None
         self._x = None
 
-    def handle_message(self, content: dict, buffers: List[bytes]) -> None:
-        kind = content.get("type")
-        if kind == "sample":
-            name = str(content.get("name"))
-            self.set_image(sample_image(name))
-            self.sample = name
-        elif kind == "upload":
-            self._upload(str(content.get("name") or "the file"), buffers)
-        else:
-            super().handle_message(content, buffers)
+    @on("sample")
+    def _on_sample(self, request: Request) -> None:
+        name = request.text("name")
+        self.set_image(sample_image(name))
+        self.sample = name
+
+    @on("upload")
+    def _on_upload(self, request: Request) -> None:
+        self._upload(request.text("name") or "the file", request.buffers)
 
     def _upload(self, name: str, buffers: Sequence[bytes]) -> None:
         """Check an uploaded file (size, then content) and show it; problems name the file."""

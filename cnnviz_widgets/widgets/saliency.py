@@ -30,12 +30,15 @@ from ..engine.attribution import (
     sanity_check,
 )
 from ..engine.attribution.methods import base_options
+from ..engine.errors import ViewError
 from ..engine.images import ImageError, ImageLike
 from ..engine.layers import LayerError, LayerRecord, default_cam_layer, list_choices, resolve_layer
 from ..engine.model import Net, Prediction
-from .base import Job, shows_errors
+from .base import shows_errors
 from .encoding import encode_array
+from .jobs import Job
 from .photo import PhotoView, as_net, check_target, layer_rows, prepare
+from .requests import Request, on
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -71,7 +74,7 @@ class Computed(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Request:
+class Settings:
     """Everything one map depends on, frozen when a job is submitted (the traits may change meanwhile)."""
 
     key: Key
@@ -240,18 +243,18 @@ class SaliencyExplorer(PhotoView):
         steps : int
             Groups of layers randomised one after the other (on a copy of the model).
         """
-        request, net = self._request(self.method), self._net
+        settings, net = self._freeze(self.method), self._net
 
         def work(job: Job) -> None:
-            title = METHODS[request.method].title
+            title = METHODS[settings.method].title
             job.progress(0.0, f"sanity check of {title}: randomising the model in {steps} steps…")
             result = sanity_check(
                 net,
-                request.x,
-                request.target,
-                request.method,
-                request.layer,
-                options=request.options,
+                settings.x,
+                settings.target,
+                settings.method,
+                settings.layer,
+                options=settings.options,
                 forward_args=self._forward_args,
                 steps=steps,
                 progress=job.progress,
@@ -260,10 +263,10 @@ class SaliencyExplorer(PhotoView):
             correlation = [float(c) for c in result.correlation]
             self._store_analysis(
                 "sanity",
-                request.key,
+                settings.key,
                 {
-                    "method": request.method,
-                    "layer": request.layer,
+                    "method": settings.method,
+                    "layer": settings.layer,
                     "names": list(result.names),
                     "correlation": correlation,
                     "maps": encode_array(result.maps),
@@ -285,17 +288,17 @@ class SaliencyExplorer(PhotoView):
         steps : int
             Pixel fractions between 0 and 1 at which the class probability is measured.
         """
-        request, net = self._request(self.method), self._net
+        settings, net = self._freeze(self.method), self._net
 
         def work(job: Job) -> None:
-            computed = self._cache.get(request.key) or self._produce(job, request, 0.0, 0.5, "")
-            title = METHODS[request.method].title
+            computed = self._cache.get(settings.key) or self._produce(job, settings, 0.0, 0.5, "")
+            title = METHODS[settings.method].title
             job.progress(0.5, f"deleting and inserting pixels in {title} order…")
             result = deletion_insertion(
                 net,
-                request.x,
+                settings.x,
                 computed.map,
-                request.target,
+                settings.target,
                 steps,
                 forward_args=self._forward_args,
                 progress=lambda f: job.progress(0.5 + f / 2),
@@ -303,9 +306,9 @@ class SaliencyExplorer(PhotoView):
             job.check()
             self._store_analysis(
                 "curves",
-                request.key,
+                settings.key,
                 {
-                    "method": request.method,
+                    "method": settings.method,
                     "fractions": result.fractions.tolist(),
                     "deletion": result.deletion.tolist(),
                     "insertion": result.insertion.tolist(),
@@ -325,12 +328,7 @@ class SaliencyExplorer(PhotoView):
         if self._charts is None:
             from .charts import AnalysisCharts
 
-            charts = AnalysisCharts()
-            charts.show_sanity(self.sanity)
-            charts.show_curves(self.curves)
-            self.observe(lambda change: charts.show_sanity(change.new), names="sanity")
-            self.observe(lambda change: charts.show_curves(change.new), names="curves")
-            self._charts = charts
+            self._charts = AnalysisCharts(self)
         return self._charts.box
 
     def dashboard(self) -> "ipywidgets.HBox":
@@ -345,16 +343,14 @@ class SaliencyExplorer(PhotoView):
             self._charts.close()
         self._cache = {}
 
-    # -- front-end requests ---------------------------------------------------------------------------------
-    def handle_message(self, content: dict, buffers: List[bytes]) -> None:
-        kind = content.get("type")
-        what = content.get("what")
-        if kind == "run" and what == "sanity":
-            self.run_sanity_check()
-        elif kind == "run" and what == "faithfulness":
-            self.run_deletion_insertion()
-        else:
-            super().handle_message(content, buffers)
+    # -- front-end wanted ---------------------------------------------------------------------------------
+    @on("run")
+    def _on_run(self, request: Request) -> None:
+        """The analysis buttons: ``what`` is ``"sanity"`` or ``"faithfulness"``."""
+        what = request.text("what")
+        if what not in ANALYSES:
+            raise ViewError(f"unknown analysis {what!r}; choose one of: {', '.join(ANALYSES)}")
+        ANALYSES[what](self)
 
     # -- settings -------------------------------------------------------------------------------------------
     def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
@@ -404,8 +400,8 @@ class SaliencyExplorer(PhotoView):
         base = tuple(sorted(base_options(method, self._applied).items()))  # the noise tunnel's base method's
         return (self._image_id, self.target, method, layer, options + base)
 
-    def _request(self, method: str) -> Request:
-        """A frozen request for ``method`` under the current settings; raises naming the valid choices."""
+    def _freeze(self, method: str) -> Settings:
+        """A frozen settings for ``method`` under the current settings; raises naming the valid choices."""
         if self._x is None:
             raise ImageError("there is no image to explain yet; load one with set_image(...) or the image picker")
         get_method(method)
@@ -424,7 +420,7 @@ class SaliencyExplorer(PhotoView):
                 )
             layer = self.layer
         options = dict(self._applied[method], method_options=base_options(method, self._applied))
-        return Request(self._key(method), method, layer, options, self._x, self.target)
+        return Settings(self._key(method), method, layer, options, self._x, self.target)
 
     def _publish(self) -> None:
         """Derive the view's traits from the cache for the current settings (stale results drop out)."""
@@ -460,53 +456,53 @@ class SaliencyExplorer(PhotoView):
             if not missing:
                 job.cancel()  # compare was switched off: the rest of the grid is not needed now
         if missing:
-            requests = [self._request(m) for m in missing]
-            job = self.submit(functools.partial(self._fill, requests, len(order)))
+            wanted = [self._freeze(m) for m in missing]
+            job = self.submit(functools.partial(self._fill, wanted, len(order)))
             if self.compare:
                 self._grid = (job, keys)
 
-    def _fill(self, requests: List[Request], total: int, job: Job) -> None:
-        """Compute ``requests`` one after the other, publishing each map as it finishes."""
-        start, done = time.perf_counter(), total - len(requests)
-        for k, request in enumerate(requests):
+    def _fill(self, wanted: List[Settings], total: int, job: Job) -> None:
+        """Compute ``wanted`` one after the other, publishing each map as it finishes."""
+        start, done = time.perf_counter(), total - len(wanted)
+        for k, settings in enumerate(wanted):
             label = (
-                f"{done + k + 1}/{total} {METHODS[request.method].title}…"
+                f"{done + k + 1}/{total} {METHODS[settings.method].title}…"
                 if total > 1
-                else f"computing {request.method}…"
+                else f"computing {settings.method}…"
             )
-            computed = self._produce(job, request, k / len(requests), (k + 1) / len(requests), label)
+            computed = self._produce(job, settings, k / len(wanted), (k + 1) / len(wanted), label)
         summary = computed.note
         if total > 1:
-            summary = f"compared {total} methods for “{self._net.label(requests[0].target)}” in {time.perf_counter() - start:.1f} s"
+            summary = f"compared {total} methods for “{self._net.label(wanted[0].target)}” in {time.perf_counter() - start:.1f} s"
         job.progress(1.0, summary)
 
-    def _produce(self, job: Job, request: Request, low: float, high: float, label: str) -> Computed:
+    def _produce(self, job: Job, settings: Settings, low: float, high: float, label: str) -> Computed:
         """Compute one map (progress spanning ``low..high``), cache it and publish it."""
         job.progress(low, label)
         start = time.perf_counter()
         result = explain(
             self._net,
-            request.x,
-            request.target,
-            request.method,
-            request.layer,
+            settings.x,
+            settings.target,
+            settings.method,
+            settings.layer,
             progress=lambda f: job.progress(low + f * (high - low)),
             forward_args=self._forward_args,
-            **request.options,
+            **settings.options,
         )
         job.check()
-        computed = Computed(result.map[0], self._note(request, result, time.perf_counter() - start))
-        self._cache[request.key] = computed
+        computed = Computed(result.map[0], self._note(settings, result, time.perf_counter() - start))
+        self._cache[settings.key] = computed
         while len(self._cache) > CACHE_SIZE:
             del self._cache[next(iter(self._cache))]
         self._publish()
         return computed
 
-    def _note(self, request: Request, result: Explanation, seconds: float) -> str:
+    def _note(self, settings: Settings, result: Explanation, seconds: float) -> str:
         """The status line of a finished map; integrated gradients add their completeness error, and the
         method's notes follow (e.g. guided backprop on a model without rectifiers)."""
-        where = f" at {request.layer}" if request.layer else ""
-        note = f"{request.method}{where} for “{self._net.label(request.target)}” in {1000 * seconds:.0f} ms"
+        where = f" at {settings.layer}" if settings.layer else ""
+        note = f"{settings.method}{where} for “{self._net.label(settings.target)}” in {1000 * seconds:.0f} ms"
         if result.error is not None:
             error = float(result.error[0])
             gap = float(result.attribution[0].double().sum()) - error  # f(x) - f(baseline)
@@ -519,3 +515,7 @@ class SaliencyExplorer(PhotoView):
         self._analysed[name] = key
         if key == self._key(self.method):
             setattr(self, name, value)
+
+
+ANALYSES = {"sanity": SaliencyExplorer.run_sanity_check, "faithfulness": SaliencyExplorer.run_deletion_insertion}
+"""The analyses the view's buttons run, by the ``what`` of their settings."""

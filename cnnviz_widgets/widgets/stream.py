@@ -1,0 +1,106 @@
+"""StreamView: a view whose Run freezes its settings, runs an engine generator in the background and streams its
+partial results to the browser, paced by the browser's acknowledgements, then shows the final one and a summary.
+
+A subclass says how: :meth:`freeze` (the settings as one frozen dataclass, checked), :meth:`updates` (the engine's
+generator of :class:`~cnnviz_widgets.engine.progress.Update`\\ s), :meth:`present` (the traits that show an update;
+``None`` clears them) and :meth:`summary` (the status line at the end).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar, Dict, Generic, Iterator, Optional, TypeVar
+
+import traitlets
+
+from ..engine.progress import Update
+from .frames import FramePacer
+from .jobs import Job
+from .photo import PhotoView
+from .requests import Request, on
+
+S = TypeVar("S")
+
+
+class StreamView(PhotoView, Generic[S]):
+    """A photo view that streams an engine generator's results (see the module's docstring).
+
+    ``FRAME_INTERVAL`` is the least time between two partial results (about 10 a second); ``ACK_PATIENCE`` how
+    long a partial result waits for the browser's acknowledgement before the next is sent anyway.
+    """
+
+    FRAME_INTERVAL: ClassVar[float] = 0.1
+    ACK_PATIENCE: ClassVar[float] = 1.0
+
+    frame_seq = traitlets.Int(
+        0, help="Number of the latest partial result, which the view acknowledges once drawn."
+    ).tag(sync=True)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._pacer = FramePacer(self.FRAME_INTERVAL, self.ACK_PATIENCE)
+
+    # -- what a subclass says -------------------------------------------------------------------------------
+    def freeze(self) -> S:
+        """The current settings, checked and frozen (the traits may change while the job runs)."""
+        raise NotImplementedError
+
+    def updates(self, settings: S) -> Iterator[Update[Any]]:
+        """The engine's generator for ``settings``."""
+        raise NotImplementedError
+
+    def present(
+        self, settings: S, update: Optional[Update[Any]], seconds: float, final: bool = False
+    ) -> Dict[str, Any]:
+        """The traits that show ``update``, partial while the run goes on, ``final`` when it has ended (done, stopped
+        or failed; ``update`` is ``None`` if it ended before the first one); ``None`` and not ``final``: a run starts.
+        The traits are set in the order given."""
+        raise NotImplementedError
+
+    def summary(self, settings: S, update: Optional[Update[Any]], outcome: str, seconds: float) -> str:
+        """The status line when the run ends: ``outcome`` is ``"done"``, ``"stopped"`` or ``"failed"``."""
+        raise NotImplementedError
+
+    # -- what it gets -----------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Start a run with the current settings in the background (bad settings raise here, from the view's Run:
+        in the banner); :meth:`stop` ends it at its next update, :meth:`wait` blocks until it is over."""
+        settings = self.freeze()
+        updates = self.updates(settings)
+        self.submit(lambda job: self.stream(job, settings, updates, fresh=True))
+
+    @on("run")
+    def _on_run(self, _request: Request) -> None:
+        self.run()
+
+    @on("ack")
+    def _on_ack(self, request: Request) -> None:
+        self._pacer.ack(request.whole("seq"))
+
+    def stream(self, job: Job, settings: S, updates: Iterator[Update[Any]], *, fresh: bool) -> None:
+        """Drive ``updates``: clear the old result (``fresh``), publish partial results when the browser is ready for
+        one, and always the last result with the summary, also after Stop or a failure."""
+        begin = time.perf_counter()
+        last: Optional[Update[Any]] = None
+        outcome = "failed"
+        try:
+            if fresh:
+                self.publish(job, **self.present(settings, None, 0.0))
+            for update in updates:
+                last = update
+                if job.cancelled.is_set():
+                    break
+                if update.fraction < 1 and self._pacer.due():
+                    seconds = time.perf_counter() - begin
+                    self.publish(
+                        job, frame_seq=self._pacer.sent(), progress=update.fraction,
+                        **self.present(settings, update, seconds),
+                    )  # fmt: skip
+            outcome = "stopped" if job.cancelled.is_set() or last is None or last.fraction < 1 else "done"
+        finally:
+            updates.close()
+            seconds = time.perf_counter() - begin
+            shown = self.present(settings, last, seconds, final=True)
+            progress = last.fraction if last is not None else 0.0
+            status = self.summary(settings, last, outcome, seconds)
+            self.publish(job, **{**shown, "progress": progress, "status": status})
