@@ -1,11 +1,14 @@
 """The plain-PyTorch engine behind every view: no widget code below this package."""
 
+from .activations import channel_maps
 from .attribution import (
     METHODS,
     AttributionError,
     deconvnet,
     deletion_insertion,
+    deletion_insertion_steps,
     explain,
+    explain_steps,
     grad_cam,
     grad_cam_pp,
     gradient,
@@ -13,15 +16,17 @@ from .attribution import (
     guided_grad_cam,
     input_x_gradient,
     integrated_gradients,
+    integrated_gradients_steps,
     saliency,
     sanity_check,
+    sanity_check_steps,
     smoothgrad,
+    smoothgrad_steps,
 )
 from .errors import CnnvizError, SettingError
 from .featurevis import VISUALIZATION_OPTIONS, FeatureVisError, Frame, Visualization, feature_visualization, visualize
 from .hooks import capture
 from .images import ImageError, load_image, sample_image
-from .activations import channel_maps
 from .layers import LayerError, LayerRecord, ReceptiveField, default_cam_layer, default_layer, layers, resolve_layer
 from .model import ModelError, Net, Prediction, Preprocess, load_model
 from .occlusion import Occlusion, OcclusionError, occlude_window, occlusion, occlusion_steps
@@ -56,7 +61,9 @@ __all__ = [
     "default_cam_layer",
     "default_layer",
     "deletion_insertion",
+    "deletion_insertion_steps",
     "explain",
+    "explain_steps",
     "grad_cam",
     "grad_cam_pp",
     "gradient",
@@ -64,6 +71,7 @@ __all__ = [
     "guided_grad_cam",
     "input_x_gradient",
     "integrated_gradients",
+    "integrated_gradients_steps",
     "last",
     "layers",
     "load_image",
@@ -77,7 +85,9 @@ __all__ = [
     "sample_image",
     "saliency",
     "sanity_check",
+    "sanity_check_steps",
     "smoothgrad",
+    "smoothgrad_steps",
     "Visualization",
     "feature_visualization",
     "visualize",

@@ -303,7 +303,8 @@ class OcclusionExplorer(PhotoView):
         begin = sent = time.perf_counter()
         result: Optional[Occlusion] = None
         try:
-            for result in steps:
+            for update in steps:
+                result = update.result
                 if job.cancelled.is_set():
                     break
                 now = time.perf_counter()

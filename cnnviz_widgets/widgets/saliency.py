@@ -24,10 +24,10 @@ from ..engine.attribution import (
     METHODS,
     AttributionError,
     Explanation,
-    deletion_insertion,
-    explain,
+    deletion_insertion_steps,
+    explain_steps,
     get_method,
-    sanity_check,
+    sanity_check_steps,
 )
 from ..engine.attribution.methods import base_options
 from ..engine.images import ImageError, ImageLike
@@ -231,7 +231,7 @@ class SaliencyExplorer(PhotoView):
         def work(job: Job) -> None:
             title = METHODS[request.method].title
             job.progress(0.0, f"sanity check of {title}: randomising the model in {steps} steps…")
-            result = sanity_check(
+            for update in sanity_check_steps(
                 net,
                 request.x,
                 request.target,
@@ -240,9 +240,9 @@ class SaliencyExplorer(PhotoView):
                 options=request.options,
                 forward_args=self._forward_args,
                 steps=steps,
-                progress=job.progress,
-            )
-            job.check()
+            ):
+                job.progress(update.fraction)
+            result = update.result
             correlation = [float(c) for c in result.correlation]
             self._store_analysis(
                 "sanity",
@@ -277,16 +277,11 @@ class SaliencyExplorer(PhotoView):
             computed = self._cache.get(request.key) or self._produce(job, request, 0.0, 0.5, "")
             title = METHODS[request.method].title
             job.progress(0.5, f"deleting and inserting pixels in {title} order…")
-            result = deletion_insertion(
-                net,
-                request.x,
-                computed.map,
-                request.target,
-                steps,
-                forward_args=self._forward_args,
-                progress=lambda f: job.progress(0.5 + f / 2),
-            )
-            job.check()
+            for update in deletion_insertion_steps(
+                net, request.x, computed.map, request.target, steps, forward_args=self._forward_args
+            ):
+                job.progress(0.5 + update.fraction / 2)
+            result = update.result
             self._store_analysis(
                 "curves",
                 request.key,
@@ -465,17 +460,17 @@ class SaliencyExplorer(PhotoView):
         """Compute one map (progress spanning ``low..high``), cache it and publish it."""
         job.progress(low, label)
         start = time.perf_counter()
-        result = explain(
+        for update in explain_steps(
             self._net,
             request.x,
             request.target,
             request.method,
             request.layer,
-            progress=lambda f: job.progress(low + f * (high - low)),
             forward_args=self._forward_args,
             **request.options,
-        )
-        job.check()
+        ):
+            job.progress(low + update.fraction * (high - low))
+        result = update.result
         computed = Computed(result.map[0], self._note(request, result, time.perf_counter() - start))
         self._cache[request.key] = computed
         while len(self._cache) > CACHE_SIZE:
