@@ -23,12 +23,13 @@ from .attribution import (
     smoothgrad,
     smoothgrad_steps,
 )
-from .errors import CnnvizError, SettingError
+from .errors import CnnvizError, LayerError, SettingError
 from .featurevis import VISUALIZATION_OPTIONS, FeatureVisError, Frame, Visualization, feature_visualization, visualize
 from .hooks import capture
 from .images import ImageError, load_image, sample_image
-from .layers import LayerError, LayerRecord, ReceptiveField, default_cam_layer, default_layer, layers, resolve_layer
+from .layers import LayerRecord, ReceptiveField, default_cam_layer, default_layer, layers
 from .model import ModelError, Net, Prediction, Preprocess, load_model
+from .names import OUTPUT, resolve_layer
 from .occlusion import Occlusion, OcclusionError, occlude_window, occlusion, occlusion_steps
 from .progress import Update, last
 from .replica import private, replica
@@ -45,6 +46,7 @@ __all__ = [
     "METHODS",
     "ModelError",
     "Net",
+    "OUTPUT",
     "Occlusion",
     "Option",
     "OcclusionError",

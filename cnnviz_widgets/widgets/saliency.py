@@ -31,8 +31,9 @@ from ..engine.attribution import (
 )
 from ..engine.attribution.methods import base_options
 from ..engine.images import ImageError, ImageLike
-from ..engine.layers import LayerError, LayerRecord, default_cam_layer, list_choices, resolve_layer
+from ..engine.layers import LayerError, LayerRecord, default_cam_layer
 from ..engine.model import Net, Prediction
+from ..engine.names import list_choices, resolve_layer
 from .base import Job, shows_errors
 from .encoding import encode_array
 from .photo import PhotoView, as_net, check_target, layer_rows, prepare

@@ -17,7 +17,7 @@ from torch import nn
 from ..errors import AttributionError, CnnvizError
 from ..hooks import Capture, capture
 from ..inputs import check_finite, class_indices, class_scores
-from ..layers import resolve_layer
+from ..names import resolve_layer, split_unit
 from ..replica import logits_expected
 
 Target = Union[int, Sequence[int], torch.Tensor, Callable[[torch.Tensor], torch.Tensor], str]
@@ -35,14 +35,14 @@ class Unit:
     @classmethod
     def parse(cls, model: nn.Module, spec: str) -> "Unit":
         """Read ``"layer:channel"`` or ``"layer:channel:y:x"``; the layer must exist in ``model``."""
-        layer, _, rest = spec.partition(":")
-        parts = rest.split(":") if rest else []
-        if len(parts) not in (1, 3) or not all(p.strip().lstrip("-").isdigit() for p in parts):
+        parsed = split_unit(spec)
+        if parsed is None or len(parsed[1]) not in (1, 3):
             raise AttributionError(
-                f"unit target {spec!r} is not 'layer:channel' or 'layer:channel:y:x' (e.g. 'layer4:12' or 'layer4:12:3:3')"
+                f"unit target {spec!r} is not 'layer:channel' or 'layer:channel:y:x' "
+                "(e.g. 'layer4:12' or 'layer4:12:3:3')"
             )
+        layer, numbers = parsed
         resolve_layer(model, layer)
-        numbers = [int(p) for p in parts]
         return cls(layer, *numbers)
 
     def score(self, act: torch.Tensor) -> torch.Tensor:
