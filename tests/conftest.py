@@ -80,6 +80,17 @@ def eval_mode(model: torch.nn.Module, requires_grad: Optional[bool] = None) -> I
             p.requires_grad_(flag)
 
 
+def drain(updates, fractions: Optional[list] = None):
+    r"""The final result of a long engine call (a generator of ``Update``\ s), each update's fraction appended
+    to ``fractions``."""
+    result = None
+    for update in updates:
+        if fractions is not None:
+            fractions.append(update.fraction)
+        result = update.result
+    return result
+
+
 def shown_frames(vis, steps: int, every: int = 8) -> list:
     """The frames of ``steps`` more steps of a feature visualisation, one every ``every`` steps and the last."""
     return [update.result for update in vis.steps(steps, every) if update.result is not None]
@@ -133,6 +144,24 @@ class SmallCNN(torch.nn.Module):
         y = torch.relu(self.bn(self.conv(x)))
         y = self.pool(torch.relu(self.conv2(y)))
         return self.head(y.mean(dim=(2, 3)))
+
+
+class Counting(torch.nn.Module):
+    """Wraps a model and counts its forward passes (no hooks involved) in a list, which the engine's replica
+    of the model shares (an int attribute would be the replica's own)."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+        self.log: list = []
+
+    @property
+    def calls(self) -> int:
+        return len(self.log)
+
+    def forward(self, x):
+        self.log.append(x.shape[0])
+        return self.inner(x)
 
 
 def small_cnn(seed: int = 0, **kwargs) -> SmallCNN:

@@ -15,28 +15,10 @@ from cnnviz_widgets import engine
 from cnnviz_widgets.engine import AttributionError
 from cnnviz_widgets.engine.attribution import quadrature
 
-from .conftest import Untouched, eval_mode, mixed_state, rel_err, seeded_image, small_cnn
+from .conftest import Counting, Untouched, drain, eval_mode, hook_count, mixed_state, rel_err, seeded_image, small_cnn
 
 HUGE = 1 << 50
 TINY = 1  # one path point / noisy copy per chunk
-
-
-class Counting(nn.Module):
-    """Wraps a model and counts its forward passes (no hooks involved) in a list, which the engine's replica
-    of the model shares (an int attribute would be the replica's own)."""
-
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner = inner
-        self.log: list = []
-
-    @property
-    def calls(self) -> int:
-        return len(self.log)
-
-    def forward(self, x):
-        self.log.append(x.shape[0])
-        return self.inner(x)
 
 
 def graph_bytes(model: nn.Module, x1: torch.Tensor) -> int:
@@ -55,11 +37,15 @@ def graph_bytes(model: nn.Module, x1: torch.Tensor) -> int:
     return sum(saved.values())
 
 
-def run(method, model, x, target, budget, progress=None, seed=0):
+def steps(method, model, x, target, budget, seed=0):
     if method == "integrated_gradients":
-        return engine.integrated_gradients(model, x, target, steps=6, budget=budget, progress=progress)
-    torch.manual_seed(seed)
-    return engine.smoothgrad(model, x, target, samples=6, noise=0.2, budget=budget, progress=progress)
+        return engine.integrated_gradients_steps(model, x, target, steps=6, budget=budget)
+    torch.manual_seed(seed)  # the noise is drawn at the first step, before anything else draws
+    return engine.smoothgrad_steps(model, x, target, samples=6, noise=0.2, budget=budget)
+
+
+def run(method, model, x, target, budget, fractions=None, seed=0):
+    return drain(steps(method, model, x, target, budget, seed), fractions)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +63,7 @@ def test_chunk_size_does_not_change_the_result_and_progress_reaches_1(model, x, 
     seen = {}
     for budget in (TINY, HUGE):
         fractions = []
-        seen[budget] = run(method, copy.deepcopy(model), x, [2, 5], budget, progress=fractions.append)
+        seen[budget] = run(method, copy.deepcopy(model), x, [2, 5], budget, fractions=fractions)
         assert all(b > a for a, b in zip(fractions, fractions[1:])), fractions
         assert fractions[-1] == 1.0 and fractions[0] > 0
         ends = [round(f * 12) for f in fractions]
@@ -90,22 +76,16 @@ def test_chunk_size_does_not_change_the_result_and_progress_reaches_1(model, x, 
 
 @pytest.mark.parametrize("method", ["integrated_gradients", "smoothgrad"])
 @pytest.mark.parametrize("target", [[2, 5], "conv2:3"])
-def test_raising_from_progress_stops_within_one_chunk_and_leaves_no_trace(x, method, target):
-    class Stop(Exception):
-        pass
-
+def test_stopping_the_iteration_stops_within_one_chunk_and_leaves_no_trace(x, method, target):
     model = Counting(mixed_state(small_cnn()))
-    calls = []
-
-    def progress(fraction):
-        calls.append(fraction)
-        if len(calls) == 3:
-            raise Stop
-
     with Untouched(model):
-        with pytest.raises(Stop):
-            run(method, model, x, "inner." + target if isinstance(target, str) else target, TINY, progress)
-    assert model.calls == 3, "work went on after the progress callback raised"
+        updates = steps(method, model, x, "inner." + target if isinstance(target, str) else target, TINY)
+        for done, update in enumerate(updates, 1):
+            assert update.result is None and hook_count(engine.replica(model)) == 0, "hooks live between chunks"
+            if done == 3:
+                break
+        updates.close()
+    assert model.calls == 3, "work went on after the caller stopped iterating"
 
 
 @pytest.mark.parametrize("method", ["integrated_gradients", "smoothgrad"])
@@ -114,7 +94,7 @@ def test_per_image_targets_with_chunks_that_straddle_images(model, x, method):
     the second chunk holds rows of image 0 and image 1."""
     budget = int(4.5 * graph_bytes(model, x[:1]))
     fractions = []
-    both = run(method, copy.deepcopy(model), x, [2, 5], budget, progress=fractions.append)
+    both = run(method, copy.deepcopy(model), x, [2, 5], budget, fractions=fractions)
     ends = [round(f * 12) for f in fractions]
     assert ends == [1, 5, 9, 12], ends
     assert any(a < 6 < b for a, b in zip(ends, ends[1:])), "no chunk straddles the two images"
@@ -145,7 +125,7 @@ def test_the_cost_of_a_row_is_measured_once_per_model_and_input_shape(model, x, 
     ends = []
     for images in (x, x, x[:, :, :8]):  # the same shape twice, then a new one
         fractions = []
-        run(method, fresh, images, [2, 5], HUGE, progress=fractions.append)
+        run(method, fresh, images, [2, 5], HUGE, fractions=fractions)
         ends.append([round(f * 12) for f in fractions])
     assert ends == [[1, 7, 12], [6, 12], [1, 7, 12]], ends
 

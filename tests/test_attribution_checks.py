@@ -12,7 +12,7 @@ from cnnviz_widgets import engine
 from cnnviz_widgets.engine import AttributionError
 from cnnviz_widgets.engine.attribution import rank_correlation
 
-from .conftest import Untouched, eval_mode, mixed_state, seeded_image, small_cnn
+from .conftest import Untouched, drain, eval_mode, mixed_state, seeded_image, small_cnn
 
 # --- rank correlation -------------------------------------------------------------------------------
 
@@ -66,9 +66,7 @@ def test_sanity_check_shapes_order_and_first_map(image, method, layer):
     options = {"steps": 6, "rule": "riemann_middle"} if method == "integrated_gradients" else {}
     fractions = []
     with Untouched(mixed_state(model)):
-        result = engine.sanity_check(
-            model, image, 3, method, layer, options=options, steps=4, progress=fractions.append
-        )
+        result = drain(engine.sanity_check_steps(model, image, 3, method, layer, options=options, steps=4), fractions)
     # four parameterised layers, randomised top down, one per step
     assert result.names == ["original", "head", "conv2", "bn", "conv"]
     assert result.maps.shape == (5, 16, 16)

@@ -11,10 +11,9 @@ import torch.nn.functional as F
 from captum.attr import Occlusion as CaptumOcclusion
 from torch import nn
 
-from cnnviz_widgets import engine
 from cnnviz_widgets.engine.occlusion import Grid, OcclusionError, make_fill, occlusion, occlusion_steps
 
-from .conftest import Untouched, mixed_state, seeded_image, small_cnn
+from .conftest import Counting, Untouched, drain, mixed_state, seeded_image, small_cnn
 
 TOL = 1e-4  # the bound on max |ours - captum| over the score map
 
@@ -107,9 +106,11 @@ def test_baselines_equal_captum_given_the_same_fill(model, baseline):
 def test_coarse_windows_come_first_and_already_give_a_full_map(model):
     x = seeded_image(1, 3, 32, 32, seed=3)
     grid = Grid.make((32, 32), 8, 4)  # 7 x 7 windows; the coarse 4 x 4 of them (stride 8) tile the image
-    partial = []
-    final = occlusion(model, x, 1, 8, 4, progress=partial.append, budget=1)
+    updates = list(occlusion_steps(model, x, 1, 8, 4, budget=1))
+    partial = [u.result for u in updates]
+    final = occlusion(model, x, 1, 8, 4, budget=1)
     assert [p.done for p in partial] == list(range(1, 50)), "one window per chunk with a tiny budget"
+    assert [u.fraction for u in updates] == [p.done / 49 for p in partial] and updates[-1].fraction == 1.0
     coarse = partial[15]
     assert coarse.done == 16 and {(i, j) for i, j in grid.order()[:16]} == {
         (i, j) for i in range(0, 7, 2) for j in range(0, 7, 2)
@@ -126,7 +127,7 @@ def test_coarse_windows_come_first_and_already_give_a_full_map(model):
 
 def test_the_coarsest_windows_come_first_and_give_a_full_preview(model):
     x = seeded_image(1, 3, 36, 36, seed=3)
-    steps = list(occlusion_steps(model, x, 1, 8, 4, budget=1))  # 8 x 8 windows, one per chunk
+    steps = [u.result for u in occlusion_steps(model, x, 1, 8, 4, budget=1)]  # 8 x 8 windows, one per chunk
     first = steps[3]
     evaluated = {tuple(c) for c in (~torch.isnan(first.scores)).nonzero().tolist()}
     assert evaluated == {(0, 0), (0, 4), (4, 0), (4, 4)}, "every 4th row and column first"
@@ -138,27 +139,28 @@ def test_the_coarsest_windows_come_first_and_give_a_full_preview(model):
     assert all(torch.equal(s.preview, s.map) for s in steps if not torch.isnan(s.map).any())
 
 
-def test_cancel_stops_within_one_chunk_and_returns_the_partial_map():
-    model = mixed_state(small_cnn())
+def test_stopping_the_iteration_stops_within_one_chunk_and_keeps_the_partial_map():
+    model = Counting(mixed_state(small_cnn()))
     x = seeded_image(1, 3, 16, 16, seed=4)
-    calls = []
     with Untouched(model):
-        result = occlusion(model, x, 3, 4, 2, cancel=lambda: len(calls) >= 2, progress=calls.append, budget=1)
-    assert result.done == 2 and len(calls) == 2
+        updates = occlusion_steps(model, x, 3, 4, 2, budget=1)
+        first, second = next(updates), next(updates)
+        calls = model.calls
+        updates.close()
+    assert model.calls == calls, "no window was evaluated after the caller stopped"
+    result = second.result
+    assert result.done == 2 and first.result.done == 1 and second.fraction == 2 / result.total
     assert int((~torch.isnan(result.scores)).sum()) == 2
 
 
-def test_raising_from_progress_stops_and_leaves_the_model_as_it_was():
+def test_an_exception_in_the_caller_between_chunks_leaves_the_model_as_it_was():
     model = mixed_state(small_cnn())
     x = seeded_image(1, 3, 16, 16, seed=4)
-
-    def stop(_partial):
-        raise KeyboardInterrupt
-
     with Untouched(model):
         with pytest.raises(KeyboardInterrupt):
-            occlusion(model, x, 3, 4, 2, progress=stop)
-        list(occlusion_steps(model, x, 3, 8, 4))
+            for _ in occlusion_steps(model, x, 3, 4, 2):
+                raise KeyboardInterrupt
+        assert drain(occlusion_steps(model, x, 3, 8, 4)).done == 9
 
 
 def test_a_model_that_flattens_with_view_works_in_the_default_layout():
@@ -203,7 +205,7 @@ def test_bad_arguments_get_clear_errors_and_leave_no_trace(kwargs, message):
     args = {"target": 1, **kwargs}
     target = args.pop("target")
     with Untouched(model):
-        with pytest.raises(OcclusionError if "out of range" not in message else engine.AttributionError, match=message):
+        with pytest.raises(OcclusionError, match=message):
             occlusion(model, x, target, **args)
 
 
@@ -216,5 +218,5 @@ def test_bad_arguments_get_clear_errors_and_leave_no_trace(kwargs, message):
     ],
 )
 def test_bad_images_get_clear_errors(model, x, message):
-    with pytest.raises(engine.AttributionError, match=message):
+    with pytest.raises(OcclusionError, match=message):
         occlusion(model, x, 1)

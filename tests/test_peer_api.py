@@ -33,7 +33,7 @@ from cnnviz_widgets.engine import AttributionError
 from cnnviz_widgets.engine.attribution import METHODS
 from cnnviz_widgets.engine.errors import CnnvizWarning
 
-from .conftest import rel_err, seeded_image
+from .conftest import drain, rel_err, seeded_image
 
 TOL = 1e-10  # float64
 TOL_IG = 1e-7  # float64 against captum's integrated gradients, whose quadrature weights are rounded to float32
@@ -231,18 +231,20 @@ def test_noise_tunnel_chunks_do_not_change_the_result_and_progress_reaches_1(rel
     seen = {}
     for budget in (1, 1 << 50):
         fractions = []
-        seen[budget] = engine.smoothgrad(
-            relu_net,
-            images,
-            [1, 4],
-            5,
-            0.2,
-            over=over,
-            kind=kind,
-            method_options={"steps": 3} if over == "integrated_gradients" else {},
-            generator=torch.Generator().manual_seed(0),
-            budget=budget,
-            progress=fractions.append,
+        seen[budget] = drain(
+            engine.smoothgrad_steps(
+                relu_net,
+                images,
+                [1, 4],
+                5,
+                0.2,
+                over=over,
+                kind=kind,
+                method_options={"steps": 3} if over == "integrated_gradients" else {},
+                generator=torch.Generator().manual_seed(0),
+                budget=budget,
+            ),
+            fractions,
         )
         assert fractions[-1] == pytest.approx(1.0) and all(b > a for a, b in zip(fractions, fractions[1:]))
         if budget == 1:
@@ -367,16 +369,11 @@ def test_forward_args_go_with_their_images_through_chunked_integrated_gradients(
         return_convergence_delta=True,
     )
     fractions = []
-    ours, error = engine.integrated_gradients(
-        extras_net,
-        images,
-        [1, 4],
-        steps=7,
-        rule=rule,
-        forward_args=extras,
-        budget=1,
-        progress=fractions.append,
-        return_error=True,
+    ours, error = drain(
+        engine.integrated_gradients_steps(
+            extras_net, images, [1, 4], steps=7, rule=rule, forward_args=extras, budget=1, return_error=True
+        ),
+        fractions,
     )
     assert len(fractions) == 14, "one path point per chunk: chunks straddle the two images"
     assert rel_err(ours, ref) < TOL_IG

@@ -379,8 +379,10 @@ def _check_occlusion(case: Case, out: Any) -> None:
     close(out.map, ref_occlusion(case), case)
 
 
-def _check_steps(case: Case, out: Any) -> None:
+def _check_steps(case: Case, updates: Any) -> None:
+    out = [u.result for u in updates]
     assert out[-1].done == out[-1].total and all(a.done <= b.done for a, b in zip(out, out[1:]))
+    assert [u.fraction for u in updates] == [r.done / r.total for r in out] and updates[-1].fraction == 1.0
     _check_occlusion(case, out[-1])
 
 

@@ -114,7 +114,7 @@ def test_partial_maps_stream_at_a_throttled_rate_and_the_last_always_arrives(cat
     assert done == sorted(done) and done[0] < total
     # Every frame is the engine's partial map after the same number of windows.
     x, target = net.tensor(cat), w.target
-    partial = {r.done: r.preview.numpy() for r in occlusion_steps(net.model, x, target, 4, 2)}
+    partial = {u.result.done: u.result.preview.numpy() for u in occlusion_steps(net.model, x, target, 4, 2)}
     # Throttled: about one frame per FRAME_INTERVAL (not one per chunk), plus the last.
     assert len(seen) <= elapsed / occlusion_widget.FRAME_INTERVAL + 2, (len(seen), elapsed)
     assert len(seen) < len(partial), (len(seen), len(partial))
@@ -149,7 +149,9 @@ def test_stop_keeps_the_partial_map_and_ends_within_one_chunk(cat, monkeypatch):
     assert w.status.startswith(f"stopped after {w.done}/{w.total} windows")
     # The partial map stays shown: the engine's preview after that many windows, not yet the full map.
     shown = heat(w)
-    partial = next(r for r in occlusion_steps(net.model, net.tensor(cat), w.target, 4, 2) if r.done == w.done)
+    partial = next(
+        u.result for u in occlusion_steps(net.model, net.tensor(cat), w.target, 4, 2) if u.result.done == w.done
+    )
     assert torch.isnan(partial.map).any(), "stopped before every pixel was covered"
     np.testing.assert_allclose(shown, partial.preview.numpy(), rtol=1e-5, atol=1e-6)
     assert w.result.done == w.done

@@ -1,11 +1,14 @@
 """The plain-PyTorch engine behind every view: no widget code below this package."""
 
+from .activations import channel_maps
 from .attribution import (
     METHODS,
     AttributionError,
     deconvnet,
     deletion_insertion,
+    deletion_insertion_steps,
     explain,
+    explain_steps,
     grad_cam,
     grad_cam_pp,
     gradient,
@@ -13,17 +16,20 @@ from .attribution import (
     guided_grad_cam,
     input_x_gradient,
     integrated_gradients,
+    integrated_gradients_steps,
     saliency,
     sanity_check,
+    sanity_check_steps,
     smoothgrad,
+    smoothgrad_steps,
 )
-from .errors import CnnvizError, SettingError
+from .errors import CnnvizError, LayerError, SettingError
 from .featurevis import VISUALIZATION_OPTIONS, FeatureVisError, Frame, Visualization, feature_visualization, visualize
 from .hooks import capture
 from .images import ImageError, load_image, sample_image
-from .activations import channel_maps
-from .layers import LayerError, LayerRecord, ReceptiveField, default_cam_layer, default_layer, layers, resolve_layer
+from .layers import LayerRecord, ReceptiveField, default_cam_layer, default_layer, layers
 from .model import ModelError, Net, Prediction, Preprocess, load_model
+from .names import OUTPUT, resolve_layer
 from .occlusion import Occlusion, OcclusionError, occlude_window, occlusion, occlusion_steps
 from .progress import Update, last
 from .replica import private, replica
@@ -40,6 +46,7 @@ __all__ = [
     "METHODS",
     "ModelError",
     "Net",
+    "OUTPUT",
     "Occlusion",
     "Option",
     "OcclusionError",
@@ -56,7 +63,9 @@ __all__ = [
     "default_cam_layer",
     "default_layer",
     "deletion_insertion",
+    "deletion_insertion_steps",
     "explain",
+    "explain_steps",
     "grad_cam",
     "grad_cam_pp",
     "gradient",
@@ -64,6 +73,7 @@ __all__ = [
     "guided_grad_cam",
     "input_x_gradient",
     "integrated_gradients",
+    "integrated_gradients_steps",
     "last",
     "layers",
     "load_image",
@@ -77,7 +87,9 @@ __all__ = [
     "sample_image",
     "saliency",
     "sanity_check",
+    "sanity_check_steps",
     "smoothgrad",
+    "smoothgrad_steps",
     "Visualization",
     "feature_visualization",
     "visualize",

@@ -12,7 +12,8 @@ from typing import Collection, Dict, Iterator, List, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
-from .layers import LayerError, resolve_layer
+from .errors import LayerError
+from .names import resolve_layer
 
 
 class StopForward(BaseException):

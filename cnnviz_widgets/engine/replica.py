@@ -72,6 +72,7 @@ _MARK = "_cnnviz_replica"
 uses it as it is (weak: the record, kept by the user's model, owns the replica, not the other way round)."""
 _GUARD = threading.Lock()
 F = TypeVar("F", bound=Callable[..., Any])
+G = TypeVar("G", bound=Callable[..., Iterator[Any]])
 
 
 def _signature(model: nn.Module) -> Tuple[Hashable, ...]:
@@ -220,6 +221,33 @@ def on_replica(fn: F) -> F:
     def run(model: ModelLike, *args: Any, **kwargs: Any) -> Any:
         with private(model) as twin:
             return fn(twin, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
+def steps_on_replica(fn: G) -> G:
+    """Decorate a long engine call, a generator function whose first argument is the model: its body runs on
+    the replica, under :func:`private` while it computes, and between two updates the engine's lock is released
+    and autograd's mode is the caller's again (the body must not yield inside hooks of its own).
+
+    Closing the generator, or dropping it, runs the body's ``finally`` blocks under :func:`private` too.
+    """
+
+    @functools.wraps(fn)
+    def run(model: ModelLike, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        twin = replica(model)
+        steps = fn(twin, *args, **kwargs)
+        try:
+            while True:
+                with private(twin):
+                    try:
+                        update = next(steps)
+                    except StopIteration:
+                        return
+                yield update
+        finally:
+            with private(twin):
+                steps.close()
 
     return run  # type: ignore[return-value]
 

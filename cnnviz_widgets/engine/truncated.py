@@ -25,11 +25,10 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
+from .names import OUTPUT
 from .replica import sources
 from .tracing import hook_free, traced
 
-OUTPUT = ""
-"""The name of the model's output (the root module's name in ``named_modules()``)."""
 _CONV_FUNCTIONS = (F.conv2d, torch.conv2d)
 _MONOTONIC_MODULES = (nn.ReLU, nn.ReLU6)
 _MONOTONIC_FUNCTIONS = (F.relu, torch.relu, F.relu6)

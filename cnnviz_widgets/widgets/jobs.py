@@ -12,7 +12,11 @@ import atexit
 import contextvars
 import threading
 import weakref
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol, TypeVar
+
+from ..engine.progress import Update
+
+T = TypeVar("T")
 
 
 class Host(Protocol):
@@ -65,6 +69,18 @@ class Job:
         """Report progress (0..1) to the view; also a cancellation point."""
         self.check()
         self.host.report(self, float(min(max(fraction, 0.0), 1.0)), status)
+
+    def follow(self, updates: Iterator[Update[T]], low: float = 0.0, high: float = 1.0) -> T:
+        """Drive an engine generator to its final result, reporting its progress as ``low..high`` of the job's;
+        Stop closes it at its next update (raising :class:`Cancelled`)."""
+        try:
+            for update in updates:
+                self.progress(low + update.fraction * (high - low))
+                if update.fraction >= 1 and update.result is not None:
+                    return update.result
+        finally:
+            updates.close()
+        raise RuntimeError("the engine call ended without a final result")
 
     def cancel(self) -> None:
         """Cancel this job and every job it is still waiting for."""

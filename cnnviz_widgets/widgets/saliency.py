@@ -24,16 +24,17 @@ from ..engine.attribution import (
     METHODS,
     AttributionError,
     Explanation,
-    deletion_insertion,
-    explain,
+    deletion_insertion_steps,
+    explain_steps,
     get_method,
-    sanity_check,
+    sanity_check_steps,
 )
 from ..engine.attribution.methods import base_options
 from ..engine.errors import ViewError
 from ..engine.images import ImageError, ImageLike
-from ..engine.layers import LayerError, LayerRecord, default_cam_layer, list_choices, resolve_layer
+from ..engine.layers import LayerError, LayerRecord, default_cam_layer
 from ..engine.model import Net, Prediction
+from ..engine.names import list_choices, resolve_layer
 from .base import shows_errors
 from .encoding import encode_array
 from .jobs import Job
@@ -248,18 +249,18 @@ class SaliencyExplorer(PhotoView):
         def work(job: Job) -> None:
             title = METHODS[settings.method].title
             job.progress(0.0, f"sanity check of {title}: randomising the model in {steps} steps…")
-            result = sanity_check(
-                net,
-                settings.x,
-                settings.target,
-                settings.method,
-                settings.layer,
-                options=settings.options,
-                forward_args=self._forward_args,
-                steps=steps,
-                progress=job.progress,
+            result = job.follow(
+                sanity_check_steps(
+                    net,
+                    settings.x,
+                    settings.target,
+                    settings.method,
+                    settings.layer,
+                    options=settings.options,
+                    forward_args=self._forward_args,
+                    steps=steps,
+                )
             )
-            job.check()
             correlation = [float(c) for c in result.correlation]
             self._store_analysis(
                 "sanity",
@@ -294,16 +295,18 @@ class SaliencyExplorer(PhotoView):
             computed = self._cache.get(settings.key) or self._produce(job, settings, 0.0, 0.5, "")
             title = METHODS[settings.method].title
             job.progress(0.5, f"deleting and inserting pixels in {title} order…")
-            result = deletion_insertion(
-                net,
-                settings.x,
-                computed.map,
-                settings.target,
-                steps,
-                forward_args=self._forward_args,
-                progress=lambda f: job.progress(0.5 + f / 2),
+            result = job.follow(
+                deletion_insertion_steps(
+                    net,
+                    settings.x,
+                    computed.map,
+                    settings.target,
+                    steps,
+                    forward_args=self._forward_args,
+                ),
+                0.5,
+                1.0,
             )
-            job.check()
             self._store_analysis(
                 "curves",
                 settings.key,
@@ -480,17 +483,19 @@ class SaliencyExplorer(PhotoView):
         """Compute one map (progress spanning ``low..high``), cache it and publish it."""
         job.progress(low, label)
         start = time.perf_counter()
-        result = explain(
-            self._net,
-            settings.x,
-            settings.target,
-            settings.method,
-            settings.layer,
-            progress=lambda f: job.progress(low + f * (high - low)),
-            forward_args=self._forward_args,
-            **settings.options,
+        result = job.follow(
+            explain_steps(
+                self._net,
+                settings.x,
+                settings.target,
+                settings.method,
+                settings.layer,
+                forward_args=self._forward_args,
+                **settings.options,
+            ),
+            low,
+            high,
         )
-        job.check()
         computed = Computed(result.map[0], self._note(settings, result, time.perf_counter() - start))
         self._cache[settings.key] = computed
         while len(self._cache) > CACHE_SIZE:

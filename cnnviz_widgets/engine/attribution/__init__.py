@@ -5,15 +5,16 @@ faithful map from a pretty one (:func:`sanity_check`, :func:`deletion_insertion`
 One short module per method; ``methods.METHODS`` is the registry a widget draws its picker from.
 """
 
+from ..errors import AttributionError
 from .cam import grad_cam, grad_cam_pp, guided_grad_cam, upsample
-from .faithfulness import Curves, deletion_insertion
+from .faithfulness import Curves, deletion_insertion, deletion_insertion_steps
 from .gradients import gradient, input_x_gradient
 from .guided import deconvnet, guided_backprop, rectifier_rule
-from .integrated import integrated_gradients, quadrature
-from .methods import LAYER_METHODS, METHODS, Explanation, Method, Option, explain, get_method, saliency
-from .sanity import SanityCheck, rank_correlation, sanity_check
-from .smoothgrad import smoothgrad
-from .targets import AttributionError, Target, Unit
+from .integrated import integrated_gradients, integrated_gradients_steps, quadrature
+from .methods import LAYER_METHODS, METHODS, Explanation, Method, Option, explain, explain_steps, get_method, saliency
+from .sanity import SanityCheck, rank_correlation, sanity_check, sanity_check_steps
+from .smoothgrad import smoothgrad, smoothgrad_steps
+from .targets import Target, Unit
 
 __all__ = [
     "AttributionError",
@@ -29,7 +30,9 @@ __all__ = [
     "Unit",
     "deconvnet",
     "deletion_insertion",
+    "deletion_insertion_steps",
     "explain",
+    "explain_steps",
     "get_method",
     "grad_cam",
     "grad_cam_pp",
@@ -38,10 +41,13 @@ __all__ = [
     "guided_grad_cam",
     "input_x_gradient",
     "integrated_gradients",
+    "integrated_gradients_steps",
     "quadrature",
     "rank_correlation",
     "saliency",
     "sanity_check",
+    "sanity_check_steps",
     "smoothgrad",
+    "smoothgrad_steps",
     "upsample",
 ]

@@ -14,10 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import AttributionError
+from ..inputs import prepare_input
 from ..replica import on_replica
-from .core import input_grad, prepare_input
+from .core import input_grad
 from .guided import guided_backprop
-from .targets import AttributionError, ForwardArgs, Target, scoring
+from .targets import ForwardArgs, Target, scoring
 
 
 def _activation_and_grad(

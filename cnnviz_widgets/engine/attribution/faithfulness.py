@@ -7,17 +7,19 @@ images are scored in batches without gradients.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Tuple, Union
+from typing import Any, Iterator, NamedTuple, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..checks import check_int
-from ..replica import on_replica
-from .core import Progress, prepare_input
+from ..errors import AttributionError
+from ..inputs import class_indices, class_scores, prepare_input
+from ..progress import Update, last
+from ..replica import steps_on_replica
 from .integrated import make_baseline
-from .targets import AttributionError, ForwardArgs, Target, class_indices, class_scores, scoring
+from .targets import ForwardArgs, Target, scoring
 
 
 class Curves(NamedTuple):
@@ -51,8 +53,8 @@ def _pixel_map(attribution: Union[torch.Tensor, np.ndarray], image: torch.Size) 
     return a
 
 
-@on_replica
-def deletion_insertion(
+@steps_on_replica
+def deletion_insertion_steps(
     model: nn.Module,
     x: torch.Tensor,
     attribution: torch.Tensor,
@@ -63,9 +65,11 @@ def deletion_insertion(
     insertion_baseline: Union[str, float, torch.Tensor] = "blur",
     batch_size: int = 16,
     forward_args: Tuple[Any, ...] = (),
-    progress: Progress = None,
-) -> Curves:
+) -> Iterator[Update[Curves]]:
     """Deletion and insertion curves for one image and its attribution map, with their areas under the curve.
+
+    A long call: an :class:`~..progress.Update` after each batch of perturbed images, the last with the
+    :class:`Curves`; stop iterating to stop within one batch.
 
     Parameters
     ----------
@@ -86,8 +90,6 @@ def deletion_insertion(
     forward_args : tuple
         Extra arguments of the model's forward after the image, given with every perturbed copy (see
         :class:`~.targets.ForwardArgs`).
-    progress : callable, optional
-        Called with the fraction done after each batch; raising from it cancels.
     """
     steps = check_int("steps", steps, 1, error=AttributionError)
     if isinstance(x, torch.Tensor) and (x.dim() != 4 or x.shape[0] != 1):
@@ -110,16 +112,45 @@ def deletion_insertion(
     curves = torch.empty(2, steps + 1, dtype=torch.float64)
     total = 2 * (steps + 1)
     args = ForwardArgs(forward_args, 1).repeat(total)
-    with scoring(model, target, forward_args=args) as (score, _), torch.no_grad():
-        for begin in range(0, total, batch_size):
-            rows = torch.arange(begin, min(total, begin + batch_size), device=x.device)
-            which, step = rows // (steps + 1), rows % (steps + 1)
-            shown = rank < counts[step].view(-1, 1, 1, 1)  # the most important pixels so far
-            deleted = torch.where(shown, removed, x)
-            inserted = torch.where(shown, x, start)
-            batch = torch.where((which == 0).view(-1, 1, 1, 1), deleted, inserted)
-            curves.view(-1)[begin : begin + len(rows)] = score(batch, slice(begin, begin + len(rows))).double().cpu()
-            if progress is not None:
-                progress(min(total, begin + batch_size) / total)
+    for begin in range(0, total, batch_size):
+        rows = torch.arange(begin, min(total, begin + batch_size), device=x.device)
+        which, step = rows // (steps + 1), rows % (steps + 1)
+        shown = rank < counts[step].view(-1, 1, 1, 1)  # the most important pixels so far
+        deleted = torch.where(shown, removed, x)
+        inserted = torch.where(shown, x, start)
+        batch = torch.where((which == 0).view(-1, 1, 1, 1), deleted, inserted)
+        with scoring(model, target, forward_args=args) as (score, _), torch.no_grad():
+            scores = score(batch, slice(begin, begin + len(rows)))
+        curves.view(-1)[begin : begin + len(rows)] = scores.double().cpu()
+        if begin + len(rows) < total:
+            yield Update((begin + len(rows)) / total)
     fractions = counts.double().cpu() / (h * w)
-    return Curves(fractions, curves[0], curves[1], _auc(curves[0], fractions), _auc(curves[1], fractions))
+    yield Update(1.0, Curves(fractions, curves[0], curves[1], _auc(curves[0], fractions), _auc(curves[1], fractions)))
+
+
+def deletion_insertion(
+    model: nn.Module,
+    x: torch.Tensor,
+    attribution: torch.Tensor,
+    target: Target,
+    steps: int = 50,
+    *,
+    deletion_baseline: Union[str, float, torch.Tensor] = "zeros",
+    insertion_baseline: Union[str, float, torch.Tensor] = "blur",
+    batch_size: int = 16,
+    forward_args: Tuple[Any, ...] = (),
+) -> Curves:
+    """:func:`deletion_insertion_steps` run to the end; parameters as there."""
+    return last(
+        deletion_insertion_steps(
+            model,
+            x,
+            attribution,
+            target,
+            steps,
+            deletion_baseline=deletion_baseline,
+            insertion_baseline=insertion_baseline,
+            batch_size=batch_size,
+            forward_args=forward_args,
+        )
+    )

@@ -7,8 +7,9 @@ from typing import Any, Tuple
 import torch
 from torch import nn
 
+from ..inputs import prepare_input
 from ..replica import on_replica
-from .core import input_grad, leaf, prepare_input
+from .core import input_grad, leaf
 from .targets import ForwardArgs, Target, scoring
 
 

@@ -18,8 +18,9 @@ import torch
 from torch import nn
 
 from ..errors import note
+from ..inputs import prepare_input
 from ..replica import on_replica
-from .core import input_grad, leaf, prepare_input
+from .core import input_grad, leaf
 from .targets import ForwardArgs, Target, scoring
 
 Grads = Tuple[Optional[torch.Tensor], ...]

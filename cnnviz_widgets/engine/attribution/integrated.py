@@ -7,16 +7,22 @@ difference is returned so a user can see whether enough steps were taken.
 
 from __future__ import annotations
 
-from typing import Any, Tuple, Union
+import functools
+from typing import Any, Iterator, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..batching import GRAPH_BUDGET_BYTES
 from ..checks import check_int
-from ..replica import on_replica
-from .core import BUDGET_BYTES, Progress, blurred, chunked_input_grads, image_and_copy, prepare_input
-from .targets import AttributionError, ForwardArgs, Target, repeat_target, scoring
+from ..errors import AttributionError
+from ..filters import blurred
+from ..inputs import prepare_input
+from ..progress import Update, last
+from ..replica import steps_on_replica
+from .core import chunked_input_grads, image_and_copy
+from .targets import ForwardArgs, Target, repeat_target, scoring
 
 RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle")
 BASELINES = ("zeros", "blur")
@@ -66,7 +72,30 @@ def make_baseline(x: torch.Tensor, baseline: Union[None, str, float, torch.Tenso
     )
 
 
-@on_replica
+Attribution = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]
+"""The attribution, or with ``return_error`` the attribution and the completeness error per image."""
+
+
+@steps_on_replica
+def integrated_gradients_steps(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    steps: int = 50,
+    baseline: Union[None, str, float, torch.Tensor] = None,
+    rule: str = "gausslegendre",
+    *,
+    forward_args: Tuple[Any, ...] = (),
+    budget: int = GRAPH_BUDGET_BYTES,
+    return_error: bool = False,
+) -> Iterator[Update[Attribution]]:
+    """:func:`integrated_gradients` chunk by chunk: an :class:`~..progress.Update` after each chunk of path
+    points, the last with the result; stop iterating to stop within one chunk. Parameters as there."""
+    x = prepare_input(model, x)
+    args = ForwardArgs(forward_args, x.shape[0])
+    yield from path_integral(model, x, target, args, steps, baseline, rule, budget=budget, return_error=return_error)
+
+
 def integrated_gradients(
     model: nn.Module,
     x: torch.Tensor,
@@ -76,10 +105,9 @@ def integrated_gradients(
     rule: str = "gausslegendre",
     *,
     forward_args: Tuple[Any, ...] = (),
-    progress: Progress = None,
-    budget: int = BUDGET_BYTES,
+    budget: int = GRAPH_BUDGET_BYTES,
     return_error: bool = False,
-) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+) -> Attribution:
     """Integrated gradients of the target score, same shape as ``x``.
 
     Parameters
@@ -99,17 +127,15 @@ def integrated_gradients(
     forward_args : tuple
         Extra arguments of the model's forward after ``x``; tensors with one row per image go with their
         image's path points (see :class:`~.targets.ForwardArgs`).
-    progress : callable, optional
-        Called with the fraction done after each chunk; an exception from it stops the work.
     budget : int
         Bytes one chunk's autograd graph may hold.
     return_error : bool
         Also return the completeness error ``sum(attr) - (f(x) - f(baseline))`` per image, shape ``(N,)``.
     """
-    x = prepare_input(model, x)
-    args = ForwardArgs(forward_args, x.shape[0])
-    return path_integral(
-        model, x, target, args, steps, baseline, rule, progress=progress, budget=budget, return_error=return_error
+    return last(
+        integrated_gradients_steps(
+            model, x, target, steps, baseline, rule, forward_args=forward_args, budget=budget, return_error=return_error
+        )
     )
 
 
@@ -122,13 +148,13 @@ def path_integral(
     baseline: Union[None, str, float, torch.Tensor] = None,
     rule: str = "gausslegendre",
     *,
-    progress: Progress = None,
-    budget: int = BUDGET_BYTES,
+    budget: int = GRAPH_BUDGET_BYTES,
     return_error: bool = False,
-) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
-    """:func:`integrated_gradients` of a prepared batch ``x`` (on ``model``'s replica), whose rows the model's
-    extra arguments ``args`` go with (the noise tunnel's noisy copies share their image's arguments)."""
+) -> Iterator[Update[Attribution]]:
+    """:func:`integrated_gradients_steps` of a prepared batch ``x`` (on ``model``'s replica), whose rows the
+    model's extra arguments ``args`` go with (the noise tunnel's noisy copies share their image's arguments)."""
     alphas, weights = quadrature(steps, rule)
+    steps = len(alphas)
     base = make_baseline(x, baseline)
     n = x.shape[0]
     delta = x - base
@@ -139,13 +165,17 @@ def path_integral(
         image, step = image_and_copy(part, steps, x.device)
         return base[image] + alphas[step].view(-1, 1, 1, 1) * delta[image]
 
-    with scoring(model, repeat_target(target, n, steps), forward_args=args.repeat(steps)) as (score, _):
-        for part, grad in chunked_input_grads(model, score, x, n * steps, path_points, budget, progress):
-            image, step = image_and_copy(part, steps, x.device)
-            total.index_add_(0, image, grad * weights[step].view(-1, 1, 1, 1))
+    scorer = functools.partial(scoring, model, repeat_target(target, n, steps), forward_args=args.repeat(steps))
+    rows = n * steps
+    for part, grad in chunked_input_grads(model, scorer, x, rows, path_points, budget):
+        image, step = image_and_copy(part, steps, x.device)
+        total.index_add_(0, image, grad * weights[step].view(-1, 1, 1, 1))
+        if part.stop < rows:
+            yield Update(part.stop / rows)
     attr = total * delta
     if not return_error:
-        return attr
+        yield Update(1.0, attr)
+        return
     with scoring(model, repeat_target(target, n, 2), forward_args=args.repeat(2)) as (score, _), torch.no_grad():
         ends = score(torch.stack([x, base], dim=1).flatten(0, 1)).view(n, 2)
-    return attr, attr.flatten(1).sum(dim=1) - (ends[:, 0] - ends[:, 1])
+    yield Update(1.0, (attr, attr.flatten(1).sum(dim=1) - (ends[:, 0] - ends[:, 1])))

@@ -9,22 +9,26 @@ runs another pixel method, named by its ``over`` option, whose own options come 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
 
 from ..errors import AttributionError, CnnvizError, SettingError, collecting
+from ..inputs import prepare_input
 from ..layers import default_cam_layer, layers
-from ..replica import on_replica
+from ..progress import Update, last
+from ..replica import steps_on_replica
 from ..schema import Option, check_settings
 from .cam import grad_cam, grad_cam_pp, guided_grad_cam, upsample
-from .core import Progress, prepare_input
 from .gradients import gradient, input_x_gradient
 from .guided import deconvnet, guided_backprop
-from .integrated import BASELINES, RULES, integrated_gradients
-from .smoothgrad import BASES, KINDS, smoothgrad
+from .integrated import BASELINES, RULES, integrated_gradients_steps
+from .smoothgrad import BASES, KINDS, smoothgrad_steps
 from .targets import Target
+
+Steps = Callable[..., Iterator[Update[Any]]]
+"""A method run as a long call: updates after each chunk, the last with its attribution (and IG's error)."""
 
 
 def _channels_absmax(attr: torch.Tensor) -> torch.Tensor:
@@ -41,7 +45,8 @@ def _spatial(attr: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Method:
-    """An attribution method: how to run it, whether it needs a layer, its options and its display reduction.
+    """An attribution method: how to run it (a long call, see :mod:`..progress`), whether it needs a layer, its
+    options and its display reduction.
 
     ``over``: the method runs another pixel method, named by its ``over`` option (the noise tunnel); it takes
     that method's options as ``method_options`` and shows its map the way that method does.
@@ -49,10 +54,9 @@ class Method:
 
     name: str
     title: str
-    run: Callable[..., Any]
+    run: Steps
     reduce: Callable[[torch.Tensor], torch.Tensor]
     layer: bool = False
-    batched: bool = False
     options: Tuple[Option, ...] = field(default_factory=tuple)
     over: bool = False
 
@@ -74,20 +78,29 @@ class Method:
             raise AttributionError(str(exc)) from None
 
 
-def _ig(model, x, target, *, progress=None, **options):
-    return integrated_gradients(model, x, target, progress=progress, return_error=True, **options)
+def _once(fn: Callable[..., Any]) -> Steps:
+    """A one-pass method as a long call of one update."""
+
+    def steps(*args: Any, **kwargs: Any) -> Iterator[Update[Any]]:
+        yield Update(1.0, fn(*args, **kwargs))
+
+    return steps
 
 
-def _sg(model, x, target, *, seed, progress=None, **options):
+def _ig(model, x, target, **options):
+    return integrated_gradients_steps(model, x, target, return_error=True, **options)
+
+
+def _sg(model, x, target, *, seed, **options):
     generator = torch.Generator(device=prepare_input(model, x).device).manual_seed(seed)
-    return smoothgrad(model, x, target, progress=progress, generator=generator, **options)
+    return smoothgrad_steps(model, x, target, generator=generator, **options)
 
 
-def _cam(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+def _cam(fn: Callable[..., torch.Tensor]) -> Steps:
     def run(model, x, target, layer, **options):
         return upsample(fn(model, x, target, layer, **options), tuple(x.shape[-2:]))
 
-    return run
+    return _once(run)
 
 
 RELU = Option(
@@ -99,14 +112,13 @@ RELU = Option(
 METHODS: Dict[str, Method] = {
     m.name: m
     for m in (
-        Method("gradient", "Gradient", gradient, _channels_absmax),
-        Method("input_x_gradient", "Input × gradient", input_x_gradient, _channels_abssum),
+        Method("gradient", "Gradient", _once(gradient), _channels_absmax),
+        Method("input_x_gradient", "Input × gradient", _once(input_x_gradient), _channels_abssum),
         Method(
             "smoothgrad",
             "SmoothGrad",
             _sg,
             _channels_absmax,
-            batched=True,
             over=True,
             options=(
                 Option(
@@ -132,7 +144,6 @@ METHODS: Dict[str, Method] = {
             "Integrated gradients",
             _ig,
             _channels_abssum,
-            batched=True,
             options=(
                 Option("steps", "steps", "int", 50, 2, 1000, help="Points on the path from the baseline to the image"),
                 Option(
@@ -146,11 +157,11 @@ METHODS: Dict[str, Method] = {
                 Option("rule", "rule", "choice", "gausslegendre", choices=RULES, help="Quadrature rule of the path"),
             ),
         ),
-        Method("guided_backprop", "Guided backprop", guided_backprop, _channels_absmax),
-        Method("deconvnet", "Deconvnet", deconvnet, _channels_absmax),
+        Method("guided_backprop", "Guided backprop", _once(guided_backprop), _channels_absmax),
+        Method("deconvnet", "Deconvnet", _once(deconvnet), _channels_absmax),
         Method("gradcam", "Grad-CAM", _cam(grad_cam), _spatial, layer=True, options=(RELU,)),
         Method("gradcam_pp", "Grad-CAM++", _cam(grad_cam_pp), _spatial, layer=True, options=(RELU,)),
-        Method("guided_gradcam", "Guided Grad-CAM", guided_grad_cam, _channels_absmax, layer=True),
+        Method("guided_gradcam", "Guided Grad-CAM", _once(guided_grad_cam), _channels_absmax, layer=True),
     )
 }
 """Every method by name, in the order a picker shows them."""
@@ -204,20 +215,21 @@ def _default_layer(model: nn.Module, x: torch.Tensor, forward_args: Tuple[Any, .
         ) from exc
 
 
-@on_replica
-def explain(
+@steps_on_replica
+def explain_steps(
     model: nn.Module,
     x: torch.Tensor,
     target: Target,
     method: str = "gradient",
     layer: Optional[str] = None,
     *,
-    progress: Progress = None,
     forward_args: Tuple[Any, ...] = (),
     method_options: Optional[Mapping[str, Any]] = None,
     **options: Any,
-) -> Explanation:
-    """Run one attribution method; the display map is ``(N, H, W)`` on the CPU, as is the attribution.
+) -> Iterator[Update[Explanation]]:
+    """Run one attribution method as a long call: an :class:`~..progress.Update` after each chunk of a batched
+    method (integrated gradients, the noise tunnel), the last with the :class:`Explanation`; stop iterating to
+    stop within one chunk. The display map is ``(N, H, W)`` on the CPU, as is the attribution.
 
     Models that take several image inputs are out of scope: ``x`` is the one image batch attributed, and any
     other input of the model is passed whole or per image through ``forward_args``, never attributed.
@@ -235,8 +247,6 @@ def explain(
         One of ``METHODS``.
     layer : str, optional
         Dotted layer name for layer methods (Grad-CAM family); defaults to the last convolutional block.
-    progress : callable, optional
-        For batched methods: called with the fraction done after each chunk; raising from it cancels.
     forward_args : tuple
         Extra arguments of the model's forward, passed after the image batch to every forward call
         (captum's ``additional_forward_args``). A tensor whose first dimension is the batch size goes with
@@ -269,14 +279,47 @@ def explain(
         values["layer"] = layer
     elif layer is not None:
         raise AttributionError(f"method {method!r} takes no layer; layer methods: {', '.join(sorted(LAYER_METHODS))}")
-    if spec.batched:
-        values["progress"] = progress
-    with collecting() as notes:
-        result = spec.run(model, x, target, forward_args=forward_args, **values)
-    attr, error = result if isinstance(result, tuple) else (result, None)
+    notes: List[str] = []
+    steps = spec.run(model, x, target, forward_args=forward_args, **values)
+    try:
+        while True:
+            with collecting() as made:  # only while the method computes: the caller's own calls stay out
+                update = next(steps, None)
+            notes.extend(made)
+            if update is None or update.result is not None:
+                break
+            yield update
+    finally:
+        steps.close()
+    assert update is not None and update.result is not None, "a method's last update holds its result"
+    attr, error = update.result if isinstance(update.result, tuple) else (update.result, None)
     attr = attr.detach()
     reduce = (base or spec).reduce
-    return Explanation(reduce(attr).cpu(), attr.cpu(), None if error is None else error.detach().cpu(), tuple(notes))
+    explanation = Explanation(
+        reduce(attr).cpu(), attr.cpu(), None if error is None else error.detach().cpu(), tuple(notes)
+    )
+    yield Update(1.0, explanation)
+
+
+def explain(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    method: str = "gradient",
+    layer: Optional[str] = None,
+    *,
+    forward_args: Tuple[Any, ...] = (),
+    method_options: Optional[Mapping[str, Any]] = None,
+    **options: Any,
+) -> Explanation:
+    """Run one attribution method; the display map is ``(N, H, W)`` on the CPU, as is the attribution.
+
+    Parameters are as for :func:`explain_steps`, which this runs to the end.
+    """
+    steps = explain_steps(
+        model, x, target, method, layer, forward_args=forward_args, method_options=method_options, **options
+    )
+    return last(steps)
 
 
 def saliency(

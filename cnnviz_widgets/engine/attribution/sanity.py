@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..checks import check_int
+from ..errors import AttributionError
+from ..inputs import prepare_input
+from ..progress import Update, last
 from ..replica import private
-from .core import Progress, prepare_input
 from .methods import explain
-from .targets import AttributionError, ForwardArgs, Target
+from .targets import ForwardArgs, Target
 
 
 class SanityCheck(NamedTuple):
@@ -89,7 +91,7 @@ def _randomise(module: nn.Module, seed: int) -> None:
             p.copy_(fresh)
 
 
-def sanity_check(
+def sanity_check_steps(
     model: nn.Module,
     x: torch.Tensor,
     target: Target,
@@ -100,9 +102,11 @@ def sanity_check(
     forward_args: Tuple[Any, ...] = (),
     steps: int = 8,
     seed: int = 0,
-    progress: Progress = None,
-) -> SanityCheck:
+) -> Iterator[Update[SanityCheck]]:
     """Cascading randomisation, top down, in ``steps`` groups of layers; a map and its correlation per step.
+
+    A long call: an :class:`~..progress.Update` after each group, the last with the :class:`SanityCheck`; stop
+    iterating to stop after the group in progress.
 
     Parameters
     ----------
@@ -122,8 +126,6 @@ def sanity_check(
         the model has fewer layers).
     seed : int
         Seed of the re-initialisation, so a check can be repeated exactly.
-    progress : callable, optional
-        Called with the fraction of steps done; raising from it cancels.
 
     Returns
     -------
@@ -152,6 +154,26 @@ def sanity_check(
         names.append(group[-1])
         maps.append(current)
         corr.append(rank_correlation(original, current))
-        if progress is not None:
-            progress((i + 1) / len(groups))
-    return SanityCheck(names, torch.stack(maps), torch.tensor(corr))
+        if i + 1 < len(groups):
+            yield Update((i + 1) / len(groups))
+    yield Update(1.0, SanityCheck(names, torch.stack(maps), torch.tensor(corr)))
+
+
+def sanity_check(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    method: str = "gradient",
+    layer: Optional[str] = None,
+    *,
+    options: Optional[Dict[str, Any]] = None,
+    forward_args: Tuple[Any, ...] = (),
+    steps: int = 8,
+    seed: int = 0,
+) -> SanityCheck:
+    """:func:`sanity_check_steps` run to the end; parameters as there."""
+    return last(
+        sanity_check_steps(
+            model, x, target, method, layer, options=options, forward_args=forward_args, steps=steps, seed=seed
+        )
+    )

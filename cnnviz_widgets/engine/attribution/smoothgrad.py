@@ -12,17 +12,22 @@ extra memory.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+import functools
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
 from torch import nn
 
+from ..batching import GRAPH_BUDGET_BYTES
 from ..checks import check_choice, check_float, check_int
-from ..replica import on_replica
-from .core import BUDGET_BYTES, Progress, chunked_input_grads, image_and_copy, prepare_input
+from ..errors import AttributionError
+from ..inputs import prepare_input
+from ..progress import Update, last
+from ..replica import steps_on_replica
+from .core import chunked_input_grads, image_and_copy
 from .guided import no_rectifier_note, rectifier_rule
 from .integrated import path_integral
-from .targets import AttributionError, ForwardArgs, Target, repeat_target, scoring
+from .targets import ForwardArgs, Target, repeat_target, scoring
 
 BASES = ("gradient", "input_x_gradient", "integrated_gradients", "guided_backprop", "deconvnet")
 """Pixel methods the noise tunnel runs over."""
@@ -32,7 +37,77 @@ BASE_OPTIONS: Dict[str, Tuple[str, ...]] = {"integrated_gradients": ("steps", "b
 """The options of the base methods that have any (keyword arguments of that method's function)."""
 
 
-@on_replica
+@steps_on_replica
+def smoothgrad_steps(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target,
+    samples: int = 25,
+    noise: float = 0.15,
+    *,
+    over: str = "gradient",
+    kind: str = "smoothgrad",
+    method_options: Optional[Dict[str, Any]] = None,
+    forward_args: Tuple[Any, ...] = (),
+    generator: Optional[torch.Generator] = None,
+    budget: int = GRAPH_BUDGET_BYTES,
+) -> Iterator[Update[torch.Tensor]]:
+    """:func:`smoothgrad` chunk by chunk: an :class:`~..progress.Update` after each chunk of noisy copies, the
+    last with the result; stop iterating to stop within one chunk. Parameters as there."""
+    samples = check_int("samples", samples, 1, error=AttributionError)
+    noise = check_float("noise", noise, 0.0, 10.0, error=AttributionError)
+    if over not in BASES:
+        raise AttributionError(f"the noise tunnel runs over one of: {', '.join(BASES)}; got over={over!r}")
+    check_choice("kind", kind, KINDS, error=AttributionError)
+    options = dict(method_options or {})
+    valid = BASE_OPTIONS.get(over, ())
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise AttributionError(f"{over} has no option {unknown[0]!r}; its options: {', '.join(valid) or 'none'}")
+    x = prepare_input(model, x)
+    n = x.shape[0]
+    flat = x.reshape(n, -1)
+    sigma = (float(noise) * (flat.amax(dim=1) - flat.amin(dim=1)).double()).to(x.dtype)
+    noisy = x.repeat_interleave(samples, dim=0)
+    noisy += torch.randn(noisy.shape, generator=generator, device=x.device, dtype=x.dtype) * sigma.repeat_interleave(
+        samples
+    ).view(-1, 1, 1, 1)
+    target = repeat_target(target, n, samples)
+    args = ForwardArgs(forward_args, n).repeat(samples)
+    squares = kind != "smoothgrad"
+    if over == "integrated_gradients":
+        for update in path_integral(model, noisy, target, args, budget=budget, **options):
+            if update.result is None:
+                yield update
+                continue
+            attr = update.result.view(n, samples, *x.shape[1:])  # type: ignore[union-attr]  # no return_error
+            yield Update(1.0, _aggregate(kind, attr.sum(dim=1), attr.pow(2).sum(dim=1) if squares else None, samples))
+        return
+    rectified, deconv = over in ("guided_backprop", "deconvnet"), over == "deconvnet"
+    rectifiers = 0
+
+    def rectify(scores: torch.Tensor) -> None:  # guided backprop's or deconvnet's rule on each chunk's graph
+        nonlocal rectifiers
+        rectifiers += rectifier_rule(scores, deconv)
+
+    total = torch.zeros_like(x)
+    total_sq = torch.zeros_like(x) if squares else None
+    scorer = functools.partial(scoring, model, target, forward_args=args)
+    rows = noisy.shape[0]
+    chunks = chunked_input_grads(model, scorer, x, rows, noisy.__getitem__, budget, rectify if rectified else None)
+    for part, grad in chunks:
+        attr = grad * noisy[part] if over == "input_x_gradient" else grad
+        image = image_and_copy(part, samples, x.device)[0]
+        total.index_add_(0, image, attr)
+        if total_sq is not None:
+            total_sq.index_add_(0, image, attr * attr)
+        if part.stop < rows:
+            yield Update(part.stop / rows)
+    if rectified and rectifiers == 0:
+        no_rectifier_note(deconv)
+    yield Update(1.0, _aggregate(kind, total, total_sq, samples))
+
+
 def smoothgrad(
     model: nn.Module,
     x: torch.Tensor,
@@ -45,8 +120,7 @@ def smoothgrad(
     method_options: Optional[Dict[str, Any]] = None,
     forward_args: Tuple[Any, ...] = (),
     generator: Optional[torch.Generator] = None,
-    progress: Progress = None,
-    budget: int = BUDGET_BYTES,
+    budget: int = GRAPH_BUDGET_BYTES,
 ) -> torch.Tensor:
     """The attributions of method ``over`` on ``samples`` noisy copies of ``x``, aggregated by ``kind``; shape of ``x``.
 
@@ -78,58 +152,24 @@ def smoothgrad(
     generator : torch.Generator, optional
         Source of the noise (on the model's device); defaults to torch's global generator, so
         ``torch.manual_seed`` makes runs repeatable.
-    progress : callable, optional
-        Called with the fraction done after each chunk; an exception from it stops the work.
     budget : int
         Bytes one chunk's autograd graph may hold.
     """
-    samples = check_int("samples", samples, 1, error=AttributionError)
-    noise = check_float("noise (a fraction of the image's value range)", noise, 0.0, 10.0, error=AttributionError)
-    if over not in BASES:
-        raise AttributionError(f"the noise tunnel runs over one of: {', '.join(BASES)}; got over={over!r}")
-    check_choice("kind", kind, KINDS, error=AttributionError)
-    options = dict(method_options or {})
-    valid = BASE_OPTIONS.get(over, ())
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise AttributionError(f"{over} has no option {unknown[0]!r}; its options: {', '.join(valid) or 'none'}")
-    x = prepare_input(model, x)
-    n = x.shape[0]
-    flat = x.reshape(n, -1)
-    sigma = (float(noise) * (flat.amax(dim=1) - flat.amin(dim=1)).double()).to(x.dtype)
-    noisy = x.repeat_interleave(samples, dim=0)
-    noisy += torch.randn(noisy.shape, generator=generator, device=x.device, dtype=x.dtype) * sigma.repeat_interleave(
-        samples
-    ).view(-1, 1, 1, 1)
-    target = repeat_target(target, n, samples)
-    args = ForwardArgs(forward_args, n).repeat(samples)
-    squares = kind != "smoothgrad"
-    if over == "integrated_gradients":
-        attr = path_integral(model, noisy, target, args, progress=progress, budget=budget, **options)
-        attr = attr.view(n, samples, *x.shape[1:])
-        return _aggregate(kind, attr.sum(dim=1), attr.pow(2).sum(dim=1) if squares else None, samples)
-    rectified, deconv = over in ("guided_backprop", "deconvnet"), over == "deconvnet"
-    rectifiers = 0
-
-    def rectify(scores: torch.Tensor) -> None:  # guided backprop's or deconvnet's rule on each chunk's graph
-        nonlocal rectifiers
-        rectifiers += rectifier_rule(scores, deconv)
-
-    total = torch.zeros_like(x)
-    total_sq = torch.zeros_like(x) if squares else None
-    with scoring(model, target, forward_args=args) as (score, _):
-        chunks = chunked_input_grads(
-            model, score, x, noisy.shape[0], noisy.__getitem__, budget, progress, rectify if rectified else None
+    return last(
+        smoothgrad_steps(
+            model,
+            x,
+            target,
+            samples,
+            noise,
+            over=over,
+            kind=kind,
+            method_options=method_options,
+            forward_args=forward_args,
+            generator=generator,
+            budget=budget,
         )
-        for part, grad in chunks:
-            attr = grad * noisy[part] if over == "input_x_gradient" else grad
-            image = image_and_copy(part, samples, x.device)[0]
-            total.index_add_(0, image, attr)
-            if total_sq is not None:
-                total_sq.index_add_(0, image, attr * attr)
-    if rectified and rectifiers == 0:
-        no_rectifier_note(deconv)
-    return _aggregate(kind, total, total_sq, samples)
+    )
 
 
 def _aggregate(kind: str, total: torch.Tensor, total_sq: Optional[torch.Tensor], samples: int) -> torch.Tensor:

@@ -16,7 +16,8 @@ from torch import nn
 
 from ..errors import AttributionError, CnnvizError
 from ..hooks import Capture, capture
-from ..layers import resolve_layer
+from ..inputs import check_finite, class_indices, class_scores
+from ..names import resolve_layer, split_unit
 from ..replica import logits_expected
 
 Target = Union[int, Sequence[int], torch.Tensor, Callable[[torch.Tensor], torch.Tensor], str]
@@ -34,14 +35,14 @@ class Unit:
     @classmethod
     def parse(cls, model: nn.Module, spec: str) -> "Unit":
         """Read ``"layer:channel"`` or ``"layer:channel:y:x"``; the layer must exist in ``model``."""
-        layer, _, rest = spec.partition(":")
-        parts = rest.split(":") if rest else []
-        if len(parts) not in (1, 3) or not all(p.strip().lstrip("-").isdigit() for p in parts):
+        parsed = split_unit(spec)
+        if parsed is None or len(parsed[1]) not in (1, 3):
             raise AttributionError(
-                f"unit target {spec!r} is not 'layer:channel' or 'layer:channel:y:x' (e.g. 'layer4:12' or 'layer4:12:3:3')"
+                f"unit target {spec!r} is not 'layer:channel' or 'layer:channel:y:x' "
+                "(e.g. 'layer4:12' or 'layer4:12:3:3')"
             )
+        layer, numbers = parsed
         resolve_layer(model, layer)
-        numbers = [int(p) for p in parts]
         return cls(layer, *numbers)
 
     def score(self, act: torch.Tensor) -> torch.Tensor:
@@ -65,44 +66,6 @@ class Unit:
                 f"position ({self.y}, {self.x}) is outside {self.layer!r}'s {h}x{w} map (y 0..{h - 1}, x 0..{w - 1})"
             )
         return act[:, self.channel, self.y, self.x]
-
-
-def class_indices(target: Any) -> torch.Tensor:
-    """A class target as a 1-D long tensor (one class, or one per image)."""
-    if isinstance(target, bool) or target is None:
-        raise AttributionError(
-            f"target must be a class index, a list of them, a callable or 'layer:channel'; got {target!r}"
-        )
-    try:
-        idx = torch.as_tensor(target)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise AttributionError(
-            f"target must be a class index, a list of them, a callable or 'layer:channel'; got {target!r}"
-        ) from exc
-    if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
-        raise AttributionError(f"target must be an integer class index, got {target!r}")
-    return idx.long().reshape(-1).cpu()
-
-
-def class_scores(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """The logit of each image's target class, shape ``(N,)``."""
-    if logits.dim() != 2:
-        raise AttributionError(f"expected the model to return logits of shape (N, classes), got {tuple(logits.shape)}")
-    n, k = logits.shape
-    if idx.numel() == 1:
-        idx = idx.expand(n)
-    if idx.numel() != n:
-        raise AttributionError(f"got {idx.numel()} targets for a batch of {n}; give one class or one per image")
-    lo, hi = (int(idx[0]),) * 2 if idx.numel() == 1 else (int(idx.min()), int(idx.max()))
-    if lo < 0 or hi >= k:
-        raise AttributionError(f"class {lo if lo < 0 else hi} is out of range; this model has {k} classes (0..{k - 1})")
-    return logits.gather(1, idx.to(logits.device)[:, None])[:, 0]
-
-
-def check_finite(values: torch.Tensor, what: str = "logits") -> None:
-    """Raise a plain-language error when the model produced NaN."""
-    if torch.isnan(values).any():
-        raise AttributionError(f"the model returned NaN {what} for this input; check the input's normalisation")
 
 
 def repeat_target(target: Target, images: int, copies: int) -> Target:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..checks import check_int
 from ..errors import FeatureVisError
-from ..truncated import OUTPUT
+from ..names import OUTPUT, split_unit
 
 Acts = Dict[str, torch.Tensor]
 Shapes = Dict[str, Tuple[int, ...]]
@@ -368,13 +368,12 @@ def as_objective(spec: Union[Objective, str]) -> Objective:
         raise FeatureVisError(
             f"an objective is an Objective or a string 'layer', 'layer:unit' or 'layer:unit:y:x', got {spec!r}"
         )
-    layer, *numbers = spec.split(":")
-    try:
-        values = [int(n) for n in numbers]
-    except ValueError:
+    parsed = split_unit(spec)
+    if parsed is None:
         raise FeatureVisError(
             f"cannot read {spec!r}: after the layer name come whole numbers, 'layer:unit' or 'layer:unit:y:x'"
-        ) from None
+        )
+    layer, values = parsed
     makers: Dict[int, Callable[..., Objective]] = {0: deepdream, 1: channel, 3: neuron}
     if len(values) not in makers:
         raise FeatureVisError(f"cannot read {spec!r}: write 'layer', 'layer:unit' or 'layer:unit:y:x'")

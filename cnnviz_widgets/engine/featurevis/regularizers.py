@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
+
+from ..filters import gaussian_blur
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:
@@ -23,18 +24,6 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
 def l2(images: torch.Tensor) -> torch.Tensor:
     """Mean squared distance from mid-grey: keeps colours from saturating."""
     return (images - 0.5).pow(2).mean()
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``x`` (``(B, C, H, W)``) blurred by a separable Gaussian of ``sigma`` pixels (reflected borders)."""
-    radius = max(1, int(3 * sigma + 0.5))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
-    x = F.conv2d(x, kernel.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, kernel.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def _below(score: torch.Tensor, percent: float) -> torch.Tensor:

@@ -1,11 +1,10 @@
 """Occlusion sensitivity (Zeiler & Fergus 2014): how much the class score drops when a patch is greyed out."""
 
 from .grid import BASELINES, Baseline, Grid, Occlusion, OcclusionError, make_fill, occlude, occlude_window
-from .sweep import BUDGET_BYTES, occlusion, occlusion_steps
+from .sweep import occlusion, occlusion_steps
 
 __all__ = [
     "BASELINES",
-    "BUDGET_BYTES",
     "Baseline",
     "Grid",
     "Occlusion",

@@ -13,8 +13,8 @@ from typing import List, NamedTuple, Sequence, Tuple, Union
 
 import torch
 
-from ..attribution.core import blurred
 from ..errors import OcclusionError
+from ..filters import blurred
 
 Pair = Tuple[int, int]
 Baseline = Union[float, str, torch.Tensor]

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attribution.core import _NCHW_ONLY, CPU_CHUNK, in_fast_layout, prepare_input
-from ..attribution.targets import check_finite, class_indices, class_scores
+from ..batching import ACTIVATION_BUDGET_BYTES, CPU_CHUNK, fast_layout, in_fast_layout
+from ..inputs import check_finite, class_indices, class_scores, prepare_input
+from ..progress import Update, last
 from ..replica import logits_expected, private
 from ..tracing import hook_free
 from .grid import Baseline, Grid, Occlusion, OcclusionError, Pair, make_fill, occlude
 from .incremental import Replay, occluded
-
-BUDGET_BYTES = 200 * 2**20
-"""Activation memory one chunk of occluded images may take (no autograd graph is kept)."""
-
 
 REPLAY_CHUNK = 16
 """Windows per replayed chunk on the CPU: boxes are small, so bigger batches keep the kernels busy."""
@@ -37,7 +34,7 @@ _NOT_REPLAYABLE: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
 def _checked(out: Any) -> torch.Tensor:
     if not isinstance(out, torch.Tensor) or out.dim() != 2:
         raise OcclusionError(logits_expected(out))
-    check_finite(out)
+    check_finite(out, error=OcclusionError)
     return out
 
 
@@ -84,7 +81,7 @@ class Replayed:
 
     def __init__(self, model: nn.Module, x: torch.Tensor, fill: torch.Tensor, grid: Grid, budget: int):
         self.grid, self.fill = grid, fill
-        self.x = x.contiguous(memory_format=torch.channels_last) if model not in _NCHW_ONLY else x.contiguous()
+        self.x = fast_layout(model, x)
         self.replay = Replay(model, self.x)
         self.logits = _checked(self.replay.logits)
         self.chunk = _chunk_size(x.device, self.replay.largest_bytes, budget, REPLAY_CHUNK)
@@ -132,27 +129,28 @@ def occlusion_steps(
     stride: Union[int, Pair] = 8,
     baseline: Baseline = 0.0,
     *,
-    budget: int = BUDGET_BYTES,
-) -> Iterator[Occlusion]:
-    """:func:`occlusion`, one partial result per chunk of windows: stop iterating to stop the work.
+    budget: int = ACTIVATION_BUDGET_BYTES,
+) -> Iterator[Update[Occlusion]]:
+    """:func:`occlusion` as a long call: an :class:`~..progress.Update` per chunk of windows with the partial
+    result (``fraction``: the share of windows evaluated); stop iterating to stop the work.
 
     The engine's lock on the model's replica is held only while a chunk runs, so a consumer may take its time
     between chunks (send a frame to the browser) without blocking other engine calls.
     """
     with private(model) as twin, torch.no_grad():
-        x = prepare_input(twin, x)
+        x = prepare_input(twin, x, OcclusionError)
         if x.shape[0] != 1:
             raise OcclusionError(
                 f"occlusion explains one image at a time; got a batch of {x.shape[0]} (pass x[i:i + 1])"
             )
-        idx = class_indices(target)
+        idx = class_indices(target, OcclusionError)
         if idx.numel() != 1:
             raise OcclusionError(f"occlusion explains one class at a time; got {target!r}")
         grid = Grid.make(tuple(x.shape[-2:]), window, stride)
         fill = make_fill(x, baseline)
         evaluate = _evaluator(twin, x, fill, grid, budget)
         logits = evaluate.logits
-        clean = float(class_scores(logits, idx)[0])
+        clean = float(class_scores(logits, idx, OcclusionError)[0])
         clean_prob = float(F.softmax(logits.double(), dim=1)[0, int(idx[0])])
     scores = torch.full(grid.counts, math.nan, dtype=torch.float64)
     probs = scores.clone()
@@ -163,23 +161,18 @@ def occlusion_steps(
         cells = order[start : start + evaluate.chunk]
         with private(twin), torch.no_grad():
             logits = evaluate(cells)
-            values = class_scores(logits, idx.expand(len(cells))).double().cpu()
+            values = class_scores(logits, idx.expand(len(cells)), OcclusionError).double().cpu()
             chances = F.softmax(logits.double(), dim=1)[:, int(idx[0])].cpu()
         for (i, j), value, chance in zip(cells, values.tolist(), chances.tolist()):
             scores[i, j], probs[i, j] = value, chance
             ys, xs = grid.box(i, j)
             drop_sum[ys, xs] += clean - value
             covered[ys, xs] += 1
-        yield Occlusion(
-            drop_sum / covered,
-            scores.clone(),
-            probs.clone(),
-            clean,
-            clean_prob,
-            grid,
-            start + len(cells),
-            evaluate.recomputed,
+        done = start + len(cells)
+        partial = Occlusion(
+            drop_sum / covered, scores.clone(), probs.clone(), clean, clean_prob, grid, done, evaluate.recomputed
         )
+        yield Update(partial.fraction, partial)
 
 
 def occlusion(
@@ -189,10 +182,8 @@ def occlusion(
     window: Union[int, Pair] = 16,
     stride: Union[int, Pair] = 8,
     baseline: Baseline = 0.0,
-    progress: Optional[Callable[[Occlusion], None]] = None,
-    cancel: Optional[Callable[[], bool]] = None,
     *,
-    budget: int = BUDGET_BYTES,
+    budget: int = ACTIVATION_BUDGET_BYTES,
 ) -> Occlusion:
     """Slide a patch of ``baseline`` over the image and record how the target class's score drops.
 
@@ -211,23 +202,13 @@ def occlusion(
     baseline : float, "mean", "blur" or tensor
         What the patch shows: a value in the normalised input space (0 is the dataset mean colour), the
         image's per-channel mean, a blurred copy of the image, or an image of the input's shape.
-    progress : callable, optional
-        Called with the partial :class:`Occlusion` after each chunk of windows; raising from it stops.
-    cancel : callable, optional
-        Polled after each chunk; when it returns true the partial result so far is returned.
     budget : int
         Activation bytes one chunk may take.
 
     Returns
     -------
     Occlusion
-        The pixel map, per-window scores and probabilities, and the clean score and probability.
+        The pixel map, per-window scores and probabilities, and the clean score and probability; for partial
+        maps as they fill in, iterate :func:`occlusion_steps`.
     """
-    result = None
-    for result in occlusion_steps(model, x, target, window, stride, baseline, budget=budget):
-        if progress is not None:
-            progress(result)
-        if cancel is not None and cancel():
-            break
-    assert result is not None  # a grid always has at least one window
-    return result
+    return last(occlusion_steps(model, x, target, window, stride, baseline, budget=budget))
