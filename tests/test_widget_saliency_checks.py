@@ -220,7 +220,7 @@ def test_an_upload_without_its_file_is_refused(explorer):
 
 def test_unknown_requests_are_shown(explorer):
     Frontend(explorer).send("explode")
-    assert explorer.error == "unknown request from the view: {'type': 'explode'}"
+    assert explorer.error == "unknown request {'type': 'explode'}; this view handles: run, sample, stop, upload"
 
 
 @pytest.mark.parametrize(

@@ -37,13 +37,13 @@ def _when(**conditions: Tuple[Any, ...]) -> Tuple[Tuple[str, Tuple[Any, ...]], .
 VIEW_OPTIONS: Tuple[Option, ...] = (
     Option("kind", "objective", "choice", "channel", choices=(*KINDS, CUSTOM), group="objective",
            help="what to maximise"),
-    Option("unit", "unit", "int", 0, low=0, group="objective", help="channel of the layer",
+    Option("unit", "unit", "int", 0, group="objective", help="channel of the layer",
            when=_when(kind=("channel", "neuron"))),
-    Option("y", "row", "int", None, low=0, optional=True, group="objective",
+    Option("y", "row", "int", None, optional=True, group="objective",
            help="row of the neuron in the layer's map; empty: the centre", when=_when(kind=("neuron",))),
-    Option("x", "column", "int", None, low=0, optional=True, group="objective",
+    Option("x", "column", "int", None, optional=True, group="objective",
            help="column of the neuron in the layer's map; empty: the centre", when=_when(kind=("neuron",))),
-    Option("target", "class", "int", 0, low=0, group="objective", help="class whose logit is maximised",
+    Option("target", "class", "int", 0, group="objective", help="class whose logit is maximised",
            when=_when(kind=("class_logit",))),
     Option("steps", "steps", "int", 256, low=1, high=1_000_000, group="run",
            help="optimiser steps per Start (Resume after the end: this many more)"),
@@ -54,7 +54,8 @@ VIEW_OPTIONS: Tuple[Option, ...] = (
     Option("diversity", "diversity", "float", 1.0, low=0, high=1000, group="batch",
            help="weight of the diversity term (it lies in [-1, 0])", when=_when(batch_mode=("diverse",))),
 )  # fmt: skip
-"""The view's own settings; the engine's :data:`VISUALIZATION_OPTIONS` follow them in the form."""
+"""The view's own settings; the engine's :data:`VISUALIZATION_OPTIONS` follow them in the form. Unit, neuron and
+class have no bounds here: their range depends on the layer or the model, and the engine's message names it."""
 SETTINGS = VIEW_OPTIONS + VISUALIZATION_OPTIONS
 
 
