@@ -240,7 +240,8 @@ def test_bad_settings_show_the_engines_message_and_run_nothing(cat, trait, value
     front = Frontend(w)
     front.set(**{trait: value})  # the view's field: the banner, never an exception in the cell
     assert re.search(message, w.error), w.error
-    if getattr(w, trait) == value:  # taken (it fits a setting alone, not with the others): Run refuses it
+    taken = getattr(w, trait) == value
+    if taken:  # it fits the setting alone, not with the others: Run refuses it
         front.dismiss()
         front.run()
         assert re.search(message, w.error), w.error
@@ -251,7 +252,7 @@ def test_bad_settings_show_the_engines_message_and_run_nothing(cat, trait, value
     np.testing.assert_array_equal(heat(w), before)
     front.dismiss()
     setattr(w, trait, {"window": 8, "stride": 4, "baseline": 0.0}[trait])
-    assert w.error == "" and "press Run" in w.status
+    assert w.error == "" and ("press Run" in w.status) == taken  # a refused value changed nothing
     w.close()
 
 
