@@ -30,7 +30,6 @@ from cnnviz_widgets.engine import (
 from cnnviz_widgets.engine.errors import CnnvizWarning
 from cnnviz_widgets.engine.featurevis import OUTPUT, Visualization, class_logit
 from cnnviz_widgets.engine.progress import last
-from cnnviz_widgets.widgets.encoding import decode_array
 
 from .conftest import eval_mode, small_cnn
 
@@ -77,7 +76,7 @@ def test_a_layer_given_to_the_explorer_is_used_and_the_picker_is_filled(resnet18
     assert w.error == "" and w.layer == "layer4"
     assert "layer4" in [row["name"] for row in w.layers] and len(w.layers) > 10
     cam = engine.saliency(resnet18.model, resnet18.tensor(cat), w.target, "gradcam", "layer4")[0]
-    np.testing.assert_allclose(decode_array(w.heatmap), cam.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w.heatmap.values, cam.numpy(), rtol=1e-5, atol=1e-6)
     w.close()
 
 
@@ -120,7 +119,7 @@ def test_float64_models_work_in_every_view(cat):
     x = net.tensor(cat)
     assert x.dtype == torch.float64
     ref = engine.saliency(net.model, x, s.target, "gradient")[0]
-    np.testing.assert_allclose(decode_array(s.heatmap), ref.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(s.heatmap.values, ref.numpy(), rtol=1e-5)
     assert o.done == o.total > 0 and f.step == 2
     for w in (s, o, f):
         w.close()

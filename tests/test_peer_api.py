@@ -581,7 +581,7 @@ def test_explorer_passes_forward_args_and_base_options_to_the_engine():
             )
 
         def shown():
-            return np.frombuffer(w.heatmap["buffer"], dtype=w.heatmap["dtype"]).reshape(w.heatmap["shape"])
+            return w.heatmap.values
 
         np.testing.assert_allclose(shown(), want(), rtol=1e-5, atol=1e-7 * float(np.abs(want()).max()))
         w.options = {**w.options, "integrated_gradients": {"steps": 5}}  # the base method's options recompute it

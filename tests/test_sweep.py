@@ -603,8 +603,7 @@ def _seen(case: Case) -> Case:
 
 
 def _heat(out: Dict[str, Any]) -> torch.Tensor:
-    h = out["result"]
-    return torch.from_numpy(np.frombuffer(h["buffer"], dtype=h["dtype"]).reshape(h["shape"]).copy())
+    return torch.from_numpy(out["result"].values.copy())
 
 
 def _check_explorer(method: str) -> Callable[[Case, Dict[str, Any]], None]:

@@ -8,7 +8,6 @@ enough to stop it halfway (sleeping releases the GIL, like torch's kernels do).
 
 from __future__ import annotations
 
-import io
 import re
 import time
 from typing import List, Optional, Tuple
@@ -82,8 +81,8 @@ def visualizer(model: Optional[nn.Module] = None, **kwargs) -> cw.FeatureVisuali
     return cw.FeatureVisualizer(small_net(model), **kwargs)
 
 
-def pixels(data: bytes) -> np.ndarray:
-    return np.array(Image.open(io.BytesIO(data)).convert("RGB"))
+def pixels(picture: Image.Image) -> np.ndarray:
+    return np.array(picture.convert("RGB"))
 
 
 def record_frames(widget) -> List[Tuple[float, int, int, bytes]]:
@@ -132,7 +131,7 @@ def test_frames_are_the_engines_pictures_and_the_last_one_is_lossless(fast_frame
         assert min(errors, key=errors.get) == step and errors[step] < 3, (step, errors)
     np.testing.assert_array_equal(pixels(w.final), np.asarray(image_strip(vis.image())))
     np.testing.assert_array_equal(pixels(w.final), pictures[12])
-    np.testing.assert_allclose(decode_array(w.curve), vis.curve, rtol=1e-6)
+    np.testing.assert_allclose(w.curve, vis.curve, rtol=1e-6)
     assert len(vis.curve) == 12 and w.captions == ["channel('conv2', 3)"]
     assert re.fullmatch(r"done: step 12/12 · [\d.]+ steps/s · objective -?[\d.e+-]+", w.status), w.status
     w.close()
@@ -173,7 +172,7 @@ def test_reset_drops_the_picture_and_the_next_resume_starts_fresh(fast_frames):
     w.run()
     w.wait()
     Frontend(w).reset()
-    assert w.visualization is None and (w.frame, w.final, w.curve, w.step, w.captions) == (b"", b"", {}, 0, [])
+    assert w.visualization is None and (w.frame, w.final, w.curve, w.step, w.captions) == (None, None, None, 0, [])
     assert w.status.startswith("press Start to render channel('conv2', 3)")
     w.resume()
     w.wait()

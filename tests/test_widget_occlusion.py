@@ -51,8 +51,7 @@ def small_net(model: Optional[nn.Module] = None) -> cw.Net:
 
 
 def heat(widget) -> np.ndarray:
-    h = widget.heatmap
-    return np.frombuffer(h["buffer"], dtype=h["dtype"]).reshape(h["shape"])
+    return widget.heatmap.values
 
 
 def frames(widget) -> list:
@@ -295,7 +294,7 @@ def test_a_new_picture_clears_the_map_and_drops_the_old_runs_frames(cat, monkeyp
     w = cw.OcclusionExplorer(net, cat, window=4, stride=2)
     w.set_image(cw.sample_image("coffee"))
     w.wait()
-    assert w.heatmap == {} and w.occluded == {} and w.result is None and not w.busy
+    assert w.heatmap is None and w.occluded == {} and w.result is None and not w.busy
     assert w.status.startswith("press Run")
     w.close()
 
@@ -337,7 +336,8 @@ def test_map_travels_as_a_binary_buffer(cat):
     w.show_window(0, 0)
     _, paths, _ = _remove_buffers(w.get_state())
     assert ["heatmap", "buffer"] in paths and ["occluded", "image"] in paths
-    assert w.heatmap["dtype"] == "float32" and w.heatmap["shape"] == [SIZE, SIZE]
+    wire = w.get_state()["heatmap"]
+    assert wire["dtype"] == "float32" and wire["shape"] == [SIZE, SIZE] and wire["quantity"].startswith("drop in")
     w.close()
 
 

@@ -21,8 +21,7 @@ from .conftest import hook_count
 
 
 def heat(widget) -> np.ndarray:
-    h = widget.heatmap
-    return np.frombuffer(h["buffer"], dtype=h["dtype"]).reshape(h["shape"])
+    return widget.heatmap.values
 
 
 def expected(net, img, target, method, layer=None) -> np.ndarray:
@@ -39,7 +38,7 @@ def test_initial_view_explains_the_top_class_at_the_last_block(explorer, default
         rtol=1e-5,
         atol=1e-7,
     )
-    assert explorer.image[:8] == b"\x89PNG\r\n\x1a\n"
+    assert explorer.get_state()["image"][:8] == b"\x89PNG\r\n\x1a\n"
     assert {row["name"] for row in explorer.layers} >= {"_blocks.15", "_conv_stem"}
 
 
@@ -143,7 +142,8 @@ def test_model_without_conv_layers_shows_why(default_net):
 def test_heatmap_travels_as_a_binary_buffer(explorer):
     state, paths, buffers = _remove_buffers(explorer.get_state())
     assert ["heatmap", "buffer"] in paths and ["image"] in paths
-    assert explorer.heatmap["dtype"] == "float32" and explorer.heatmap["shape"] == [224, 224]
+    wire = explorer.get_state()["heatmap"]
+    assert wire["dtype"] == "float32" and wire["shape"] == [224, 224]
     assert sum(len(bytes(b)) for b in buffers) >= 224 * 224 * 4
     assert "buffer" not in state["heatmap"]
 

@@ -23,12 +23,16 @@ from cnnviz_widgets.engine.images import SAMPLES
 from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets.photo import MAX_UPLOAD_BYTES
 from cnnviz_widgets.widgets.saliency import SANITY_STEPS
+from cnnviz_widgets.widgets.traits import Heatmap
 
 from .conftest import hook_count
 
 
-def decode(wire) -> np.ndarray:
-    return np.frombuffer(wire["buffer"], dtype=wire["dtype"]).reshape(wire["shape"])
+def decode(value) -> np.ndarray:
+    """A heat-map trait's values, or an array as it travels ({dtype, shape, buffer})."""
+    if isinstance(value, Heatmap):
+        return value.values
+    return np.frombuffer(value["buffer"], dtype=value["dtype"]).reshape(value["shape"])
 
 
 def png(img: Image.Image) -> bytes:

@@ -16,6 +16,7 @@ import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.attribution import LAYER_METHODS, METHODS
 from cnnviz_widgets.testing import Frontend
+from cnnviz_widgets.widgets.traits import Heatmap
 
 from .conftest import hook_count
 
@@ -23,8 +24,11 @@ from .conftest import hook_count
 FAST = {"smoothgrad": {"samples": 2, "noise": 0.15}, "integrated_gradients": {"steps": 4}}
 
 
-def decode(wire) -> np.ndarray:
-    return np.frombuffer(wire["buffer"], dtype=wire["dtype"]).reshape(wire["shape"])
+def decode(value) -> np.ndarray:
+    """A heat-map trait's values, or an array as it travels ({dtype, shape, buffer})."""
+    if isinstance(value, Heatmap):
+        return value.values
+    return np.frombuffer(value["buffer"], dtype=value["dtype"]).reshape(value["shape"])
 
 
 def expected(net, image, target, method, layer=None, **options) -> np.ndarray:
@@ -185,8 +189,8 @@ def test_compare_fills_a_map_per_method_progressively(explorer, default_net):
     explorer.wait()
     assert explorer.error == "" and not explorer.busy
     assert set(explorer.maps) == set(METHODS)
-    for name, wire in explorer.maps.items():
-        assert wire["dtype"] == "float32" and wire["shape"] == [224, 224]
+    for name, wire in explorer.get_state()["maps"].items():
+        assert wire["dtype"] == "float32" and wire["shape"] == [224, 224] and wire["quantity"]
         assert_map(decode(wire), expected(default_net, cw.sample_image("cat"), 285, name, explorer.layer))
     # The map already shown is there at once; the other eight arrive one by one.
     assert sizes == list(range(1, 10)), sizes
@@ -237,7 +241,7 @@ def test_changing_the_class_recomputes_the_grid(explorer, default_net):
     explorer.wait()
     second = explorer.predictions[1]["index"]
     explorer.target = second
-    assert explorer.maps == {} and explorer.heatmap == {}  # the old class' maps are gone at once
+    assert explorer.maps == {} and explorer.heatmap is None  # the old class' maps are gone at once
     explorer.wait()
     assert set(explorer.maps) == set(METHODS)
     for name in ("gradient", "gradcam", "integrated_gradients"):
@@ -331,7 +335,7 @@ def test_stop_takes_effect_within_one_chunk_of_a_batched_method(explorer, defaul
     explorer.wait()
     assert explorer.status == "stopped" and not explorer.busy and explorer.error == ""
     assert fractions and explorer.progress < 0.5  # far from the 400 steps
-    assert explorer.heatmap == {} and hook_count(default_net.model) == 0
+    assert explorer.heatmap is None and hook_count(default_net.model) == 0
 
 
 def test_stop_also_cancels_a_check_queued_behind_the_running_job(explorer):

@@ -19,6 +19,7 @@ import anywidget
 import numpy as np
 import pytest
 from ipywidgets.widgets.widget import _remove_buffers
+from PIL import Image
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.model import Preprocess
@@ -143,8 +144,8 @@ def test_base64_mode_sends_no_binary_buffers_and_the_text_decodes_to_the_traits_
         decoded = from_base64(state)
         assert _remove_buffers(decoded)[1:] == _remove_buffers(raw)[1:]
         assert plain(decoded) == plain(raw)
-        # The Python API still sees bytes.
-        assert isinstance(w.image, bytes)
+        # The Python API still sees the picture itself.
+        assert isinstance(w.image, Image.Image)
     finally:
         w.close()
 

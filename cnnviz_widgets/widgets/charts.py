@@ -6,14 +6,14 @@ theme (``plotly_white`` or ``plotly_dark`` on a transparent background), and fil
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import ipywidgets
+import numpy as np
 import plotly.graph_objects as go
 
 from ..engine.attribution import METHODS
 from .base import ViewWidget
-from .encoding import decode_array
 
 LAYOUT = dict(
     autosize=True,
@@ -121,9 +121,9 @@ class CurveChart(_Charts):
         self.figure.add_scatter(mode="lines", name="objective")
         super().__init__(view, [self.figure], {"curve": self.show})
 
-    def show(self, curve: Dict[str, Any]) -> None:
-        """Draw a ``curve`` trait value (a float32 array of one value per step; {} clears the chart)."""
-        values = decode_array(curve)
+    def show(self, curve: Optional[np.ndarray]) -> None:
+        """Draw a ``curve`` trait value (one value per step; ``None`` clears the chart)."""
+        values = curve if curve is not None else np.zeros(0)
         with self.figure.batch_update():
             self.figure.data[0].x = list(range(1, len(values) + 1))
             self.figure.data[0].y = values.tolist()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
 
-import numpy as np
 import traitlets
 
 from ..engine.activations import channel_maps
@@ -26,12 +25,13 @@ from ..engine.model import Prediction
 from ..engine.progress import Update
 from ..engine.schema import describe
 from .base import shows_errors
-from .encoding import encode_array, jpeg_bytes, png_bytes
+from .encoding import encode_array
 from .frames import image_strip
 from .objective import CUSTOM, KINDS, SETTINGS, Settings, adopt
 from .photo import as_net, check_target, layer_rows, prepare
 from .requests import Request, on
 from .stream import StreamView
+from .traits import Array, Picture
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -86,11 +86,11 @@ class FeatureVisualizer(StreamView[Settings]):
         help="The layer's channel maps on the photo: {layer, dtype, shape: [C, h, w], buffer}; {} if not spatial."
     ).tag(sync=True)
     class_label = traitlets.Unicode("", help="Name of class `target`.").tag(sync=True)
-    frame = traitlets.Bytes(b"", help="The latest live frame: JPEG of the batch side by side.").tag(sync=True)
-    final = traitlets.Bytes(b"", help="PNG of the batch side by side where the last run ended.").tag(sync=True)
+    frame = Picture("jpeg", help="The latest live frame: the batch side by side, sent as JPEG.")
+    final = Picture(help="The batch side by side where the last run ended, sent as PNG.")
     captions = traitlets.List(traitlets.Unicode(), help="One caption per picture of the batch.").tag(sync=True)
     step = traitlets.Int(0, help="Steps the shown visualisation has taken.").tag(sync=True)
-    curve = traitlets.Dict(help="Objective at every step so far as a float32 {dtype, shape, buffer}.").tag(sync=True)
+    curve = Array(help="The objective at every step so far.")
 
     _vis: Optional[Visualization] = None  # class defaults: close() may run from __del__ of a half-built widget
     _chart: Optional["CurveChart"] = None
@@ -166,7 +166,7 @@ class FeatureVisualizer(StreamView[Settings]):
         with self._lock:
             self._vis, self._built, self._goal = None, None, 0
             with self.hold_sync():
-                self.frame, self.final, self.captions, self.curve, self.step = b"", b"", [], {}, 0
+                self.frame, self.final, self.captions, self.curve, self.step = None, None, [], None, 0
                 self.progress = 0.0
         self._hint()
 
@@ -228,12 +228,12 @@ class FeatureVisualizer(StreamView[Settings]):
         """A JPEG frame while the run goes on, a PNG where it ended; ``None``: a new visualisation starts."""
         vis = self._vis
         if vis is None or (update is None and not final):
-            return {"frame": b"", "final": b"", "captions": settings.captions(), "curve": {}, "step": 0}
-        curve = encode_array(np.asarray(vis.curve, dtype=np.float32))
+            return {"frame": None, "final": None, "captions": settings.captions(), "curve": None, "step": 0}
+        curve = vis.curve
         if not final:  # the frame last: its observers see its step
-            frame = jpeg_bytes(image_strip(update.result.image)) if update and update.result is not None else b""
+            frame = image_strip(update.result.image) if update and update.result is not None else None
             return {"step": vis.step, "curve": curve, "status": self._line(vis, seconds), "frame": frame}
-        return {"final": png_bytes(image_strip(vis.image())), "step": vis.step, "curve": curve}
+        return {"final": image_strip(vis.image()), "step": vis.step, "curve": curve}
 
     def summary(self, settings: Settings, update: Optional[Update[Frame]], outcome: str, seconds: float) -> str:
         vis = self._vis

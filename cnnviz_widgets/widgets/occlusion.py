@@ -25,10 +25,11 @@ from ..engine.progress import Update
 from ..engine.replica import private
 from ..engine.schema import Option, describe
 from .base import shows_errors
-from .encoding import encode_array, png_bytes
+from .encoding import png_bytes
 from .photo import as_net, check_target, prepare
 from .requests import Request, on
 from .stream import StreamView
+from .traits import Heatmap, HeatmapTrait
 
 QUANTITY = "drop in the class score (logit) when occluded"
 """What the map measures: the caption of its colour bar."""
@@ -142,10 +143,10 @@ class OcclusionExplorer(StreamView[Settings]):
     baselines = traitlets.List(traitlets.Unicode(), read_only=True, help="Named baselines besides a number.").tag(
         sync=True
     )
-    heatmap = traitlets.Dict(
-        help="Score drop per pixel so far as {dtype, shape, buffer, quantity}, aligned with `image`: the engine's "
-        "preview, whose pixels no evaluated window covers yet take the nearest evaluated window's drop."
-    ).tag(sync=True)
+    heatmap = HeatmapTrait(
+        help="Score drop per pixel so far, aligned with `image`: the engine's preview, whose pixels no evaluated window "
+        "covers yet take the nearest evaluated window's drop."
+    )
     done = traitlets.Int(0, help="Windows evaluated in the shown map.").tag(sync=True)
     total = traitlets.Int(0, help="Windows in the shown map's grid.").tag(sync=True)
     occluded = traitlets.Dict(
@@ -248,8 +249,8 @@ class OcclusionExplorer(StreamView[Settings]):
         if result is None and final:
             return {}
         if result is None:
-            return {"_shown": None, "heatmap": {}, "occluded": {}, "done": 0, "total": 0}
-        heatmap = {**encode_array(result.preview), "quantity": QUANTITY}
+            return {"_shown": None, "heatmap": None, "occluded": {}, "done": 0, "total": 0}
+        heatmap = Heatmap(result.preview.numpy(), QUANTITY)
         shown = {"_shown": replace(settings, result=result), "heatmap": heatmap, "done": result.done,
                  "total": result.total}  # fmt: skip
         if not final and result.done:
@@ -277,7 +278,7 @@ class OcclusionExplorer(StreamView[Settings]):
         self.wait()  # within one chunk; then its results and "stopped" status cannot overwrite the new picture's
         self._shown = None
         with self.hold_sync():
-            self.heatmap, self.occluded, self.done, self.total = {}, {}, 0, 0
+            self.heatmap, self.occluded, self.done, self.total = None, {}, 0, 0
             self.progress = 0.0
         self.target = preds[0].index if target is None else int(target)
         self._hint()

@@ -18,8 +18,8 @@ from ..engine.images import SAMPLES, ImageError, ImageLike, load_image, sample_i
 from ..engine.layers import LayerRecord
 from ..engine.model import Net, Prediction
 from .base import ViewWidget
-from .encoding import png_bytes
 from .requests import Request, on
+from .traits import Picture as PictureTrait
 
 COLORMAPS = ("inferno", "viridis", "jet", "gray")
 MAX_UPLOAD_BYTES = 20 * 2**20
@@ -94,7 +94,7 @@ class PhotoView(ViewWidget):
         Initial colour map: ``inferno``, ``viridis``, ``jet`` or ``gray``.
     """
 
-    image = traitlets.Bytes(b"", help="PNG of the picture the model sees (input resolution).").tag(sync=True)
+    image = PictureTrait(help="The picture the model sees (input resolution), sent as PNG.")
     notice = traitlets.Unicode(
         "", help="What fitting the photo to the model's input did to its shape (e.g. squashed); empty when nothing."
     ).tag(sync=True)
@@ -170,7 +170,7 @@ class PhotoView(ViewWidget):
         self._x, self._image_id = picture.x, self._image_id + 1
         with self.hold_sync():
             self.sample = ""
-            self.image = png_bytes(picture.view)
+            self.image = picture.view
             self.notice = picture.notice
             self.predictions = [p._asdict() for p in picture.predictions]
         self._loaded(picture.predictions, target)

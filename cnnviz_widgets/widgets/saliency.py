@@ -40,6 +40,7 @@ from .encoding import encode_array
 from .jobs import Job
 from .photo import PhotoView, as_net, check_target, layer_rows, prepare
 from .requests import Request, on
+from .traits import Heatmap, HeatmapDict, HeatmapTrait
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -174,11 +175,9 @@ class SaliencyExplorer(PhotoView):
     layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(
         sync=True
     )
-    heatmap = traitlets.Dict(help="Current method's map as {dtype, shape, buffer}, aligned with `image`.").tag(
-        sync=True
-    )
+    heatmap = HeatmapTrait(help="The current method's map, aligned with `image`.")
     compare = traitlets.Bool(False, help="Show the grid of every method.").tag(sync=True)
-    maps = traitlets.Dict(help="Compare grid: {method: {dtype, shape, buffer}}, filled as maps finish.").tag(sync=True)
+    maps = HeatmapDict(help="Compare grid: {method: Heatmap}, filled as maps finish.")
     sanity = traitlets.Dict(
         help="Sanity check of the current map: {method, layer, names, correlation, maps: (S+1, H, W) array}."
     ).tag(sync=True)
@@ -433,15 +432,15 @@ class SaliencyExplorer(PhotoView):
         if self.compare:
             grid = {m: self._encode(m, c.map) for m in METHODS if (c := self._cache.get(self._key(m))) is not None}
         with self.hold_sync():
-            self.heatmap = self._encode(self.method, shown.map) if shown is not None else {}
+            self.heatmap = self._encode(self.method, shown.map) if shown is not None else None
             self.maps = grid
             for name in ("sanity", "curves"):
                 if self._analysed.get(name) != current:
                     setattr(self, name, {})
 
     @staticmethod
-    def _encode(method: str, heat: torch.Tensor) -> Dict[str, Any]:
-        return {**encode_array(heat), "quantity": QUANTITIES.get(method, "attribution")}
+    def _encode(method: str, heat: torch.Tensor) -> Heatmap:
+        return Heatmap(heat.numpy(), QUANTITIES.get(method, "attribution"))
 
     def _refresh(self) -> None:
         """Compute what the view lacks: the grid's missing maps in compare mode, else the current map."""
