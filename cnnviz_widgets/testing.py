@@ -28,7 +28,7 @@ class Frontend:
         if ack:
             widget.observe(lambda change: self.ack(change.new), names="frame_seq")
 
-    def send(self, kind: str, buffers: Iterable[bytes] = (), **fields: Any) -> None:
+    def send(self, kind: str, *, buffers: Iterable[bytes] = (), **fields: Any) -> None:
         """One request ``{"type": kind, **fields}`` with its attachments, as the view's codec sends it."""
         content: Dict[str, Any] = {"type": kind, **fields}
         attached = [bytes(b) for b in buffers]
@@ -52,7 +52,10 @@ class Frontend:
 
     def run(self, what: Optional[str] = None) -> None:
         """Press Run (Start), or a saliency analysis' button: ``what="sanity"`` or ``"faithfulness"``."""
-        self.send("run", **({"what": what} if what else {}))
+        if what:
+            self.send("run", what=what)
+        else:
+            self.send("run")
 
     def stop(self) -> None:
         """Press Stop."""
@@ -76,7 +79,7 @@ class Frontend:
 
     def upload(self, name: str, data: bytes) -> None:
         """Upload a file through the image picker."""
-        self.send("upload", [data], name=name)
+        self.send("upload", buffers=[data], name=name)
 
     def ack(self, seq: int) -> None:
         """Report live frame ``seq`` as drawn."""

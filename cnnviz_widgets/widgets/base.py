@@ -212,7 +212,7 @@ class ViewWidget(anywidget.AnyWidget):
         handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
             raise ViewError(f"unknown request {content!r}; this view handles: {', '.join(sorted(self._handlers))}")
-        handler(self, Request(kind, {k: v for k, v in content.items() if k != "type"}, attached))
+        handler(self, Request(str(kind), {k: v for k, v in content.items() if k != "type"}, attached))
 
     @on("stop")
     def _on_stop(self, _request: Request) -> None:

@@ -23,6 +23,7 @@ LAYOUT = dict(
     plot_bgcolor="rgba(0,0,0,0)",
     title=dict(x=0.02, xanchor="left", font=dict(size=14)),
 )
+TITLE: Dict[str, Any] = LAYOUT["title"]  # type: ignore[assignment]
 """No fixed width: a chart reflows to its slot; titles sit above the plot where nothing cuts them."""
 TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
 
@@ -115,7 +116,7 @@ class CurveChart(_Charts):
 
     def __init__(self, view: ViewWidget) -> None:
         self.figure = go.FigureWidget(layout=dict(
-            LAYOUT, title=dict(LAYOUT["title"], text="Objective per step"),
+            LAYOUT, title=dict(TITLE, text="Objective per step"),
             xaxis=dict(title="step"), yaxis=dict(title="objective"),
         ))  # fmt: skip
         self.figure.add_scatter(mode="lines", name="objective")

@@ -305,7 +305,7 @@ class FeatureVisualizer(StreamView[Settings]):
 
     def _hint(self) -> None:
         """Say in the status line what Start (and Resume) would do, unless a run reports its progress there."""
-        if self.busy or self._net is None:
+        if self.busy or self.net is None:
             return
         try:
             settings = self.freeze()

@@ -12,6 +12,7 @@ import atexit
 import contextvars
 import threading
 import weakref
+from collections.abc import Generator
 from typing import Any, Callable, Iterator, Optional, Protocol, TypeVar
 
 from ..engine.progress import Update
@@ -79,7 +80,8 @@ class Job:
                 if update.fraction >= 1 and update.result is not None:
                     return update.result
         finally:
-            updates.close()
+            if isinstance(updates, Generator):
+                updates.close()
         raise RuntimeError("the engine call ended without a final result")
 
     def cancel(self) -> None:
@@ -93,6 +95,11 @@ class Job:
     def current(self) -> bool:
         """Whether this is the view's newest job; only that one reports "stopped" and clears ``busy``."""
         return self.host._job is self
+
+    @property
+    def alive(self) -> bool:
+        """Whether the job's thread is still running."""
+        return self.thread is not None and self.thread.is_alive()
 
     def join(self, timeout: Optional[float]) -> bool:
         """Wait for the thread (not from itself); whether it has finished."""

@@ -146,11 +146,7 @@ def adopt(objective: Objective) -> Dict[str, Any]:
     if kind not in KINDS or batch is not None:
         layers = sorted(objective.layers - {OUTPUT})
         return {"kind": CUSTOM, **({"layer": layers[0]} if layers else {})}
-    if kind == "class_logit":
-        return {"kind": kind, "target": objective.index}
-    found: Dict[str, Any] = {"kind": kind, "layer": objective.layer}
-    if kind in ("channel", "neuron"):
-        found["unit"] = objective.unit
-    if kind == "neuron":
-        found.update(y=objective.y, x=objective.x)
-    return found
+    fields = {"class_logit": ("index",), "layer": ("layer",), "channel": ("layer", "unit")}
+    names = fields.get(kind, ("layer", "unit", "y", "x"))
+    found = {"target" if name == "index" else name: getattr(objective, name) for name in names}
+    return {"kind": kind, **found}

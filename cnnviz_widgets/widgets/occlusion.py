@@ -144,8 +144,8 @@ class OcclusionExplorer(StreamView[Settings]):
         sync=True
     )
     heatmap = HeatmapTrait(
-        help="Score drop per pixel so far, aligned with `image`: the engine's preview, whose pixels no evaluated window "
-        "covers yet take the nearest evaluated window's drop."
+        help="Score drop per pixel so far, aligned with `image`: the engine's preview, whose pixels no evaluated "
+        "window covers yet take the nearest evaluated window's drop."
     )
     done = traitlets.Int(0, help="Windows evaluated in the shown map.").tag(sync=True)
     total = traitlets.Int(0, help="Windows in the shown map's grid.").tag(sync=True)
@@ -233,7 +233,8 @@ class OcclusionExplorer(StreamView[Settings]):
         """The current settings, checked (raises the engine's message for bad ones)."""
         if self._x is None:
             raise ImageError("there is no image to occlude yet; load one with set_image(...) or the image picker")
-        check_settings(tuple(self._x.shape[-2:]), self.window, self.stride, self.baseline)
+        height, width = self._x.shape[-2:]
+        check_settings((height, width), self.window, self.stride, self.baseline)
         return Settings(self._x, self.target, self.window, self.stride, self.baseline)
 
     def updates(self, settings: Settings) -> Iterator[Update[Occlusion]]:
@@ -293,7 +294,7 @@ class OcclusionExplorer(StreamView[Settings]):
 
     def _hint(self) -> None:
         """Say in the status line what Run would compute (unless a run is reporting its progress there)."""
-        if not self.busy and self._net is not None:
+        if not self.busy and self.net is not None:
             self.status = (
                 f"press Run to occlude “{self._net.label(self.target)}”: window {self.window}, stride {self.stride}, "
                 f"baseline {self.baseline}"

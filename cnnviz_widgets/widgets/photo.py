@@ -112,7 +112,7 @@ class PhotoView(ViewWidget):
         which opens the view's comm: a bad argument raises without leaving a half-made view behind."""
         check_colormap(colormap)
         super().__init__(opacity=opacity, colormap=colormap)
-        self._net: Optional[Net] = net
+        self._held: Optional[Net] = net
         self._x: Optional[torch.Tensor] = None
         self._image_id = 0
         self.set_trait("samples", list(SAMPLES))
@@ -133,11 +133,18 @@ class PhotoView(ViewWidget):
     @property
     def net(self) -> Optional[Net]:
         """The network being explained (``None`` after :meth:`close`)."""
-        return self._net
+        return self._held
+
+    @property
+    def _net(self) -> Net:
+        """The network, for the view's own work; a closed view has none."""
+        if self._held is None:
+            raise ViewError("this view is closed; make a new one")
+        return self._held
 
     def close(self) -> None:
         super().close()
-        self._net = None
+        self._held = None
         self._x = None
 
     @on("sample")

@@ -182,7 +182,8 @@ class SaliencyExplorer(PhotoView):
         help="Sanity check of the current map: {method, layer, names, correlation, maps: (S+1, H, W) array}."
     ).tag(sync=True)
     curves = traitlets.Dict(
-        help="Deletion/insertion of the current map: {method, fractions, deletion, insertion, deletion_auc, insertion_auc}."
+        help="Deletion/insertion of the current map: "
+        "{method, fractions, deletion, insertion, deletion_auc, insertion_auc}."
     ).tag(sync=True)
 
     _charts: Optional["AnalysisCharts"] = None  # class default: close() may run from __del__ of a half-built widget
@@ -452,7 +453,7 @@ class SaliencyExplorer(PhotoView):
         grid, self._grid = self._grid, None
         if grid is not None:
             job, pending = grid
-            if self.compare and keys <= pending and not job.cancelled.is_set() and job.thread.is_alive():
+            if self.compare and keys <= pending and not job.cancelled.is_set() and job.alive:
                 self._grid = grid  # already computing these (another cell was clicked): let it go on
                 return
             if not missing:
@@ -475,7 +476,8 @@ class SaliencyExplorer(PhotoView):
             computed = self._produce(job, settings, k / len(wanted), (k + 1) / len(wanted), label)
         summary = computed.note
         if total > 1:
-            summary = f"compared {total} methods for “{self._net.label(wanted[0].target)}” in {time.perf_counter() - start:.1f} s"
+            seconds = time.perf_counter() - start
+            summary = f"compared {total} methods for “{self._net.label(wanted[0].target)}” in {seconds:.1f} s"
         job.progress(1.0, summary)
 
     def _produce(self, job: Job, settings: Settings, low: float, high: float, label: str) -> Computed:

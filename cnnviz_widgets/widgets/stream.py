@@ -9,6 +9,7 @@ generator of :class:`~cnnviz_widgets.engine.progress.Update`\\ s), :meth:`presen
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from typing import Any, ClassVar, Dict, Generic, Iterator, Optional, TypeVar
 
 import traitlets
@@ -98,7 +99,8 @@ class StreamView(PhotoView, Generic[S]):
                     )  # fmt: skip
             outcome = "stopped" if job.cancelled.is_set() or last is None or last.fraction < 1 else "done"
         finally:
-            updates.close()
+            if isinstance(updates, Generator):
+                updates.close()
             seconds = time.perf_counter() - begin
             shown = self.present(settings, last, seconds, final=True)
             progress = last.fraction if last is not None else 0.0
