@@ -182,6 +182,7 @@ def test_thumbnails_pick_units_a_batch_of_channels_renders_and_bad_settings_are_
     expect(page.locator(f"{ROOT} input.cnnviz-fv-size")).not_to_have_class(re.compile(r"\bcnnviz-invalid\b"))
     expect(banner).to_be_hidden()
 
+    page.set_viewport_size({"width": 1400, "height": 2400})  # the whole view in one element screenshot
     widget = page.locator(ROOT)
     widget.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
