@@ -40,7 +40,8 @@ export function compareGrid(scope: Scope, model: AnyModel<SaliencyTraits>, look:
       heat.setBase(base);
       const el = h(
         "div",
-        { class: "cnnviz-compare-cell", "data-method": m.name, title: m.name, role: "button", tabindex: 0, onclick: () => save(model, "method", m.name) },
+        { class: "cnnviz-compare-cell", "data-method": m.name, title: m.name, role: "button", tabindex: 0, onclick: () => save(model, "method", m.name),
+          onkeydown: (ev: Event) => (ev as KeyboardEvent).key === "Enter" && save(model, "method", m.name) },
         h("div", { class: "cnnviz-compare-title" }, m.title),
         heat.canvas,
         bar.el,
