@@ -133,6 +133,13 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     # The page's theme reaches Python (the charts follow it).
     assert nb.probe.wait_for("(explorer.theme, occ.theme, fv.theme)", lambda v: v == ("light",) * 3)
 
+    # A layer filter that matches nothing says so instead of leaving an empty box.
+    search = page.locator(".cnnviz-featurevis input.cnnviz-layer-search")
+    search.fill("no-such-layer")
+    expect(page.locator(".cnnviz-featurevis .cnnviz-layer-list")).to_have_text("no layer matches “no-such-layer”")
+    search.fill("")
+    expect(page.locator(".cnnviz-featurevis .cnnviz-layer-row").first).to_be_visible()
+
     shoot_views(nb, artifacts_dir, "light")
     set_theme(page, "JupyterLab Dark", light=False)
     assert nb.probe.wait_for("(explorer.theme, occ.theme, fv.theme)", lambda v: v == ("dark",) * 3)
