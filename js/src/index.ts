@@ -1,13 +1,15 @@
-/** The one ES module behind every cnnviz widget: `_view` names which view to render. */
+/** The one ES module behind every cnnviz widget: `_view` names which view to render (one registry line each). */
 import type { AnyModel } from "@anywidget/types";
+import { mount } from "./core/scope";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderOcclusion } from "./views/occlusion";
 import { renderSaliency } from "./views/saliency";
 
-const VIEWS: Record<string, (model: AnyModel, el: HTMLElement) => () => void> = {
-  saliency: renderSaliency,
-  occlusion: renderOcclusion,
-  featurevis: renderFeaturevis,
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => void> = {
+  saliency: mount(renderSaliency),
+  occlusion: mount(renderOcclusion),
+  featurevis: mount(renderFeaturevis),
 };
 
 export default {

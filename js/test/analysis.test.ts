@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { aucText, sanityCaption } from "../src/analysis";
-import { MAX_UPLOAD_BYTES, megabytes, uploadProblem } from "../src/files";
-import { gridColumns } from "../src/layout";
+import { aucText, sanityCaption } from "../src/logic/analysis";
+import { MAX_UPLOAD_BYTES, megabytes, uploadProblem } from "../src/logic/files";
+import { gridColumns } from "../src/logic/layout";
 
 describe("faithfulness captions", () => {
   it("caption a sanity step with its layer and rank correlation", () => {
-    assert.equal(sanityCaption("original", 1), "original · ρ 1.00");
-    assert.equal(sanityCaption("_blocks.13._project_conv", -0.3282), "_blocks.13._project_conv · ρ -0.33");
+    assert.deepEqual(sanityCaption("original", 1), { rho: "ρ 1.00", layer: "original" });
+    assert.deepEqual(sanityCaption("_blocks.13._project_conv", -0.3282), { rho: "ρ -0.33", layer: "_blocks.13._project_conv" });
   });
 
   it("state both AUCs and which way is better", () => {

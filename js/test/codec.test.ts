@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { AnyModel } from "@anywidget/types";
-import { decodeArray } from "../src/arrays";
-import { fromBase64, isMarker, MARKER, MESSAGE_BUFFERS, sendWithBytes, toBase64, toBytes } from "../src/codec";
+import { decodeArray } from "../src/core/arrays";
+import { fromBase64, isMarker, MARKER, MESSAGE_BUFFERS, toBase64, toBytes } from "../src/core/codec";
+import { encodeRequest, send } from "../src/core/requests";
 
 /** Every byte value, so that no code point is lost in the base64 round trip. */
 const ALL_BYTES = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -69,21 +70,21 @@ describe("codec: reading binary values from Python", () => {
   });
 });
 
-describe("codec: sending attachments to Python", () => {
+describe("requests: one typed vocabulary, attachments as the wire mode says", () => {
   const file = () => Uint8Array.from([137, 80, 78, 71, 0, 255]).buffer;
 
-  it("attaches binary buffers in buffers mode", () => {
+  it("attaches the upload's bytes as a binary buffer in buffers mode", () => {
     const { model, sent } = fakeModel({ _wire: "buffers" });
     const data = file();
-    sendWithBytes(model, { type: "upload", name: "a.png" }, [data]);
+    send(model, { type: "upload", name: "a.png" }, data);
     assert.equal(sent.length, 1);
     assert.deepEqual(sent[0].content, { type: "upload", name: "a.png" });
     assert.deepEqual(sent[0].buffers, [data]);
   });
 
-  it("puts base64 markers in the content and attaches no buffer in base64 mode", () => {
+  it("puts a base64 marker in the content and attaches no buffer in base64 mode", () => {
     const { model, sent } = fakeModel({ _wire: "base64" });
-    sendWithBytes(model, { type: "upload", name: "a.png" }, [file()]);
+    send(model, { type: "upload", name: "a.png" }, file());
     assert.equal(sent.length, 1);
     assert.equal(sent[0].buffers, undefined);
     const markers = sent[0].content[MESSAGE_BUFFERS] as unknown[];
@@ -93,7 +94,35 @@ describe("codec: sending attachments to Python", () => {
 
   it("sends buffers when `_wire` is unset", () => {
     const { model, sent } = fakeModel({});
-    sendWithBytes(model, { type: "upload" }, [file()]);
+    send(model, { type: "upload", name: "x" }, file());
     assert.equal(sent[0].buffers?.length, 1);
+  });
+
+  it("encodes every request as its plain fields, without attachments", () => {
+    const cases: [Parameters<typeof encodeRequest>[0], Record<string, unknown>][] = [
+      [{ type: "run" }, { type: "run" }],
+      [{ type: "run", what: "sanity" }, { type: "run", what: "sanity" }],
+      [{ type: "run", what: "faithfulness" }, { type: "run", what: "faithfulness" }],
+      [{ type: "stop" }, { type: "stop" }],
+      [{ type: "resume" }, { type: "resume" }],
+      [{ type: "reset" }, { type: "reset" }],
+      [{ type: "select", y: 3, x: 200 }, { type: "select", y: 3, x: 200 }],
+      [{ type: "sample", name: "cat" }, { type: "sample", name: "cat" }],
+      [{ type: "ack", seq: 12 }, { type: "ack", seq: 12 }],
+    ];
+    for (const wire of ["buffers", "base64"] as const) {
+      for (const [request, content] of cases) assert.deepEqual(encodeRequest(request, [], wire), { content }, JSON.stringify(request));
+    }
+  });
+
+  it("refuses an upload without its bytes and bytes on other requests", () => {
+    assert.throws(() => encodeRequest({ type: "upload", name: "a.png" }, [], "buffers"), /1 attachment/);
+    assert.throws(() => encodeRequest({ type: "run" }, [file()], "buffers"), /0 attachment/);
+  });
+
+  it("sends through model.send with no buffers argument for plain requests", () => {
+    const { model, sent } = fakeModel({ _wire: "buffers" });
+    send(model, { type: "select", y: 1, x: 2 });
+    assert.deepEqual(sent, [{ content: { type: "select", y: 1, x: 2 }, buffers: undefined }]);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { COLORMAP_NAMES, colorOf, lut } from "../src/colormap";
+import { COLORMAP_NAMES, colorOf, lut } from "../src/logic/colormap";
 
 describe("colour maps", () => {
   it("start and end at their first and last stops", () => {

@@ -1,23 +1,27 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseBaseline, percent, previewCaptions, type OccludedWindow } from "../src/occlusion";
-import { parseWhole } from "../src/options";
+import { hoverText, percent, previewCaptions, windowAt, windowCounts, type OccludedWindow } from "../src/logic/occlusion";
 
-describe("occlusion settings fields", () => {
-  it("reads whole numbers for window and stride, passing bad ranges on for Python to name", () => {
-    assert.equal(parseWhole("16"), 16);
-    assert.equal(parseWhole(" 4 "), 4);
-    assert.equal(parseWhole("0"), 0);
-    assert.equal(parseWhole("-3"), -3);
-    for (const raw of ["", "2.5", "abc", "Infinity"]) assert.equal(parseWhole(raw), null, raw);
+describe("occlusion windows", () => {
+  it("counts windows as the engine does: as many as fit plus one clipped at the border", () => {
+    assert.deepEqual(windowCounts([224, 224], 32, 16), [13, 13]);
+    assert.deepEqual(windowCounts([224, 224], 16, 4), [53, 53]);
+    assert.deepEqual(windowCounts([224, 224], 30, 16), [14, 14]); // 194/16 = 12.1 -> 13 + 1
+    assert.deepEqual(windowCounts([224, 200], [16, 32], [8, 16]), [27, 12]);
   });
 
-  it("reads a baseline as a number when it is one, else as a name", () => {
-    assert.equal(parseBaseline("0"), 0);
-    assert.equal(parseBaseline("-1.5"), -1.5);
-    assert.equal(parseBaseline(" blur "), "blur");
-    assert.equal(parseBaseline("grey"), "grey"); // Python answers with the valid names
-    assert.equal(parseBaseline("  "), null);
+  it("picks the covering window whose centre is nearest (the engine's window_at)", () => {
+    // window 32, stride 16: window k covers [16k, 16k + 32); centre 16k + 16.
+    assert.deepEqual(windowAt([224, 224], 32, 16, 0, 0), [0, 0]);
+    assert.deepEqual(windowAt([224, 224], 32, 16, 31, 40), [1, 2]); // 31.5 is nearest centre 32 (k 1); 40.5 -> 48 (k 2)
+    assert.deepEqual(windowAt([224, 224], 32, 16, 223, 223), [12, 12]);
+    assert.deepEqual(windowAt([224, 224], 16, 16, 20, 100), [1, 6]);
+  });
+
+  it("says what the mouse points at in the captions' (row, column) and the value", () => {
+    assert.equal(hoverText([3, 4], 1.2345), "window (3, 4): score drop 1.23");
+    assert.equal(hoverText([0, 12], -0.5), "window (0, 12): score drop -0.5");
+    assert.equal(hoverText([1, 1], NaN), "window (1, 1): not computed yet");
   });
 });
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeArray, unstack } from "../src/arrays";
-import { lut } from "../src/colormap";
-import { blend, colorize, mapIndex, normalize } from "../src/overlay";
+import { decodeArray, unstack } from "../src/core/arrays";
+import { lut } from "../src/logic/colormap";
+import { blend, colorize, mapIndex, normalize } from "../src/logic/overlay";
 
 function solid(width: number, height: number, rgb: [number, number, number]): Uint8ClampedArray {
   const px = new Uint8ClampedArray(width * height * 4);

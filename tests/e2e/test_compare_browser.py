@@ -113,6 +113,9 @@ def test_compare_shows_every_method(notebook, artifacts_dir):
         expect(cell).to_be_visible()
         expect(cell.locator("canvas")).to_have_count(1)
         assert cell.inner_text().strip(), f"the {method} cell has no title"
+        # Every map has its colour bar: what it measures and the range it shows.
+        expect(cell.locator(".cnnviz-colorbar-caption")).not_to_be_empty()
+        expect(cell.locator(".cnnviz-colorbar-high")).to_have_text(re.compile(r"\d"))
     # Nine different pictures: every map is its own, and a pixel method looks unlike a class-activation map.
     hashes = {m: s["hash"] for m, s in stats.items()}
     assert len(set(hashes.values())) == len(METHODS), f"some cells show the same pixels: {stats}"
@@ -254,6 +257,12 @@ def test_sanity_check_and_faithfulness(notebook):
         map_drawn, "the last map in the sanity strip", selector=f"{ROOT} .cnnviz-sanity-strip canvas >> nth=-1"
     )
     assert first["hash"] != last["hash"], "the fully randomised model's map looks exactly like the original"
+    # Each step's ρ is printed in its caption, not only in a tooltip, and is not cut.
+    rhos = nb.probe.eval("[float(c) for c in explorer.sanity['correlation']]")
+    shown = strip.locator(".cnnviz-rho")
+    expect(shown).to_have_text([f"ρ {r:.2f}" for r in rhos])
+    assert all(e["scroll"] <= e["client"] for e in shown.evaluate_all(
+        "(els) => els.map((e) => ({ scroll: e.scrollWidth, client: e.clientWidth }))")), "a ρ caption is cut"
 
     page.locator(f"{ROOT} button.cnnviz-faithfulness").click()
     deletion, insertion, busy, error = nb.probe.wait_for(
@@ -316,4 +325,13 @@ def test_upload_rejects_a_non_image_then_explains_a_photo(notebook):
         "the uploaded photo with its heat-map",
         selector=f"{ROOT} canvas.cnnviz-canvas >> nth=0",
     )
+    # The sample menu says which picture is shown: an upload is "your picture"; a sample keeps its name.
+    samples = page.locator(f"{ROOT} select.cnnviz-sample")
+    expect(samples).to_have_value("")
+    expect(samples.locator("option:checked")).to_have_text("your picture")
+    samples.select_option("cat")
+    nb.probe.wait_for("(explorer.sample, explorer.predictions[0]['index'])", lambda v: v[0] == "cat" and v[1] != ESPRESSO)
+    expect(samples).to_have_value("cat")
+    page.wait_for_timeout(300)
+    expect(samples).to_have_value("cat")  # it does not snap back
     no_widget_errors(nb)

@@ -67,7 +67,7 @@ def distinct_frames(nb, count: int, timeout: float = 30.0) -> list:
 def test_start_streams_frames_stop_ends_the_run_and_resume_goes_on(notebook, artifacts_dir):
     nb, page = notebook, notebook.page
     open_visualizer(nb)
-    page.locator(f"{ROOT} button.cnnviz-fv-start").click()
+    page.locator(f"{ROOT} button.cnnviz-run").click()
 
     frames = distinct_frames(nb, 3)
     busy, step, status, error = nb.probe.eval(STATE)
@@ -95,7 +95,7 @@ def test_start_streams_frames_stop_ends_the_run_and_resume_goes_on(notebook, art
     final = nb.wait_canvas(lambda s: s["colours"] > 1000, "the final picture", selector=CANVAS)
     expect(page.locator(f"{ROOT} .cnnviz-batch-cell figcaption")).to_have_text("channel('_blocks.6', 3)")
 
-    page.locator(f"{ROOT} button.cnnviz-fv-resume").click()
+    page.locator(f"{ROOT} button.cnnviz-resume").click()
     nb.probe.wait_for("fv.visualization.step", lambda s: s > stopped + 5)
     nb.wait_canvas(lambda s: s["hash"] != final["hash"], "frames after Resume", selector=CANVAS)
     page.locator(f"{ROOT} button.cnnviz-stop").click()
@@ -109,13 +109,17 @@ def test_start_streams_frames_stop_ends_the_run_and_resume_goes_on(notebook, art
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
 
 
-def test_thumbnails_pick_units_a_batch_of_channels_renders_and_a_bad_setting_shows_the_engines_message(
+def test_thumbnails_pick_units_a_batch_of_channels_renders_and_bad_settings_are_caught_as_typed(
     notebook, artifacts_dir
 ):
     nb, page = notebook, notebook.page
     open_visualizer(nb)
     thumbs = nb.canvases_stats(f"{ROOT} canvas.cnnviz-unit-canvas", key="data-unit")
-    assert len(thumbs) == 80 and all(t["width"] == t["height"] == 14 for t in thumbs.values())
+    side = nb.probe.eval("fv.thumbnails['shape'][1]")
+    assert len(thumbs) == 80 and all(t["width"] == t["height"] == side for t in thumbs.values())
+    # Drawn crisp, at a whole multiple of their size and at least 48 px wide.
+    shown = page.locator(f"{ROOT} canvas.cnnviz-unit-canvas").first.bounding_box()
+    assert shown["width"] >= 48 and abs(shown["width"] / side - round(shown["width"] / side)) < 0.01, shown
     assert len({t["hash"] for t in thumbs.values()}) > 40, "the thumbnails show different activation maps"
 
     page.locator(f"{ROOT} .cnnviz-unit[data-unit='7']").click()
@@ -130,7 +134,7 @@ def test_thumbnails_pick_units_a_batch_of_channels_renders_and_a_bad_setting_sho
     # The picked channels side by side: a batch of two, captioned with their units.
     page.locator(f"{ROOT} select.cnnviz-fv-batch_mode").select_option("channels")
     nb.probe.wait_for("fv.status", lambda s: s.startswith("press Start to render channels 12, 20 of '_blocks.6'"))
-    page.locator(f"{ROOT} button.cnnviz-fv-start").click()
+    page.locator(f"{ROOT} button.cnnviz-run").click()
     expect(page.locator(f"{ROOT} .cnnviz-batch-cell figcaption")).to_have_text(["_blocks.6:12", "_blocks.6:20"])
     nb.probe.wait_for("fv.visualization and fv.visualization.step", lambda s: s and s > 20)
     page.locator(f"{ROOT} button.cnnviz-stop").click()
@@ -153,20 +157,32 @@ def test_thumbnails_pick_units_a_batch_of_channels_renders_and_a_bad_setting_sho
 
     banner = page.locator(f"{ROOT} .cnnviz-error")
     expect(banner).to_be_hidden()
-    size = page.locator(f"{ROOT} input.cnnviz-fv-size")
-    size.fill("8")
-    size.press("Enter")
-    assert nb.probe.wait_for("fv.size", lambda s: s == 8) == 8
-    page.locator(f"{ROOT} button.cnnviz-fv-start").click()
-    expect(banner).to_contain_text(
-        "size 8 is below the smallest image efficientnet_lite0 can run up to the objective's layer: use size >= 16"
-    )
-    busy, step, status, error = nb.probe.wait_for(STATE, lambda v: not v[0] and v[3])
-    assert "Start begins neuron('_blocks.6', 7) at 8 px" in status and not status.startswith("step"), (
-        status
-    )  # nothing ran
-    assert nb.probe.eval("fv.visualization.batch") == 2, "the last good visualisation stays"
+    # Settings are checked as typed against the schema (and the unit against the layer's channels): the field is
+    # marked with the valid values and nothing is sent.
+    before = nb.probe.eval("(fv.size, fv.unit, fv.batch, fv.lr, fv.y)")
+    mark = len(nb.sent)
+    for name, raw, valid in (
+        ("size", "8", "16..1024 px"),
+        ("unit", "999", "0..79"),
+        ("batch", "0", "1..64"),
+        ("lr", "-1", "0..10"),
+        ("y", "99", "0..13; empty: automatic"),
+    ):
+        field = page.locator(f"{ROOT} input.cnnviz-fv-{name}")
+        field.fill(raw)
+        field.press("Enter")
+        expect(field).to_have_class(re.compile(r"\bcnnviz-invalid\b"))
+        expect(field).to_have_attribute("title", re.compile(re.escape(valid) + "$"))
+    page.wait_for_timeout(500)
+    assert not nb.comm_msgs_since(mark), "an invalid field was sent to Python"
+    assert nb.probe.eval("(fv.size, fv.unit, fv.batch, fv.lr, fv.y)") == before
+    page.locator(f"{ROOT} input.cnnviz-fv-size").fill("16")
+    page.locator(f"{ROOT} input.cnnviz-fv-size").press("Enter")
+    assert nb.probe.wait_for("fv.size", lambda s: s == 16) == 16
+    expect(page.locator(f"{ROOT} input.cnnviz-fv-size")).not_to_have_class(re.compile(r"\bcnnviz-invalid\b"))
+    expect(banner).to_be_hidden()
 
+    page.set_viewport_size({"width": 1400, "height": 2400})  # the whole view in one element screenshot
     widget = page.locator(ROOT)
     widget.scroll_into_view_if_needed()
     page.wait_for_timeout(300)

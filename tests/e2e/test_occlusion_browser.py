@@ -106,37 +106,51 @@ def test_map_fills_in_while_running_stop_keeps_it_and_a_click_shows_the_occluded
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
 
 
-def test_bad_settings_typed_in_the_view_show_the_engines_message(notebook):
+def test_bad_settings_are_caught_as_typed_and_the_engines_message_shows_the_rest(notebook):
     nb, page = notebook, notebook.page
     open_explorer(nb)
     banner = page.locator(f"{ROOT} .cnnviz-error")
     expect(banner).to_be_hidden()
+    mark = len(nb.sent)
 
+    # Out of the schema's range or not a number nor a named baseline: marked at once, with the valid values, and
+    # nothing is sent to Python.
+    for name, raw, valid in (
+        ("stride", "0", "1..224 px"),
+        ("window", "300", "1..224 px"),
+        ("baseline", "grey", "a number, mean or blur"),
+    ):
+        field = page.locator(f"{ROOT} input.cnnviz-occlusion-{name}")
+        field.fill(raw)
+        expect(field).to_have_class(re.compile(r"\bcnnviz-invalid\b"))
+        expect(field).to_have_attribute("title", f"{name}: {valid}")
+        field.press("Enter")
+        expect(field.locator("xpath=ancestor::label[1]").locator(".cnnviz-field-problem")).to_have_text(valid)
+    page.wait_for_timeout(500)
+    assert not nb.comm_msgs_since(mark), "an invalid field was sent to Python"
+    assert nb.probe.eval("(occ.window, occ.stride, occ.baseline)") == (16, 4, 0.0)
+    expect(banner).to_be_hidden()
+
+    # Valid again: sent, and the mark goes.
+    for name, raw in (("stride", "4"), ("window", "16"), ("baseline", "blur")):
+        field = page.locator(f"{ROOT} input.cnnviz-occlusion-{name}")
+        field.fill(raw)
+        field.press("Enter")
+        expect(field).not_to_have_class(re.compile(r"\bcnnviz-invalid\b"))
+    nb.probe.wait_for("(occ.window, occ.stride, occ.baseline)", lambda v: v == (16, 4, "blur"))
+
+    # What only the engine knows (a stride that leaves gaps between windows) comes back in the banner.
     stride = page.locator(f"{ROOT} input.cnnviz-occlusion-stride")
-    stride.fill("0")
+    stride.fill("20")
     stride.press("Enter")
-    expect(banner).to_contain_text("stride must be at least 1 pixel, got 0")
-    assert nb.probe.eval("occ.stride") == 0
-
-    baseline = page.locator(f"{ROOT} input.cnnviz-occlusion-baseline")
-    stride.fill("4")
-    stride.press("Enter")
-    expect(banner).to_be_hidden()
-    baseline.fill("grey")
-    baseline.press("Enter")
-    expect(banner).to_contain_text("baseline must be a number, one of mean, blur")
+    expect(banner).to_contain_text("leaves gaps between windows")
     page.locator(f"{ROOT} button.cnnviz-run").click()  # Run with the bad setting: the message again, no job
-    expect(banner).to_contain_text("baseline must be a number, one of mean, blur")
+    expect(banner).to_contain_text("leaves gaps between windows")
     assert nb.probe.eval("(occ.busy, occ.done)") == (False, 0)
-
-    baseline.fill("blur")
-    baseline.press("Enter")
+    # The banner's × clears the error itself.
+    page.locator(f"{ROOT} .cnnviz-error-close").click()
     expect(banner).to_be_hidden()
-    window = page.locator(f"{ROOT} input.cnnviz-occlusion-window")
-    window.fill("300")
-    window.press("Enter")
-    expect(banner).to_contain_text("does not fit in the image's height of 224 pixels")
-    assert nb.probe.eval("(occ.window, occ.baseline)") == (300, "blur")
+    assert nb.probe.wait_for("occ.error", lambda e: e == "") == ""
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
 
 
@@ -165,7 +179,14 @@ def test_settings_typed_in_the_view_drive_a_run_to_the_end(notebook, artifacts_d
     i, j = map(int, re.search(r"window \((\d+), (\d+)\) hurts most", status).groups())
     canvas = page.locator(CANVAS)
     box = canvas.bounding_box()
-    canvas.click(position={"x": box["width"] * (16 * j + 16) / 224, "y": box["height"] * (16 * i + 16) / 224})
+    spot = {"x": box["width"] * (16 * j + 16) / 224, "y": box["height"] * (16 * i + 16) / 224}
+    canvas.hover(position=spot)
+    expect(page.locator(f"{ROOT} .cnnviz-hover")).to_contain_text(f"window ({i}, {j}): score drop")
+    # The colour bar says what the map measures and the range it shows.
+    bar = page.locator(f"{ROOT} .cnnviz-overlay .cnnviz-colorbar")
+    expect(bar.locator(".cnnviz-colorbar-caption")).to_have_text("drop in the class score (logit) when occluded")
+    expect(bar.locator(".cnnviz-colorbar-high")).to_have_text(re.compile(r"^(≥ )?\d"))
+    canvas.click(position=spot)
     expect(page.locator(f"{ROOT} .cnnviz-preview-pair figcaption").nth(1)).to_contain_text(f"window ({i}, {j}) covered")
 
     widget = page.locator(ROOT)

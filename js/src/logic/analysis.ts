@@ -1,5 +1,5 @@
 /** Results of the faithfulness checks as Python sends them, and their captions (pure, unit-tested). */
-import type { WireArray } from "./arrays";
+import type { WireArray } from "../core/arrays";
 
 /** The `sanity` trait: maps after each cascade step of randomisation ("original" first). */
 export interface SanityResult {
@@ -20,9 +20,10 @@ export interface CurvesResult {
   insertion_auc: number;
 }
 
-/** Caption of one sanity step: the lowest layer randomised so far and the map's rank correlation. */
-export function sanityCaption(name: string, correlation: number): string {
-  return `${name} · ρ ${correlation.toFixed(2)}`;
+/** Caption of one sanity step: the rank correlation with the original map (always visible) and the lowest
+ * layer randomised so far. */
+export function sanityCaption(name: string, correlation: number): { rho: string; layer: string } {
+  return { rho: `ρ ${correlation.toFixed(2)}`, layer: name };
 }
 
 /** One line with both areas under the curves and which way is better. */

@@ -1,4 +1,4 @@
-/** FeatureVisualizer's pure parts: thumbnail scaling, unit selection and the batch strip's cells. */
+/** FeatureVisualizer's pure parts: thumbnail scaling and zoom, unit selection and the batch strip's cells. */
 
 /** Each value's place between the map's smallest and largest finite value, in [0, 1]; a flat map is all 0. */
 export function rescale(data: ArrayLike<number>): Float32Array {
@@ -33,4 +33,9 @@ export function toggleUnit(units: number[], unit: number): number[] {
 /** Number of square pictures side by side in a `width` x `height` strip (a batch sent as one picture). */
 export function stripCount(width: number, height: number): number {
   return height > 0 ? Math.max(1, Math.round(width / height)) : 0;
+}
+
+/** Whole-number zoom that draws a `side`-pixel thumbnail at least 48 CSS pixels wide (crisp pixels, no blur). */
+export function thumbScale(side: number, least: number = 48): number {
+  return side > 0 ? Math.max(1, Math.ceil(least / side)) : 1;
 }

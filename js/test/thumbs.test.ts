@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { peak, rescale, stripCount, toggleUnit } from "../src/featurevis";
+import { peak, rescale, stripCount, toggleUnit } from "../src/logic/thumbs";
 
 describe("channel thumbnails", () => {
   it("rescale maps each map's own range onto [0, 1]", () => {

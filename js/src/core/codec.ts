@@ -2,7 +2,7 @@
  * The one place where binary values cross between Python and the page. Python sends pictures (PNG/JPEG bytes)
  * and array buffers either as binary buffers, which arrive as DataViews, or, where the widget manager does not
  * deliver buffers reliably (Colab), as {"$b64": "<base64>"} markers in the JSON state; the `_wire` trait says
- * which. Reading accepts both forms whatever the trait says; sending (uploads) follows the trait.
+ * which. Reading accepts both forms whatever the trait says; sending (uploads, requests.ts) follows the trait.
  */
 import type { AnyModel } from "@anywidget/types";
 
@@ -50,16 +50,4 @@ export function toBase64(bytes: Uint8Array): string {
 /** How this view's binary values travel, from its `_wire` trait. */
 export function wireOf(model: AnyModel): Wire {
   return model.get("_wire") === "base64" ? "base64" : "buffers";
-}
-
-/**
- * Send `content` to Python with binary attachments: as binary buffers, or in base64 mode as markers in the
- * content's "$buffers" list, so that the message carries no buffer at all. Python reads both forms.
- */
-export function sendWithBytes(model: AnyModel, content: Record<string, unknown>, attachments: ArrayBuffer[]): void {
-  if (wireOf(model) === "base64") {
-    model.send({ ...content, [MESSAGE_BUFFERS]: attachments.map((b) => ({ [MARKER]: toBase64(new Uint8Array(b)) })) });
-  } else {
-    model.send(content, undefined, attachments);
-  }
 }

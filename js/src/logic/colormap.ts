@@ -42,3 +42,13 @@ export function colorOf(value: number, table: Uint8ClampedArray): [number, numbe
   const i = Math.round(v * 255) * 3;
   return [table[i], table[i + 1], table[i + 2]];
 }
+
+/** A CSS linear-gradient, left to right, of the colour map (the colour bar's strip). */
+export function gradientCss(name: string, stops: number = 16): string {
+  const table = lut(name);
+  const colours = Array.from({ length: stops }, (_, i) => {
+    const [r, g, b] = colorOf(i / (stops - 1), table);
+    return `rgb(${r}, ${g}, ${b}) ${((100 * i) / (stops - 1)).toFixed(1)}%`;
+  });
+  return `linear-gradient(to right, ${colours.join(", ")})`;
+}

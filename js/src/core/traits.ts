@@ -1,0 +1,113 @@
+/**
+ * The views' synced traits, typed: what Python's widgets declare (cnnviz_widgets/widgets/*.py). Components take an
+ * `AnyModel` of the smallest interface they read, so any view that has those traits can use them.
+ */
+import type { AnyModel } from "@anywidget/types";
+import type { CurvesResult, SanityResult } from "../logic/analysis";
+import type { OccludedWindow } from "../logic/occlusion";
+import type { MethodDesc, OptionDesc, Options, OptionValue } from "../logic/schema";
+import type { WireArray } from "./arrays";
+import type { Wire, WireBytes } from "./codec";
+
+export type ObjectHash = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Every view: which one, the banner, the job's progress, how binary values travel and the page's theme. */
+export interface ViewTraits {
+  _view: string;
+  error: string;
+  busy: boolean;
+  progress: number;
+  status: string;
+  _wire: Wire;
+  theme: "light" | "dark";
+}
+
+export interface PredictionRow {
+  index: number;
+  label: string;
+  prob: number;
+}
+
+/** A heat-map as Python sends it: the array and what it measures (the colour bar's caption). */
+export interface HeatArray extends WireArray {
+  quantity?: string;
+  /** Occlusion: the window layout of the shown map, where Python sends it. */
+  grid?: { window: number | [number, number]; stride: number | [number, number] };
+}
+
+/** Views with a photo: the picture, its top-5 (the class picker) and the overlay's initial look. */
+export interface PhotoTraits extends ViewTraits {
+  image: WireBytes | null;
+  notice: string;
+  samples: string[];
+  sample: string;
+  predictions: PredictionRow[];
+  target: number;
+  opacity: number;
+  colormap: string;
+}
+
+export interface LayerRow {
+  name: string;
+  type: string;
+  shape: number[];
+}
+
+/** Views with a layer picker. */
+export interface LayerTraits {
+  layer: string;
+  layers: LayerRow[];
+}
+
+export interface SaliencyTraits extends PhotoTraits, LayerTraits {
+  method: string;
+  methods: MethodDesc[];
+  options: Options;
+  compare: boolean;
+  heatmap: HeatArray | Record<string, never>;
+  maps: Record<string, HeatArray>;
+  sanity: SanityResult | Record<string, never>;
+  curves: CurvesResult | Record<string, never>;
+}
+
+export interface OcclusionTraits extends PhotoTraits {
+  window: number;
+  stride: number;
+  baseline: number | string;
+  baselines: string[];
+  schema: OptionDesc[];
+  heatmap: HeatArray | Record<string, never>;
+  occluded: OccludedWindow | Record<string, never>;
+  done: number;
+  total: number;
+}
+
+export interface FeaturevisTraits extends PhotoTraits, LayerTraits {
+  schema: OptionDesc[];
+  kind: string;
+  unit: number;
+  units: number[];
+  y: number | null;
+  x: number | null;
+  batch: number;
+  batch_mode: string;
+  class_label: string;
+  thumbnails: (WireArray & { layer: string }) | null;
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  captions: string[];
+  step: number;
+  [setting: string]: unknown;
+}
+
+/** Set a trait and sync it to Python. */
+export function save<T extends ObjectHash, K extends keyof T>(model: AnyModel<T>, name: K, value: T[K]): void {
+  model.set(name, value);
+  model.save_changes();
+}
+
+/** A trait read as a settings value (the settings form binds traits by name). */
+export function traitValue(model: AnyModel, name: string): OptionValue | null | undefined {
+  return model.get(name) as OptionValue | null | undefined;
+}

@@ -1,0 +1,167 @@
+"""Every view in JupyterLab's light and dark themes: screenshots, text contrast, and layouts that reflow.
+
+One notebook holds the three views (saliency with its compare grid and a sanity check, a finished occlusion map, a
+short feature visualisation); the page is screenshotted in the light theme, switched to "JupyterLab Dark" through
+Lab's own command, screenshotted again, and in the dark theme every visible text of our views must have a contrast
+ratio of at least 4.5 against its background. Then at 800 and 1600 px wide (file browser open) no view may be
+wider than its cell and no chart title may be cut. Lab only, buffers mode: themes and layout do not depend on the
+wire mode, and Notebook 7 uses the same theme variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods"),
+]
+
+CELLS = [
+    'import cnnviz_widgets as cw\n\nnet = cw.load_model()\nimg = cw.sample_image("cat")',
+    'explorer = cw.SaliencyExplorer(net, img, method="gradient", compare=True)\nexplorer.dashboard()',
+    "occ = cw.OcclusionExplorer(net, img, window=32, stride=16)\nocc",
+    'fv = cw.FeatureVisualizer(net, "_blocks.6:3", size=128, steps=24)\nfv.dashboard()',
+]
+VIEWS = {
+    "saliency": ".cnnviz.cnnviz-saliency",
+    "occlusion": ".cnnviz.cnnviz-occlusion",
+    "featurevis": ".cnnviz.cnnviz-featurevis",
+}
+READY = (
+    "(len(explorer.maps), bool(explorer.sanity), explorer.busy, occ.done == occ.total > 0, occ.busy, fv.step, fv.busy,"
+    " explorer.error or occ.error or fv.error)"
+)
+
+# Every visible element of our views with its own text: its colour and the background behind it (the first opaque
+# background up the tree, with translucent ones composited over it), and the contrast ratio of the two.
+CONTRAST_JS = """(roots) => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || [0, 0, 0, 0]; return [+m[0], +m[1], +m[2], m.length > 3 ? +m[3] : 1]; };
+  const over = (top, below) => { const a = top[3]; return [0, 1, 2].map((i) => top[i] * a + below[i] * (1 - a)).concat(1); };
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let bg = [255, 255, 255, 1];
+    for (const c of layers.reverse()) bg = over(c, bg);
+    return bg;
+  };
+  const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const rows = [];
+  for (const root of roots) for (const el of [root, ...root.querySelectorAll('*')]) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || box.width === 0 || box.height === 0 || el.closest('button:disabled, option')) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || +style.opacity === 0) continue;
+    const bg = background(el);
+    const fg = over(parse(style.color), bg);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    rows.push({ text: el.textContent.trim().slice(0, 40), tag: el.tagName.toLowerCase(), cls: el.className,
+                ratio: (a + 0.05) / (b + 0.05), color: style.color, bg: `rgb(${bg.slice(0, 3).map(Math.round)})` });
+  }
+  return rows;
+}"""
+
+# Width check: each view root fits its cell (no horizontal overflow inside it or past the output area), and every
+# plotly chart title is drawn whole inside its chart.
+FIT_JS = """(roots) => roots.map((root) => {
+  const out = root.closest('.jp-OutputArea-output') || root.parentElement;
+  const r = root.getBoundingClientRect(), o = out.getBoundingClientRect();
+  const titles = [...root.closest('.jp-OutputArea').querySelectorAll('.js-plotly-plot')].map((plot) => {
+    const t = plot.querySelector('.gtitle'); const p = plot.getBoundingClientRect();
+    if (!t) return null;
+    const b = t.getBoundingClientRect();
+    return { text: t.textContent, cut: b.left < p.left - 1 || b.right > p.right + 1 };
+  }).filter(Boolean);
+  return { view: root.className, scroll: root.scrollWidth, client: root.clientWidth,
+           right: r.right, outRight: o.right + 1, titles };
+})"""
+
+
+@pytest.fixture(autouse=True)
+def lab_buffers_only(jupyter_server):
+    if (jupyter_server.app, jupyter_server.wire) != ("lab", "buffers"):
+        pytest.skip("themes and layout are checked once, in JupyterLab (buffers mode)")
+
+
+@pytest.fixture
+def notebook_source(tmp_path) -> Path:
+    path = tmp_path / "look.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nbformat.write(nb, path)
+    return path
+
+
+def set_theme(page, name: str, light: bool) -> None:
+    page.evaluate("(t) => window.jupyterapp.commands.execute('apputils:change-theme', { theme: t })", name)
+    page.wait_for_function("(v) => document.body.dataset.jpThemeLight === v", arg=str(light).lower(), timeout=30_000)
+    page.wait_for_timeout(500)  # let the theme's stylesheet and the charts' relayout settle
+
+
+def shoot_views(nb, artifacts_dir: Path, theme: str) -> None:
+    page = nb.page
+    page.set_viewport_size({"width": 1400, "height": 3000})  # tall enough for a whole view in one element shot
+    for name, selector in VIEWS.items():
+        view = page.locator(selector)
+        view.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        # The view with the charts beside it (its output area), as a person sees it.
+        view.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]").screenshot(
+            path=str(artifacts_dir / f"look-{name}-{theme}.png")
+        )
+
+
+def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts_dir):
+    nb, page = notebook, notebook.page
+    nb.run_all()
+    for selector in VIEWS.values():
+        expect(page.locator(selector)).to_be_visible()
+    state = nb.probe.wait_for("explorer.maps and len(explorer.maps) == 9 and not explorer.busy", timeout=180)
+    page.locator(".cnnviz-saliency button.cnnviz-sanity").click()
+    state = nb.probe.wait_for(READY, lambda v: v[7] or (v[0] == 9 and v[1] and not v[2] and v[3] and not v[4] and v[5] == 24 and not v[6]), timeout=180)
+    assert not state[7], f"a view shows an error: {state[7]}"
+    expect(page.locator(".cnnviz-saliency .cnnviz-sanity-step").first).to_be_visible()
+    # The page's theme reaches Python (the charts follow it).
+    assert nb.probe.wait_for("(explorer.theme, occ.theme, fv.theme)", lambda v: v == ("light",) * 3)
+
+    # A layer filter that matches nothing says so instead of leaving an empty box.
+    search = page.locator(".cnnviz-featurevis input.cnnviz-layer-search")
+    search.fill("no-such-layer")
+    expect(page.locator(".cnnviz-featurevis .cnnviz-layer-list")).to_have_text("no layer matches “no-such-layer”")
+    search.fill("")
+    expect(page.locator(".cnnviz-featurevis .cnnviz-layer-row").first).to_be_visible()
+
+    shoot_views(nb, artifacts_dir, "light")
+    set_theme(page, "JupyterLab Dark", light=False)
+    assert nb.probe.wait_for("(explorer.theme, occ.theme, fv.theme)", lambda v: v == ("dark",) * 3)
+    shoot_views(nb, artifacts_dir, "dark")
+
+    roots = page.locator(".cnnviz")
+    rows = roots.evaluate_all(CONTRAST_JS)
+    assert len(rows) > 60, f"only {len(rows)} texts found in the views"
+    poor = [r for r in rows if r["ratio"] < 4.5]
+    assert not poor, "texts below contrast 4.5 in the dark theme:\n" + "\n".join(map(str, poor[:20]))
+
+    # Widths: the views reflow from 800 to 1600 px, with the file browser open.
+    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+    for width in (800, 1600):
+        page.set_viewport_size({"width": width, "height": 1400})
+        page.wait_for_timeout(800)
+        fits = roots.evaluate_all(FIT_JS)
+        bad = [f for f in fits if f["scroll"] > f["client"] + 1 or f["right"] > f["outRight"] or any(t["cut"] for t in f["titles"])]
+        assert not bad, f"at {width} px: views overflow their cells or chart titles are cut: {bad}"
+        view = page.locator(VIEWS["saliency"])
+        view.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts_dir / f"look-width-{width}-dark.png"))
+    set_theme(page, "JupyterLab Light", light=True)
+    assert nb.probe.wait_for("explorer.theme", lambda v: v == "light")
+    assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
