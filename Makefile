@@ -8,7 +8,7 @@ NODE_OK := js/node_modules/.installed
 BUNDLE := cnnviz_widgets/static/widget.js
 JS_SOURCES := $(shell find js/src -type f) js/build.mjs
 
-.PHONY: setup lab test test-py test-js bench chromium clean
+.PHONY: setup lab test lint bench chromium clean
 
 setup: $(INSTALLED) $(BUNDLE)
 
@@ -36,7 +36,13 @@ chromium:
 lab: setup
 	$(BIN)/jupyter lab notebooks/00_quickstart.ipynb --ServerApp.allow_root=True
 
-test: setup chromium
+# Lint and format check (ruff) and type check (mypy) of the Python code; the JS side type-checks in `test`.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup chromium lint
 	cd js && npm run --silent typecheck && npm run --silent test
 	$(BIN)/python -m pytest
 

@@ -539,7 +539,9 @@ def test_chart_follows_the_objective_curve(fast_frames):
     assert list(chart.data[0].x) == list(range(1, 9))
     w.reset()
     assert len(chart.data[0].y) == 0
-    assert w.dashboard().children == (w, chart)
+    board = w.dashboard()
+    assert board.children[0] is w and board.children[1].children == (chart,)
+    assert board.layout.flex_flow == "row wrap"  # the chart goes below the view in a narrow cell
     w.close()
 
 

@@ -338,6 +338,7 @@ def test_map_travels_as_a_binary_buffer(cat):
     assert ["heatmap", "buffer"] in paths and ["occluded", "image"] in paths
     wire = w.get_state()["heatmap"]
     assert wire["dtype"] == "float32" and wire["shape"] == [SIZE, SIZE] and wire["quantity"].startswith("drop in")
+    assert wire["grid"] == {"window": w.window, "stride": w.stride}  # what the hover names windows by
     w.close()
 
 

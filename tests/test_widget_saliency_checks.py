@@ -137,7 +137,7 @@ def test_a_newer_setting_cancels_a_queued_check(explorer):
     explorer.run_sanity_check(steps=6)
     explorer.method = "gradient"  # a new map: the check of the old one is dropped
     explorer.wait()
-    assert explorer.sanity == {} and explorer.error == "" and explorer.status.startswith("gradient for")
+    assert explorer.sanity == {} and explorer.error == "" and explorer.status.startswith("Gradient for")
 
 
 def test_charts_show_both_results(explorer):
@@ -164,7 +164,8 @@ def test_charts_show_both_results(explorer):
 
 def test_dashboard_puts_the_charts_beside_the_explorer(explorer):
     board = explorer.dashboard()
-    assert isinstance(board, ipywidgets.HBox) and board.children == (explorer, explorer.charts)
+    assert isinstance(board, ipywidgets.HBox) and board.children[0] is explorer
+    assert board.children[1].children == (explorer.charts,) and board.layout.flex_flow == "row wrap"
 
 
 # -- image picker -------------------------------------------------------------------------------------------------

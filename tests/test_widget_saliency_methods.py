@@ -77,7 +77,7 @@ def test_every_method_matches_the_engine(explorer, default_net, method):
     assert explorer.error == "" and not explorer.busy
     assert_map(decode(explorer.heatmap), expected(default_net, cw.sample_image("cat"), 285, method, explorer.layer))
     where = f" at {explorer.layer}" if method in LAYER_METHODS else ""
-    assert explorer.status.startswith(f"{method}{where} for “Egyptian cat” in ")
+    assert explorer.status.startswith(f"{METHODS[method].title}{where} for “Egyptian cat” in ")  # titles, not ids
 
 
 def test_integrated_gradients_reports_its_completeness_error(explorer, default_net):
@@ -175,7 +175,7 @@ def test_going_back_to_a_setting_reuses_its_map(explorer):
     explorer.method = "gradient"
     explorer.wait()
     explorer.method = "gradcam"
-    assert explorer.heatmap == first and explorer.status.startswith("gradcam at _blocks.15")
+    assert explorer.heatmap == first and explorer.status.startswith("Grad-CAM at _blocks.15")
     assert not explorer.busy
 
 
@@ -216,7 +216,7 @@ def test_clicking_a_cell_shows_its_map_without_recomputing(explorer):
     job = explorer._job
     explorer.method = "smoothgrad"  # the view's cell click
     assert explorer._job is job and explorer.heatmap == explorer.maps["smoothgrad"] and explorer.error == ""
-    assert explorer.status.startswith("smoothgrad for “Egyptian cat”")
+    assert explorer.status.startswith("SmoothGrad for “Egyptian cat”")
 
 
 def test_a_cell_clicked_while_the_grid_runs_keeps_the_running_job(explorer):

@@ -28,9 +28,17 @@ TITLE: Dict[str, Any] = LAYOUT["title"]  # type: ignore[assignment]
 TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
 
 
+def dashboard(view: ViewWidget, charts: ipywidgets.DOMWidget) -> ipywidgets.HBox:
+    """``view`` with ``charts`` beside it where the cell is wide enough, below it where it is not."""
+    view.layout.flex = "1 1 620px"
+    view.layout.min_width = "0"
+    side = ipywidgets.VBox([charts], layout=ipywidgets.Layout(flex="1 1 360px", min_width="300px"))
+    return ipywidgets.HBox([view, side], layout=ipywidgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+
+
 def _title(result: Dict[str, Any], what: str) -> str:
     method = result.get("method")
-    return f"{what}: {METHODS[method].title}" if method in METHODS else f"{what}: press its button"
+    return f"{what}: {METHODS[method].title}" if method in METHODS else what
 
 
 class _Charts:
@@ -81,7 +89,7 @@ class AnalysisCharts(_Charts):
         ))  # fmt: skip
         self.curves.add_scatter(mode="lines", name="deletion")
         self.curves.add_scatter(mode="lines", name="insertion")
-        self.box = ipywidgets.VBox([self.sanity, self.curves], layout=ipywidgets.Layout(flex="1 1 320px"))
+        self.box = ipywidgets.VBox([self.sanity, self.curves])
         super().__init__(view, [self.sanity, self.curves], {"sanity": self.show_sanity, "curves": self.show_curves})
 
     def show_sanity(self, result: Dict[str, Any]) -> None:

@@ -186,9 +186,9 @@ class FeatureVisualizer(StreamView[Settings]):
 
     def dashboard(self) -> "ipywidgets.HBox":
         """The visualizer with its objective :attr:`chart` beside it."""
-        import ipywidgets
+        from .charts import dashboard
 
-        return ipywidgets.HBox([self, self.chart])
+        return dashboard(self, self.chart)
 
     def close(self) -> None:
         super().close()
@@ -274,8 +274,12 @@ class FeatureVisualizer(StreamView[Settings]):
             setattr(self, name, value)
 
     def _offer_kinds(self) -> None:
+        """The form's schema for this model: the kinds on offer, the classes it has."""
         schema = describe(SETTINGS)
         schema[0]["choices"] = self._kinds()
+        for entry in schema:
+            if entry["name"] == "target":
+                entry.update(low=0, high=self._net.num_classes - 1)
         self.set_trait("schema", schema)
 
     def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:

@@ -251,7 +251,7 @@ class OcclusionExplorer(StreamView[Settings]):
             return {}
         if result is None:
             return {"_shown": None, "heatmap": None, "occluded": {}, "done": 0, "total": 0}
-        heatmap = Heatmap(result.preview.numpy(), QUANTITY)
+        heatmap = Heatmap(result.preview.numpy(), QUANTITY, (settings.window, settings.stride))
         shown = {"_shown": replace(settings, result=result), "heatmap": heatmap, "done": result.done,
                  "total": result.total}  # fmt: skip
         if not final and result.done:

@@ -336,9 +336,9 @@ class SaliencyExplorer(PhotoView):
 
     def dashboard(self) -> "ipywidgets.HBox":
         """The explorer with its :attr:`charts` beside it."""
-        import ipywidgets
+        from .charts import dashboard
 
-        return ipywidgets.HBox([self, self.charts])
+        return dashboard(self, self.charts)
 
     def close(self) -> None:
         super().close()
@@ -471,7 +471,7 @@ class SaliencyExplorer(PhotoView):
             label = (
                 f"{done + k + 1}/{total} {METHODS[settings.method].title}…"
                 if total > 1
-                else f"computing {settings.method}…"
+                else f"computing {METHODS[settings.method].title}…"
             )
             computed = self._produce(job, settings, k / len(wanted), (k + 1) / len(wanted), label)
         summary = computed.note
@@ -508,7 +508,7 @@ class SaliencyExplorer(PhotoView):
         """The status line of a finished map; integrated gradients add their completeness error, and the
         method's notes follow (e.g. guided backprop on a model without rectifiers)."""
         where = f" at {settings.layer}" if settings.layer else ""
-        note = f"{settings.method}{where} for “{self._net.label(settings.target)}” in {1000 * seconds:.0f} ms"
+        note = f"{METHODS[settings.method].title}{where} for “{self._net.label(settings.target)}” in {1000 * seconds:.0f} ms"
         if result.error is not None:
             error = float(result.error[0])
             gap = float(result.attribution[0].double().sum()) - error  # f(x) - f(baseline)

@@ -5,7 +5,7 @@ PNG or JPEG bytes. Python code reads back what it set (an array, a :class:`Heatm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -46,15 +46,19 @@ class Array(traitlets.TraitType):
 
 @dataclass(frozen=True, eq=False)
 class Heatmap:
-    """A map ``(H, W)`` (or a stack of them) and what it measures, the caption of its colour bar; equal when both
-    are (so setting an equal map sends nothing)."""
+    """A map ``(H, W)`` (or a stack of them), what it measures (the caption of its colour bar) and, for a map made
+    of sliding windows, their ``(window, stride)`` in pixels (the hover names the window under the mouse); equal
+    when all are (so setting an equal map sends nothing)."""
 
     values: np.ndarray
     quantity: str
+    grid: Optional[Tuple[int, int]] = None
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, Heatmap) and self.quantity == other.quantity and np.array_equal(self.values, other.values)
+            isinstance(other, Heatmap)
+            and (self.quantity, self.grid) == (other.quantity, other.grid)
+            and np.array_equal(self.values, other.values)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking value: not a dict key
@@ -74,12 +78,15 @@ class HeatmapTrait(traitlets.TraitType):
             return None
         if not isinstance(value, Heatmap):
             self.error(obj, value)
-        return Heatmap(as_array(value.values, "float32"), value.quantity)
+        return Heatmap(as_array(value.values, "float32"), value.quantity, value.grid)
 
 
 def heatmap_json(value: Optional[Heatmap], _widget: Any = None) -> Dict[str, Any]:
     """The wire form of a heat-map: ``{}`` for none."""
-    return {} if value is None else {**encode_array(value.values), "quantity": value.quantity}
+    if value is None:
+        return {}
+    grid = {} if value.grid is None else {"grid": {"window": value.grid[0], "stride": value.grid[1]}}
+    return {**encode_array(value.values), "quantity": value.quantity, **grid}
 
 
 class HeatmapDict(traitlets.Dict):

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { pageTheme } from "../src/core/theme";
 import { gradientCss } from "../src/logic/colormap";
 import { colorRange, formatValue, normalize, rangeLabels, scaleOf } from "../src/logic/overlay";
-import { thumbScale } from "../src/logic/thumbs";
+import { activationAlpha } from "../src/logic/thumbs";
 
 describe("page theme", () => {
   it("follows JupyterLab's body attribute first, then VS Code's class, then the browser", () => {
@@ -49,8 +49,11 @@ describe("colour bar range", () => {
   });
 });
 
-describe("thumbnail zoom", () => {
-  it("draws thumbnails at a whole multiple of their size, at least 48 px", () => {
-    assert.deepEqual([14, 32, 7, 64, 0].map((s) => thumbScale(s)), [4, 2, 7, 1, 1]);
+describe("thumbnail transparency", () => {
+  it("is opaque where the channel peaks and lets the photo through where it is quiet", () => {
+    const rgba = new Uint8ClampedArray(12).fill(7);
+    activationAlpha(rgba, [0, 0.5, 1], 0.2);
+    assert.deepEqual([rgba[3], rgba[7], rgba[11]], [51, 153, 255]); // 255 * (0.2 + 0.8 v)
+    assert.deepEqual([rgba[0], rgba[4], rgba[8]], [7, 7, 7]); // colours untouched
   });
 });

@@ -261,8 +261,10 @@ def test_sanity_check_and_faithfulness(notebook):
     rhos = nb.probe.eval("[float(c) for c in explorer.sanity['correlation']]")
     shown = strip.locator(".cnnviz-rho")
     expect(shown).to_have_text([f"ρ {r:.2f}" for r in rhos])
-    assert all(e["scroll"] <= e["client"] for e in shown.evaluate_all(
-        "(els) => els.map((e) => ({ scroll: e.scrollWidth, client: e.clientWidth }))")), "a ρ caption is cut"
+    assert all(
+        e["scroll"] <= e["client"]
+        for e in shown.evaluate_all("(els) => els.map((e) => ({ scroll: e.scrollWidth, client: e.clientWidth }))")
+    ), "a ρ caption is cut"
 
     page.locator(f"{ROOT} button.cnnviz-faithfulness").click()
     deletion, insertion, busy, error = nb.probe.wait_for(
@@ -330,7 +332,9 @@ def test_upload_rejects_a_non_image_then_explains_a_photo(notebook):
     expect(samples).to_have_value("")
     expect(samples.locator("option:checked")).to_have_text("your picture")
     samples.select_option("cat")
-    nb.probe.wait_for("(explorer.sample, explorer.predictions[0]['index'])", lambda v: v[0] == "cat" and v[1] != ESPRESSO)
+    nb.probe.wait_for(
+        "(explorer.sample, explorer.predictions[0]['index'])", lambda v: v[0] == "cat" and v[1] != ESPRESSO
+    )
     expect(samples).to_have_value("cat")
     page.wait_for_timeout(300)
     expect(samples).to_have_value("cat")  # it does not snap back

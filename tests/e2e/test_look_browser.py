@@ -127,7 +127,11 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
         expect(page.locator(selector)).to_be_visible()
     state = nb.probe.wait_for("explorer.maps and len(explorer.maps) == 9 and not explorer.busy", timeout=180)
     page.locator(".cnnviz-saliency button.cnnviz-sanity").click()
-    state = nb.probe.wait_for(READY, lambda v: v[7] or (v[0] == 9 and v[1] and not v[2] and v[3] and not v[4] and v[5] == 24 and not v[6]), timeout=180)
+    state = nb.probe.wait_for(
+        READY,
+        lambda v: v[7] or (v[0] == 9 and v[1] and not v[2] and v[3] and not v[4] and v[5] == 24 and not v[6]),
+        timeout=180,
+    )
     assert not state[7], f"a view shows an error: {state[7]}"
     expect(page.locator(".cnnviz-saliency .cnnviz-sanity-step").first).to_be_visible()
     # The page's theme reaches Python (the charts follow it).
@@ -157,7 +161,11 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
         page.set_viewport_size({"width": width, "height": 1400})
         page.wait_for_timeout(800)
         fits = roots.evaluate_all(FIT_JS)
-        bad = [f for f in fits if f["scroll"] > f["client"] + 1 or f["right"] > f["outRight"] or any(t["cut"] for t in f["titles"])]
+        bad = [
+            f
+            for f in fits
+            if f["scroll"] > f["client"] + 1 or f["right"] > f["outRight"] or any(t["cut"] for t in f["titles"])
+        ]
         assert not bad, f"at {width} px: views overflow their cells or chart titles are cut: {bad}"
         view = page.locator(VIEWS["saliency"])
         view.scroll_into_view_if_needed()

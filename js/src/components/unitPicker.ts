@@ -1,7 +1,8 @@
 /**
  * Unit picker: a scrolling grid of channel thumbnails from the `thumbnails` trait (a layer's (C, h, w) activation
- * maps on the photo), each colour-mapped on its own range, drawn with crisp pixels at a whole multiple of its size
- * and labelled with its channel index. A click makes a channel the `unit`; a ctrl-, shift- or cmd-click adds it
+ * maps on the photo). Each is drawn over a grey copy of the photo, colour-mapped on its own range and smoothly
+ * upsampled, opaque where the channel fires and see-through where it is quiet, so one sees *what* a unit responds
+ * to; it is labelled with its channel index. A click makes a channel the `unit`; a ctrl-, shift- or cmd-click adds it
  * to `units` (or removes it), the channels a batch renders side by side.
  */
 import type { AnyModel } from "@anywidget/types";
@@ -11,14 +12,23 @@ import type { Scope } from "../core/scope";
 import { save, type FeaturevisTraits } from "../core/traits";
 import { lut } from "../logic/colormap";
 import { colorize } from "../logic/overlay";
-import { peak, rescale, thumbScale, toggleUnit } from "../logic/thumbs";
+import { activationAlpha, peak, rescale, toggleUnit } from "../logic/thumbs";
 import { colorBar } from "./colorBar";
 
-export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): HTMLElement {
+const SIDE = 64; // CSS pixels of a thumbnail: enough to see the photo's parts under the activation
+
+export interface UnitPicker {
+  el: HTMLElement;
+  /** The photo the thumbnails show activations of (drawn in grey under each). */
+  setPhoto(pixels: ImageData | null): void;
+}
+
+export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): UnitPicker {
   const note = h("div", { class: "cnnviz-units-note" });
   const grid = h("div", { class: "cnnviz-units", role: "listbox", "aria-label": "unit" });
   const bar = colorBar({ compact: true });
   let cells: HTMLElement[] = [];
+  let photo: HTMLCanvasElement | null = null;
   const units = () => model.get("units") ?? [];
 
   const pick = (unit: number, ev: MouseEvent) => {
@@ -50,12 +60,24 @@ export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): HTM
     } else {
       const table = lut(colormap);
       const [, mh, mw] = maps.shape;
-      const scale = thumbScale(Math.max(mh, mw));
-      grid.style.gridTemplateColumns = `repeat(auto-fill, minmax(${mw * scale + 8}px, 1fr))`;
-      note.textContent = `${maps.shape[0]} channels of ${wire!.layer} on the photo · click: choose the unit · ctrl-click: add it to the channels batch`;
+      const ratio = window.devicePixelRatio || 1;
+      const [width, height] = mw >= mh ? [SIDE, Math.round((SIDE * mh) / mw)] : [Math.round((SIDE * mw) / mh), SIDE];
+      grid.style.gridTemplateColumns = `repeat(auto-fill, minmax(${width + 8}px, 1fr))`;
+      note.textContent = `${maps.shape[0]} channels of ${wire!.layer} on the photo (bright: where the channel fires) · click: choose the unit · ctrl-click: add it to the channels batch`;
+      const small = h("canvas", { width: mw, height: mh });
       cells = unstack(maps).map((map, i) => {
-        const canvas = h("canvas", { class: "cnnviz-unit-canvas", width: mw, height: mh, style: `width:${mw * scale}px;height:${mh * scale}px` });
-        canvas.getContext("2d")!.putImageData(new ImageData(colorize(rescale(map.data), mh, mw, table), mw, mh), 0, 0);
+        const canvas = h("canvas", { class: "cnnviz-unit-canvas", width: Math.round(width * ratio), height: Math.round(height * ratio), style: `width:${width}px;height:${height}px` });
+        const ctx = canvas.getContext("2d")!;
+        if (photo) {
+          ctx.filter = "grayscale(1)";
+          ctx.drawImage(photo, 0, 0, canvas.width, canvas.height);
+          ctx.filter = "none";
+        }
+        const levels = rescale(map.data);
+        small.getContext("2d")!.putImageData(new ImageData(activationAlpha(colorize(levels, mh, mw, table), levels), mw, mh), 0, 0);
+        ctx.imageSmoothingEnabled = true;
+        ctx.imageSmoothingQuality = "high";
+        ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
         return h(
           "div",
           { class: "cnnviz-unit", role: "option", "data-unit": i, title: `unit ${i}: peak activation ${peak(map.data).toPrecision(3)}`, onclick: (ev: Event) => pick(i, ev as MouseEvent) },
@@ -70,5 +92,16 @@ export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): HTM
   };
   build();
   scope.listen(model, { thumbnails: build, colormap: build, unit: mark, units: mark });
-  return h("div", { class: "cnnviz-section cnnviz-unit-picker" }, h("div", { class: "cnnviz-heading" }, "unit"), note, grid, bar.el);
+  const el = h("div", { class: "cnnviz-section cnnviz-unit-picker" }, h("div", { class: "cnnviz-heading" }, "unit"), note, grid, bar.el);
+  return {
+    el,
+    setPhoto(pixels) {
+      photo = null;
+      if (pixels) {
+        photo = h("canvas", { width: pixels.width, height: pixels.height });
+        photo.getContext("2d")!.putImageData(pixels, 0, 0);
+      }
+      build();
+    },
+  };
 }

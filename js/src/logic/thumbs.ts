@@ -1,4 +1,4 @@
-/** FeatureVisualizer's pure parts: thumbnail scaling and zoom, unit selection and the batch strip's cells. */
+/** FeatureVisualizer's pure parts: thumbnail levels and transparency, unit selection and the batch strip's cells. */
 
 /** Each value's place between the map's smallest and largest finite value, in [0, 1]; a flat map is all 0. */
 export function rescale(data: ArrayLike<number>): Float32Array {
@@ -35,7 +35,11 @@ export function stripCount(width: number, height: number): number {
   return height > 0 ? Math.max(1, Math.round(width / height)) : 0;
 }
 
-/** Whole-number zoom that draws a `side`-pixel thumbnail at least 48 CSS pixels wide (crisp pixels, no blur). */
-export function thumbScale(side: number, least: number = 48): number {
-  return side > 0 ? Math.max(1, Math.ceil(least / side)) : 1;
+/**
+ * `rgba` (a colour-mapped channel) made see-through where the channel is quiet: alpha runs from `floor` at the
+ * channel's lowest value to opaque at its highest, so the photo under a thumbnail shows where the unit does not fire.
+ */
+export function activationAlpha<T extends Uint8ClampedArray>(rgba: T, levels: ArrayLike<number>, floor: number = 0.15): T {
+  for (let i = 0; i < levels.length; i++) rgba[4 * i + 3] = Math.round(255 * (floor + (1 - floor) * levels[i]));
+  return rgba;
 }

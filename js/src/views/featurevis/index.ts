@@ -50,11 +50,12 @@ export function renderFeaturevis(scope: Scope, model: AnyModel<FeaturevisTraits>
     const wasHidden = picker.el.style.display === "none";
     show(picker.el, kind !== "class_logit" || diverse);
     if (wasHidden && picker.el.style.display === "") picker.shown();
-    show(units, shows("unit"));
+    show(units.el, shows("unit"));
     show(classGroup, shows("target"));
     show(custom, kind === "custom");
   };
   shell.onPhoto((pixels) => {
+    units.setPhoto(pixels);
     if (!pixels) return;
     photo.width = pixels.width;
     photo.height = pixels.height;
@@ -71,7 +72,7 @@ export function renderFeaturevis(scope: Scope, model: AnyModel<FeaturevisTraits>
   shell.mount(el, {
     toolbar: [h("span", { class: "cnnviz-note" }, "thumbnails of this photo:"), photo],
     stage: liveBatch(scope, model),
-    side: [h("div", { class: "cnnviz-section cnnviz-fv-objective" }, objective.el, custom), picker.el, units, classGroup],
+    side: [h("div", { class: "cnnviz-section cnnviz-fv-objective" }, objective.el, custom), picker.el, units.el, classGroup],
     below: [h("div", { class: "cnnviz-section cnnviz-fv-settings" }, settings.el)],
     footer: runBar(scope, model, { run: "Start", resume: true, reset: true, started: () => Number(model.get("step")) > 0, watch: ["step"] }),
   });
