@@ -36,7 +36,9 @@ from common import MODELS, print_table_head, table_line
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.featurevis import Visualization, channel
 from cnnviz_widgets.engine.featurevis.transforms import upsampled
-from cnnviz_widgets.engine.hooks import capture, model_state
+from cnnviz_widgets.engine.hooks import capture
+from cnnviz_widgets.engine.progress import last
+from cnnviz_widgets.engine.replica import private
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -85,8 +87,7 @@ def ours_run(net: cw.Net, layer: str, unit: int, size: int, steps: int, seed: in
     """Seconds for constructing and running ours for ``steps`` steps, and its final image."""
     start = time.perf_counter()
     vis = Visualization(net, channel(layer, unit), size, seed=seed)
-    for _ in vis.run(steps, every=steps):
-        pass
+    last(vis.steps(steps, every=steps))
     seconds = time.perf_counter() - start
     return seconds, vis.image()
 
@@ -96,8 +97,8 @@ def score(net: cw.Net, layer: str, unit: int, image: torch.Tensor) -> float:
     mean = torch.tensor(net.preprocess.mean).reshape(1, 3, 1, 1)
     std = torch.tensor(net.preprocess.std).reshape(1, 3, 1, 1)
     x = (upsampled(image.float(), net.preprocess.size) - mean) / std
-    with model_state(net.model), torch.no_grad(), capture(net.model, [layer]) as record:
-        net.model(x)
+    with private(net) as model, torch.no_grad(), capture(model, [layer]) as record:
+        model(x)
     return float(record[layer][:, unit].mean())
 
 
@@ -105,9 +106,8 @@ def limit_run(net: cw.Net, layer: str, unit: int, side: int, steps: int, seed: i
     """Seconds for ``steps`` truncated forward+backward passes at ``side`` px with frozen weights (a hook stops
     the pass after ``layer``), in the default memory layout: the work any implementation must do per step."""
     x0 = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(seed))
-    model = net.model
     start = time.perf_counter()
-    with model_state(model, requires_grad=False):
+    with private(net) as model:  # the engine's replica: eval mode, frozen weights
         for _ in range(steps):
             with capture(model, [layer], until={layer: 1}) as record:
                 x = x0.clone().requires_grad_()
@@ -118,8 +118,8 @@ def limit_run(net: cw.Net, layer: str, unit: int, side: int, steps: int, seed: i
 
 def top_unit(net: cw.Net, layer: str) -> int:
     """The channel of ``layer`` with the largest mean activation on the cat photo."""
-    with model_state(net.model), torch.no_grad(), capture(net.model, [layer]) as record:
-        net.model(net.tensor(cw.sample_image("cat")))
+    with private(net) as model, torch.no_grad(), capture(model, [layer]) as record:
+        model(net.tensor(cw.sample_image("cat")))
     return int(record[layer][0].flatten(1).mean(1).argmax())
 
 

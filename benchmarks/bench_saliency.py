@@ -156,11 +156,16 @@ def batch_limit_fns(s: Subject) -> Dict[Hashable, Timed]:
 # --- ours and captum ---------------------------------------------------------------------------------------
 
 
-def ours_fn(s: Subject, method: str, progress=None) -> Timed:
-    """Our public entry point, as a widget calls it (display map included)."""
+def ours_steps(s: Subject, method: str):
+    """Our public long call, as a widget iterates it (display map included)."""
     layer = s.layer if method in LAYER_METHODS else None
     options = dict([BATCHED[method]]) if method in BATCHED else {}
-    return lambda: engine.explain(s.model, s.x, s.target, method, layer, progress=progress, **options)
+    return engine.explain_steps(s.model, s.x, s.target, method, layer, **options)
+
+
+def ours_fn(s: Subject, method: str) -> Timed:
+    """Our public entry point, run to the end."""
+    return lambda: engine.last(ours_steps(s, method))
 
 
 def _captum_gradcam(s: Subject) -> torch.Tensor:
@@ -256,10 +261,9 @@ def batched_rows(model: str, methods: Sequence[str], args: argparse.Namespace) -
 
 
 def chunk_sizes(s: Subject, method: str) -> List[int]:
-    """The chunks our memory budget cut ``method``'s passes into, read from the progress callback."""
+    """The chunks our memory budget cut ``method``'s passes into, read from the updates of the long call."""
     total = BATCHED[method][1] * s.x.shape[0]
-    done: List[int] = [0]
-    ours_fn(s, method, progress=lambda fraction: done.append(round(fraction * total)))()
+    done: List[int] = [0] + [round(update.fraction * total) for update in ours_steps(s, method)]
     return [b - a for a, b in zip(done, done[1:])]
 
 

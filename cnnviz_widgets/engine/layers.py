@@ -9,16 +9,22 @@ units and the ``offset``: the input-pixel coordinate (pixel centres at 0, 1, ...
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .errors import LayerError
+from .ops import bind, pair, pool_stride
 from .replica import private
 
 Pair = Tuple[float, float]
+
+
+def _axes(value: Callable[[int], float]) -> Pair:
+    """A (height, width) pair from a function of the axis."""
+    return value(0), value(1)
 
 
 @dataclass(frozen=True)
@@ -31,28 +37,30 @@ class ReceptiveField:
 
     def union(self, other: "ReceptiveField") -> "ReceptiveField":
         """The field covering both (an element-wise op of two aligned tensors sees both inputs)."""
-        size, offset = [], []
-        for axis in range(2):
-            lo = min(self.offset[axis] - (self.size[axis] - 1) / 2, other.offset[axis] - (other.size[axis] - 1) / 2)
-            hi = max(self.offset[axis] + (self.size[axis] - 1) / 2, other.offset[axis] + (other.size[axis] - 1) / 2)
-            size.append(hi - lo + 1)
-            offset.append((lo + hi) / 2)
-        stride = tuple(max(a, b) for a, b in zip(self.stride, other.stride))
-        return ReceptiveField(tuple(size), stride, tuple(offset))
+
+        def low(rf: "ReceptiveField", axis: int) -> float:
+            return min(rf.offset[axis] - (rf.size[axis] - 1) / 2, other.offset[axis] - (other.size[axis] - 1) / 2)
+
+        def high(rf: "ReceptiveField", axis: int) -> float:
+            return max(rf.offset[axis] + (rf.size[axis] - 1) / 2, other.offset[axis] + (other.size[axis] - 1) / 2)
+
+        return ReceptiveField(
+            _axes(lambda a: high(self, a) - low(self, a) + 1),
+            _axes(lambda a: max(self.stride[a], other.stride[a])),
+            _axes(lambda a: (low(self, a) + high(self, a)) / 2),
+        )
 
     def window(self, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair = (1, 1)) -> "ReceptiveField":
         """The field after a sliding window (convolution or pooling) with the given geometry."""
-        size = tuple(r + (k - 1) * d * j for r, k, d, j in zip(self.size, kernel, dilation, self.stride))
-        offset = tuple(
-            o + ((k - 1) * d / 2 - p) * j for o, k, d, p, j in zip(self.offset, kernel, dilation, padding, self.stride)
+        return ReceptiveField(
+            _axes(lambda a: self.size[a] + (kernel[a] - 1) * dilation[a] * self.stride[a]),
+            _axes(lambda a: self.stride[a] * stride[a]),
+            _axes(lambda a: self.offset[a] + ((kernel[a] - 1) * dilation[a] / 2 - padding[a]) * self.stride[a]),
         )
-        return ReceptiveField(size, tuple(j * s for j, s in zip(self.stride, stride)), offset)
 
     def shifted(self, before: Pair) -> "ReceptiveField":
         """The field after padding ``before`` units at the top/left (indices move, the field does not)."""
-        return ReceptiveField(
-            self.size, self.stride, tuple(o - b * j for o, b, j in zip(self.offset, before, self.stride))
-        )
+        return ReceptiveField(self.size, self.stride, _axes(lambda a: self.offset[a] - before[a] * self.stride[a]))
 
 
 @dataclass(frozen=True)
@@ -74,18 +82,6 @@ class LayerRecord:
     def passthrough(self) -> bool:
         """Identity and padding layers: their output repeats their input's features, so pickers hide them."""
         return self.type == "Identity" or self.type.endswith(("Pad1d", "Pad2d", "Pad3d"))
-
-
-def _pair(v) -> Pair:
-    if isinstance(v, (list, tuple)):
-        return (v[0], v[-1]) if len(v) in (1, 2) else (v[0], v[1])
-    return (v, v)
-
-
-def _arg(args, kwargs, index: int, name: str, default):
-    if name in kwargs:
-        return kwargs[name]
-    return args[index] if len(args) > index else default
 
 
 def _field(t) -> Optional[ReceptiveField]:
@@ -125,34 +121,28 @@ class _FieldTracker(TorchFunctionMode):
     def _propagate(name, first, args, kwargs, out) -> Optional[ReceptiveField]:
         rf_in = _field(first)
         if name in _WINDOW_OPS and rf_in is not None:
+            a = bind(name, args, kwargs)
             if name == "conv2d":
-                weight = _arg(args, kwargs, 1, "weight", None)
-                kernel = tuple(weight.shape[-2:])
-                stride = _pair(_arg(args, kwargs, 3, "stride", 1))
-                padding = _arg(args, kwargs, 4, "padding", 0)
-                dilation = _pair(_arg(args, kwargs, 5, "dilation", 1))
+                kernel = tuple(a["weight"].shape[-2:])
+                dilation = pair(a["dilation"])
+                padding = a["padding"]
                 if padding == "valid":
                     padding = 0
                 elif padding == "same":
                     padding = tuple((k - 1) * d / 2 for k, d in zip(kernel, dilation))
-                return rf_in.window(kernel, stride, _pair(padding), dilation)
-            kernel = _pair(_arg(args, kwargs, 2 if name == "lp_pool2d" else 1, "kernel_size", 1))
-            stride_arg = _arg(args, kwargs, 3 if name == "lp_pool2d" else 2, "stride", None)
-            stride = _pair(stride_arg) if stride_arg not in (None, [], ()) else kernel
-            padding = (0, 0) if name == "lp_pool2d" else _pair(_arg(args, kwargs, 3, "padding", 0))
-            dilation = _pair(_arg(args, kwargs, 4, "dilation", 1)) if name.startswith("max") else (1, 1)
-            return rf_in.window(kernel, stride, padding, dilation)
+                return rf_in.window(kernel, pair(a["stride"]), pair(padding), dilation)
+            kernel = pair(a["kernel_size"])
+            padding = pair(a.get("padding", 0))  # lp_pool2d does not pad
+            dilation = pair(a.get("dilation", 1))  # nor does average pooling dilate
+            return rf_in.window(kernel, pool_stride(a["stride"], kernel), padding, dilation)
         if name in ("pad", "constant_pad_nd") and rf_in is not None:
-            pad = list(_arg(args, kwargs, 1, "pad", ()))
+            pad = list(bind(name, args, kwargs)["pad"])
             left = pad[0] if len(pad) >= 1 else 0
             top = pad[2] if len(pad) >= 3 else 0
             return rf_in.shifted((top, left))
         # Any other op that keeps the spatial grid: the union of its aligned spatial inputs.
-        fields = [
-            _field(t)
-            for t in _tensors((args, kwargs))
-            if t.dim() == 4 and t.shape[-2:] == out.shape[-2:] and _field(t) is not None
-        ]
+        aligned = (_field(t) for t in _tensors((args, kwargs)) if t.dim() == 4 and t.shape[-2:] == out.shape[-2:])
+        fields = [rf for rf in aligned if rf is not None]
         if not fields:
             return None
         merged = fields[0]
@@ -196,7 +186,7 @@ def layers(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> List
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
         x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
-        x._cnnviz_rf = ReceptiveField((1, 1), (1, 1), (0, 0))
+        x._cnnviz_rf = ReceptiveField((1, 1), (1, 1), (0, 0))  # type: ignore[attr-defined]  # our tag on the tensor
         handles = [m.register_forward_hook(hook) for m in names]
         try:
             with _FieldTracker():

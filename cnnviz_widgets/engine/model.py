@@ -206,8 +206,8 @@ class Net:
     ----------
     model : nn.Module
         Any module mapping an image batch ``(N, 3, H, W)`` (``(N, 1, H, W)`` if grayscale) to logits
-        ``(N, classes)``, or to a tuple, dict or other object holding them (see ``output``). It is never modified: engine calls run on a private replica
-        that shares its weights (:mod:`.replica`).
+        ``(N, classes)``, or to a tuple, dict or other object holding them (see ``output``). It is never
+        modified: engine calls run on a private replica that shares its weights (:mod:`.replica`).
     preprocess : Preprocess, optional
         Resize/crop and normalisation; by default ImageNet's mean/std at 224 px, squashed, in RGB, or in grey
         (``Preprocess(channels=1)``) when the model's first ``Conv2d`` takes one channel (:func:`input_channels`).

@@ -24,7 +24,7 @@ import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Generator, Hashable, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
 
 import torch
 from torch import nn
@@ -234,7 +234,7 @@ def steps_on_replica(fn: G) -> G:
     """
 
     @functools.wraps(fn)
-    def run(model: ModelLike, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    def run(model: ModelLike, *args: Any, **kwargs: Any) -> Generator[Any, None, None]:
         twin = replica(model)
         steps = fn(twin, *args, **kwargs)
         try:
@@ -246,8 +246,10 @@ def steps_on_replica(fn: G) -> G:
                         return
                 yield update
         finally:
-            with private(twin):
-                steps.close()
+            close = getattr(steps, "close", None)  # a generator's: runs its ``finally`` blocks
+            if close is not None:
+                with private(twin):
+                    close()
 
     return run  # type: ignore[return-value]
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-import operator
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Any, Collection, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import torch
 import torch.fx as fx
@@ -26,43 +25,20 @@ from torch.fx.passes.shape_prop import ShapeProp
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
 from .names import OUTPUT
+from .ops import (
+    BINARY_FUNCTIONS,
+    CONV_FUNCTIONS,
+    ELEMENTWISE_FUNCTIONS,
+    ELEMENTWISE_METHODS,
+    ELEMENTWISE_MODULES,
+    MAX_POOL_FUNCTIONS,
+    RECTIFIER_FUNCTIONS,
+    RECTIFIER_MODULES,
+    bind,
+)
 from .replica import sources
 from .tracing import hook_free, traced
 
-_CONV_FUNCTIONS = (F.conv2d, torch.conv2d)
-_MONOTONIC_MODULES = (nn.ReLU, nn.ReLU6)
-_MONOTONIC_FUNCTIONS = (F.relu, torch.relu, F.relu6)
-_ELEMENTWISE_MODULES = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.Hardtanh,
-    nn.SiLU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Hardswish,
-    nn.GELU,
-    nn.Identity,
-)
-_ELEMENTWISE_FUNCTIONS = (
-    F.relu,
-    torch.relu,
-    F.relu6,
-    F.hardtanh,
-    F.silu,
-    torch.sigmoid,
-    torch.tanh,
-    F.hardswish,
-    F.gelu,
-)
-_ELEMENTWISE_METHODS = ("relu", "sigmoid", "tanh")
-_BINARY = {
-    operator.add: torch.add,
-    operator.iadd: torch.add,
-    torch.add: torch.add,
-    operator.mul: torch.mul,
-    torch.mul: torch.mul,
-}
-"""Binary element-wise ops, by their out-of-place form (a narrowed value is a new tensor)."""
 _COMPUTE = ("call_module", "call_function", "call_method")
 TOLERANCE = 1e-3
 """Largest difference from the model's own activations, relative to their largest magnitude (folding a batch
@@ -142,7 +118,7 @@ def _fold_batch_norms(gm: fx.GraphModule) -> int:
                 continue
             gm.add_submodule(name, fuse_conv_bn_eval(module, bn))
             conv.target = name
-        elif conv.op == "call_function" and conv.target in _CONV_FUNCTIONS and len(conv.args) >= 2 and not conv.kwargs:
+        elif conv.op == "call_function" and conv.target in CONV_FUNCTIONS and len(conv.args) >= 2 and not conv.kwargs:
             try:
                 weight, bias = _tensor(gm, conv.args[1]), _tensor(gm, conv.args[2] if len(conv.args) > 2 else None)
             except LookupError:
@@ -194,7 +170,7 @@ def _fold_pads(gm: fx.GraphModule) -> int:
             if module.padding_mode != "zeros" or isinstance(module.padding, str):
                 continue
             module.padding = (module.padding[0] + extra[0], module.padding[1] + extra[1])
-        elif conv.op == "call_function" and conv.target in _CONV_FUNCTIONS and len(conv.args) >= 5 and not conv.kwargs:
+        elif conv.op == "call_function" and conv.target in CONV_FUNCTIONS and len(conv.args) >= 5 and not conv.kwargs:
             padding = conv.args[4]
             if isinstance(padding, str) or not isinstance(padding, (tuple, list)) or len(padding) != 2:
                 continue
@@ -207,7 +183,13 @@ def _fold_pads(gm: fx.GraphModule) -> int:
     return count
 
 
-def _is(gm: fx.GraphModule, node: fx.Node, modules: tuple, functions: tuple, methods: tuple = ()) -> bool:
+def _is(
+    gm: fx.GraphModule,
+    node: fx.Node,
+    modules: Tuple[type, ...],
+    functions: Collection[Any],
+    methods: Collection[str] = (),
+) -> bool:
     """Whether ``node`` calls one of these module types, functions or tensor methods."""
     if node.op == "call_module":
         return type(gm.get_submodule(node.target)) in modules
@@ -222,21 +204,21 @@ def _swap_pools(gm: fx.GraphModule) -> int:
     every VGG stage)."""
     count = 0
     for act in list(gm.graph.nodes):
-        if not (_is(gm, act, _MONOTONIC_MODULES, _MONOTONIC_FUNCTIONS, ("relu",)) and len(act.users) == 1):
+        if not (_is(gm, act, RECTIFIER_MODULES, RECTIFIER_FUNCTIONS, ("relu",)) and len(act.users) == 1):
             continue
         pool = next(iter(act.users))
-        if not _is(gm, pool, (nn.MaxPool2d,), (F.max_pool2d,)) or pool.args[0] is not act or len(act.args) != 1:
+        if not _is(gm, pool, (nn.MaxPool2d,), MAX_POOL_FUNCTIONS) or pool.args[0] is not act or len(act.args) != 1:
             continue
         if (
             getattr(gm.get_submodule(pool.target), "return_indices", False)
             if pool.op == "call_module"
-            else pool.kwargs.get("return_indices")
+            else bind("max_pool2d", pool.args, pool.kwargs)["return_indices"]
         ):
             continue
         pool.replace_input_with(act, act.args[0])
         with gm.graph.inserting_after(pool):
             moved = gm.graph.create_node(act.op, act.target, (pool,), act.kwargs)
-        pool.replace_all_uses_with(moved, delete_user_cb=lambda user: user is not moved)
+        pool.replace_all_uses_with(moved, delete_user_cb=lambda user, moved=moved: user is not moved)
         gm.graph.erase_node(act)
         count += 1
     return count
@@ -292,7 +274,7 @@ class _Narrower:
             return graph.call_module(name, node.args, node.kwargs)
         if (
             node.op == "call_function"
-            and node.target in _CONV_FUNCTIONS
+            and node.target in CONV_FUNCTIONS
             and not node.kwargs
             and len(node.args) >= 2
             and (len(node.args) < 7 or node.args[6] == 1)
@@ -308,12 +290,13 @@ class _Narrower:
                 self.convs += 1
                 return graph.call_function(node.target, tuple(args))
         if (
-            _is(gm, node, _ELEMENTWISE_MODULES, _ELEMENTWISE_FUNCTIONS, _ELEMENTWISE_METHODS)
+            _is(gm, node, ELEMENTWISE_MODULES, ELEMENTWISE_FUNCTIONS, ELEMENTWISE_METHODS)
             and node.args
             and self.channels(node.args[0]) == count
+            and not any(isinstance(a, fx.Node) for a in (*node.args[1:], *node.kwargs.values()))
         ):
             return graph.create_node(node.op, node.target, (self(node.args[0], keep), *node.args[1:]), node.kwargs)
-        if node.op == "call_function" and node.target in _BINARY and len(node.args) == 2 and not node.kwargs:
+        if node.op == "call_function" and node.target in BINARY_FUNCTIONS and len(node.args) == 2 and not node.kwargs:
             args = []
             for arg in node.args:
                 if isinstance(arg, fx.Node) and self.channels(arg) == count:
@@ -323,7 +306,7 @@ class _Narrower:
                 else:
                     break
             else:
-                return graph.call_function(_BINARY[node.target], tuple(args))
+                return graph.call_function(BINARY_FUNCTIONS[node.target], tuple(args))
         if (
             node.op == "call_function"
             and node.target is torch.cat

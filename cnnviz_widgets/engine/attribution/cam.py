@@ -125,5 +125,5 @@ def guided_grad_cam(
     The Grad-CAM map keeps its ReLU: it is a mask saying where guided backprop's class-agnostic detail counts,
     and a negative mask would flip that detail's sign rather than show counter-evidence.
     """
-    cam = upsample(grad_cam(model, x, target, layer, forward_args=forward_args), tuple(x.shape[-2:]))
+    cam = upsample(grad_cam(model, x, target, layer, forward_args=forward_args), (x.shape[-2], x.shape[-1]))
     return guided_backprop(model, x, target, forward_args=forward_args) * cam

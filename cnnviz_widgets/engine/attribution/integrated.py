@@ -34,8 +34,8 @@ def quadrature(steps: int, rule: str = "gausslegendre") -> Tuple[torch.Tensor, t
     if rule not in RULES:
         raise AttributionError(f"unknown integration rule {rule!r}; choose one of: {', '.join(RULES)}")
     if rule == "gausslegendre":
-        nodes, weights = np.polynomial.legendre.leggauss(steps)
-        return torch.from_numpy((nodes + 1) / 2), torch.from_numpy(weights / 2)
+        nodes, node_weights = np.polynomial.legendre.leggauss(steps)
+        return torch.from_numpy((nodes + 1) / 2), torch.from_numpy(node_weights / 2)
     if rule == "riemann_trapezoid":
         if steps < 2:
             raise AttributionError("the trapezoid rule needs at least 2 steps")

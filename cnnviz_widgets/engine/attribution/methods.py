@@ -9,7 +9,7 @@ runs another pixel method, named by its ``over`` option, whose own options come 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
@@ -27,7 +27,7 @@ from .integrated import BASELINES, RULES, integrated_gradients_steps
 from .smoothgrad import BASES, KINDS, smoothgrad_steps
 from .targets import Target
 
-Steps = Callable[..., Iterator[Update[Any]]]
+Steps = Callable[..., Generator[Update[Any], None, None]]
 """A method run as a long call: updates after each chunk, the last with its attribution (and IG's error)."""
 
 
@@ -81,7 +81,7 @@ class Method:
 def _once(fn: Callable[..., Any]) -> Steps:
     """A one-pass method as a long call of one update."""
 
-    def steps(*args: Any, **kwargs: Any) -> Iterator[Update[Any]]:
+    def steps(*args: Any, **kwargs: Any) -> Generator[Update[Any], None, None]:
         yield Update(1.0, fn(*args, **kwargs))
 
     return steps
@@ -271,7 +271,8 @@ def explain_steps(
     elif method_options:
         tunnels = ", ".join(name for name, m in METHODS.items() if m.over)
         raise AttributionError(
-            f"method {method!r} runs over no other method, so it takes no method_options (the noise tunnel does: {tunnels})"
+            f"method {method!r} runs over no other method, so it takes no method_options "
+            f"(the noise tunnel does: {tunnels})"
         )
     if spec.layer:
         if layer is None:

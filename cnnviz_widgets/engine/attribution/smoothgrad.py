@@ -78,9 +78,10 @@ def smoothgrad_steps(
     if over == "integrated_gradients":
         for update in path_integral(model, noisy, target, args, budget=budget, **options):
             if update.result is None:
-                yield update
+                yield Update(update.fraction)
                 continue
-            attr = update.result.view(n, samples, *x.shape[1:])  # type: ignore[union-attr]  # no return_error
+            assert isinstance(update.result, torch.Tensor)  # no return_error: the attribution alone
+            attr = update.result.view(n, samples, *x.shape[1:])
             yield Update(1.0, _aggregate(kind, attr.sum(dim=1), attr.pow(2).sum(dim=1) if squares else None, samples))
         return
     rectified, deconv = over in ("guided_backprop", "deconvnet"), over == "deconvnet"
@@ -177,5 +178,6 @@ def _aggregate(kind: str, total: torch.Tensor, total_sq: Optional[torch.Tensor],
     mean = total / samples
     if kind == "smoothgrad":
         return mean
+    assert total_sq is not None, "the squares are summed for every kind but the mean"
     mean_sq = total_sq / samples
     return mean_sq if kind == "smoothgrad_sq" else mean_sq - mean * mean

@@ -309,7 +309,8 @@ class Visualization:
     def _attempt(
         self, side: int, until: Optional[Dict[str, int]]
     ) -> Union[str, Tuple[Dict[str, List[torch.Tensor]], Optional[torch.Tensor]]]:
-        """:meth:`_forward` of a zero ``side`` x ``side`` image, or torch's complaint (a str) if the model cannot run on it."""
+        """:meth:`_forward` of a zero ``side`` x ``side`` image, or torch's complaint (a str) if the model cannot
+        run on it."""
         x = torch.zeros(1, self.channels, side, side, device=self.net.device, dtype=self.dtype)
         try:
             with private(self.net) as model, torch.no_grad():

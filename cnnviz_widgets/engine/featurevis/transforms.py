@@ -60,7 +60,8 @@ class Robustness:
         def shift(most: int) -> Tuple[float, float]:  # whole-pixel shifts, centred, in normalised canvas units
             if most <= 1:
                 return 0.0, 0.0
-            return tuple((rng.randrange(most) - (most - 1) / 2) * 2 / canvas for _ in range(2))
+            first, second = ((rng.randrange(most) - (most - 1) / 2) * 2 / canvas for _ in range(2))
+            return first, second
 
         rows = []
         for _ in range(batch):

@@ -30,7 +30,7 @@ def _pair(value: Union[int, Tuple[int, int]], name: str) -> Pair:
         raise OcclusionError(f"{name} must be a positive integer or a (height, width) pair, got {value!r}")
     if min(pair) < 1:
         raise OcclusionError(f"{name} must be at least 1 pixel, got {value!r}")
-    return pair  # type: ignore[return-value]
+    return pair[0], pair[1]
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,7 @@ forward pass up to float rounding whatever the architecture.
 
 from __future__ import annotations
 
-import inspect
 import math
-import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -23,85 +21,23 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
+from ..ops import (
+    BINARY_FUNCTIONS,
+    BINARY_METHODS,
+    CONV_FUNCTIONS,
+    ELEMENTWISE_FUNCTIONS,
+    ELEMENTWISE_METHODS,
+    ELEMENTWISE_MODULES,
+    MAX_POOL_FUNCTIONS,
+    bind,
+    int_pair,
+    pool_stride,
+)
 from ..tracing import traced
 
 Box = Tuple[int, int]
 FULL_SHARE = 0.6
 """A recomputed box covering more of its map than this is cheaper to compute whole (no halo gathering)."""
-
-_ELEMENTWISE_MODULES = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.Hardtanh,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.SiLU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.GELU,
-    nn.Mish,
-    nn.Softplus,
-    nn.Identity,
-    nn.Dropout,
-    nn.Dropout2d,
-)
-_ELEMENTWISE_FUNCTIONS = {
-    F.relu,
-    torch.relu,
-    F.relu6,
-    F.hardtanh,
-    F.leaky_relu,
-    F.elu,
-    F.silu,
-    torch.sigmoid,
-    F.sigmoid,
-    torch.tanh,
-    F.hardswish,
-    F.hardsigmoid,
-    F.gelu,
-    F.mish,
-    torch.clamp,
-}
-_ELEMENTWISE_METHODS = {"relu", "sigmoid", "tanh", "clamp", "clamp_min"}
-_BINARY = {
-    operator.add: torch.add,
-    operator.iadd: torch.add,
-    torch.add: torch.add,
-    operator.sub: torch.sub,
-    operator.isub: torch.sub,
-    torch.sub: torch.sub,
-    operator.mul: torch.mul,
-    operator.imul: torch.mul,
-    torch.mul: torch.mul,
-    operator.truediv: torch.div,
-    operator.itruediv: torch.div,
-    torch.div: torch.div,
-}
-_BINARY_METHODS = {"add": torch.add, "add_": torch.add, "mul": torch.mul, "mul_": torch.mul, "sub": torch.sub}
-
-
-def _conv_signature(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """The argument names of ``F.conv2d``, for binding traced calls."""
-
-
-def _pool_signature(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """The argument names of ``F.max_pool2d``, for binding traced calls."""
-
-
-def _pad_signature(input, pad, mode="constant", value=None):
-    """The argument names of ``F.pad``, for binding traced calls."""
-
-
-def _bind(signature: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    bound = inspect.signature(signature).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
-
-
-def _two(value: Any) -> Box:
-    return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
 @dataclass
@@ -261,7 +197,8 @@ class Replay:
                 env.pop(value, None)
 
     def _macs(self, node: fx.Node, env: Dict[fx.Node, Any], value: Any) -> int:
-        """Multiply-adds ``node`` spends computing ``value`` whole: convolutions and linear layers, the rest is cheap."""
+        """Multiply-adds ``node`` spends computing ``value`` whole: convolutions and linear layers (the rest is
+        cheap)."""
         if not isinstance(value, torch.Tensor):
             return 0
         if value.dim() == 4:
@@ -380,17 +317,17 @@ class Replay:
                 kind is nn.AvgPool2d
                 and not module.ceil_mode
                 and module.divisor_override is None
-                and _two(module.padding) == (0, 0)
+                and int_pair(module.padding) == (0, 0)
             ):
                 return self._pool_window(node, module.kernel_size, module.stride, 0, 1, False, False)
             return None
-        if node.op == "call_function" and node.target in (F.conv2d, torch.conv2d):
-            a = _bind(_conv_signature, self._load(env, node.args), self._load(env, node.kwargs))
+        if node.op == "call_function" and node.target in CONV_FUNCTIONS:
+            a = bind("conv2d", self._load(env, node.args), self._load(env, node.kwargs))
             if isinstance(a["weight"], torch.Tensor) and (a["bias"] is None or isinstance(a["bias"], torch.Tensor)):
                 return self._conv_window(a["weight"], a["bias"], a["stride"], a["padding"], a["dilation"], a["groups"])
             return None
-        if node.op == "call_function" and node.target in (F.max_pool2d, torch.max_pool2d):
-            a = _bind(_pool_signature, self._load(env, node.args), self._load(env, node.kwargs))
+        if node.op == "call_function" and node.target in MAX_POOL_FUNCTIONS:
+            a = bind("max_pool2d", self._load(env, node.args), self._load(env, node.kwargs))
             if not a["return_indices"]:
                 return self._pool_window(
                     node, a["kernel_size"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"], True
@@ -400,12 +337,12 @@ class Replay:
     def _conv_window(self, weight, bias, stride, padding, dilation, groups) -> Optional[Window]:
         if weight.dim() != 4 or isinstance(padding, str) and padding not in ("valid", "same"):
             return None
-        kernel, dilation, stride = tuple(weight.shape[-2:]), _two(dilation), _two(stride)
+        kernel, dilation, stride = tuple(weight.shape[-2:]), int_pair(dilation), int_pair(stride)
         if isinstance(padding, str):
             total = [0, 0] if padding == "valid" else [d * (k - 1) for d, k in zip(dilation, kernel)]
             pads = (total[0] // 2, total[0] - total[0] // 2, total[1] // 2, total[1] - total[1] // 2)
         else:
-            (py, px) = _two(padding)
+            (py, px) = int_pair(padding)
             pads = (py, py, px, px)
 
         def run(region: torch.Tensor) -> torch.Tensor:
@@ -415,9 +352,9 @@ class Replay:
         return Window(kernel, stride, dilation, pads, 0.0, run, macs)  # type: ignore[arg-type]
 
     def _pool_window(self, node, kernel, stride, padding, dilation, ceil_mode, is_max) -> Window:
-        kernel = _two(kernel)
-        stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else _two(stride)
-        dilation, (py, px) = _two(dilation), _two(padding)
+        kernel = int_pair(kernel)
+        stride = int_pair(pool_stride(stride, kernel))
+        dilation, (py, px) = int_pair(dilation), int_pair(padding)
 
         def run(region: torch.Tensor) -> torch.Tensor:
             if is_max:
@@ -436,7 +373,7 @@ class Replay:
                 if type(module) in (nn.ZeroPad2d, nn.ConstantPad2d):
                     pads, value = tuple(module.padding), float(module.value)
             elif node.op == "call_function" and node.target is F.pad:
-                a = _bind(_pad_signature, node.args, node.kwargs)
+                a = bind("pad", node.args, node.kwargs)
                 if (
                     a["mode"] == "constant"
                     and not isinstance(a["pad"], fx.Node)
@@ -455,7 +392,7 @@ class Replay:
         args, kwargs = node.args, dict(node.kwargs)
         if node.op == "call_module":
             module = self.modules[node.target]
-            if isinstance(module, _ELEMENTWISE_MODULES) and not module.training:
+            if isinstance(module, ELEMENTWISE_MODULES) and not module.training:
                 inplace = getattr(module, "inplace", False)
                 return [args[0]], lambda v: module(v.clone() if inplace else v)
             if type(module) is nn.BatchNorm2d and not module.training and module.running_mean is not None:
@@ -465,14 +402,14 @@ class Replay:
             return None
         kwargs.pop("inplace", None)
         rest, options = self._load(env, args[1:]), self._load(env, kwargs)
-        if node.op == "call_function" and node.target in _ELEMENTWISE_FUNCTIONS:
+        if node.op == "call_function" and node.target in ELEMENTWISE_FUNCTIONS:
             return [args[0]], lambda v: node.target(v, *rest, **options)
-        if node.op == "call_method" and node.target in _ELEMENTWISE_METHODS:
+        if node.op == "call_method" and node.target in ELEMENTWISE_METHODS:
             return [args[0]], lambda v: getattr(v, node.target)(*rest, **options)
         binary = (
-            _BINARY.get(node.target)
+            BINARY_FUNCTIONS.get(node.target)
             if node.op == "call_function"
-            else _BINARY_METHODS.get(node.target)
+            else BINARY_METHODS.get(node.target)
             if node.op == "call_method"
             else None
         )
@@ -558,7 +495,8 @@ class Replay:
         return Patch(clean_out, values, origins)  # type: ignore[arg-type]
 
     def _padded(self, node: fx.Node, clean: torch.Tensor, window: Window, extent: Sequence[int]) -> torch.Tensor:
-        """``clean`` padded as the window operation pads it, extended to ``extent`` (ceil-mode pooling reads past the end)."""
+        """``clean`` padded as the window operation pads it, extended to ``extent`` (ceil-mode pooling reads past
+        the end)."""
         top, bottom, left, right = window.pads
         bottom = max(bottom, extent[0] - clean.shape[-2] - top)
         right = max(right, extent[1] - clean.shape[-1] - left)

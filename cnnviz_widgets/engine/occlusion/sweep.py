@@ -146,7 +146,7 @@ def occlusion_steps(
         idx = class_indices(target, OcclusionError)
         if idx.numel() != 1:
             raise OcclusionError(f"occlusion explains one class at a time; got {target!r}")
-        grid = Grid.make(tuple(x.shape[-2:]), window, stride)
+        grid = Grid.make((x.shape[-2], x.shape[-1]), window, stride)
         fill = make_fill(x, baseline)
         evaluate = _evaluator(twin, x, fill, grid, budget)
         logits = evaluate.logits
