@@ -75,7 +75,7 @@ def test_selecting_method_and_layer_recomputes(explorer, default_net):
         ("target", 1000, r"class 1000 is out of range; this model has 1000 classes \(0\.\.999\)"),
         ("method", "lime", r"unknown method 'lime'; choose one of: gradient, input_x_gradient, smoothgrad, .*gradcam"),
         ("layer", "_fc", r"'_fc' is not a layer with a spatial \(C, H, W\) output; choose one of: "),
-        ("layer", "_blocks.99", r"choose one of: _blocks\.9"),
+        ("layer", "_blocks.99", r"unknown layer '_blocks\.99'; did you mean '_blocks\.9'"),
     ],
 )
 def test_bad_choices_show_in_the_widget_and_do_not_raise(explorer, default_net, trait, value, message):

@@ -16,6 +16,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .errors import LayerError
+from .names import list_choices, resolve_layer
 from .ops import bind, pair, pool_stride
 from .replica import private
 
@@ -216,6 +217,34 @@ def default_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:
     as pictures and thumbnails (the default of the unit pickers)."""
     pool = blocks(model, records)
     return pool[(2 * (len(pool) - 1)) // 3].name
+
+
+def cam_layer(model: nn.Module, records: Sequence[LayerRecord], layer: Optional[str] = None) -> str:
+    """The Grad-CAM family's layer: ``layer`` if it has a spatial ``(C, H, W)`` output, else the default
+    (:func:`default_cam_layer`); a :class:`LayerError` for a name the model lacks (closest names first), for a
+    layer without such an output (naming those that have one) or for a model without any.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+    records : sequence of LayerRecord
+        Its layer table (``Net.layers()``).
+    layer : str, optional
+        A dotted layer name; ``None`` for the default.
+    """
+    names = [r.name for r in records if r.spatial and not r.passthrough]
+    if not names:
+        raise LayerError("this model has no layer with a spatial (C, H, W) output, which the Grad-CAM family needs")
+    if layer is None:
+        return default_cam_layer(model, records)
+    resolve_layer(model, layer)
+    if layer not in names:
+        raise LayerError(
+            f"{layer!r} is not a layer with a spatial (C, H, W) output; choose one of: {list_choices(names, layer)} "
+            "(the Grad-CAM family needs one)"
+        )
+    return layer
 
 
 def default_cam_layer(model: nn.Module, records: Sequence[LayerRecord]) -> str:

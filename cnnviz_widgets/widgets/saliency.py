@@ -29,12 +29,11 @@ from ..engine.attribution import (
     get_method,
     sanity_check_steps,
 )
-from ..engine.attribution.methods import base_options
+from ..engine.attribution.methods import base_options, check_options
 from ..engine.errors import ViewError
 from ..engine.images import ImageError, ImageLike
-from ..engine.layers import LayerError, LayerRecord, default_cam_layer
-from ..engine.model import Net, Prediction
-from ..engine.names import list_choices, resolve_layer
+from ..engine.layers import cam_layer
+from ..engine.model import Prediction
 from .base import shows_errors
 from .encoding import encode_array
 from .jobs import Job
@@ -47,18 +46,6 @@ if TYPE_CHECKING:
 
     from .charts import AnalysisCharts
 
-QUANTITIES = {
-    "gradient": "largest |gradient| over the colour channels",
-    "input_x_gradient": "sum of |input × gradient| over the colour channels",
-    "integrated_gradients": "sum of |integrated gradient| over the colour channels",
-    "smoothgrad": "the noise tunnel's average of its method's map",
-    "guided_backprop": "largest |guided gradient| over the colour channels",
-    "deconvnet": "largest |deconvnet signal| over the colour channels",
-    "gradcam": "class evidence at the layer (ReLU of weighted activations)",
-    "gradcam_pp": "class evidence at the layer (ReLU of weighted activations)",
-    "guided_gradcam": "largest |guided gradient × Grad-CAM| over the colour channels",
-}
-"""What each method's display map measures: the caption of its colour bar."""
 SANITY_STEPS = 6
 CURVE_STEPS = 20
 CACHE_SIZE = 64
@@ -85,51 +72,6 @@ class Settings:
     options: Dict[str, Any]
     x: torch.Tensor
     target: int
-
-
-def check_options(value: Any) -> Options:
-    """``value`` checked against every method's option table, with defaults filled in.
-
-    Parameters
-    ----------
-    value : dict
-        ``{method: {option: value}}`` for any subset of the methods.
-
-    Raises
-    ------
-    AttributionError
-        For an unknown method or option, or a value outside its range; the message names the valid ones.
-    """
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise AttributionError(f"options must be a dict {{method: {{option: value}}}}, got {value!r}")
-    unknown = sorted(set(value) - set(METHODS))
-    if unknown:
-        raise AttributionError(f"options for unknown method {unknown[0]!r}; choose one of: {', '.join(METHODS)}")
-    checked = {}
-    for name, method in METHODS.items():
-        try:
-            checked[name] = method.check(value.get(name, {}))
-        except AttributionError as exc:
-            raise AttributionError(f"{method.title}: {exc}") from None
-    return checked
-
-
-def pick_layer(net: Net, rows: List[Dict[str, Any]], layer: Optional[str], records: List[LayerRecord]) -> str:
-    """The Grad-CAM family's layer: ``layer`` checked against the picker's ``rows``, or the default one.
-
-    Raises a :class:`LayerError` for a name the model does not have (closest names first) or a layer without a
-    spatial (C, H, W) output (naming those that have one).
-    """
-    if layer is None:
-        return default_cam_layer(net.model, records) if rows else ""
-    resolve_layer(net.model, layer)
-    names = [row["name"] for row in rows]
-    if layer not in names:
-        raise LayerError(
-            f"{layer!r} is not a layer with a spatial (C, H, W) output, which the Grad-CAM family needs; choose one "
-            f"of: {list_choices(names, layer) if names else 'none (this model has no such layer)'}"
-        )
-    return layer
 
 
 class SaliencyExplorer(PhotoView):
@@ -207,19 +149,18 @@ class SaliencyExplorer(PhotoView):
         get_method(method)
         records = net.layers()
         rows = layer_rows(records)
-        layer = pick_layer(net, rows, layer, records)
+        layer = cam_layer(net.model, records, layer) if rows or layer is not None else ""
         picture = prepare(net, image)
         if target is not None:
             check_target(net, target)
         super().__init__(net, opacity=opacity, colormap=colormap)
         self._applied = applied
+        self._records = records
         self._forward_args = forward_args
         self._cache: Dict[Key, Computed] = {}
         self._analysed: Dict[str, Key] = {}
         self._grid: Optional[Tuple[Job, FrozenSet[Key]]] = None  # the running compare job and its maps
-        self.set_trait(
-            "methods", [{**m.describe(), "quantity": QUANTITIES.get(m.name, "attribution")} for m in METHODS.values()]
-        )
+        self.set_trait("methods", [m.describe() for m in METHODS.values()])
         self.set_trait("layers", rows)
         with self.hold_trait_notifications():
             self.options = applied
@@ -410,18 +351,7 @@ class SaliencyExplorer(PhotoView):
         get_method(method)
         layer = None
         if method in LAYER_METHODS:
-            names = [row["name"] for row in self.layers]
-            if not names:
-                raise LayerError(
-                    f"this model has no layer with a spatial (C, H, W) output, which {method} needs; "
-                    f"pixel methods work: {', '.join(m for m in METHODS if m not in LAYER_METHODS)}"
-                )
-            if self.layer not in names:
-                raise LayerError(
-                    f"{self.layer!r} is not a layer with a spatial (C, H, W) output; choose one of: "
-                    f"{list_choices(names, self.layer)}"
-                )
-            layer = self.layer
+            layer = cam_layer(self._net.model, self._records, self.layer)
         options = dict(self._applied[method], method_options=base_options(method, self._applied))
         return Settings(self._key(method), method, layer, options, self._x, self.target)
 
@@ -441,7 +371,7 @@ class SaliencyExplorer(PhotoView):
 
     @staticmethod
     def _encode(method: str, heat: torch.Tensor) -> Heatmap:
-        return Heatmap(heat.numpy(), QUANTITIES.get(method, "attribution"))
+        return Heatmap(heat.numpy(), METHODS[method].quantity)
 
     def _refresh(self) -> None:
         """Compute what the view lacks: the grid's missing maps in compare mode, else the current map."""
@@ -507,8 +437,8 @@ class SaliencyExplorer(PhotoView):
     def _note(self, settings: Settings, result: Explanation, seconds: float) -> str:
         """The status line of a finished map; integrated gradients add their completeness error, and the
         method's notes follow (e.g. guided backprop on a model without rectifiers)."""
-        where = f" at {settings.layer}" if settings.layer else ""
-        note = f"{METHODS[settings.method].title}{where} for “{self._net.label(settings.target)}” in {1000 * seconds:.0f} ms"
+        title, where = METHODS[settings.method].title, f" at {settings.layer}" if settings.layer else ""
+        note = f"{title}{where} for “{self._net.label(settings.target)}” in {1000 * seconds:.0f} ms"
         if result.error is not None:
             error = float(result.error[0])
             gap = float(result.attribution[0].double().sum()) - error  # f(x) - f(baseline)

@@ -49,22 +49,26 @@ class Method:
     options and its display reduction.
 
     ``over``: the method runs another pixel method, named by its ``over`` option (the noise tunnel); it takes
-    that method's options as ``method_options`` and shows its map the way that method does.
+    that method's options as ``method_options`` and shows its map the way that method does. ``quantity`` says
+    what the display map measures (a colour bar's caption).
     """
 
     name: str
     title: str
     run: Steps
     reduce: Callable[[torch.Tensor], torch.Tensor]
+    quantity: str
     layer: bool = False
     options: Tuple[Option, ...] = field(default_factory=tuple)
     over: bool = False
 
     def describe(self) -> Dict[str, Any]:
-        """A JSON-ready description for front-ends: name, title, whether it takes a layer, its options."""
+        """A JSON-ready description for front-ends: name, title, what its map measures, whether it takes a layer,
+        its options."""
         return {
             "name": self.name,
             "title": self.title,
+            "quantity": self.quantity,
             "layer": self.layer,
             "options": [o.describe() for o in self.options],
         }
@@ -109,16 +113,25 @@ RELU = Option(
 """Grad-CAM's final ReLU: off, the map also shows where the layer's evidence speaks against the class."""
 
 
+OVER_CHANNELS = "over the colour channels"
+CAM = "class evidence at the layer (ReLU of weighted activations)"
 METHODS: Dict[str, Method] = {
     m.name: m
     for m in (
-        Method("gradient", "Gradient", _once(gradient), _channels_absmax),
-        Method("input_x_gradient", "Input × gradient", _once(input_x_gradient), _channels_abssum),
+        Method("gradient", "Gradient", _once(gradient), _channels_absmax, f"largest |gradient| {OVER_CHANNELS}"),
+        Method(
+            "input_x_gradient",
+            "Input × gradient",
+            _once(input_x_gradient),
+            _channels_abssum,
+            f"sum of |input × gradient| {OVER_CHANNELS}",
+        ),
         Method(
             "smoothgrad",
             "SmoothGrad",
             _sg,
             _channels_absmax,
+            "the noise tunnel's average of its method's map",
             over=True,
             options=(
                 Option(
@@ -144,6 +157,7 @@ METHODS: Dict[str, Method] = {
             "Integrated gradients",
             _ig,
             _channels_abssum,
+            f"sum of |integrated gradient| {OVER_CHANNELS}",
             options=(
                 Option("steps", "steps", "int", 50, 2, 1000, help="Points on the path from the baseline to the image"),
                 Option(
@@ -157,11 +171,26 @@ METHODS: Dict[str, Method] = {
                 Option("rule", "rule", "choice", "gausslegendre", choices=RULES, help="Quadrature rule of the path"),
             ),
         ),
-        Method("guided_backprop", "Guided backprop", _once(guided_backprop), _channels_absmax),
-        Method("deconvnet", "Deconvnet", _once(deconvnet), _channels_absmax),
-        Method("gradcam", "Grad-CAM", _cam(grad_cam), _spatial, layer=True, options=(RELU,)),
-        Method("gradcam_pp", "Grad-CAM++", _cam(grad_cam_pp), _spatial, layer=True, options=(RELU,)),
-        Method("guided_gradcam", "Guided Grad-CAM", _once(guided_grad_cam), _channels_absmax, layer=True),
+        Method(
+            "guided_backprop",
+            "Guided backprop",
+            _once(guided_backprop),
+            _channels_absmax,
+            f"largest |guided gradient| {OVER_CHANNELS}",
+        ),
+        Method(
+            "deconvnet", "Deconvnet", _once(deconvnet), _channels_absmax, f"largest |deconvnet signal| {OVER_CHANNELS}"
+        ),
+        Method("gradcam", "Grad-CAM", _cam(grad_cam), _spatial, CAM, layer=True, options=(RELU,)),
+        Method("gradcam_pp", "Grad-CAM++", _cam(grad_cam_pp), _spatial, CAM, layer=True, options=(RELU,)),
+        Method(
+            "guided_gradcam",
+            "Guided Grad-CAM",
+            _once(guided_grad_cam),
+            _channels_absmax,
+            f"largest |guided gradient × Grad-CAM| {OVER_CHANNELS}",
+            layer=True,
+        ),
     )
 }
 """Every method by name, in the order a picker shows them."""
@@ -185,6 +214,24 @@ def get_method(name: str) -> Method:
     if name not in METHODS:
         raise AttributionError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}")
     return METHODS[name]
+
+
+def check_options(value: Any) -> Dict[str, Dict[str, Any]]:
+    """``{method: {option: value}}`` for any subset of the methods, checked against each method's options, for
+    every method with its defaults filled in; an :class:`AttributionError` naming the valid methods or the
+    option's valid values otherwise."""
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise AttributionError(f"options must be a dict {{method: {{option: value}}}}, got {value!r}")
+    unknown = sorted(set(value) - set(METHODS))
+    if unknown:
+        raise AttributionError(f"options for unknown method {unknown[0]!r}; choose one of: {', '.join(METHODS)}")
+    checked = {}
+    for name, method in METHODS.items():
+        try:
+            checked[name] = method.check(value.get(name, {}))
+        except AttributionError as exc:
+            raise AttributionError(f"{method.title}: {exc}") from None
+    return checked
 
 
 def base_options(method: str, options: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
