@@ -547,5 +547,5 @@ def test_pictures_and_arrays_travel_as_binary_buffers(fast_frames):
     _, paths, _ = _remove_buffers(w.get_state())
     for path in (["frame"], ["final"], ["thumbnails", "buffer"], ["curve", "buffer"], ["image"]):
         assert path in paths, path
-    assert w.thumbnails["dtype"] == "float32" and w.thumbnails["shape"] == [8, 14, 14]
+    assert w.thumbnails["dtype"] == "float32" and w.thumbnails["shape"] == [8, 32, 32]
     w.close()
