@@ -318,6 +318,10 @@ class Net:
         values, indices = probs.topk(min(k, probs.numel()))
         return [Prediction(int(i), self.label(int(i)), float(v)) for v, i in zip(values, indices)]
 
+    def prob(self, x: torch.Tensor, target: int) -> float:
+        """The softmax probability of class ``target`` for one prepared input ``x``."""
+        return float(self._logits(x).double().softmax(-1)[target])
+
     def layers(self) -> List[LayerRecord]:
         """Layer records (names, types, output shapes, receptive fields) at this net's input size."""
         if self._layers is None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 import traitlets
 from PIL import Image
 
@@ -22,7 +21,6 @@ from ..engine.images import ImageError, ImageLike
 from ..engine.model import Prediction
 from ..engine.occlusion import BASELINES, Grid, Occlusion, OcclusionError, make_fill, occlude_window, occlusion_steps
 from ..engine.progress import Update
-from ..engine.replica import private
 from ..engine.schema import Option, describe
 from .base import shows_errors
 from .encoding import png_bytes
@@ -70,43 +68,10 @@ def eta_text(seconds: float) -> str:
     return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
 
 
-def window_at(grid: Grid, y: int, x: int) -> Tuple[int, int]:
-    """The window covering pixel ``(y, x)`` whose centre is nearest to it: what a click on the map selects.
-
-    Parameters
-    ----------
-    grid : Grid
-        The occlusion run's window layout.
-    y, x : int
-        Pixel row and column in the model's input picture.
-    """
-    height, width = grid.size
-    if not (0 <= y < height and 0 <= x < width):
-        raise OcclusionError(
-            f"pixel ({y}, {x}) is outside the {height}x{width} picture (y 0..{height - 1}, x 0..{width - 1})"
-        )
-
-    def nearest(p: int, axis: int) -> int:
-        def distance(k: int) -> Tuple[bool, float]:
-            box = grid.box(k, k)[axis]
-            return not box.start <= p < box.stop, abs((box.start + box.stop) / 2 - (p + 0.5))
-
-        return min(range(grid.counts[axis]), key=distance)
-
-    return nearest(y, 0), nearest(x, 1)
-
-
 def check_settings(size: Tuple[int, int], window: int, stride: int, baseline: ViewBaseline) -> None:
     """Raise the engine's :class:`OcclusionError` for a window, stride or baseline that does not fit ``size``."""
     Grid.make(size, window, stride)
     make_fill(torch.zeros(1, 3, *size), baseline)
-
-
-def class_prob(model: torch.nn.Module, x: torch.Tensor, target: int) -> float:
-    """The softmax probability of class ``target`` for one normalised image ``x`` (the model left as it was)."""
-    with private(model) as twin, torch.no_grad():
-        logits = twin(x)
-    return float(F.softmax(logits.double(), dim=1)[0, target])
 
 
 class OcclusionExplorer(StreamView[Settings]):
@@ -206,7 +171,7 @@ class OcclusionExplorer(StreamView[Settings]):
         ys, xs = result.grid.box(i, j)
         prob = float(result.probs[i, j])
         if math.isnan(prob):  # the run stopped before this window: one forward pass
-            prob = class_prob(self._net, occluded, shown.target)
+            prob = self._net.prob(occluded, shown.target)
         picture = Image.fromarray(self._net.preprocess.denormalise(occluded))
         self.occluded = {
             "i": i, "j": j, "box": [ys.start, ys.stop, xs.start, xs.stop], "image": png_bytes(picture), "prob": prob,
@@ -226,7 +191,7 @@ class OcclusionExplorer(StreamView[Settings]):
     def _on_select(self, request: Request) -> None:
         shown = self._shown
         if shown is not None and shown.result is not None:
-            self.show_window(*window_at(shown.result.grid, request.whole("y"), request.whole("x")))
+            self.show_window(*shown.result.grid.window_at(request.whole("y"), request.whole("x")))
 
     # -- the stream -----------------------------------------------------------------------------------------
     def freeze(self) -> Settings:

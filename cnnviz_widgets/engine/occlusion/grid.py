@@ -67,6 +67,24 @@ class Grid:
         (sy, sx), (wy, wx) = self.stride, self.window
         return slice(i * sy, min(i * sy + wy, self.size[0])), slice(j * sx, min(j * sx + wx, self.size[1]))
 
+    def window_at(self, y: int, x: int) -> Pair:
+        """The window covering pixel ``(y, x)`` whose centre is nearest to it (what a click on a map selects);
+        an :class:`OcclusionError` naming the valid range for a pixel outside the image."""
+        height, width = self.size
+        if not (0 <= y < height and 0 <= x < width):
+            raise OcclusionError(
+                f"pixel ({y}, {x}) is outside the {height}x{width} picture (y 0..{height - 1}, x 0..{width - 1})"
+            )
+
+        def nearest(p: int, axis: int) -> int:
+            def distance(k: int) -> Tuple[bool, float]:
+                box = self.box(k, k)[axis]
+                return not box.start <= p < box.stop, abs((box.start + box.stop) / 2 - (p + 0.5))
+
+            return min(range(self.counts[axis]), key=distance)
+
+        return nearest(y, 0), nearest(x, 1)
+
     def order(self) -> List[Pair]:
         """Every window, coarse to fine: window ``(i, j)`` comes at the level of the largest power of two
         dividing both ``i`` and ``j`` (every 8th row and column, then every 4th, then every 2nd, ...), each
