@@ -110,8 +110,7 @@ def test_failure_inside_the_job_is_shown_not_raised(default_net):
 
 
 @pytest.mark.parametrize(
-    "image,message",
-    [(np.zeros((8, 8, 3), np.uint8), "smallest accepted side is 16"), ("missing.png", "no image file")],
+    "image,message", [(np.zeros((8, 8, 3), np.uint8), "smallest accepted side is 16"), ("missing.png", "no image file")]
 )
 def test_a_bad_image_raises_in_python_and_leaves_no_view_behind(default_net, image, message):
     views = len(widget_instances)

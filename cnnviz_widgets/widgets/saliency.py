@@ -238,12 +238,7 @@ class SaliencyExplorer(PhotoView):
             job.progress(0.5, f"deleting and inserting pixels in {title} order…")
             result = job.follow(
                 deletion_insertion_steps(
-                    net,
-                    settings.x,
-                    computed.map,
-                    settings.target,
-                    steps,
-                    forward_args=self._forward_args,
+                    net, settings.x, computed.map, settings.target, steps, forward_args=self._forward_args
                 ),
                 0.5,
                 1.0,

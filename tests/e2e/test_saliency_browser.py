@@ -94,10 +94,7 @@ def test_clicking_a_prediction_explains_that_class(notebook):
     row.click()
 
     # Python: the target follows the click, and a new heat-map for it is computed (its status names the class).
-    nb.probe.wait_for(
-        READY,
-        lambda v: heatmap_ready(v) and v[3] == index and f"“{label}”" in v[4],
-    )
+    nb.probe.wait_for(READY, lambda v: heatmap_ready(v) and v[3] == index and f"“{label}”" in v[4])
     assert nb.probe.eval("explorer.target") == index
     # Browser: the new heat-map arrives and is drawn.
     nb.wait_canvas(lambda s: looks_like_a_photo(s) and s["hash"] != before["hash"], "the new class' heat-map")
