@@ -34,8 +34,8 @@ from ..engine.errors import ViewError
 from ..engine.images import ImageError, ImageLike
 from ..engine.layers import cam_layer
 from ..engine.model import Prediction
+from .analyses import curves_line, curves_value, sanity_line, sanity_value
 from .base import shows_errors
-from .encoding import encode_array
 from .jobs import Job
 from .photo import PhotoView, as_net, check_target, layer_rows, prepare
 from .requests import Request, on
@@ -185,38 +185,15 @@ class SaliencyExplorer(PhotoView):
         steps : int
             Groups of layers randomised one after the other (on a copy of the model).
         """
-        settings, net = self._freeze(self.method), self._net
+        s, net, title = self._freeze(self.method), self._net, METHODS[self.method].title
 
         def work(job: Job) -> None:
-            title = METHODS[settings.method].title
             job.progress(0.0, f"sanity check of {title}: randomising the model in {steps} steps…")
-            result = job.follow(
-                sanity_check_steps(
-                    net,
-                    settings.x,
-                    settings.target,
-                    settings.method,
-                    settings.layer,
-                    options=settings.options,
-                    forward_args=self._forward_args,
-                    steps=steps,
-                )
-            )
-            correlation = [float(c) for c in result.correlation]
-            self._store_analysis(
-                "sanity",
-                settings.key,
-                {
-                    "method": settings.method,
-                    "layer": settings.layer,
-                    "names": list(result.names),
-                    "correlation": correlation,
-                    "maps": encode_array(result.maps),
-                },
-            )
-            job.progress(
-                1.0, f"sanity check of {title}: rank correlation {correlation[-1]:.2f} with every layer randomised"
-            )
+            updates = sanity_check_steps(net, s.x, s.target, s.method, s.layer, options=s.options,
+                                         forward_args=self._forward_args, steps=steps)  # fmt: skip
+            result = job.follow(updates)
+            self._store_analysis("sanity", s.key, sanity_value(s.method, s.layer, result))
+            job.progress(1.0, sanity_line(title, result))
 
         self.submit(work, queue=True)
 
@@ -230,34 +207,15 @@ class SaliencyExplorer(PhotoView):
         steps : int
             Pixel fractions between 0 and 1 at which the class probability is measured.
         """
-        settings, net = self._freeze(self.method), self._net
+        s, net, title = self._freeze(self.method), self._net, METHODS[self.method].title
 
         def work(job: Job) -> None:
-            computed = self._cache.get(settings.key) or self._produce(job, settings, 0.0, 0.5, "")
-            title = METHODS[settings.method].title
+            computed = self._cache.get(s.key) or self._produce(job, s, 0.0, 0.5, "")
             job.progress(0.5, f"deleting and inserting pixels in {title} order…")
-            result = job.follow(
-                deletion_insertion_steps(
-                    net, settings.x, computed.map, settings.target, steps, forward_args=self._forward_args
-                ),
-                0.5,
-                1.0,
-            )
-            self._store_analysis(
-                "curves",
-                settings.key,
-                {
-                    "method": settings.method,
-                    "fractions": result.fractions.tolist(),
-                    "deletion": result.deletion.tolist(),
-                    "insertion": result.insertion.tolist(),
-                    "deletion_auc": result.deletion_auc,
-                    "insertion_auc": result.insertion_auc,
-                },
-            )
-            job.progress(
-                1.0, f"{title}: deletion AUC {result.deletion_auc:.3f}, insertion AUC {result.insertion_auc:.3f}"
-            )
+            updates = deletion_insertion_steps(net, s.x, computed.map, s.target, steps, forward_args=self._forward_args)
+            result = job.follow(updates, 0.5, 1.0)
+            self._store_analysis("curves", s.key, curves_value(s.method, result))
+            job.progress(1.0, curves_line(title, result))
 
         self.submit(work, queue=True)
 
