@@ -8,8 +8,9 @@ truncated at the objective layer with frozen weights, at the side the model sees
 least the model's input size), in the default memory layout.
 
 Each seed runs ours, lucent and the limit once each for the same number of steps, in shuffled order; the
-ratios are medians of per-seed ratios (pairing cancels the slow drift of this shared machine's speed). Quality: the objective (mean activation of the channel) of each final
-image, evaluated the same way for both (no transforms, upsampled to the input size), averaged over seeds.
+ratios are medians of per-seed ratios (pairing cancels the slow drift of this shared machine's speed).
+Quality: the objective (mean activation of the channel) of each final image, evaluated the same way for both
+(no transforms, upsampled to the input size), averaged over seeds.
 
 A second table runs 21 short calls in a row of each and counts the hooks left on the model.
 
@@ -31,7 +32,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
-from common import MODELS, print_table_head, table_line
+from common import MODELS, median_ratio, print_table_head, table_line
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.featurevis import Visualization, channel
@@ -157,7 +158,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
-        f"CPU, {args.threads} threads, {args.steps} steps, {args.seeds} seeds; fft + decorrelate, standard transforms, Adam 0.05\n"
+        f"CPU, {args.threads} threads, {args.steps} steps, {args.seeds} seeds; "
+        "fft + decorrelate, standard transforms, Adam 0.05\n"
     )
     widths = [-18, 4, -12, 9, 10, 9, 9, 12, 10, 11, 11]
     print_table_head(
@@ -187,10 +189,12 @@ def main() -> None:
             makers: Dict[str, Callable] = {
                 "ours": lambda *a: ours_run(*a),
                 "lucent": lambda *a: lucent_run(*a),
-                "limit": lambda net, layer, unit, _size, steps, seed: limit_run(net, layer, unit, side, steps, seed),
+                "limit": lambda net, layer, unit, _size, steps, seed, side=side: limit_run(
+                    net, layer, unit, side, steps, seed
+                ),
             }
             runs: Dict[str, List[Tuple[float, float]]] = {who: [] for who in makers}
-            for who, make in makers.items():  # warm-up
+            for make in makers.values():  # warm-up
                 make(net, layer, unit, size, 4, 0)
             order = list(makers)
             for seed in range(args.seeds):
@@ -199,10 +203,8 @@ def main() -> None:
                     seconds, image = makers[who](net, layer, unit, size, args.steps, seed)
                     value = score(net, layer, unit, image) if image is not None else math.nan
                     runs[who].append((1000 * seconds / args.steps, value))
-            ms = {who: statistics.median(m for m, _ in runs[who]) for who in runs}
-
-            def ratio(a: str, b: str) -> float:
-                return statistics.median(x[0] / y[0] for x, y in zip(runs[a], runs[b]))
+            per_step = {who: [m for m, _ in runs[who]] for who in runs}
+            ms = {who: statistics.median(per_step[who]) for who in runs}
 
             print(
                 table_line(
@@ -214,8 +216,8 @@ def main() -> None:
                         f"{ms['lucent']:.1f}",
                         f"{ms['limit']:.1f}",
                         str(side),
-                        f"**{ratio('lucent', 'ours'):.2f}**",
-                        f"**{ratio('ours', 'limit'):.2f}**",
+                        f"**{median_ratio(per_step['lucent'], per_step['ours']):.2f}**",
+                        f"**{median_ratio(per_step['ours'], per_step['limit']):.2f}**",
                         f"{statistics.mean(v for _, v in runs['ours']):.3g}",
                         f"{statistics.mean(v for _, v in runs['lucent']):.3g}",
                     ],

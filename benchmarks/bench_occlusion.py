@@ -188,10 +188,12 @@ def main() -> None:
         return
     timing = Timing(args.repeats, args.repeats, CLOCKS["wall"])
     print(
-        f"CPU, {args.threads} threads, 224x224, window {WINDOW}, stride {STRIDE}; medians of {args.repeats} shuffled rounds; "
+        f"CPU, {args.threads} threads, 224x224, window {WINDOW}, stride {STRIDE}; "
+        f"medians of {args.repeats} shuffled rounds; "
         f"captum at its best perturbations_per_eval of {CAPTUM_PPE}; limit: windows x best per-image no-grad forward "
         f"over batches {LIMIT_BATCHES} and layouts {tuple(LAYOUTS)}; recomputed: share of a forward pass's "
-        f"multiply-adds spent per window; coarse / x2 stride at: share of our run's time; memory: peak extra MiB of one cold call "
+        f"multiply-adds spent per window; coarse / x2 stride at: share of our run's time; "
+        f"memory: peak extra MiB of one cold call "
         f"(captum at perturbations_per_eval={max(CAPTUM_PPE)})\n"
     )
     print_table_head([name for name, _ in COLUMNS], [w for _, w in COLUMNS])

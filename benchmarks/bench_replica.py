@@ -14,6 +14,7 @@ user's storage: none).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -48,11 +49,11 @@ def main() -> None:
             where = layer if method in engine.attribution.LAYER_METHODS else None
             times = timing.rounds_ms(
                 {
-                    "model": lambda: engine.saliency(model, x, target, method, where),
-                    "replica": lambda: engine.saliency(twin, x, target, method, where),
+                    "model": functools.partial(engine.saliency, model, x, target, method, where),
+                    "replica": functools.partial(engine.saliency, twin, x, target, method, where),
                 }
             )
-            check = [_ms(lambda: _signature(model)) for _ in range(args.repeats)]
+            check = [_ms(functools.partial(_signature, model)) for _ in range(args.repeats)]
             overhead = median_ratio(times["model"], times["replica"]) - 1
             print(
                 table_line(
@@ -68,7 +69,7 @@ def main() -> None:
                     widths,
                 )
             )
-        built = [_ms(lambda: _build(model, None)) for _ in range(5)]
+        built = [_ms(functools.partial(_build, model, None)) for _ in range(5)]
         shared = {p.data_ptr() for p in [*model.parameters(), *model.buffers()]}
         own = [t for t in [*twin.parameters(), *twin.buffers()] if t.data_ptr() not in shared]
         builds.append((name, statistics.median(built), sum(t.numel() * t.element_size() for t in own)))

@@ -14,7 +14,8 @@ Runs are interleaved (every implementation once per round, in shuffled order); t
 milliseconds and, as ratios, the median over rounds of the per-round ratio, so machine noise and drift hit
 both sides of a ratio alike; read the ratios, not the milliseconds. Single-pass methods run in this process,
 ours, captum and the limit in the same rounds. Batched methods run ours and captum each in a fresh process
-with their own rounds of the limit (see :func:`batched_rows`). For the batched methods the script also prints the chunk sizes the engine's memory budget chose and the peak extra memory, measured as
+with their own rounds of the limit (see :func:`batched_rows`). For the batched methods the script also prints
+the chunk sizes the engine's memory budget chose and the peak extra memory, measured as
 the rise of the process's resident-set high-water mark (``VmHWM`` in ``/proc/self/status``, reset through
 ``/proc/self/clear_refs``) during one cold call in a fresh subprocess: it sees every CPU allocation torch
 makes, which ``tracemalloc`` does not.
@@ -29,6 +30,7 @@ On a shared machine, other processes taking the cores make multi-threaded wall t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -147,7 +149,7 @@ def limit_fns(s: Subject, method: str) -> Dict[Hashable, Timed]:
 def batch_limit_fns(s: Subject) -> Dict[Hashable, Timed]:
     """A forward+backward to the input on a batch of copies of the image, per (layout, batch size)."""
     return {
-        (layout, b): (lambda xb=in_layout(s.x.repeat(b, 1, 1, 1), layout): limit_input(s.model, xb, s.target))
+        (layout, b): functools.partial(limit_input, s.model, in_layout(s.x.repeat(b, 1, 1, 1), layout), s.target)
         for layout in LAYOUTS
         for b in LIMIT_BATCHES
     }
@@ -357,7 +359,8 @@ def print_memory(
 
 
 def child_main(args: argparse.Namespace, timing: Timing) -> None:
-    """Subprocess entry: print, as JSON, a cold call's peak extra memory (``--peak``) or batched rounds (``--rounds``)."""
+    """Subprocess entry: print, as JSON, a cold call's peak extra memory (``--peak``) or batched rounds
+    (``--rounds``)."""
     if args.peak:
         model, method, impl = args.peak
         s = load_subject(model)

@@ -22,7 +22,8 @@ from .conftest import Untouched, drain, eval_mode, mixed_state, seeded_image, sm
     [
         # no ties: 1 - 6 sum d^2 / (n (n^2 - 1)) with d = (0, -1, 1, 0, 0) -> 1 - 12/120
         ([10, 20, 30, 40, 50], [1, 3, 2, 4, 5], 0.9),
-        # ties get their average rank: a -> (1, 2.5, 2.5, 4), b -> (1, 3, 2, 4); Pearson of the ranks = 4.5 / sqrt(4.5 * 5)
+        # ties get their average rank: a -> (1, 2.5, 2.5, 4), b -> (1, 3, 2, 4);
+        # Pearson of the ranks = 4.5 / sqrt(4.5 * 5)
         ([1, 2, 2, 3], [1, 3, 2, 4], 4.5 / np.sqrt(22.5)),
         # a -> (1.5, 1.5, 3.5, 3.5), b -> (1, 2, 3, 4): 4 / sqrt(4 * 5)
         ([7, 7, 9, 9], [0.1, 0.2, 0.3, 0.4], 4 / np.sqrt(20)),

@@ -232,7 +232,8 @@ BAD_VALUES = (
             "integrated_gradients",
             "rule",
             "simpson",
-            r"rule must be one of: gausslegendre, riemann_trapezoid, riemann_left, riemann_right, riemann_middle; got 'simpson'",
+            r"rule must be one of: gausslegendre, riemann_trapezoid, riemann_left, riemann_right, riemann_middle; "
+            r"got 'simpson'",
         ),
     ]
 )

@@ -463,7 +463,8 @@ def test_forward_args_shared_values_are_passed_whole(images):
 def test_forward_args_of_the_wrong_batch_size_get_a_clear_message(extras_net, images):
     wrong = torch.zeros(3, 4, dtype=torch.float64)
     message = (
-        r"the model failed on its forward_args: forward_args\[0\] has shape \(3, 4\), but the input's batch size is 2\. "
+        r"the model failed on its forward_args: forward_args\[0\] has shape \(3, 4\), "
+        r"but the input's batch size is 2\. "
         r"A tensor whose first dimension is the batch size is split with the batch"
     )
     for method in ("gradient", "smoothgrad", "integrated_gradients"):
@@ -532,7 +533,10 @@ def test_bad_noise_tunnel_arguments_of_the_engine_function(relu_net, images):
 
 
 def test_method_options_belong_to_the_noise_tunnel_only(relu_net, images):
-    message = r"method 'gradient' runs over no other method, so it takes no method_options \(the noise tunnel does: smoothgrad\)"
+    message = (
+        r"method 'gradient' runs over no other method, so it takes no method_options "
+        r"\(the noise tunnel does: smoothgrad\)"
+    )
     with pytest.raises(AttributionError, match=message):
         engine.explain(relu_net, images, 1, "gradient", method_options={"steps": 3})
     assert engine.explain(relu_net, images, 1, "gradient", method_options={}).map.shape == (2, 10, 10)

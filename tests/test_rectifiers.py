@@ -111,7 +111,8 @@ TARGETS = [1, 3]  # one class per image
 
 
 def test_precondition_activations_stay_below_6_and_rectification_matters(reference, x):
-    """Below 6, ReLU6 and clamp(0, 6) are the same function as ReLU; some inputs are negative, so each site rectifies."""
+    """Below 6, ReLU6 and clamp(0, 6) are the same function as ReLU; some inputs are negative, so each site
+    rectifies."""
     reference.record = []
     try:
         with torch.no_grad():

@@ -725,7 +725,10 @@ def render(outcomes: Dict[Tuple[str, str], str]) -> str:
     head = [" " * width + " ".join(f"{i:>3}" for i in range(len(columns)))]
     rows = [c.name.ljust(width) + " ".join(f"{outcomes.get((e, c.name), '·'):>3}" for e in columns) for c in CASES]
     legend = [f"{i:>3} {name}" for i, name in enumerate(columns)]
-    key = "ok: equals the plain-torch reference; ok!: and said there is no rectifier; no: refused with a clear message; ·: not applicable; XX: failed"
+    key = (
+        "ok: equals the plain-torch reference; ok!: and said there is no rectifier; no: refused with a clear message; "
+        "·: not applicable; XX: failed"
+    )
     return "\n".join(["Sweep of every entry point and view (issue 12)", *head, *rows, "", *legend, key, ""])
 
 

@@ -141,7 +141,8 @@ def test_wheel_carries_bundle_and_license(wheel: Path) -> None:
 
 @pytest.mark.slow
 def test_wheel_imports_its_own_copy(venv: Path) -> None:
-    """The fresh environment imports the wheel's package (not this repository's) and finds its bundle, without Node.js."""
+    """The fresh environment imports the wheel's package (not this repository's) and finds its bundle, without
+    Node.js."""
     env = {**os.environ, "PATH": path_without_node(venv / "bin")}
     code = "import cnnviz_widgets.widgets.base as b; print(b.__file__); print(b.BUNDLED)"
     file, bundled = run([str(venv / "bin" / "python"), "-c", code], cwd=venv, env=env).split()

@@ -459,7 +459,8 @@ def test_a_batch_mode_that_does_not_fit_the_objective_is_refused_at_once():
     w.kind = "layer"
     w.batch_mode, w.batch = "channels", 3
     assert w.error.startswith(
-        "the channels batch mode renders one channel of the layer per image, so it needs the channel objective (now layer)"
+        "the channels batch mode renders one channel of the layer per image, so it needs the channel objective "
+        "(now layer)"
     )
     with pytest.raises(FeatureVisError, match="the channels batch mode"):
         w.run()

@@ -195,15 +195,19 @@ def test_a_click_on_the_map_picks_the_covering_window_with_the_nearest_centre(ca
     net = small_net()
     w = cw.OcclusionExplorer(net, cat, window=8, stride=4)  # 7 x 7 windows, each pixel under up to 4
     w.wait()
+
+    def distance(box, y, x):  # from the box's centre to the pixel's, in rows plus columns
+        top, bottom, left, right = box
+        return abs((top + bottom) / 2 - (y + 0.5)) + abs((left + right) / 2 - (x + 0.5))
+
     for y, x in [(0, 0), (5, 30), (13, 2), (31, 31), (16, 17)]:
         Frontend(w).select(y, x)
         top, bottom, left, right = w.occluded["box"]
         assert top <= y < bottom and left <= x < right, (y, x, w.occluded["box"])
         # No other window covering the pixel has a centre closer to it (brute force over all 49).
-        distance = lambda t, b, l, r: abs((t + b) / 2 - (y + 0.5)) + abs((l + r) / 2 - (x + 0.5))  # noqa: E731
         boxes = [(4 * i, min(4 * i + 8, SIZE), 4 * j, min(4 * j + 8, SIZE)) for i in range(7) for j in range(7)]
         covering = [b for b in boxes if b[0] <= y < b[1] and b[2] <= x < b[3]]
-        assert distance(top, bottom, left, right) == min(distance(*b) for b in covering)
+        assert distance(w.occluded["box"], y, x) == min(distance(b, y, x) for b in covering)
     w.close()
 
 

@@ -18,7 +18,7 @@ from torch.overrides import TorchFunctionMode
 from .errors import LayerError
 from .names import list_choices, resolve_layer
 from .ops import bind, pair, pool_stride
-from .replica import private
+from .replica import ModelLike, private
 
 Pair = Tuple[float, float]
 
@@ -152,7 +152,7 @@ class _FieldTracker(TorchFunctionMode):
         return merged
 
 
-def layers(model: nn.Module, input_shape: Sequence[int] = (3, 224, 224)) -> List[LayerRecord]:
+def layers(model: ModelLike, input_shape: Sequence[int] = (3, 224, 224)) -> List[LayerRecord]:
     """Probe ``model`` with one zero image and list its submodules in the order their calls finish.
 
     Parameters

@@ -27,7 +27,13 @@ CHANNELS = (1, 3)
 """Channels a :class:`Preprocess` can make: grey or RGB."""
 FITS = ("squash", "crop", "pad")
 """How :class:`Preprocess` fits a picture that is not square to the model's square input."""
-INTERPOLATIONS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
+# Pillow sets these module constants in a loop over its Resampling enum, so its annotations miss them (they are
+# kept over Image.Resampling, which Pillow 9.0 lacks).
+INTERPOLATIONS = {
+    "bilinear": Image.BILINEAR,  # type: ignore[attr-defined]
+    "bicubic": Image.BICUBIC,  # type: ignore[attr-defined]
+    "nearest": Image.NEAREST,  # type: ignore[attr-defined]
+}
 DEFAULT_NAME = "efficientnet_lite0"
 CHECKPOINTS = (".pt", ".pth", ".ckpt", ".bin")
 
@@ -35,7 +41,7 @@ CHECKPOINTS = (".pt", ".pth", ".ckpt", ".bin")
 class Prediction(NamedTuple):
     """One row of a top-k list."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the class index; shadows tuple.index (not used on a Prediction)
     label: str
     prob: float
 
@@ -113,6 +119,7 @@ class Preprocess:
                     f"({kind}); give one value per channel, or channels={len(value)}"
                 )
             object.__setattr__(self, name, value)
+        assert self.std is not None  # set just above
         if not all(s > 0 for s in self.std):
             raise ModelError(f"std must be positive, got {self.std}")
 
@@ -131,6 +138,7 @@ class Preprocess:
             img = img.crop((left, top, left + self.size, top + self.size))
         else:
             inner = img.resize(self._padded_size(w, h), resample)
+            assert self.mean is not None  # set by __post_init__
             fill = tuple(round(255 * min(max(m, 0.0), 1.0)) for m in self.mean)
             img = Image.new(img.mode, (self.size, self.size), fill if self.channels == 3 else fill[0])
             img.paste(inner, ((self.size - inner.width) // 2, (self.size - inner.height) // 2))

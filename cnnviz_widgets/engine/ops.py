@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import inspect
 import operator
-from typing import Any, Callable, Dict, Sequence, Tuple
+from typing import Any, Callable, Dict, Sequence, Tuple, Type
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ELEMENTWISE_MODULES: Tuple[type, ...] = (
+ELEMENTWISE_MODULES: Tuple[Type[nn.Module], ...] = (
     nn.ReLU,
     nn.ReLU6,
     nn.Hardtanh,
@@ -81,7 +81,7 @@ BINARY_METHODS: Dict[str, Callable[..., torch.Tensor]] = {
     "sub": torch.sub,
 }
 """Binary element-wise tensor methods, with their out-of-place torch form."""
-RECTIFIER_MODULES: Tuple[type, ...] = (nn.ReLU, nn.ReLU6)
+RECTIFIER_MODULES: Tuple[Type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
 RECTIFIER_FUNCTIONS = frozenset({F.relu, torch.relu, F.relu6})
 """Monotonic rectifiers: a max pool gives the same result before or after them."""
 CONV_FUNCTIONS = frozenset({F.conv2d, torch.conv2d})

@@ -24,12 +24,31 @@ import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Generator, Hashable, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Generator,
+    Hashable,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 import torch
 from torch import nn
 
 from .errors import ArgumentTypeError
+
+if TYPE_CHECKING:  # typing has them from Python 3.10; annotations only, so 3.9 never imports them
+    from typing import Concatenate, ParamSpec
+
+    P = ParamSpec("P")
 
 _FORWARD_HOOKS = (
     "_forward_hooks",
@@ -71,8 +90,9 @@ _MARK = "_cnnviz_replica"
 """Attribute of a replica's root: a weak reference to its record, so an inner engine call handed the replica
 uses it as it is (weak: the record, kept by the user's model, owns the replica, not the other way round)."""
 _GUARD = threading.Lock()
-F = TypeVar("F", bound=Callable[..., Any])
-G = TypeVar("G", bound=Callable[..., Iterator[Any]])
+R = TypeVar("R")
+T = TypeVar("T", bound=torch.Tensor)
+Y = TypeVar("Y")
 
 
 def _signature(model: nn.Module) -> Tuple[Hashable, ...]:
@@ -109,7 +129,7 @@ def _build(model: nn.Module, output: Output) -> Tuple[nn.Module, List[torch.Tens
     memo: Dict[int, Any] = {}
     sources: List[torch.Tensor] = []
 
-    def alias(t: torch.Tensor, parameter: bool) -> torch.Tensor:
+    def alias(t: T, parameter: bool) -> T:
         if id(t) not in memo:
             sources.append(t)
             view = t.data  # same storage, a new tensor object with its own version counter, no grad
@@ -213,19 +233,21 @@ def private(model: ModelLike) -> Iterator[nn.Module]:
         yield record.module
 
 
-def on_replica(fn: F) -> F:
+def on_replica(fn: Callable[Concatenate[nn.Module, P], R]) -> Callable[Concatenate[ModelLike, P], R]:
     """Decorate an engine function whose first argument is the model (a module or a ``Net``): its body runs
     under :func:`private`, on the replica. Nested engine calls get the replica and use it as it is."""
 
     @functools.wraps(fn)
-    def run(model: ModelLike, *args: Any, **kwargs: Any) -> Any:
+    def run(model: ModelLike, *args: P.args, **kwargs: P.kwargs) -> R:
         with private(model) as twin:
             return fn(twin, *args, **kwargs)
 
-    return run  # type: ignore[return-value]
+    return run
 
 
-def steps_on_replica(fn: G) -> G:
+def steps_on_replica(
+    fn: Callable[Concatenate[nn.Module, P], Iterator[Y]],
+) -> Callable[Concatenate[ModelLike, P], Generator[Y, None, None]]:
     """Decorate a long engine call, a generator function whose first argument is the model: its body runs on
     the replica, under :func:`private` while it computes, and between two updates the engine's lock is released
     and autograd's mode is the caller's again (the body must not yield inside hooks of its own).
@@ -234,7 +256,7 @@ def steps_on_replica(fn: G) -> G:
     """
 
     @functools.wraps(fn)
-    def run(model: ModelLike, *args: Any, **kwargs: Any) -> Generator[Any, None, None]:
+    def run(model: ModelLike, *args: P.args, **kwargs: P.kwargs) -> Generator[Y, None, None]:
         twin = replica(model)
         steps = fn(twin, *args, **kwargs)
         try:
@@ -251,7 +273,7 @@ def steps_on_replica(fn: G) -> G:
                 with private(twin):
                     close()
 
-    return run  # type: ignore[return-value]
+    return run
 
 
 def logits_expected(out: Any, shape: str = "(N, classes)") -> str:

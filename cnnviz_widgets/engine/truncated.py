@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Any, Collection, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Any, Collection, Dict, FrozenSet, List, Optional, Sequence, Tuple, cast
 
 import torch
 import torch.fx as fx
@@ -82,13 +82,18 @@ def _cut(model: nn.Module, graph: fx.Graph, layers: Sequence[str]) -> Optional[f
     return gm
 
 
+def _submodule(gm: fx.GraphModule, node: fx.Node) -> nn.Module:
+    """The module a ``call_module`` node calls (its target is the module's qualified name)."""
+    return gm.get_submodule(cast(str, node.target))
+
+
 def _tensor(gm: fx.GraphModule, arg: object) -> Optional[torch.Tensor]:
     """The tensor a ``get_attr`` node reads (``None`` for ``None``); raises ``LookupError`` for anything else."""
     if arg is None:
         return None
     if isinstance(arg, fx.Node) and arg.op == "get_attr":
-        value = gm
-        for part in arg.target.split("."):
+        value: Any = gm
+        for part in cast(str, arg.target).split("."):
             value = getattr(value, part)
         if isinstance(value, torch.Tensor):
             return value
@@ -103,17 +108,21 @@ def _fold_batch_norms(gm: fx.GraphModule) -> int:
     """
     count = 0
     for node in list(gm.graph.nodes):
-        bn = gm.get_submodule(node.target) if node.op == "call_module" else None
+        bn = _submodule(gm, node) if node.op == "call_module" else None
         conv = node.args[0] if node.args else None
         if not (
-            isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None and len(node.args) == 1 and not node.kwargs
+            isinstance(bn, nn.BatchNorm2d)
+            and bn.running_mean is not None
+            and bn.running_var is not None
+            and len(node.args) == 1
+            and not node.kwargs
         ):
             continue
         if not isinstance(conv, fx.Node) or len(conv.users) != 1:
             continue
         name = f"_cnnviz_folded_{count}"
-        if conv.op == "call_module" and type(gm.get_submodule(conv.target)) is nn.Conv2d:
-            module = gm.get_submodule(conv.target)
+        module = _submodule(gm, conv) if conv.op == "call_module" else None
+        if type(module) is nn.Conv2d:
             if module.padding_mode != "zeros":
                 continue
             gm.add_submodule(name, fuse_conv_bn_eval(module, bn))
@@ -122,6 +131,8 @@ def _fold_batch_norms(gm: fx.GraphModule) -> int:
             try:
                 weight, bias = _tensor(gm, conv.args[1]), _tensor(gm, conv.args[2] if len(conv.args) > 2 else None)
             except LookupError:
+                continue
+            if weight is None:  # F.conv2d needs one: the copy's check fails whether folded or not
                 continue
             w, b = fuse_conv_bn_weights(weight, bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
             gm.register_parameter(name + "_weight", w)
@@ -140,11 +151,11 @@ def _fold_batch_norms(gm: fx.GraphModule) -> int:
 
 def _zero_pad(gm: fx.GraphModule, node: fx.Node) -> Optional[Tuple[int, int]]:
     """``(top, left)`` if ``node`` pads with zeros equally on opposite sides, else ``None``."""
-    if node.op == "call_module" and type(gm.get_submodule(node.target)) in (nn.ZeroPad2d, nn.ConstantPad2d):
-        module = gm.get_submodule(node.target)
+    module = _submodule(gm, node) if node.op == "call_module" else None
+    if type(module) is nn.ZeroPad2d or type(module) is nn.ConstantPad2d:
         pad, value = tuple(module.padding), getattr(module, "value", 0.0)
     elif node.op == "call_function" and node.target is F.pad and len(node.args) == 2 and not node.kwargs:
-        pad, value = tuple(node.args[1]), 0.0
+        pad, value = tuple(cast(Sequence[int], node.args[1])), 0.0
     else:
         return None
     if value != 0 or len(pad) != 4 or pad[0] != pad[1] or pad[2] != pad[3]:
@@ -158,15 +169,13 @@ def _fold_pads(gm: fx.GraphModule) -> int:
     calls = [n.target for n in gm.graph.nodes if n.op == "call_module"]
     for node in list(gm.graph.nodes):
         extra = _zero_pad(gm, node)
-        conv = next(iter(node.users)) if extra is not None and len(node.users) == 1 else None
-        if conv is None or conv.args[0] is not node:
+        if extra is None or len(node.users) != 1:
             continue
-        if (
-            conv.op == "call_module"
-            and type(gm.get_submodule(conv.target)) is nn.Conv2d
-            and calls.count(conv.target) == 1
-        ):
-            module = gm.get_submodule(conv.target)
+        conv = next(iter(node.users))
+        if conv.args[0] is not node:
+            continue
+        module = _submodule(gm, conv) if conv.op == "call_module" else None
+        if type(module) is nn.Conv2d and calls.count(conv.target) == 1:
             if module.padding_mode != "zeros" or isinstance(module.padding, str):
                 continue
             module.padding = (module.padding[0] + extra[0], module.padding[1] + extra[1])
@@ -192,7 +201,7 @@ def _is(
 ) -> bool:
     """Whether ``node`` calls one of these module types, functions or tensor methods."""
     if node.op == "call_module":
-        return type(gm.get_submodule(node.target)) in modules
+        return type(_submodule(gm, node)) in modules
     return (node.op == "call_function" and node.target in functions) or (
         node.op == "call_method" and node.target in methods
     )
@@ -210,7 +219,7 @@ def _swap_pools(gm: fx.GraphModule) -> int:
         if not _is(gm, pool, (nn.MaxPool2d,), MAX_POOL_FUNCTIONS) or pool.args[0] is not act or len(act.args) != 1:
             continue
         if (
-            getattr(gm.get_submodule(pool.target), "return_indices", False)
+            getattr(_submodule(gm, pool), "return_indices", False)
             if pool.op == "call_module"
             else bind("max_pool2d", pool.args, pool.kwargs)["return_indices"]
         ):
@@ -236,7 +245,8 @@ class _Narrower:
     filters of its last convolution, forward and backward."""
 
     def __init__(self, gm: fx.GraphModule, device: torch.device):
-        self.gm, self.graph, self.device, self.done, self.convs = gm, gm.graph, device, {}, 0
+        self.gm, self.graph, self.device, self.convs = gm, gm.graph, device, 0
+        self.done: Dict[Tuple[fx.Node, Tuple[int, ...]], fx.Node] = {}
 
     def channels(self, node: object) -> Optional[int]:
         meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
@@ -259,12 +269,9 @@ class _Narrower:
         index = list(keep)
         if keep == tuple(range(count or 0)):
             return node
-        if (
-            node.op == "call_module"
-            and type(gm.get_submodule(node.target)) is nn.Conv2d
-            and gm.get_submodule(node.target).groups == 1
-        ):
-            conv = copy.deepcopy(gm.get_submodule(node.target))
+        module = _submodule(gm, node) if node.op == "call_module" else None
+        if type(module) is nn.Conv2d and module.groups == 1:
+            conv = copy.deepcopy(module)
             conv.weight = nn.Parameter(conv.weight[index].clone(), requires_grad=False)
             if conv.bias is not None:
                 conv.bias = nn.Parameter(conv.bias[index].clone(), requires_grad=False)
@@ -295,7 +302,8 @@ class _Narrower:
             and self.channels(node.args[0]) == count
             and not any(isinstance(a, fx.Node) for a in (*node.args[1:], *node.kwargs.values()))
         ):
-            return graph.create_node(node.op, node.target, (self(node.args[0], keep), *node.args[1:]), node.kwargs)
+            first = cast(fx.Node, node.args[0])  # its channel count is known: only nodes have one
+            return graph.create_node(node.op, node.target, (self(first, keep), *node.args[1:]), node.kwargs)
         if node.op == "call_function" and node.target in BINARY_FUNCTIONS and len(node.args) == 2 and not node.kwargs:
             args = []
             for arg in node.args:
@@ -313,7 +321,7 @@ class _Narrower:
             and node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0) == 1
         ):
             parts, start = [], 0
-            for part in node.args[0]:
+            for part in cast(Sequence[fx.Node], node.args[0]):  # a part with no channel count ends the loop
                 width = self.channels(part)
                 if width is None:
                     break
@@ -413,8 +421,9 @@ class Truncated:
             ref, out = reference[name], got.get(name)
             if not isinstance(out, torch.Tensor) or out.shape != ref.shape:
                 return None
-            if keep.get(name) is not None and ref.dim() > 1:
-                index = sorted(keep[name])
+            wanted = keep.get(name)
+            if wanted is not None and ref.dim() > 1:
+                index = sorted(wanted)
                 ref, out = ref[:, index], out[:, index]
             if float((out.float() - ref.float()).abs().max()) > TOLERANCE * float(ref.float().abs().max()) + 1e-6:
                 return None

@@ -9,6 +9,7 @@ and Python-side state read through a second kernel client so the page is not tou
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
@@ -137,7 +138,7 @@ class JupyterServer:
             "--ServerApp.allow_root=True",
             f"--{app_class}.expose_app_in_browser=True",
         ]
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - open while the server runs; closed by stop()
         self.proc = subprocess.Popen(cmd, env=env, cwd=self.root, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
@@ -400,7 +401,8 @@ class NotebookPage:
         self.page.wait_for_function(KERNEL_IDLE_JS, timeout=timeout)
 
     def run_all(self, timeout: float = 120_000) -> None:
-        """Run ▸ Run All Cells from the menu bar; done when every code cell has an `[n]` prompt and the kernel is idle."""
+        """Run ▸ Run All Cells from the menu bar; done when every code cell has an `[n]` prompt and the kernel is
+        idle."""
         self.page.locator(".lm-MenuBar-item").filter(has_text=re.compile(r"^\s*Run\s*$")).click()
         self.page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
         self.page.wait_for_function(ALL_PROMPTS_JS, timeout=timeout)
@@ -521,10 +523,8 @@ def notebook(request, jupyter_server: JupyterServer, page, notebook_source: Path
         nb.close()
         if getattr(request.node, "e2e_failed", False):  # what the page showed when the test failed
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            try:
+            with contextlib.suppress(Exception):  # a failed screenshot must not hide the test's failure
                 page.screenshot(path=str(ARTIFACTS / f"failed-{name[: -len('.ipynb')]}.png"))
-            except Exception:  # noqa: BLE001 - a failed screenshot must not hide the test's failure
-                pass
         try:
             page.close()
         finally:

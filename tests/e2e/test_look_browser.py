@@ -37,8 +37,14 @@ READY = (
 # Every visible element of our views with its own text: its colour and the background behind it (the first opaque
 # background up the tree, with translucent ones composited over it), and the contrast ratio of the two.
 CONTRAST_JS = """(roots) => {
-  const parse = (c) => { const m = c.match(/[\\d.]+/g) || [0, 0, 0, 0]; return [+m[0], +m[1], +m[2], m.length > 3 ? +m[3] : 1]; };
-  const over = (top, below) => { const a = top[3]; return [0, 1, 2].map((i) => top[i] * a + below[i] * (1 - a)).concat(1); };
+  const parse = (c) => {
+    const m = c.match(/[\\d.]+/g) || [0, 0, 0, 0];
+    return [+m[0], +m[1], +m[2], m.length > 3 ? +m[3] : 1];
+  };
+  const over = (top, below) => {
+    const a = top[3];
+    return [0, 1, 2].map((i) => top[i] * a + below[i] * (1 - a)).concat(1);
+  };
   const background = (el) => {
     const layers = [];
     for (let e = el; e; e = e.parentElement) {

@@ -11,8 +11,8 @@ its backward. The hooks die with the graph, and the forward pass runs untouched 
 
 from __future__ import annotations
 
-from numbers import Number
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+from numbers import Real
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, cast
 
 import torch
 from torch import nn
@@ -62,7 +62,7 @@ def _bounds(node: Any) -> Optional[Tuple[Optional[float], bool]]:
         lo, hi, strict = node._saved_min, None, False
     else:
         return None
-    if not isinstance(lo, Number) or lo != 0 or (hi is not None and not (isinstance(hi, Number) and hi > 0)):
+    if not isinstance(lo, Real) or lo != 0 or (hi is not None and not (isinstance(hi, Real) and float(hi) > 0)):
         return None  # a clamp to another range, not a rectifier
     return (None if hi is None else float(hi)), strict
 
@@ -73,7 +73,7 @@ def _deconv_rule(grad_inputs: Grads, grad_outputs: Grads) -> Grads:
     Written into torch's own result (a fresh tensor), so no memory is allocated for it.
     """
     if grad_inputs[0] is not None:  # None where backward does not reach the input from here
-        torch.clamp(grad_outputs[0], min=0, out=grad_inputs[0])
+        torch.clamp(cast(torch.Tensor, grad_outputs[0]), min=0, out=grad_inputs[0])
     return grad_inputs
 
 
@@ -95,7 +95,7 @@ def _guided_clamp_rule(x: torch.Tensor, hi: Optional[float]) -> Callable[[Grads,
         if grad_inputs[0] is None:
             return grad_inputs
         active = x > 0 if hi is None else (x > 0) & (x < hi)
-        return (grad_outputs[0].clamp(min=0) * active,) + grad_inputs[1:]
+        return (cast(torch.Tensor, grad_outputs[0]).clamp(min=0) * active,) + grad_inputs[1:]
 
     return rule
 

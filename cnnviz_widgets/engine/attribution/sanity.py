@@ -19,7 +19,7 @@ from ..checks import check_int
 from ..errors import AttributionError
 from ..inputs import prepare_input
 from ..progress import Update, last
-from ..replica import private
+from ..replica import ModelLike, private
 from .methods import explain
 from .targets import ForwardArgs, Target
 
@@ -79,8 +79,9 @@ def _randomise(module: nn.Module, seed: int) -> None:
     weight = next((p for p in own.values() if p.dim() >= 2), None)
     bound = 1 / math.sqrt(weight[0].numel()) if weight is not None else None
     with torch.no_grad():
-        if hasattr(module, "reset_running_stats"):
-            module.reset_running_stats()
+        reset = getattr(module, "reset_running_stats", None)  # norm layers'
+        if reset is not None:
+            reset()
         for name, p in own.items():
             if bound is not None:
                 fresh = torch.empty(p.shape, dtype=torch.float64).uniform_(-bound, bound, generator=generator)
@@ -92,7 +93,7 @@ def _randomise(module: nn.Module, seed: int) -> None:
 
 
 def sanity_check_steps(
-    model: nn.Module,
+    model: ModelLike,
     x: torch.Tensor,
     target: Target,
     method: str = "gradient",

@@ -61,6 +61,7 @@ class Unit:
         if act.dim() != 4:
             raise AttributionError(f"layer {self.layer!r} has no spatial positions; use '{self.layer}:{self.channel}'")
         h, w = act.shape[-2:]
+        assert self.x is not None, "a unit's position has both y and x"
         if not (0 <= self.y < h and 0 <= self.x < w):
             raise AttributionError(
                 f"position ({self.y}, {self.x}) is outside {self.layer!r}'s {h}x{w} map (y 0..{h - 1}, x 0..{w - 1})"
@@ -182,6 +183,7 @@ def scoring(
                         f"({inputs.shape[0]},); got {getattr(values, 'shape', type(values).__name__)}"
                     )
                 return values
+            assert classes is not None  # unit and callable targets have returned above
             return class_scores(out, classes if classes.numel() == 1 else classes[rows])
 
         yield score, record

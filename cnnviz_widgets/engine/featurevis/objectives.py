@@ -7,7 +7,7 @@ against the activation shapes of a probing pass before any optimisation starts. 
 
 from __future__ import annotations
 
-from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, FrozenSet, Optional, Sequence, Tuple, Union, cast
 
 import torch
 import torch.nn.functional as F
@@ -74,11 +74,13 @@ class Sum(Objective):
     """The sum of several objectives."""
 
     def __init__(self, terms: Sequence[Objective]):
-        self.terms = tuple(t for term in terms for t in (term.terms if isinstance(term, Sum) else (term,)))
+        self.terms: Tuple[Objective, ...] = tuple(
+            t for term in terms for t in (term.terms if isinstance(term, Sum) else (term,))
+        )
         self.layers = frozenset().union(*(t.layers for t in self.terms))
 
     def __call__(self, acts: Acts) -> torch.Tensor:
-        return sum(t(acts) for t in self.terms)
+        return cast(torch.Tensor, sum(t(acts) for t in self.terms))  # terms are never empty: a tensor
 
     def check(self, shapes: Shapes, batch: int) -> None:
         for t in self.terms:
@@ -89,7 +91,8 @@ class Sum(Objective):
         for term in self.terms:
             for layer, wanted in term.channels().items():
                 if layer in merged:
-                    wanted = None if wanted is None or merged[layer] is None else merged[layer] | wanted
+                    before = merged[layer]
+                    wanted = None if wanted is None or before is None else before | wanted
                 merged[layer] = wanted
         return merged
 

@@ -87,7 +87,9 @@ class ImageParam:
         self.mean = (COLOR_MEAN if channels == 3 else torch.full((channels,), GRAY_MEAN)).to(device)[:, None, None]
         if param == "fft":
             freqs = frequencies(height, width)
-            self.scale = (1.0 / freqs.clamp_min(1.0 / max(height, width)) ** decay_power).float().to(device)
+            self.scale: Optional[torch.Tensor] = (
+                (1.0 / freqs.clamp_min(1.0 / max(height, width)) ** decay_power).float().to(device)
+            )
             start = torch.randn(batch, channels, *freqs.shape, 2, generator=generator) * sd
         else:
             self.scale = None

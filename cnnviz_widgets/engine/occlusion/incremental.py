@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import torch
 import torch.fx as fx
@@ -249,9 +249,9 @@ class Replay:
         if node.op == "call_module":
             return self.modules[node.target](*args, **kwargs)
         if node.op == "call_function":
-            return node.target(*args, **kwargs)
+            return cast(Callable[..., Any], node.target)(*args, **kwargs)
         if node.op == "call_method":
-            return getattr(args[0], node.target)(*args[1:], **kwargs)
+            return getattr(args[0], cast(str, node.target))(*args[1:], **kwargs)
         raise RuntimeError(f"unexpected graph node {node.op}")
 
     def _whole(self, env: Dict[fx.Node, Any], whole: Dict[fx.Node, torch.Tensor], node: fx.Node) -> Any:
@@ -278,7 +278,7 @@ class Replay:
         if any(n in self.varying and not isinstance(env[n], Patch) for n in inputs):
             return None  # mixes a patch with a whole activation
         if node.op == "call_method" and node.target in ("size", "dim"):
-            source = env[node.args[0]]
+            source = env[cast(fx.Node, node.args[0])]  # the tensor whose size is asked
             shaped = torch.empty((len(source.at), *source.clean.shape[1:]), device="meta")
             return getattr(shaped, node.target)(*self._load(env, node.args[1:]))
         window = self._window(node, env)
@@ -286,7 +286,7 @@ class Replay:
             return self._windowed(node, env[inputs[0]], window)
         pad = self._pad(node)
         if pad is not None:
-            source = env[node.args[0]]
+            source = env[cast(fx.Node, node.args[0])]
             (left, _, top, _), _ = pad
             return Patch(self.clean[node], source.values, [(y + top, x + left) for y, x in source.at])
         pointwise = self._pointwise(node, env)
@@ -349,7 +349,7 @@ class Replay:
             return F.conv2d(region, weight, bias, stride, 0, dilation, groups)
 
         macs = weight.shape[0] * weight.shape[1] * kernel[0] * kernel[1]
-        return Window(kernel, stride, dilation, pads, 0.0, run, macs)  # type: ignore[arg-type]
+        return Window(kernel, stride, dilation, pads, 0.0, run, macs)
 
     def _pool_window(self, node, kernel, stride, padding, dilation, ceil_mode, is_max) -> Window:
         kernel = int_pair(kernel)
@@ -407,9 +407,9 @@ class Replay:
         if node.op == "call_method" and node.target in ELEMENTWISE_METHODS:
             return [args[0]], lambda v: getattr(v, node.target)(*rest, **options)
         binary = (
-            BINARY_FUNCTIONS.get(node.target)
+            BINARY_FUNCTIONS.get(cast(Callable[..., Any], node.target))
             if node.op == "call_function"
-            else BINARY_METHODS.get(node.target)
+            else BINARY_METHODS.get(cast(str, node.target))
             if node.op == "call_method"
             else None
         )
@@ -452,21 +452,22 @@ class Replay:
                 only.at,
             )
         limits = clean.shape[-2:]
-        origins, size = [], [1, 1]
+        lows: List[List[int]] = []
+        size = [1, 1]
         for b in range(len(patches[0].at)):
             lo = [min(p.at[b][axis] for p in patches) for axis in range(2)]
             hi = [max(p.at[b][axis] + p.size[axis] for p in patches) for axis in range(2)]
-            origins.append(lo)
+            lows.append(lo)
             size = [max(size[axis], hi[axis] - lo[axis]) for axis in range(2)]
         size = [min(size[axis], limits[axis]) for axis in range(2)]
-        origins = [tuple(min(o[axis], limits[axis] - size[axis]) for axis in range(2)) for o in origins]
+        origins: List[Box] = [(min(lo[0], limits[0] - size[0]), min(lo[1], limits[1] - size[1])) for lo in lows]
         values = [
-            _region(env[a].clean, origins, tuple(size), env[a])
+            _region(env[a].clean, origins, (size[0], size[1]), env[a])
             if isinstance(a, fx.Node) and isinstance(env[a], Patch)
             else self._load(env, a)
             for a in operands
         ]
-        return Patch(clean, op(*values), origins)  # type: ignore[arg-type]
+        return Patch(clean, op(*values), origins)
 
     def _windowed(self, node: fx.Node, source: Patch, window: Window) -> Optional[Patch]:
         """Recompute a window operation's output box from its input box and a halo of clean activation."""
@@ -489,10 +490,10 @@ class Replay:
             [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(out, window.stride, window.kernel, window.dilation)],
         )
         starts = [(oy * window.stride[0], ox * window.stride[1]) for oy, ox in origins]
-        region = _region(padded, starts, tuple(need), source, shift=(top, left))  # type: ignore[arg-type]
+        region = _region(padded, starts, tuple(need), source, shift=(top, left))
         values = window.run(region)
         self.macs_done += window.macs * values.shape[0] * size[0] * size[1]
-        return Patch(clean_out, values, origins)  # type: ignore[arg-type]
+        return Patch(clean_out, values, origins)
 
     def _padded(self, node: fx.Node, clean: torch.Tensor, window: Window, extent: Sequence[int]) -> torch.Tensor:
         """``clean`` padded as the window operation pads it, extended to ``extent`` (ceil-mode pooling reads past

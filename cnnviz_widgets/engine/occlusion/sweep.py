@@ -19,7 +19,7 @@ from torch import nn
 from ..batching import ACTIVATION_BUDGET_BYTES, CPU_CHUNK, fast_layout, in_fast_layout
 from ..inputs import check_finite, class_indices, class_scores, prepare_input
 from ..progress import Update, last
-from ..replica import logits_expected, private
+from ..replica import ModelLike, logits_expected, private
 from ..tracing import hook_free
 from .grid import Baseline, Grid, Occlusion, OcclusionError, Pair, make_fill, occlude
 from .incremental import Replay, occluded
@@ -122,7 +122,7 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def occlusion_steps(
-    model: nn.Module,
+    model: ModelLike,
     x: torch.Tensor,
     target: int,
     window: Union[int, Pair] = 16,
