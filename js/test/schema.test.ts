@@ -90,9 +90,11 @@ describe("settings form: which options show (`when`)", () => {
   });
 
   it("bounds the unit and the neuron's position by the chosen layer's shape", () => {
-    const x = opt({ name: "x", kind: "int", low: 0, optional: true });
+    const x = opt({ name: "x", kind: "int", optional: true }); // Python leaves the range to the layer
     const limited = withLayerLimits([unit, y, x, steps], [80, 14, 12]);
     assert.deepEqual(limited.map((d) => d.high), [79, 13, 11, 1000]);
+    assert.deepEqual(limited.slice(0, 3).map((d) => d.low), [0, 0, 0]);
+    assert.deepEqual(check(limited[2], "-1"), { ok: false, problem: "x: 0..11; empty: automatic" });
     assert.deepEqual(check(limited[0], "999"), { ok: false, problem: "unit: 0..79" });
     assert.equal(withLayerLimits([unit], undefined)[0], unit);
   });

@@ -18,11 +18,11 @@ import { runBar } from "../../shells/stream";
 
 const OBJECTIVE = "objective";
 
-/** The objective's options with the chosen layer's limits: unit < channels, row < height, column < width. */
+/** The objective's options with the chosen layer's limits: 0 <= unit < channels, row < height, column < width. */
 export function withLayerLimits(descs: OptionDesc[], shape: number[] | undefined): OptionDesc[] {
   if (!shape || shape.length !== 3) return descs;
   const highs: Record<string, number> = { unit: shape[0] - 1, y: shape[1] - 1, x: shape[2] - 1 };
-  return descs.map((d) => (d.name in highs ? { ...d, high: highs[d.name] } : d));
+  return descs.map((d) => (d.name in highs ? { ...d, low: 0, high: highs[d.name] } : d));
 }
 
 export function renderFeaturevis(scope: Scope, model: AnyModel<FeaturevisTraits>, el: HTMLElement): void {
