@@ -489,6 +489,21 @@ class NotebookPage:
             self._probe = None
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``lab_only`` run against JupyterLab in buffers mode only; their other servers are deselected
+    (not skipped: they are not tests that could run)."""
+    dropped = [
+        item
+        for item in items
+        if item.get_closest_marker("lab_only")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("jupyter_server") != ("lab", "buffers")
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield

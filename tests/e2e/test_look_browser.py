@@ -89,12 +89,6 @@ FIT_JS = """(roots) => roots.map((root) => {
 })"""
 
 
-@pytest.fixture(autouse=True)
-def lab_buffers_only(jupyter_server):
-    if (jupyter_server.app, jupyter_server.wire) != ("lab", "buffers"):
-        pytest.skip("themes and layout are checked once, in JupyterLab (buffers mode)")
-
-
 @pytest.fixture
 def notebook_source(tmp_path) -> Path:
     path = tmp_path / "look.ipynb"
@@ -123,6 +117,7 @@ def shoot_views(nb, artifacts_dir: Path, theme: str) -> None:
         )
 
 
+@pytest.mark.lab_only  # themes and layout do not depend on the app's shell or the wire mode: checked once
 def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts_dir):
     nb, page = notebook, notebook.page
     nb.run_all()
