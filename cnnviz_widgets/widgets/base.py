@@ -10,7 +10,7 @@ import functools
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Optional, Tuple
 
 import anywidget
 import traitlets
@@ -21,6 +21,11 @@ from .encoding import WIRE_MODES, message_buffers, to_base64, wire_mode
 from .jobs import Job
 from .requests import Request, handlers, on
 from .settings import Setting
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+    from .charts import Charts
 
 log = logging.getLogger("cnnviz_widgets")
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -59,6 +64,8 @@ class ViewWidget(anywidget.AnyWidget):
         _css = STYLES
     _view = traitlets.Unicode("").tag(sync=True)
     SETTINGS: ClassVar[Tuple[Option, ...]] = ()
+    CHARTS: ClassVar[str] = ""
+    """Name of the class in :mod:`.charts` that draws the view's traits beside it (none: no :meth:`dashboard`)."""
     _handlers: ClassVar[Dict[str, Callable[..., Any]]] = {}
 
     error = traitlets.Unicode("", help="Message of the last failure, shown in the view's banner.").tag(sync=True)
@@ -75,7 +82,8 @@ class ViewWidget(anywidget.AnyWidget):
         sync=True
     )
 
-    _job: Optional[Job] = None  # class default: close() may run from __del__ of a half-built widget
+    _job: Optional[Job] = None  # class defaults: close() may run from __del__ of a half-built widget
+    _charts: Optional["Charts"] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Make a :class:`Setting` trait of each option the class declares (unless its body defines that trait
@@ -203,6 +211,23 @@ class ViewWidget(anywidget.AnyWidget):
         if job is not None and not job.join(timeout):
             raise TimeoutError(f"the job did not finish within {timeout} s")
 
+    # -- charts -------------------------------------------------------------------------------------------------
+    def _chart_set(self) -> "Charts":
+        """The view's plotly charts (see ``CHARTS``), made on first use (plotly loads then) and closed with the view."""
+        if self._charts is None:
+            if not self.CHARTS:
+                raise ViewError(f"{type(self).__name__} has no charts")
+            from . import charts
+
+            self._charts = getattr(charts, self.CHARTS)(self)
+        return self._charts
+
+    def dashboard(self) -> "ipywidgets.HBox":
+        """The view with its charts beside it where the cell is wide enough, below it where it is not."""
+        from .charts import dashboard
+
+        return dashboard(self, self._chart_set().widget)
+
     # -- requests -------------------------------------------------------------------------------------------
     @shows_errors
     def _receive(self, _widget: Any, content: Any, buffers: Optional[List[Any]]) -> None:
@@ -225,6 +250,8 @@ class ViewWidget(anywidget.AnyWidget):
             job.cancel()
             job.join(30)
         self._job = None
+        if self._charts is not None:
+            self._charts.close()
         super().close()
 
 

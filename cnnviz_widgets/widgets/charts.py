@@ -6,7 +6,7 @@ theme (``plotly_white`` or ``plotly_dark`` on a transparent background), and fil
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import ipywidgets
 import numpy as np
@@ -41,10 +41,17 @@ def _title(result: Dict[str, Any], what: str) -> str:
     return f"{what}: {METHODS[method].title}" if method in METHODS else what
 
 
-class _Charts:
-    """Figures fed from a view's traits: ``draw`` maps trait name to the function that shows its value."""
+class Charts:
+    """Figures fed from a view's traits, in ``widget``: ``draw`` maps trait name to the function showing its value."""
 
-    def __init__(self, view: ViewWidget, figures: List[go.FigureWidget], draw: Dict[str, Callable[[Any], None]]):
+    def __init__(
+        self,
+        view: ViewWidget,
+        widget: ipywidgets.DOMWidget,
+        figures: List[go.FigureWidget],
+        draw: Mapping[str, Callable[[Any], None]],
+    ):
+        self.widget = widget
         self.figures = figures
         self._view = view
         self._observers = [(self._observer(fn), name) for name, fn in draw.items()]
@@ -69,9 +76,10 @@ class _Charts:
             self._view.unobserve(observer, names=name)
         for figure in self.figures:
             figure.close()
+        self.widget.close()
 
 
-class AnalysisCharts(_Charts):
+class AnalysisCharts(Charts):
     """Rank correlation per cascade step and deletion/insertion curves of a SaliencyExplorer, in a ``VBox``."""
 
     def __init__(self, view: ViewWidget) -> None:
@@ -89,8 +97,9 @@ class AnalysisCharts(_Charts):
         ))  # fmt: skip
         self.curves.add_scatter(mode="lines", name="deletion")
         self.curves.add_scatter(mode="lines", name="insertion")
-        self.box = ipywidgets.VBox([self.sanity, self.curves])
-        super().__init__(view, [self.sanity, self.curves], {"sanity": self.show_sanity, "curves": self.show_curves})
+        figures = [self.sanity, self.curves]
+        draw = {"sanity": self.show_sanity, "curves": self.show_curves}
+        super().__init__(view, ipywidgets.VBox(figures), figures, draw)
 
     def show_sanity(self, result: Dict[str, Any]) -> None:
         """Draw a ``sanity`` trait value ({} clears the chart)."""
@@ -114,12 +123,8 @@ class AnalysisCharts(_Charts):
                 trace.name = name if auc is None else f"{name} (AUC {auc:.3f})"
             self.curves.layout.title.text = _title(result, "Deletion / insertion")
 
-    def close(self) -> None:
-        super().close()
-        self.box.close()
 
-
-class CurveChart(_Charts):
+class CurveChart(Charts):
     """The objective of a feature visualisation at every step so far, one line in a ``FigureWidget``."""
 
     def __init__(self, view: ViewWidget) -> None:
@@ -128,7 +133,7 @@ class CurveChart(_Charts):
             xaxis=dict(title="step"), yaxis=dict(title="objective"),
         ))  # fmt: skip
         self.figure.add_scatter(mode="lines", name="objective")
-        super().__init__(view, [self.figure], {"curve": self.show})
+        super().__init__(view, self.figure, [self.figure], {"curve": self.show})
 
     def show(self, curve: Optional[np.ndarray]) -> None:
         """Draw a ``curve`` trait value (one value per step; ``None`` clears the chart)."""

@@ -34,10 +34,7 @@ from .stream import StreamView
 from .traits import Array, Picture
 
 if TYPE_CHECKING:
-    import ipywidgets
     import plotly.graph_objects as go
-
-    from .charts import CurveChart
 
 
 class FeatureVisualizer(StreamView[Settings]):
@@ -70,6 +67,7 @@ class FeatureVisualizer(StreamView[Settings]):
     """
 
     _view = traitlets.Unicode("featurevis").tag(sync=True)
+    CHARTS = "CurveChart"
     SETTINGS = SETTINGS
 
     kind = traitlets.Unicode("channel", help="What to maximise: channel, neuron, layer, class_logit (or custom).").tag(
@@ -93,7 +91,6 @@ class FeatureVisualizer(StreamView[Settings]):
     curve = Array(help="The objective at every step so far.")
 
     _vis: Optional[Visualization] = None  # class defaults: close() may run from __del__ of a half-built widget
-    _chart: Optional["CurveChart"] = None
 
     def __init__(
         self,
@@ -178,22 +175,10 @@ class FeatureVisualizer(StreamView[Settings]):
     @property
     def chart(self) -> "go.FigureWidget":
         """A plotly chart of the objective at every step, kept up to date while the run goes on."""
-        if self._chart is None:
-            from .charts import CurveChart
-
-            self._chart = CurveChart(self)
-        return self._chart.figure
-
-    def dashboard(self) -> "ipywidgets.HBox":
-        """The visualizer with its objective :attr:`chart` beside it."""
-        from .charts import dashboard
-
-        return dashboard(self, self.chart)
+        return self._chart_set().widget
 
     def close(self) -> None:
         super().close()
-        if self._chart is not None:
-            self._chart.close()
         self._vis = None
 
     @on("resume")
