@@ -10,12 +10,12 @@ import functools
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 import anywidget
 import traitlets
 
-from ..engine.errors import CnnvizError, SetupError, ViewError
+from ..engine.errors import ArgumentTypeError, CnnvizError, SetupError, ViewError
 from ..engine.schema import Option, describe
 from .encoding import WIRE_MODES, message_buffers, to_base64, wire_mode
 from .jobs import Job
@@ -131,6 +131,14 @@ class ViewWidget(anywidget.AnyWidget):
         except Exception as exc:  # noqa: BLE001 - a bad value from a control must not reach the kernel
             self.show_error(exc)
             self.send_state(list(sync_data))
+
+    @classmethod
+    def check_names(cls, settings: Mapping[str, Any]) -> None:
+        """Raise naming the view's settings unless each name in ``settings`` (a constructor's ``**settings``) is one."""
+        unknown = sorted(set(settings) - {o.name for o in cls.SETTINGS})
+        if unknown:
+            names = ", ".join(o.name for o in cls.SETTINGS)
+            raise ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; the settings are: {names}")
 
     def setting_values(self) -> Dict[str, Any]:
         """The declared settings' current values, by name."""

@@ -1,43 +1,38 @@
 """FeatureVisualizer: activation maximisation, live in the cell.
 
-Pick what to maximise (a channel, a neuron, a whole layer as in DeepDream, or a class logit) with a layer picker and
-a grid of channel thumbnails (each channel's activation map on a photo, so a unit can be chosen by what it responds
-to), set the parameterisation, transforms and regularisers, and press Start: the engine's gradient ascent streams
-its pictures to the view as JPEG frames, paced by the view's acknowledgements, with the objective per step and the
-speed in the status line. Stop takes effect within one step and Resume goes on from there; the picture at the end
-of every run is sent losslessly (PNG). Batch modes render several channels of a layer at once, or several diverse
-images of one objective.
+Pick what to maximise (a channel, chosen by its activation map on a photo, a neuron, a whole layer as in DeepDream, or
+a class logit), set the settings of :mod:`.objective` and press Start: the gradient ascent streams JPEG frames, paced
+by the view's acknowledgements, and ends with a lossless PNG; Stop takes effect within one step, Resume goes on
+(:mod:`.ascent`). Batch modes render several channels of a layer at once, or several diverse images of one objective.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import traitlets
 
 from ..engine.activations import channel_maps
 from ..engine.errors import ArgumentTypeError
-from ..engine.featurevis import VISUALIZATION_OPTIONS, FeatureVisError, Frame, Objective, Visualization, as_objective
+from ..engine.featurevis import FeatureVisError, Frame, Objective, Visualization
 from ..engine.images import ImageLike, sample_image
-from ..engine.layers import default_layer
 from ..engine.model import Prediction
 from ..engine.progress import Update
-from ..engine.schema import describe
+from .ascent import Ascent, hint
 from .base import shows_errors
 from .encoding import encode_array
 from .frames import image_strip
-from .objective import CUSTOM, KINDS, SETTINGS, Settings, adopt
-from .photo import as_net, check_target, layer_rows, prepare
+from .objective import SETTINGS, ObjectiveView, Settings
+from .photo import as_net, check_target, prepare
 from .requests import Request, on
-from .stream import StreamView
 from .traits import Array, Picture
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 
-class FeatureVisualizer(StreamView[Settings]):
+class FeatureVisualizer(ObjectiveView):
     """What does a unit of the network look for? Optimise a picture so that it fires as strongly as possible
     (activation maximisation: Erhan et al. 2009; Olah et al., "Feature Visualization", Distill 2017), live.
 
@@ -68,29 +63,17 @@ class FeatureVisualizer(StreamView[Settings]):
 
     _view = traitlets.Unicode("featurevis").tag(sync=True)
     CHARTS = "CurveChart"
-    SETTINGS = SETTINGS
 
-    kind = traitlets.Unicode("channel", help="What to maximise: channel, neuron, layer, class_logit (or custom).").tag(
-        sync=True
-    )
-    layer = traitlets.Unicode("", help="Layer of the objective (dotted name).").tag(sync=True)
-    layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(
-        sync=True
-    )
-    units = traitlets.List(traitlets.Int(), help="Channels of the 'channels' batch mode (empty: from `unit` on).").tag(
-        sync=True
-    )
     thumbnails = traitlets.Dict(
         help="The layer's channel maps on the photo: {layer, dtype, shape: [C, h, w], buffer}; {} if not spatial."
     ).tag(sync=True)
-    class_label = traitlets.Unicode("", help="Name of class `target`.").tag(sync=True)
     frame = Picture("jpeg", help="The latest live frame: the batch side by side, sent as JPEG.")
     final = Picture(help="The batch side by side where the last run ended, sent as PNG.")
     captions = traitlets.List(traitlets.Unicode(), help="One caption per picture of the batch.").tag(sync=True)
     step = traitlets.Int(0, help="Steps the shown visualisation has taken.").tag(sync=True)
     curve = Array(help="The objective at every step so far.")
 
-    _vis: Optional[Visualization] = None  # class defaults: close() may run from __del__ of a half-built widget
+    _ascent: Optional[Ascent] = None  # class default: close() may run from __del__ of a half-built widget
 
     def __init__(
         self,
@@ -104,34 +87,16 @@ class FeatureVisualizer(StreamView[Settings]):
         start: bool = True,
         **settings: Any,
     ):
-        unknown = sorted(set(settings) - {o.name for o in SETTINGS})
-        if unknown:
-            names = ", ".join(o.name for o in SETTINGS)
-            raise ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; the settings are: {names}")
+        self.check_names(settings)
         if not isinstance(start, bool):
             raise ArgumentTypeError(f"start must be True or False, got {start!r}")
         net = as_net(net)
         picture = prepare(net, image if image is not None else sample_image("cat"))
         if settings.get("target") is not None:
             check_target(net, settings["target"])
-        records = net.layers()
         super().__init__(net, opacity=1.0, colormap=colormap)
-        self._custom: Optional[Objective] = None
-        self._built: Optional[Settings] = None
-        self._goal = self._first = 0
-        self._targeted = settings.get("target") is not None
-        self.set_trait("layers", layer_rows(records))
         try:
-            with self.hold_trait_notifications():
-                self.size = net.preprocess.size
-                self.layer = layer if layer is not None else default_layer(net.model, records)
-                if objective is not None:
-                    self._adopt(as_objective(objective))
-                self.units = list(units)
-                for name, value in settings.items():
-                    setattr(self, name, value)
-            self._offer_kinds()
-            self.freeze()
+            self._choose(layer, objective, units, settings)
             self.observe(self._show_thumbnails, names="layer")
             self.observe(self._on_target, names="target")
             self.observe(self._on_settings, names=["layer", "units", *(o.name for o in SETTINGS)])
@@ -146,22 +111,19 @@ class FeatureVisualizer(StreamView[Settings]):
     def resume(self) -> None:
         """Go on with the current visualisation (with the settings it was started with): up to the step count
         it was running to, or ``steps`` more if it got there. Without one, the same as :meth:`run`."""
-        vis, built = self._vis, self._built
-        if vis is None or built is None:
+        ascent = self._ascent
+        if ascent is None:
             self.run()
             return
-        if vis.step >= self._goal:
-            self._goal = vis.step + self.steps
-        updates = vis.steps(self._goal - vis.step)
-        self._first = vis.step
-        self.submit(lambda job: self.stream(job, built, updates, fresh=False))
+        updates = ascent.more(self.steps)
+        self.submit(lambda job: self.stream(job, ascent.settings, updates, fresh=False))
 
     def reset(self) -> None:
         """Stop, then drop the current visualisation and its picture (the next Start or Resume begins anew)."""
         self.stop()
         self.wait()
         with self._lock:
-            self._vis, self._built, self._goal = None, None, 0
+            self._ascent = None
             with self.hold_sync():
                 self.frame, self.final, self.captions, self.curve, self.step = None, None, [], None, 0
                 self.progress = 0.0
@@ -170,7 +132,7 @@ class FeatureVisualizer(StreamView[Settings]):
     @property
     def visualization(self) -> Optional[Visualization]:
         """The engine's visualisation behind the picture (``image()``, ``curve``, ``step``); ``None`` before Start."""
-        return self._vis
+        return self._ascent.vis if self._ascent is not None else None
 
     @property
     def chart(self) -> "go.FigureWidget":
@@ -179,7 +141,7 @@ class FeatureVisualizer(StreamView[Settings]):
 
     def close(self) -> None:
         super().close()
-        self._vis = None
+        self._ascent = None
 
     @on("resume")
     def _on_resume(self, _request: Request) -> None:
@@ -190,83 +152,31 @@ class FeatureVisualizer(StreamView[Settings]):
         self.reset()
 
     # -- the stream -----------------------------------------------------------------------------------------
-    def freeze(self) -> Settings:
-        """The current settings, frozen; a kind or batch mode the view cannot run raises naming the valid ones."""
-        engine = tuple((o.name, getattr(self, o.name)) for o in VISUALIZATION_OPTIONS)
-        settings = Settings(
-            self.kind, self.layer, self.unit, self.y, self.x, self.target, self.batch, self.batch_mode,
-            tuple(self.units), self.diversity, self.size, engine, self._custom,
-        )  # fmt: skip
-        settings.objective()  # the batch mode fits the kind
-        return settings
-
     def updates(self, settings: Settings) -> Iterator[Update[Frame]]:
         """A new visualisation (built and checked here, with a probing forward pass) taking ``steps`` steps."""
         vis = settings.build(self._net)
         with self._lock:
-            self._vis, self._built, self._goal, self._first = vis, settings, self.steps, 0
+            self._ascent = Ascent(vis, settings, self.steps)
         return vis.steps(self.steps)
 
     def present(
         self, settings: Settings, update: Optional[Update[Frame]], seconds: float, final: bool = False
     ) -> Dict[str, Any]:
         """A JPEG frame while the run goes on, a PNG where it ended; ``None``: a new visualisation starts."""
-        vis = self._vis
-        if vis is None or (update is None and not final):
+        ascent = self._ascent
+        if ascent is None or (update is None and not final):
             return {"frame": None, "final": None, "captions": settings.captions(), "curve": None, "step": 0}
-        curve = vis.curve
+        vis = ascent.vis
         if not final:  # the frame last: its observers see its step
             frame = image_strip(update.result.image) if update and update.result is not None else None
-            return {"step": vis.step, "curve": curve, "status": self._line(vis, seconds), "frame": frame}
-        return {"final": image_strip(vis.image()), "step": vis.step, "curve": curve}
+            return {"step": vis.step, "curve": vis.curve, "status": ascent.line(seconds), "frame": frame}
+        return {"final": image_strip(vis.image()), "step": vis.step, "curve": vis.curve}
 
     def summary(self, settings: Settings, update: Optional[Update[Frame]], outcome: str, seconds: float) -> str:
-        vis = self._vis
-        if vis is None:
-            return f"{outcome} before the first step"
-        if outcome == "failed":
-            return f"failed at step {vis.step}/{self._goal}; the picture is the last good one"
-        if outcome == "stopped":
-            return f"stopped at {self._line(vis, seconds)}: Resume goes on"
-        return f"done: {self._line(vis, seconds)}"
-
-    def _line(self, vis: Visualization, seconds: float) -> str:
-        """``step 40/256 · 12.5 steps/s · objective 3.21``."""
-        value = vis.curve[-1] if vis.curve else math.nan
-        rate = (vis.step - self._first) / max(seconds, 1e-9)
-        return f"step {vis.step}/{self._goal} · {rate:.1f} steps/s · objective {value:.4g}"
+        ascent = self._ascent
+        return ascent.summary(outcome, seconds) if ascent is not None else f"{outcome} before the first step"
 
     # -- settings -------------------------------------------------------------------------------------------
-    @traitlets.validate("kind")
-    def _check_kind(self, proposal: Any) -> str:
-        kinds = self._kinds()
-        if proposal.value not in kinds:
-            raise FeatureVisError(f"unknown objective kind {proposal.value!r}; choose one of: {', '.join(kinds)}")
-        return proposal.value
-
-    def _kinds(self) -> List[str]:
-        """The objective kinds on offer: "custom" only while a custom objective is kept."""
-        return [*KINDS, CUSTOM] if getattr(self, "_custom", None) is not None else list(KINDS)
-
-    def _adopt(self, objective: Objective) -> None:
-        """Show ``objective`` in the pickers, or keep it as the custom kind."""
-        found = adopt(objective)
-        if found["kind"] == CUSTOM:
-            self._custom = objective
-        if found["kind"] == "class_logit":
-            self._targeted = True
-        for name, value in found.items():
-            setattr(self, name, value)
-
-    def _offer_kinds(self) -> None:
-        """The form's schema for this model: the kinds on offer, the classes it has."""
-        schema = describe(SETTINGS)
-        schema[0]["choices"] = self._kinds()
-        for entry in schema:
-            if entry["name"] == "target":
-                entry.update(low=0, high=self._net.num_classes - 1)
-        self.set_trait("schema", schema)
-
     def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
         if target is not None or not self._targeted:  # a new photo keeps a class that was chosen
             self.target = preds[0].index if target is None else int(target)
@@ -281,9 +191,6 @@ class FeatureVisualizer(StreamView[Settings]):
         maps = channel_maps(self._net, self._x, self.layer) if self._x is not None else None
         self.thumbnails = {"layer": self.layer, **encode_array(maps)} if maps is not None else {}
 
-    def _on_target(self, _change: Any) -> None:
-        self.class_label = self._net.label(self.target)
-
     @shows_errors
     def _on_settings(self, change: Any) -> None:
         if change.name == "target":
@@ -296,14 +203,5 @@ class FeatureVisualizer(StreamView[Settings]):
         """Say in the status line what Start (and Resume) would do, unless a run reports its progress there."""
         if self.busy or self.net is None:
             return
-        try:
-            settings = self.freeze()
-        except FeatureVisError:
-            return
-        vis, what = self._vis, f"{settings.describe()} at {settings.size} px"
-        if vis is None:
-            self.status = f"press Start to render {what} in {self.steps} steps"
-        elif settings == self._built:
-            self.status = f"step {vis.step}: Resume goes on, Start begins again"
-        else:
-            self.status = f"settings changed: Start begins {what}; Resume goes on with the picture's own settings"
+        with contextlib.suppress(FeatureVisError):
+            self.status = hint(self._ascent, self.freeze(), self.steps)

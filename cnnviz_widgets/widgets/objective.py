@@ -1,10 +1,13 @@
 """The FeatureVisualizer's settings: what to maximise, how long, how many pictures, and the engine's own options,
-declared once as a schema, and frozen into :class:`Settings` when Start is pressed."""
+declared once as a schema, frozen into :class:`Settings` when Start is pressed, and held by :class:`ObjectiveView`
+with the pickers' state (the objective kinds on offer, a custom objective, whether the class was chosen)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import traitlets
 
 from ..engine.featurevis import (
     OUTPUT,
@@ -12,6 +15,7 @@ from ..engine.featurevis import (
     FeatureVisError,
     Objective,
     Visualization,
+    as_objective,
     channel,
     channels,
     class_logit,
@@ -19,7 +23,10 @@ from ..engine.featurevis import (
     diversity,
     neuron,
 )
-from ..engine.schema import Option
+from ..engine.layers import default_layer
+from ..engine.schema import Option, describe
+from .photo import layer_rows
+from .stream import StreamView
 
 KINDS = ("channel", "neuron", "layer", "class_logit")
 """What the objective picker offers: one channel (mean over positions), one neuron, a whole layer (DeepDream), one
@@ -139,6 +146,17 @@ class Settings:
         return Visualization(net, self.objective(), self.size, batch=self.count, **dict(self.engine))
 
 
+def form(kinds: Sequence[str], classes: int) -> List[Dict[str, Any]]:
+    """The settings form for a model with ``classes`` classes, offering the objective ``kinds``."""
+    schema = describe(SETTINGS)
+    for entry in schema:
+        if entry["name"] == "kind":
+            entry["choices"] = list(kinds)
+        if entry["name"] == "target":
+            entry.update(low=0, high=classes - 1)
+    return schema
+
+
 def adopt(objective: Objective) -> Dict[str, Any]:
     """The settings that show ``objective`` in the pickers (one channel, neuron, layer or class of the whole batch);
     ``{"kind": CUSTOM, ...}`` for one they cannot express."""
@@ -150,3 +168,79 @@ def adopt(objective: Objective) -> Dict[str, Any]:
     names = fields.get(kind, ("layer", "unit", "y", "x"))
     found = {"target" if name == "index" else name: getattr(objective, name) for name in names}
     return {"kind": kind, **found}
+
+
+class ObjectiveView(StreamView[Settings]):
+    """The settings half of the FeatureVisualizer: its settings as traits, filled from the constructor's arguments
+    (:meth:`_choose`) and frozen by :meth:`freeze`."""
+
+    SETTINGS = SETTINGS
+
+    kind = traitlets.Unicode("channel", help="What to maximise: channel, neuron, layer, class_logit (or custom).").tag(
+        sync=True
+    )
+    layer = traitlets.Unicode("", help="Layer of the objective (dotted name).").tag(sync=True)
+    layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(
+        sync=True
+    )
+    units = traitlets.List(traitlets.Int(), help="Channels of the 'channels' batch mode (empty: from `unit` on).").tag(
+        sync=True
+    )
+    class_label = traitlets.Unicode("", help="Name of class `target`.").tag(sync=True)
+
+    _custom: Optional[Objective] = None
+    """An objective given in Python that the pickers cannot express (the "custom" kind)."""
+    _targeted = False
+    """Whether the class was chosen (a new photo then keeps it), or is the photo's top class."""
+
+    def _choose(self, layer: Optional[str], objective: Union[None, str, Objective], units: Sequence[int],
+                settings: Dict[str, Any]) -> None:  # fmt: skip
+        """Fill the settings from the constructor's arguments, each checked as it is set, and the form's schema."""
+        net, records = self._net, self._net.layers()
+        self.set_trait("layers", layer_rows(records))
+        self._targeted = settings.get("target") is not None
+        with self.hold_trait_notifications():
+            self.size = net.preprocess.size
+            self.layer = layer if layer is not None else default_layer(net.model, records)
+            if objective is not None:
+                self._adopt(as_objective(objective))
+            self.units = list(units)
+            for name, value in settings.items():
+                setattr(self, name, value)
+        self.set_trait("schema", form(self._kinds(), net.num_classes))
+        self.freeze()
+
+    def freeze(self) -> Settings:
+        """The current settings, frozen; a kind or batch mode the view cannot run raises naming the valid ones."""
+        engine = tuple((o.name, getattr(self, o.name)) for o in VISUALIZATION_OPTIONS)
+        settings = Settings(
+            self.kind, self.layer, self.unit, self.y, self.x, self.target, self.batch, self.batch_mode,
+            tuple(self.units), self.diversity, self.size, engine, self._custom,
+        )  # fmt: skip
+        settings.objective()  # the batch mode fits the kind
+        return settings
+
+    @traitlets.validate("kind")
+    def _check_kind(self, proposal: Any) -> str:
+        kinds = self._kinds()
+        if proposal.value not in kinds:
+            raise FeatureVisError(f"unknown objective kind {proposal.value!r}; choose one of: {', '.join(kinds)}")
+        return proposal.value
+
+    def _kinds(self) -> List[str]:
+        """The objective kinds on offer: "custom" only while a custom objective is kept."""
+        return [*KINDS, CUSTOM] if self._custom is not None else list(KINDS)
+
+    def _adopt(self, objective: Objective) -> None:
+        """Show ``objective`` in the pickers, or keep it as the custom kind."""
+        found = adopt(objective)
+        if found["kind"] == CUSTOM:
+            self._custom = objective
+        if found["kind"] == "class_logit":
+            self._targeted = True
+        for name, value in found.items():
+            setattr(self, name, value)
+
+    def _on_target(self, _change: Any) -> None:
+        """Name the class (the form shows its name beside the number)."""
+        self.class_label = self._net.label(self.target)

@@ -1,0 +1,54 @@
+"""The FeatureVisualizer's gradient ascent: the engine's visualisation, the settings it was built with and the step
+it runs to, and the status lines that say how far it got."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+from ..engine.featurevis import Frame, Visualization
+from ..engine.progress import Update
+from .objective import Settings
+
+
+@dataclass
+class Ascent:
+    """One visualisation being optimised: ``goal`` is the step it runs to, ``first`` the step the current stretch
+    (Start or Resume) began at, for the speed."""
+
+    vis: Visualization
+    settings: Settings
+    goal: int
+    first: int = 0
+
+    def more(self, steps: int) -> Iterator[Update[Frame]]:
+        """Resume: go on to ``goal``, or ``steps`` more if it got there."""
+        if self.vis.step >= self.goal:
+            self.goal = self.vis.step + steps
+        self.first = self.vis.step
+        return self.vis.steps(self.goal - self.vis.step)
+
+    def line(self, seconds: float) -> str:
+        """``step 40/256 · 12.5 steps/s · objective 3.21``, ``seconds`` into the current stretch."""
+        value = self.vis.curve[-1] if self.vis.curve else math.nan
+        rate = (self.vis.step - self.first) / max(seconds, 1e-9)
+        return f"step {self.vis.step}/{self.goal} · {rate:.1f} steps/s · objective {value:.4g}"
+
+    def summary(self, outcome: str, seconds: float) -> str:
+        """The status line when a stretch ends ``"done"``, ``"stopped"`` or ``"failed"``."""
+        if outcome == "failed":
+            return f"failed at step {self.vis.step}/{self.goal}; the picture is the last good one"
+        if outcome == "stopped":
+            return f"stopped at {self.line(seconds)}: Resume goes on"
+        return f"done: {self.line(seconds)}"
+
+
+def hint(ascent: Optional[Ascent], settings: Settings, steps: int) -> str:
+    """What Start (and Resume) would do with ``settings``, for the status line between runs."""
+    what = f"{settings.describe()} at {settings.size} px"
+    if ascent is None:
+        return f"press Start to render {what} in {steps} steps"
+    if settings == ascent.settings:
+        return f"step {ascent.vis.step}: Resume goes on, Start begins again"
+    return f"settings changed: Start begins {what}; Resume goes on with the picture's own settings"
