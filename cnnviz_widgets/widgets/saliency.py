@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any, FrozenSet, List, Optional, Tuple
 
+import torch
 import traitlets
 
 from ..engine.attribution import METHODS, AttributionError, get_method
@@ -177,7 +178,7 @@ class SaliencyExplorer(MapChecks):
             self._forget_stale(current)
 
     @staticmethod
-    def _encode(method: str, heat: Any) -> Heatmap:
+    def _encode(method: str, heat: torch.Tensor) -> Heatmap:
         return Heatmap(heat.numpy(), METHODS[method].quantity)
 
     def _refresh(self) -> None:
