@@ -74,8 +74,8 @@ def _record_ack(seq, _ack=_ack):
 fv._pacer.ack = _record_ack
 _p = fv._pacer
 PACER = f"{1000 * _p.interval:g} ms, {getattr(_p, 'in_flight', 1)} in flight"
-import cnnviz_widgets.widgets.frames as _frames
-assert _frames.__file__.startswith(CODE), (_frames.__file__, CODE)
+import cnnviz_widgets
+CODE = cnnviz_widgets.__file__
 """
 MARK = "(time.monotonic(), fv.visualization.step if fv.visualization else 0, fv.frame_seq)"
 
@@ -84,7 +84,7 @@ def notebook(path: Path, size: int, pacing: str) -> None:
     cells = [
         f"import cnnviz_widgets as cw\n\nnet = cw.load_model()\n{pacing}",
         f"fv = cw.FeatureVisualizer(net, size={size}, steps=100000, start=False)\nfv",
-        f"CODE = {str(REPO)!r}\n" + RECORD,
+        RECORD,
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -111,7 +111,7 @@ def measure(
         time.sleep(seconds)
         paints1 = page.evaluate("window.__cnnvizPaints.length")
         t1, step1, seq1 = nb.probe.eval(MARK)
-        sent, acked, busy, pacer = nb.probe.eval("(sent_at, acked_at, fv.busy, PACER)")
+        sent, acked, busy, pacer, code = nb.probe.eval("(sent_at, acked_at, fv.busy, PACER, CODE)")
         nb.probe.eval("fv.stop()")
         assert busy, "the run ended inside the window: give it more steps"
         errors = nb.widget_errors()
@@ -125,6 +125,7 @@ def measure(
     steps_s = (step1 - step0) / elapsed
     drawn_s = (paints1 - paints0) / elapsed
     return {
+        "code": code,
         "pacer": pacer,
         "size": size,
         "steps/s": steps_s,
@@ -169,7 +170,8 @@ def main() -> None:
             server.stop()
 
     print(f"\nFeatureVisualizer live frames in JupyterLab 4 + headless Chromium, {args.seconds:g} s windows")
-    print("(ratio = frames drawn/s / min(10, steps/s); >= 0.9 keeps up)\n")
+    print("(ratio = frames drawn/s / min(10, steps/s); >= 0.9 keeps up)")
+    print(f"kernel's cnnviz_widgets: {', '.join(sorted({row['code'] for row in rows}))}\n")
     head = ["pacer", "size", "steps/s", "sent/s", "drawn/s", "acked", "ack ms", "ack p90", "ratio"]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---:" for _ in head) + "|")
