@@ -46,11 +46,12 @@ test: setup chromium lint
 	cd js && npm run --silent typecheck && npm run --silent test
 	$(BIN)/python -m pytest
 
-bench: setup
+bench: setup chromium
 	$(BIN)/python benchmarks/bench_saliency.py
 	$(BIN)/python benchmarks/bench_occlusion.py
 	cd benchmarks && ../$(BIN)/python bench_featurevis.py
 	$(BIN)/python benchmarks/bench_replica.py
+	$(BIN)/python benchmarks/bench_live_frames.py
 
 clean:
 	rm -rf $(VENV) js/node_modules cnnviz_widgets/static tests/artifacts

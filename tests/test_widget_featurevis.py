@@ -236,9 +236,80 @@ def test_frame_pacer_lets_one_frame_in_flight():
     assert pacer.due(), "no acknowledgement within the patience: send anyway"
 
 
+def test_frame_pacer_with_two_frames_in_flight():
+    now = [0.0]  # times in binary fractions of a second: exact in floating point
+    pacer = FramePacer(interval=0.25, patience=4.0, in_flight=2, clock=lambda: now[0])
+    assert pacer.due() and pacer.sent() == 1
+    now[0] = 0.125
+    assert not pacer.due(), "one frame in flight, but the least interval has not passed"
+    now[0] = 0.25
+    assert pacer.due() and pacer.sent() == 2, "one frame in flight: the second goes without waiting for its ack"
+    now[0] = 0.5
+    assert not pacer.due(), "two frames in flight"
+    pacer.ack(1)
+    assert pacer.due() and pacer.sent() == 3
+    now[0] = 0.75
+    assert not pacer.due(), "frames 2 and 3 in flight"
+    pacer.ack(3)  # the view drew only the newest: counts for frame 2 too
+    assert pacer.due() and pacer.sent() == 4
+    now[0] = 0.875
+    assert not pacer.due(), "one frame in flight, but frame 4 went only 125 ms ago"
+    now[0] = 1.0
+    assert pacer.due() and pacer.sent() == 5
+    pacer.ack(9)  # never sent: ignored
+    pacer.ack(2)  # late acknowledgement of an old frame: frames 4 and 5 are still in flight
+    now[0] = 4.875
+    assert not pacer.due(), "a silent view: no more frames within the patience"
+    now[0] = 5.0
+    assert pacer.due() and pacer.sent() == 6, "no acknowledgement within the patience: send anyway"
+    now[0] = 5.25
+    assert not pacer.due(), "still silent: one frame per patience, never a backlog"
+    now[0] = 9.0
+    assert pacer.due()
+    with pytest.raises(ValueError, match="in_flight must be at least 1"):
+        FramePacer(0.25, 4.0, in_flight=0)
+
+
+def paced_steps(interval: float, in_flight: int, rtt: Optional[float], steps: int = 48, step_seconds: float = 0.0625):
+    """The steps (of an optimiser taking one every ``step_seconds``) whose frame the pacer lets go, when the view
+    acknowledges each frame ``rtt`` seconds after it went (``None``: never); patience 1 s, on a fake clock."""
+    now = [0.0]
+    pacer = FramePacer(interval, 1.0, in_flight, clock=lambda: now[0])
+    acks: List[Tuple[float, int]] = []  # (arrival, seq)
+    shown = []
+    for k in range(steps):
+        now[0] = k * step_seconds
+        for _, seq in (a for a in acks if a[0] <= now[0]):
+            pacer.ack(seq)
+        acks = [a for a in acks if a[0] > now[0]]
+        if pacer.due():
+            seq = pacer.sent()
+            shown.append(k)
+            if rtt is not None:
+                acks.append((now[0] + rtt, seq))
+    return shown
+
+
+def test_two_frames_in_flight_and_a_short_interval_keep_up_with_16_steps_a_second():
+    # Computed by hand, 48 steps of 62.5 ms (16 steps/s, 3 s). The old pacing (100 ms, one frame in flight) waits
+    # for the step after the interval (every 2nd step: 8 frames/s) and after the ack (every 3rd step at 150 ms);
+    # 40 ms with two in flight shows every step while a round trip is under two steps, 2 of every 3 at 150 ms.
+    every_2nd, every_3rd, every_step = list(range(0, 48, 2)), list(range(0, 48, 3)), list(range(48))
+    assert paced_steps(0.1, 1, rtt=0.03) == every_2nd
+    assert paced_steps(0.1, 1, rtt=0.1) == every_2nd
+    assert paced_steps(0.1, 1, rtt=0.15) == every_3rd
+    assert paced_steps(0.04, 2, rtt=0.03) == every_step
+    assert paced_steps(0.04, 2, rtt=0.1) == every_step
+    assert paced_steps(0.04, 2, rtt=0.15) == [k for k in range(48) if k % 3 != 2]
+    # An absent view: the window fills, then one frame per patience (1 s = 16 steps after the last one sent).
+    assert paced_steps(0.1, 1, rtt=None) == [0, 16, 32]
+    assert paced_steps(0.04, 2, rtt=None) == [0, 1, 17, 33]
+
+
 def test_without_acks_one_frame_goes_per_patience_and_with_acks_frames_flow(monkeypatch):
     monkeypatch.setattr(cw.FeatureVisualizer, "FRAME_INTERVAL", 0.02)
     monkeypatch.setattr(cw.FeatureVisualizer, "ACK_PATIENCE", 0.4)
+    monkeypatch.setattr(cw.FeatureVisualizer, "FRAMES_IN_FLIGHT", 2)
     model = SlowCNN(0.01).eval()
 
     silent = visualizer(model, steps=100)  # no view: nothing acknowledges
@@ -248,8 +319,9 @@ def test_without_acks_one_frame_goes_per_patience_and_with_acks_frames_flow(monk
     silent.wait()
     elapsed = time.monotonic() - begin
     gaps = np.diff([t for t, *_ in frames])
-    assert len(frames) <= elapsed / 0.4 + 1, (len(frames), elapsed)
-    assert (gaps >= 0.4 - 0.01).all(), gaps
+    # Two frames fill the window, then one goes per patience.
+    assert len(frames) <= elapsed / 0.4 + 2, (len(frames), elapsed)
+    assert gaps[0] < 0.4 and (gaps[1:] >= 0.4 - 0.01).all(), gaps
 
     viewed = visualizer(model, steps=100)
     ack_every_frame(viewed)

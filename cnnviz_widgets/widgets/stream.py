@@ -26,12 +26,16 @@ S = TypeVar("S")
 class StreamView(PhotoView, Generic[S]):
     """A photo view that streams an engine generator's results (see the module's docstring).
 
-    ``FRAME_INTERVAL`` is the least time between two partial results (about 10 a second); ``ACK_PATIENCE`` how
-    long a partial result waits for the browser's acknowledgement before the next is sent anyway.
+    ``FRAME_INTERVAL`` is the least time between two partial results (at most 25 a second, so that a picture keeps
+    up with an optimiser's 10-20 steps a second); ``FRAMES_IN_FLIGHT`` how many may be unacknowledged by the browser
+    when the next is due (two: the round trip of one overlaps the interval before the next, instead of adding to
+    it); ``ACK_PATIENCE`` how long after a partial result the next is sent anyway, unacknowledged (a closed or
+    absent view gets one per ``ACK_PATIENCE``). Partial results that are not due are skipped, never queued.
     """
 
-    FRAME_INTERVAL: ClassVar[float] = 0.1
+    FRAME_INTERVAL: ClassVar[float] = 0.04
     ACK_PATIENCE: ClassVar[float] = 1.0
+    FRAMES_IN_FLIGHT: ClassVar[int] = 2
 
     frame_seq = traitlets.Int(
         0, help="Number of the latest partial result, which the view acknowledges once drawn."
@@ -39,7 +43,7 @@ class StreamView(PhotoView, Generic[S]):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._pacer = FramePacer(self.FRAME_INTERVAL, self.ACK_PATIENCE)
+        self._pacer = FramePacer(self.FRAME_INTERVAL, self.ACK_PATIENCE, self.FRAMES_IN_FLIGHT)
 
     # -- what a subclass says -------------------------------------------------------------------------------
     def freeze(self) -> S:
