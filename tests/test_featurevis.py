@@ -104,8 +104,15 @@ def test_stopping_the_iteration_stops_between_steps_and_a_later_call_goes_on(res
     rest = list(vis.steps(2))
     assert vis.step == 5 and rest[-1].fraction == 1.0 and rest[-1].result.step == 5
     assert torch.equal(rest[-1].result.image, vis.image())
-    with pytest.raises(FeatureVisError, match=r"^every must be a number in 1\.\.1000000, got 0$"):
-        vis.steps(3, every=0)  # checked at the call, before any step
+    with pytest.raises(FeatureVisError, match=r"^every must be a number in 0\.\.1000000, got -1$"):
+        vis.steps(3, every=-1)  # checked at the call, before any step
+
+
+def test_every_zero_carries_a_frame_only_at_the_end(resnet18):
+    vis = Visualization(resnet18, "layer2:3", 48)
+    updates = list(vis.steps(4, every=0))  # a caller that paces its own frames renders them with image()
+    assert [u.result is None for u in updates] == [True, True, True, False]
+    assert updates[-1].result.step == 4 and torch.equal(updates[-1].result.image, vis.image())
 
 
 def test_convenience_functions(resnet18):

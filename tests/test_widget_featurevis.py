@@ -26,6 +26,7 @@ from cnnviz_widgets.engine.errors import SettingError
 from cnnviz_widgets.engine.featurevis import FeatureVisError, Visualization, channel, class_logit, direction
 from cnnviz_widgets.engine.model import Preprocess
 from cnnviz_widgets.testing import Frontend
+from cnnviz_widgets.widgets import ascent
 from cnnviz_widgets.widgets.encoding import decode_array
 from cnnviz_widgets.widgets.frames import FramePacer, image_strip
 
@@ -134,6 +135,20 @@ def test_frames_are_the_engines_pictures_and_the_last_one_is_lossless(fast_frame
     np.testing.assert_allclose(w.curve, vis.curve, rtol=1e-6)
     assert len(vis.curve) == 12 and w.captions == ["channel('conv2', 3)"]
     assert re.fullmatch(r"done: step 12/12 · [\d.]+ steps/s · objective -?[\d.e+-]+", w.status), w.status
+    w.close()
+
+
+@pytest.mark.parametrize("interval,lengths", [(0.0, list(range(1, 13))), (1e9, [1, 12])])
+def test_the_curve_goes_with_a_live_frame_at_most_once_per_interval_and_whole_at_the_end(
+    fast_frames, monkeypatch, interval, lengths
+):
+    monkeypatch.setattr(ascent, "CURVE_INTERVAL", interval)  # it grows every step: sending it costs more and more
+    w = visualizer(steps=12)
+    sent = []
+    w.observe(lambda c: sent.append(len(c.new)), names="curve")
+    w.run()
+    w.wait()
+    assert w.error == "" and sent == lengths  # 11 live frames, then the PNG's
     w.close()
 
 

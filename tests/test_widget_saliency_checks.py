@@ -21,8 +21,8 @@ import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine.images import SAMPLES
 from cnnviz_widgets.testing import Frontend
-from cnnviz_widgets.widgets.photo import MAX_UPLOAD_BYTES
 from cnnviz_widgets.widgets.analyses import SANITY_STEPS
+from cnnviz_widgets.widgets.photo import MAX_UPLOAD_BYTES
 from cnnviz_widgets.widgets.traits import Heatmap
 
 from .conftest import hook_count

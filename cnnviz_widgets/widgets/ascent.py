@@ -1,33 +1,52 @@
 """The FeatureVisualizer's gradient ascent: the engine's visualisation, the settings it was built with and the step
-it runs to, and the status lines that say how far it got."""
+it runs to, the traits that show it, and the status lines that say how far it got."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from ..engine.featurevis import Frame, Visualization
 from ..engine.progress import Update
+from .frames import image_strip
 from .objective import Settings
+
+CURVE_INTERVAL = 1.0
+"""Least seconds between two sends of the objective curve while a run goes on (it grows by one value a step)."""
 
 
 @dataclass
 class Ascent:
     """One visualisation being optimised: ``goal`` is the step it runs to, ``first`` the step the current stretch
-    (Start or Resume) began at, for the speed."""
+    (Start or Resume) began at, for the speed, and ``curve_at`` when in that stretch the curve was last sent."""
 
     vis: Visualization
     settings: Settings
     goal: int
     first: int = 0
+    curve_at: float = -math.inf
 
     def more(self, steps: int) -> Iterator[Update[Frame]]:
-        """Resume: go on to ``goal``, or ``steps`` more if it got there."""
+        """Start, or Resume: go on to ``goal``, or ``steps`` more if it got there. The updates carry no pictures but
+        the last: :meth:`partial` renders one only when a frame is due."""
         if self.vis.step >= self.goal:
             self.goal = self.vis.step + steps
-        self.first = self.vis.step
-        return self.vis.steps(self.goal - self.vis.step)
+        self.first, self.curve_at = self.vis.step, -math.inf
+        return self.vis.steps(self.goal - self.vis.step, every=0)
+
+    def partial(self, seconds: float) -> Dict[str, Any]:
+        """A live frame's traits, ``seconds`` into the stretch: the step, the status line, the curve (at most once per
+        ``CURVE_INTERVAL``) and, last so that its observers see its step, the picture as JPEG."""
+        traits: Dict[str, Any] = {"step": self.vis.step, "status": self.line(seconds)}
+        if seconds - self.curve_at >= CURVE_INTERVAL:
+            traits["curve"], self.curve_at = self.vis.curve, seconds
+        traits["frame"] = image_strip(self.vis.image())
+        return traits
+
+    def final(self) -> Dict[str, Any]:
+        """The traits where a stretch ended: the picture as PNG, the step and the whole curve."""
+        return {"final": image_strip(self.vis.image()), "step": self.vis.step, "curve": self.vis.curve}
 
     def line(self, seconds: float) -> str:
         """``step 40/256 · 12.5 steps/s · objective 3.21``, ``seconds`` into the current stretch."""

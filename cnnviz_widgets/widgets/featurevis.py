@@ -22,7 +22,6 @@ from ..engine.progress import Update
 from .ascent import Ascent, hint
 from .base import shows_errors
 from .encoding import encode_array
-from .frames import image_strip
 from .objective import SETTINGS, ObjectiveView, Settings
 from .photo import as_net, check_target, prepare
 from .requests import Request, on
@@ -154,10 +153,10 @@ class FeatureVisualizer(ObjectiveView):
     # -- the stream -----------------------------------------------------------------------------------------
     def updates(self, settings: Settings) -> Iterator[Update[Frame]]:
         """A new visualisation (built and checked here, with a probing forward pass) taking ``steps`` steps."""
-        vis = settings.build(self._net)
+        ascent = Ascent(settings.build(self._net), settings, self.steps)
         with self._lock:
-            self._ascent = Ascent(vis, settings, self.steps)
-        return vis.steps(self.steps)
+            self._ascent = ascent
+        return ascent.more(self.steps)
 
     def present(
         self, settings: Settings, update: Optional[Update[Frame]], seconds: float, final: bool = False
@@ -166,11 +165,7 @@ class FeatureVisualizer(ObjectiveView):
         ascent = self._ascent
         if ascent is None or (update is None and not final):
             return {"frame": None, "final": None, "captions": settings.captions(), "curve": None, "step": 0}
-        vis = ascent.vis
-        if not final:  # the frame last: its observers see its step
-            frame = image_strip(update.result.image) if update and update.result is not None else None
-            return {"step": vis.step, "curve": vis.curve, "status": ascent.line(seconds), "frame": frame}
-        return {"final": image_strip(vis.image()), "step": vis.step, "curve": vis.curve}
+        return ascent.final() if final else ascent.partial(seconds)
 
     def summary(self, settings: Settings, update: Optional[Update[Frame]], outcome: str, seconds: float) -> str:
         ascent = self._ascent

@@ -449,10 +449,11 @@ class Visualization:
         steps : int
             Steps to take now, 0..1,000,000 (0 gives one update with the current picture).
         every : int
-            How often an update carries a frame (copying the picture to the CPU costs a little every time).
+            How often an update carries a frame (copying the picture to the CPU costs a little every time); 0: only
+            the last, for a caller that renders its own frames with :meth:`image` when it wants one.
         """
         steps = check_int("steps", steps, 0, 1_000_000, error=FeatureVisError)
-        every = check_int("every", every, 1, 1_000_000, error=FeatureVisError)
+        every = check_int("every", every, 0, 1_000_000, error=FeatureVisError)
         return self._steps(steps, every)
 
     def _steps(self, steps: int, every: int) -> Iterator[Update[Frame]]:
@@ -461,7 +462,7 @@ class Visualization:
             yield Update(1.0, Frame(self.step, self.image(), self.curve[-1] if self.curve else math.nan))
         while self.step < end:
             value = self._step()
-            shown = self.step % every == 0 or self.step == end
+            shown = self.step == end or (every > 0 and self.step % every == 0)
             yield Update((self.step - start) / steps, Frame(self.step, self.image(), value) if shown else None)
 
 
