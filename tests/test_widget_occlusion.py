@@ -27,6 +27,7 @@ from cnnviz_widgets.engine.model import Preprocess
 from cnnviz_widgets.engine.occlusion import OcclusionError, make_fill, occlusion_steps
 from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets import occlusion as occlusion_widget
+from cnnviz_widgets.widgets.stream import eta_text
 
 from .conftest import Untouched, hook_count, mixed_state, small_cnn
 
@@ -348,4 +349,4 @@ def test_map_travels_as_a_binary_buffer(cat):
 
 @pytest.mark.parametrize("seconds,text", [(0.2, "< 1 s"), (42.4, "42 s"), (59.6, "1 min 00 s"), (185, "3 min 05 s")])
 def test_eta_text(seconds, text):
-    assert occlusion_widget.eta_text(seconds) == text
+    assert eta_text(seconds) == text

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence,
 import traitlets
 
 from ..engine.activations import channel_maps
-from ..engine.errors import ArgumentTypeError
 from ..engine.featurevis import FeatureVisError, Frame, Objective, Visualization
 from ..engine.images import ImageLike, sample_image
 from ..engine.model import Prediction
@@ -25,6 +24,7 @@ from .encoding import encode_array
 from .objective import SETTINGS, ObjectiveView, Settings
 from .photo import as_net, check_target, prepare
 from .requests import Request, on
+from .stream import check_start
 from .traits import Array, Picture
 
 if TYPE_CHECKING:
@@ -87,8 +87,7 @@ class FeatureVisualizer(ObjectiveView):
         **settings: Any,
     ):
         self.check_names(settings)
-        if not isinstance(start, bool):
-            raise ArgumentTypeError(f"start must be True or False, got {start!r}")
+        check_start(start)
         net = as_net(net)
         picture = prepare(net, image if image is not None else sample_image("cat"))
         if settings.get("target") is not None:

@@ -1,9 +1,7 @@
 """OcclusionExplorer: cover one window of the photo at a time and map how much the class score drops.
 
-The map fills in on the canvas chunk by chunk while the job runs (the engine evaluates a coarse grid first, and
-the view shows its preview: a blocky full map after the first chunks, refined as windows are added),
-with progress and an ETA in the status line; Stop keeps the partial map. Clicking the map shows the occluded
-image for the window there beside the original, with the probability the model gave each.
+The map fills in while the job runs (the engine's preview: coarse windows first, refined as more are added), with an
+ETA in the status line; Stop keeps the partial map. Clicking the map shows the picture with that window covered.
 """
 
 from __future__ import annotations
@@ -16,17 +14,16 @@ import torch
 import traitlets
 from PIL import Image
 
-from ..engine.errors import ArgumentTypeError
 from ..engine.images import ImageError, ImageLike
 from ..engine.model import Prediction
 from ..engine.occlusion import BASELINES, Grid, Occlusion, OcclusionError, make_fill, occlude_window, occlusion_steps
 from ..engine.progress import Update
-from ..engine.schema import Option, describe
+from ..engine.schema import Option, check_settings, describe
 from .base import shows_errors
 from .encoding import png_bytes
 from .photo import as_net, check_target, prepare
 from .requests import Request, on
-from .stream import StreamView
+from .stream import StreamView, check_start, eta_text
 from .traits import Heatmap, HeatmapTrait
 
 QUANTITY = "drop in the class score (logit) when occluded"
@@ -60,15 +57,7 @@ class Settings:
     result: Optional[Occlusion] = None
 
 
-def eta_text(seconds: float) -> str:
-    """A remaining time the way a status line says it: ``"< 1 s"``, ``"42 s"``, ``"3 min 05 s"``."""
-    if seconds < 1:
-        return "< 1 s"
-    whole = round(seconds)
-    return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
-
-
-def check_settings(size: Tuple[int, int], window: int, stride: int, baseline: ViewBaseline) -> None:
+def check_fits(size: Tuple[int, int], window: int, stride: int, baseline: ViewBaseline) -> None:
     """Raise the engine's :class:`OcclusionError` for a window, stride or baseline that does not fit ``size``."""
     Grid.make(size, window, stride)
     make_fill(torch.zeros(1, 3, *size), baseline)
@@ -136,11 +125,9 @@ class OcclusionExplorer(StreamView[Settings]):
         net = as_net(net)
         size = net.preprocess.size
         options = occlusion_options(size)
-        for option, value in zip(options, (window, stride, baseline)):
-            option.check(value)
-        check_settings((size, size), window, stride, baseline)
-        if not isinstance(start, bool):
-            raise ArgumentTypeError(f"start must be True or False, got {start!r}")
+        check_settings(options, {"window": window, "stride": stride, "baseline": baseline})
+        check_fits((size, size), window, stride, baseline)
+        check_start(start)
         picture = prepare(net, image)
         if target is not None:
             check_target(net, target)
@@ -199,7 +186,7 @@ class OcclusionExplorer(StreamView[Settings]):
         if self._x is None:
             raise ImageError("there is no image to occlude yet; load one with set_image(...) or the image picker")
         height, width = self._x.shape[-2:]
-        check_settings((height, width), self.window, self.stride, self.baseline)
+        check_fits((height, width), self.window, self.stride, self.baseline)
         return Settings(self._x, self.target, self.window, self.stride, self.baseline)
 
     def updates(self, settings: Settings) -> Iterator[Update[Occlusion]]:
@@ -253,7 +240,7 @@ class OcclusionExplorer(StreamView[Settings]):
     def _on_settings(self, change: Any) -> None:
         if change.name != "target":
             size = self._net.preprocess.size
-            check_settings((size, size), self.window, self.stride, self.baseline)
+            check_fits((size, size), self.window, self.stride, self.baseline)
             self.error = ""
         self._hint()
 

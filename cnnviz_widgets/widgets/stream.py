@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Dict, Generic, Iterator, Optional, TypeVar
 
 import traitlets
 
+from ..engine.errors import ArgumentTypeError
 from ..engine.progress import Update
 from .frames import FramePacer
 from .jobs import Job
@@ -21,6 +22,20 @@ from .photo import PhotoView
 from .requests import Request, on
 
 S = TypeVar("S")
+
+
+def check_start(start: Any) -> None:
+    """Raise unless ``start`` (a stream view's "run at once" argument) is True or False."""
+    if not isinstance(start, bool):
+        raise ArgumentTypeError(f"start must be True or False, got {start!r}")
+
+
+def eta_text(seconds: float) -> str:
+    """A remaining time the way a status line says it: ``"< 1 s"``, ``"42 s"``, ``"3 min 05 s"``."""
+    if seconds < 1:
+        return "< 1 s"
+    whole = round(seconds)
+    return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
 
 
 class StreamView(PhotoView, Generic[S]):
