@@ -25,6 +25,7 @@ from cnnviz_widgets.engine.activations import channel_maps
 from cnnviz_widgets.engine.errors import SettingError
 from cnnviz_widgets.engine.featurevis import FeatureVisError, Visualization, channel, class_logit, direction
 from cnnviz_widgets.engine.model import Preprocess
+from cnnviz_widgets.engine.progress import Update
 from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets import ascent
 from cnnviz_widgets.widgets.encoding import decode_array
@@ -150,6 +151,24 @@ def test_the_curve_goes_with_a_live_frame_at_most_once_per_interval_and_whole_at
     w.wait()
     assert w.error == "" and sent == lengths  # 11 live frames, then the PNG's
     w.close()
+
+
+def test_a_run_presents_only_its_own_visualisation(fast_frames):
+    w = visualizer(steps=3)
+    w.run()
+    w.wait()
+    other = w.freeze()  # equal settings, but not the run's: a run that a newer Start superseded
+    assert w.present(other, Update(0.5, None), 1.0) == {}  # no frame, curve or step of the newer run
+    assert w.present(other, Update(1.0, None), 1.0, final=True) == {}
+    w.close()
+
+
+def test_closing_a_view_with_charts_twice_is_harmless():
+    w = visualizer()
+    assert w.chart.data[0].name == "objective"
+    w.close()
+    w.close()  # an explicit close, then ipywidgets' own from __del__
+    assert w.net is None
 
 
 def test_resume_continues_the_same_visualisation_and_start_begins_anew(fast_frames):
@@ -289,7 +308,7 @@ def paced_steps(interval: float, in_flight: int, rtt: Optional[float], steps: in
     """The steps (of an optimiser taking one every ``step_seconds``) whose frame the pacer lets go, when the view
     acknowledges each frame ``rtt`` seconds after it went (``None``: never); patience 1 s, on a fake clock."""
     now = [0.0]
-    pacer = FramePacer(interval, 1.0, in_flight, clock=lambda: now[0])
+    pacer = FramePacer(interval, 1.0, in_flight=in_flight, clock=lambda: now[0])
     acks: List[Tuple[float, int]] = []  # (arrival, seq)
     shown = []
     for k in range(steps):

@@ -72,13 +72,13 @@ class MapChecks(PhotoView):
         steps : int
             Groups of layers randomised one after the other (on a copy of the model).
         """
-        s, net = self._freeze(), self._net
+        s, net, forward_args = self._freeze(), self._net, self._maps.forward_args
         title = METHODS[s.method].title
 
         def work(job: Job) -> None:
             job.progress(0.0, f"sanity check of {title}: randomising the model in {steps} steps…")
             updates = sanity_check_steps(net, s.x, s.target, s.method, s.layer, options=s.options,
-                                         forward_args=self._maps.forward_args, steps=steps)  # fmt: skip
+                                         forward_args=forward_args, steps=steps)  # fmt: skip
             result = job.follow(updates)
             correlation = [float(c) for c in result.correlation]
             self._store("sanity", s.key, {"method": s.method, "layer": s.layer, "names": list(result.names),

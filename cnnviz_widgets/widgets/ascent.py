@@ -4,6 +4,7 @@ it runs to, the traits that show it, and the status lines that say how far it go
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, Optional
 
@@ -19,7 +20,7 @@ CURVE_INTERVAL = 1.0
 @dataclass
 class Ascent:
     """One visualisation being optimised: ``goal`` is the step it runs to, ``first`` the step the current stretch
-    (Start or Resume) began at, for the speed, and ``curve_at`` when in that stretch the curve was last sent."""
+    (Start or Resume) began at, for the speed, and ``curve_at`` when (``time.monotonic``) the curve was last sent."""
 
     vis: Visualization
     settings: Settings
@@ -39,8 +40,9 @@ class Ascent:
         """A live frame's traits, ``seconds`` into the stretch: the step, the status line, the curve (at most once per
         ``CURVE_INTERVAL``) and, last so that its observers see its step, the picture as JPEG."""
         traits: Dict[str, Any] = {"step": self.vis.step, "status": self.line(seconds)}
-        if seconds - self.curve_at >= CURVE_INTERVAL:
-            traits["curve"], self.curve_at = self.vis.curve, seconds
+        now = time.monotonic()
+        if now - self.curve_at >= CURVE_INTERVAL:
+            traits["curve"], self.curve_at = self.vis.curve, now
         traits["frame"] = image_strip(self.vis.image())
         return traits
 

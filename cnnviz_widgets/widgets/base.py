@@ -258,8 +258,9 @@ class ViewWidget(anywidget.AnyWidget):
             job.cancel()
             job.join(30)
         self._job = None
-        if self._charts is not None:
-            self._charts.close()
+        charts, self._charts = self._charts, None  # closing twice (close(), then __del__) is harmless
+        if charts is not None:
+            charts.close()
         super().close()
 
 

@@ -8,7 +8,6 @@ by the view's acknowledgements, and ends with a lossless PNG; Stop takes effect 
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import traitlets
@@ -70,7 +69,7 @@ class FeatureVisualizer(ObjectiveView):
     final = Picture(help="The batch side by side where the last run ended, sent as PNG.")
     captions = traitlets.List(traitlets.Unicode(), help="One caption per picture of the batch.").tag(sync=True)
     step = traitlets.Int(0, help="Steps the shown visualisation has taken.").tag(sync=True)
-    curve = Array(help="The objective at every step so far.")
+    curve = Array(help="The objective at every step so far (while a run goes on: as of its last second or so).")
 
     _ascent: Optional[Ascent] = None  # class default: close() may run from __del__ of a half-built widget
 
@@ -134,7 +133,7 @@ class FeatureVisualizer(ObjectiveView):
 
     @property
     def chart(self) -> "go.FigureWidget":
-        """A plotly chart of the objective at every step, kept up to date while the run goes on."""
+        """A plotly chart of the objective at every step, updated about once a second while the run goes on."""
         return self._chart_set().widget
 
     def close(self) -> None:
@@ -160,10 +159,13 @@ class FeatureVisualizer(ObjectiveView):
     def present(
         self, settings: Settings, update: Optional[Update[Frame]], seconds: float, final: bool = False
     ) -> Dict[str, Any]:
-        """A JPEG frame while the run goes on, a PNG where it ended; ``None``: a new visualisation starts."""
-        ascent = self._ascent
-        if ascent is None or (update is None and not final):
+        """A JPEG frame while the run goes on, a PNG where it ended; ``None``: a new visualisation starts. Nothing for
+        a run that a newer Start superseded (the visualisation now is the newer one's)."""
+        if update is None and not final:
             return {"frame": None, "final": None, "captions": settings.captions(), "curve": None, "step": 0}
+        ascent = self._ascent
+        if ascent is None or ascent.settings is not settings:
+            return {}
         return ascent.final() if final else ascent.partial(seconds)
 
     def summary(self, settings: Settings, update: Optional[Update[Frame]], outcome: str, seconds: float) -> str:
@@ -197,5 +199,8 @@ class FeatureVisualizer(ObjectiveView):
         """Say in the status line what Start (and Resume) would do, unless a run reports its progress there."""
         if self.busy or self.net is None:
             return
-        with contextlib.suppress(FeatureVisError):
-            self.status = hint(self._ascent, self.freeze(), self.steps)
+        try:
+            settings = self.freeze()
+        except FeatureVisError:
+            return  # the banner says what is wrong
+        self.status = hint(self._ascent, settings, self.steps)

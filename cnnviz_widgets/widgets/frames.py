@@ -43,6 +43,7 @@ class FramePacer:
         self,
         interval: float,
         patience: float,
+        *,
         in_flight: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ):

@@ -58,7 +58,7 @@ class StreamView(PhotoView, Generic[S]):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._pacer = FramePacer(self.FRAME_INTERVAL, self.ACK_PATIENCE, self.FRAMES_IN_FLIGHT)
+        self._pacer = FramePacer(self.FRAME_INTERVAL, self.ACK_PATIENCE, in_flight=self.FRAMES_IN_FLIGHT)
 
     # -- what a subclass says -------------------------------------------------------------------------------
     def freeze(self) -> S:

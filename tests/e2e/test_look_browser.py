@@ -104,6 +104,23 @@ def set_theme(page, name: str, light: bool) -> None:
     page.wait_for_timeout(500)  # let the theme's stylesheet and the charts' relayout settle
 
 
+# Each plotly chart beside a view as wide as the slot it was given (a chart that keeps the width it had before the
+# dashboard wrapped leaves a gap, or is cut).
+CHART_FILL_JS = """() => [...document.querySelectorAll('.jp-OutputArea .js-plotly-plot')].map((plot) => {
+  const slot = plot.closest('.widget-vbox') || plot.parentElement;
+  const svg = plot.querySelector('svg.main-svg');
+  const title = (plot.querySelector('.gtitle') || {}).textContent || '';
+  return { title, plot: svg ? svg.getBoundingClientRect().width : 0, slot: slot.getBoundingClientRect().width };
+})"""
+
+
+def charts_fill_their_slots(page) -> None:
+    charts = page.evaluate(CHART_FILL_JS)
+    assert len(charts) == 3, charts  # sanity check, deletion/insertion, objective per step
+    narrow = [c for c in charts if c["plot"] < 0.95 * c["slot"] or c["plot"] > c["slot"] + 1]
+    assert not narrow, f"charts not as wide as their slots: {narrow}"
+
+
 def shoot_views(nb, artifacts_dir: Path, theme: str) -> None:
     page = nb.page
     page.set_viewport_size({"width": 1400, "height": 3000})  # tall enough for a whole view in one element shot
@@ -143,9 +160,11 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     expect(page.locator(".cnnviz-featurevis .cnnviz-layer-row").first).to_be_visible()
 
     shoot_views(nb, artifacts_dir, "light")
+    charts_fill_their_slots(page)
     set_theme(page, "JupyterLab Dark", light=False)
     assert nb.probe.wait_for("(explorer.theme, occ.theme, fv.theme)", lambda v: v == ("dark",) * 3)
     shoot_views(nb, artifacts_dir, "dark")
+    charts_fill_their_slots(page)
 
     roots = page.locator(".cnnviz")
     rows = roots.evaluate_all(CONTRAST_JS)

@@ -487,7 +487,7 @@ def feature_visualization(
     steps : int
         Number of optimiser steps.
     every : int
-        A frame every this many steps, and one after the last.
+        A frame every this many steps, and one after the last (0: only that one).
     """
     updates = Visualization(net, objective, size, param=param, lr=lr, **settings).steps(steps, every)
     return (update.result for update in updates if update.result is not None)
@@ -499,5 +499,5 @@ def visualize(
     """The optimised images, ``(B, C, size, size)`` in [0, 1] (C: the model's input channels, 3 or 1):
     :func:`feature_visualization` run to the end."""
     vis = Visualization(net, objective, size, **settings)
-    last(vis.steps(steps, every=max(steps, 1)))
+    last(vis.steps(steps, every=0))
     return vis.image()

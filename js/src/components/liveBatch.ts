@@ -1,7 +1,8 @@
 /**
  * The pictures being optimised: one captioned canvas per image of the batch, which Python sends side by side as
- * one picture. Live JPEG frames (`frame`) are drawn as they come and acknowledged ({type: "ack", seq}) so that
- * Python sends the next one only then; `final`, the PNG of where a run ended, replaces them, and "Download PNG"
+ * one picture. Live JPEG frames (`frame`) are drawn as they come and acknowledged ({type: "ack", seq}): Python
+ * keeps at most two frames unacknowledged, so a slow page never builds a backlog; `final`, the PNG of where a run
+ * ended, replaces them, and "Download PNG"
  * saves it as it is.
  */
 import type { AnyModel } from "@anywidget/types";

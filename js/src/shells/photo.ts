@@ -3,10 +3,11 @@
  * toolbar with the image picker, a main row (the stage, e.g. the picture with its overlay, beside a side column that
  * wraps under it when the cell is narrow), sections below, and the job bar at the end. It owns what every photo view
  * shares: the top-5 class picker, the fit notice, the overlay's initial Look, decoding the photo once for all its
- * users, and following the page's theme.
+ * users, following the page's theme, and telling the charts beside it when its width changes.
  */
 import type { AnyModel } from "@anywidget/types";
 import { h } from "../core/dom";
+import { announceResizes } from "../core/resize";
 import type { Scope } from "../core/scope";
 import { followTheme } from "../core/theme";
 import type { PhotoTraits } from "../core/traits";
@@ -50,17 +51,17 @@ export function photoShell<T extends PhotoTraits>(scope: Scope, model: AnyModel<
       if (pixels) fn(pixels);
     },
     mount(el, parts) {
-      el.append(
-        h(
-          "div",
-          { class: `cnnviz cnnviz-${String(photo.get("_view"))}` },
-          errorBanner(scope, photo),
-          h("div", { class: "cnnviz-toolbar" }, imagePicker(scope, photo), ...(parts.toolbar ?? [])),
-          h("div", { class: "cnnviz-main" }, h("div", { class: "cnnviz-stage" }, parts.stage), h("div", { class: "cnnviz-side" }, ...parts.side)),
-          ...(parts.below ?? []),
-          parts.footer,
-        ),
+      const root = h(
+        "div",
+        { class: `cnnviz cnnviz-${String(photo.get("_view"))}` },
+        errorBanner(scope, photo),
+        h("div", { class: "cnnviz-toolbar" }, imagePicker(scope, photo), ...(parts.toolbar ?? [])),
+        h("div", { class: "cnnviz-main" }, h("div", { class: "cnnviz-stage" }, parts.stage), h("div", { class: "cnnviz-side" }, ...parts.side)),
+        ...(parts.below ?? []),
+        parts.footer,
       );
+      el.append(root);
+      announceResizes(scope, root);
     },
   };
 }
