@@ -1,7 +1,9 @@
 """Plotly charts beside the views: the SaliencyExplorer's sanity check (rank correlations) and deletion/insertion
 curves, and the FeatureVisualizer's objective per step. They are plain ``FigureWidget``s, so plotly.js comes
 from plotly's own widget bundle and never from ours; each chart follows its view's traits, including the page's
-theme (``plotly_white`` or ``plotly_dark`` on a transparent background), and fills the width it is given.
+theme (``plotly_white`` or ``plotly_dark`` on a transparent background), and fills the width it is given: plotly's
+anywidget figures measure their slot only when drawn or on a window "resize" in responsive mode (plotly.py #5208), so
+they are made responsive and the views announce their own width changes with such an event.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Charts:
     ):
         self.widget = widget
         self.figures = figures
+        for figure in figures:  # re-measure the slot on a window "resize" (our views send one when their width changes)
+            figure._config = {**figure._config, "responsive": True}
         self._view = view
         self._observers = [(self._observer(fn), name) for name, fn in draw.items()]
         self._observers.append((lambda change: self._theme(change.new), "theme"))

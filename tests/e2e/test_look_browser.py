@@ -152,6 +152,8 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     # The page's theme reaches Python (the charts follow it).
     assert nb.probe.wait_for("(explorer.theme, occ.theme, fv.theme)", lambda v: v == ("light",) * 3)
 
+    charts_fill_their_slots(page)  # as drawn, before any window resize: the views announce their width
+
     # A layer filter that matches nothing says so instead of leaving an empty box.
     search = page.locator(".cnnviz-featurevis input.cnnviz-layer-search")
     search.fill("no-such-layer")
