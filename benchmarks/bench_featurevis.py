@@ -41,8 +41,6 @@ from cnnviz_widgets.engine.hooks import capture
 from cnnviz_widgets.engine.progress import last
 from cnnviz_widgets.engine.replica import private
 
-warnings.filterwarnings("ignore", category=UserWarning)
-
 LAYERS = {"resnet18": "layer3", "squeezenet1_1": "features.9", "efficientnet_lite0": "_blocks.9"}
 """The objective's layer per model (resnet18's layer3 as in the issue); the channel is the layer's most active
 one on the cat photo (the random-weight models have dead channels, whose value would compare nothing)."""
@@ -88,7 +86,7 @@ def ours_run(net: cw.Net, layer: str, unit: int, size: int, steps: int, seed: in
     """Seconds for constructing and running ours for ``steps`` steps, and its final image."""
     start = time.perf_counter()
     vis = Visualization(net, channel(layer, unit), size, seed=seed)
-    last(vis.steps(steps, every=steps))
+    last(vis.steps(steps, every=0))
     seconds = time.perf_counter() - start
     return seconds, vis.image()
 
@@ -147,6 +145,7 @@ def repeated(name: str, calls: int, steps: int) -> None:
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", category=UserWarning)  # lucent's and torchvision's deprecation notes
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=128)
     parser.add_argument("--seeds", type=int, default=3)

@@ -67,13 +67,15 @@ def milestones(s: Subject) -> Tuple[float, float, float]:
     stride-doubled level were complete, as shares of the run's time."""
     grid = Grid.make(tuple(s.x.shape[-2:]), WINDOW, STRIDE)
     levels = [sum(1 for i, j in grid.order() if i % k == 0 and j % k == 0) for k in (4, 2)]
-    start, seen = time.perf_counter(), {}
-    for step in engine.occlusion_steps(s.model, s.x, s.target, WINDOW, STRIDE):
+    start, seen, result = time.perf_counter(), {}, None
+    for update in engine.occlusion_steps(s.model, s.x, s.target, WINDOW, STRIDE):
+        result = update.result if update.result is not None else result
         for level in levels:
-            if step.done >= level and level not in seen:
+            if result is not None and result.done >= level and level not in seen:
                 seen[level] = time.perf_counter() - start
     total = time.perf_counter() - start
-    return step.recomputed, seen[levels[0]] / total, seen[levels[1]] / total
+    assert result is not None, "the sweep ended without a result"
+    return result.recomputed, seen[levels[0]] / total, seen[levels[1]] / total
 
 
 def captum(s: Subject, ppe: int) -> Timed:
