@@ -100,6 +100,55 @@ def _tensor(gm: fx.GraphModule, arg: object) -> Optional[torch.Tensor]:
     raise LookupError("not a constant weight")
 
 
+def folding_input(node: fx.Node, bn: Optional[nn.Module]) -> Optional[fx.Node]:
+    """The node whose output batch norm ``node`` (the module ``bn``) alone reads, if ``bn`` could be folded into
+    the convolution that makes it: an eval-statistics ``BatchNorm2d`` called on one input that nothing else uses."""
+    if not (
+        isinstance(bn, nn.BatchNorm2d)
+        and bn.running_mean is not None
+        and bn.running_var is not None
+        and len(node.args) == 1
+        and not node.kwargs
+    ):
+        return None
+    source = node.args[0]
+    return source if isinstance(source, fx.Node) and len(source.users) == 1 else None
+
+
+def folded_weights(
+    weight: torch.Tensor, bias: Optional[torch.Tensor], bn: nn.BatchNorm2d
+) -> Tuple[nn.Parameter, nn.Parameter]:
+    """A convolution's weight and bias with the eval-mode batch norm ``bn`` after it folded in."""
+    mean, var = bn.running_mean, bn.running_var
+    if mean is None or var is None:
+        raise ValueError("a batch norm without running statistics cannot be folded")  # folding_input rules it out
+    return fuse_conv_bn_weights(weight, bias, mean, var, bn.eps, bn.weight, bn.bias)
+
+
+def batch_norm_after(graph: fx.Graph, modules: Dict[str, nn.Module], conv: str) -> Optional[nn.BatchNorm2d]:
+    """The batch norm that alone reads module ``conv``'s output and folds into it, or ``None`` (see
+    :func:`folding_input`; ``modules`` is the model's ``dict(named_modules())``)."""
+    for node in graph.nodes:
+        if node.op == "call_module":
+            bn = modules.get(str(node.target))
+            source = folding_input(node, bn)
+            if source is not None and _convolution_of(source) == conv:
+                return cast(nn.BatchNorm2d, bn)
+    return None
+
+
+def _convolution_of(node: fx.Node) -> Optional[str]:
+    """The convolution module that ``node`` runs: called as a module, or functionally on its weight (the
+    TF-"SAME" padding wrappers: ``F.conv2d(padded, self.weight, ...)``)."""
+    if node.op == "call_module":
+        return str(node.target)
+    functional = node.op == "call_function" and node.target in CONV_FUNCTIONS and len(node.args) > 1
+    weight = node.args[1] if functional else None
+    if isinstance(weight, fx.Node) and weight.op == "get_attr" and str(weight.target).endswith(".weight"):
+        return str(weight.target)[: -len(".weight")]
+    return None
+
+
 def _fold_batch_norms(gm: fx.GraphModule) -> int:
     """Fold every eval-mode ``BatchNorm2d`` that alone reads a convolution's output into that convolution.
 
@@ -109,16 +158,8 @@ def _fold_batch_norms(gm: fx.GraphModule) -> int:
     count = 0
     for node in list(gm.graph.nodes):
         bn = _submodule(gm, node) if node.op == "call_module" else None
-        conv = node.args[0] if node.args else None
-        if not (
-            isinstance(bn, nn.BatchNorm2d)
-            and bn.running_mean is not None
-            and bn.running_var is not None
-            and len(node.args) == 1
-            and not node.kwargs
-        ):
-            continue
-        if not isinstance(conv, fx.Node) or len(conv.users) != 1:
+        conv = folding_input(node, bn)
+        if conv is None or not isinstance(bn, nn.BatchNorm2d):
             continue
         name = f"_cnnviz_folded_{count}"
         module = _submodule(gm, conv) if conv.op == "call_module" else None
@@ -134,7 +175,7 @@ def _fold_batch_norms(gm: fx.GraphModule) -> int:
                 continue
             if weight is None:  # F.conv2d needs one: the copy's check fails whether folded or not
                 continue
-            w, b = fuse_conv_bn_weights(weight, bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+            w, b = folded_weights(weight, bias, bn)
             gm.register_parameter(name + "_weight", w)
             gm.register_parameter(name + "_bias", b)
             with gm.graph.inserting_before(conv):
