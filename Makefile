@@ -51,6 +51,7 @@ bench: setup chromium
 	$(BIN)/python benchmarks/bench_occlusion.py
 	cd benchmarks && ../$(BIN)/python bench_featurevis.py
 	$(BIN)/python benchmarks/bench_replica.py
+	$(BIN)/python benchmarks/bench_layers.py
 	$(BIN)/python benchmarks/bench_live_frames.py
 
 clean:
