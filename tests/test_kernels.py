@@ -108,7 +108,7 @@ def test_a_batch_norm_folds_into_a_functional_same_padded_convolution_too():
 def test_a_layer_that_is_not_a_convolution_names_the_convolutions():
     model = small_cnn()
     with pytest.raises(
-        LayerError, match=r"'head' is a Linear, not a convolution \(nn.Conv2d\); filters are shown for: "
+        LayerError, match=r"'head' is a Linear, not a convolution \(nn.Conv2d\); the convolutions are: conv"
     ):
         conv_filters(model, "head")
     with pytest.raises(LayerError, match=r"contrast must be one of: filter, shared; got 'auto'"):

@@ -127,20 +127,32 @@ def conv_filters(
     contrast = check_choice("contrast", contrast, CONTRASTS, error=LayerError)
     page = check_int("page", page, 0, None, error=LayerError)
     per_page = check_int("per_page", per_page, 1, 4096, error=LayerError)
+    weight, folded = conv_weight(model, layer, fold)
+    kind = kind_of(convolution(model, layer))
+    start, stop = _page(len(weight), page, per_page, layer)
+    shown = weight[start:stop]
+    tiles = shown[:, :, 0, 0].clone() if kind == "matrix" else rescaled(shown, contrast, weight)
+    return Filters(layer, kind, tiles, shown.clone(), start, len(weight), folded)
+
+
+def convolution(model: nn.Module, layer: str) -> nn.Conv2d:
+    """The ``nn.Conv2d`` called ``layer``; another layer raises naming the convolutions."""
     conv = resolve_layer(model, layer)
     if not isinstance(conv, nn.Conv2d):
         convs = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
         raise LayerError(
-            f"{layer!r} is a {type(conv).__name__}, not a convolution (nn.Conv2d); filters are shown for: "
+            f"{layer!r} is a {type(conv).__name__}, not a convolution (nn.Conv2d); the convolutions are: "
             f"{list_choices(convs, layer) or 'none (this model has no nn.Conv2d)'}"
         )
+    return conv
+
+
+def conv_weight(model: nn.Module, layer: str, fold: bool) -> Tuple[torch.Tensor, bool]:
+    """Convolution ``layer``'s weights as float32 on the CPU, with the eval-mode batch norm that alone reads it
+    folded in when ``fold`` and there is one; and whether there was. ``model`` is the replica (the caller holds it)."""
+    conv = convolution(model, layer)
     weight = conv.weight.detach()
     bn = _batch_norm_after(model, layer) if fold else None
     if bn is not None:
         weight = folded_weights(weight, None if conv.bias is None else conv.bias.detach(), bn)[0].detach()
-    weight = weight.float().cpu()
-    kind = kind_of(conv)
-    start, stop = _page(len(weight), page, per_page, layer)
-    shown = weight[start:stop]
-    tiles = shown[:, :, 0, 0].clone() if kind == "matrix" else rescaled(shown, contrast, weight)
-    return Filters(layer, kind, tiles, shown.clone(), start, len(weight), bn is not None)
+    return weight.float().cpu(), bn is not None
