@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .checkpoints import load_checked, read_state
 from .checks import check_int
 from .errors import ArgumentTypeError, ModelError
 from .images import LUMA, ImageLike, load_image, pixels
@@ -421,22 +422,7 @@ def _checkpoint(path: Path, arch: Union[str, nn.Module, None]) -> Net:
             "(a torchvision name) or arch=<your nn.Module instance>"
         )
     net = load_model(arch, pretrained=False) if isinstance(arch, str) else Net(arch)
-    try:
-        state = torch.load(path, map_location=net.device, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure gets the same advice
-        raise ModelError(f"could not load {path} as a weights-only checkpoint ({exc})") from None
-    for key in ("state_dict", "model_state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise ModelError(f"{path.name} does not hold a state dict (found {type(state).__name__})")
-    state = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state.items()}
-    result = net.model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ModelError(
-            f"{path.name} does not fit {net.name}: missing {list(result.missing_keys)[:5]}, "
-            f"unexpected {list(result.unexpected_keys)[:5]}"
-        )
+    load_checked(net.model, read_state(path, path.name, map_location=net.device), path.name)
     net.name = f"{net.name} ({path.name})"
     return net
 
