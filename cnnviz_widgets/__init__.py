@@ -6,17 +6,19 @@
 >>> net.predict(img, k=5)
 >>> cw.SaliencyExplorer(net, img)    # interactive view
 >>> cw.OcclusionExplorer(net, img)   # occlusion map, filling in as it is computed
+>>> cw.LayerExplorer(net, img)       # every layer's maps, filters, projections, invariance
 >>> cw.FeatureVisualizer(net, "_blocks.10:3")   # a picture that channel 3 of that layer likes, optimised live
 """
 
 from . import engine
 from .engine import Net, load_image, load_model, sample_image
-from .widgets import FeatureVisualizer, OcclusionExplorer, SaliencyExplorer
+from .widgets import FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
 
 __version__ = "0.1.0"
 __all__ = [
     "FeatureVisualizer",
     "Net",
+    "LayerExplorer",
     "OcclusionExplorer",
     "SaliencyExplorer",
     "engine",

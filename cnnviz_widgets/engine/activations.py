@@ -48,10 +48,14 @@ def channel_maps(
     with private(model) as twin, torch.no_grad(), capture(twin, [layer]) as record:
         twin(x)
     act = record[layer]
-    if act.dim() != 4:
-        return None
-    c, h, w = act.shape[1:]
+    return thumbnails(act[0], side, budget) if act.dim() == 4 else None
+
+
+def thumbnails(maps: torch.Tensor, side: int = THUMB_SIDE, budget: int = THUMB_BUDGET) -> torch.Tensor:
+    """``maps`` ``(C, H, W)`` average-pooled to at most ``side`` pixels a side and ``budget`` values in all (a map
+    already smaller is kept as it is), as float32 on the CPU."""
+    c, h, w = maps.shape
     scale = min(1.0, side / max(h, w), math.sqrt(budget / (c * h * w)))
     size = (max(1, math.floor(h * scale + 1e-6)), max(1, math.floor(w * scale + 1e-6)))  # 112 * 32 / 112 is 32
-    maps = act if size == (h, w) else F.adaptive_avg_pool2d(act, size)
-    return maps[0].float().cpu()
+    small = maps if size == (h, w) else F.adaptive_avg_pool2d(maps.float(), size)
+    return small.float().cpu()

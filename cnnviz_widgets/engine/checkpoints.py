@@ -185,6 +185,27 @@ def _named(checkpoints: Union[Sequence[Source], Mapping[str, Source]]) -> List[T
     return named
 
 
+def checked_checkpoints(
+    model: nn.Module, checkpoints: Union[Sequence[Source], Mapping[str, Source]]
+) -> List[Tuple[str, Source]]:
+    """The checkpoints with their names (see :func:`across_training_steps`), each checked against ``model``'s keys
+    and shapes, one in memory at a time: a bad one raises before anything is shown.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network (only its ``state_dict()`` keys and shapes are read).
+    checkpoints : sequence or mapping of str, os.PathLike or state dict
+        As for :func:`across_training_steps`.
+    """
+    named = _named(checkpoints)
+    if not named:
+        raise ArgumentTypeError("checkpoints is empty; pass at least one checkpoint file or state dict")
+    for name, source in named:
+        check_state(model, read_state(source, name), name)
+    return named
+
+
 def _first_conv(model: nn.Module, first: Optional[str]) -> str:
     """``first`` if it names a convolution (else the error listing them), or the first ``nn.Conv2d`` in module order."""
     if first is not None:
@@ -246,17 +267,13 @@ def across_training_steps(
     first : str, optional
         The convolution whose filters are shown; by default the first ``nn.Conv2d`` in module order.
     """
-    named = _named(checkpoints)
-    if not named:
-        raise ArgumentTypeError("checkpoints is empty; pass at least one checkpoint file or state dict")
     shown = None if layer is None else (layer, _one_image(x))
     with private(model) as shared:  # the engine's lock only for the copy; the copy is this call's alone
         work = copy.deepcopy(shared)
     first = _first_conv(work, first)
     if shown is not None:
         resolve_layer(work, shown[0])
-    for name, source in named:  # every checkpoint fits before anything is shown; one in memory at a time
-        check_state(work, read_state(source, name), name)
+    named = checked_checkpoints(work, checkpoints)
     snapshots: List[Snapshot] = []
     for i, (name, source) in enumerate(named):
         state = read_state(source, name)

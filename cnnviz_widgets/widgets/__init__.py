@@ -2,7 +2,8 @@
 
 from .base import ViewWidget
 from .featurevis import FeatureVisualizer
+from .layers import LayerExplorer
 from .occlusion import OcclusionExplorer
 from .saliency import SaliencyExplorer
 
-__all__ = ["FeatureVisualizer", "OcclusionExplorer", "SaliencyExplorer", "ViewWidget"]
+__all__ = ["FeatureVisualizer", "LayerExplorer", "OcclusionExplorer", "SaliencyExplorer", "ViewWidget"]

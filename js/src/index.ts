@@ -3,6 +3,7 @@ import type { AnyModel } from "@anywidget/types";
 import { mount } from "./core/scope";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderOcclusion } from "./views/occlusion";
+import { renderLayers } from "./views/layers";
 import { renderSaliency } from "./views/saliency";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -10,6 +11,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   saliency: mount(renderSaliency),
   occlusion: mount(renderOcclusion),
   featurevis: mount(renderFeaturevis),
+  layers: mount(renderLayers),
 };
 
 export default {

@@ -2,7 +2,7 @@
  * The main picture of a photo view: the photo with its heat-map, the colour bar, a hover line, the Look controls,
  * "Download PNG" and an optional click handler. `hover` turns the point under the mouse into words.
  */
-import { h, saveBlob } from "../core/dom";
+import { h, saveBlob, show } from "../core/dom";
 import type { NdArray } from "../core/arrays";
 import { formatValue } from "../logic/overlay";
 import { colorBar } from "./colorBar";
@@ -13,6 +13,8 @@ export interface OverlayView {
   setBase(base: ImageData | null): void;
   setMap(map: NdArray | null, quantity?: string): void;
   size(): [number, number];
+  /** Outline [top, left, bottom, right] (picture pixels, bottom and right exclusive) over the picture; null: none. */
+  setBox(box: [number, number, number, number] | null): void;
 }
 
 const defaultHover = (at: MapPoint) =>
@@ -49,8 +51,21 @@ export function overlayView(opts: {
     opts.onLook?.();
   });
   controls.append(download);
+  const outline = h("div", { class: "cnnviz-box" });
+  show(outline, false);
+  const frame = h("div", { class: "cnnviz-frame" }, heat.canvas, outline);
   return {
-    el: h("div", { class: "cnnviz-overlay" }, heat.canvas, bar.el, hover, ...(opts.below ? [opts.below] : []), controls),
+    el: h("div", { class: "cnnviz-overlay" }, frame, bar.el, hover, ...(opts.below ? [opts.below] : []), controls),
+    setBox(box) {
+      show(outline, Boolean(box));
+      if (!box) return;
+      const [height, width] = heat.size();
+      const [top, left, bottom, right] = box;
+      Object.assign(outline.style, {
+        top: `${(100 * top) / height}%`, left: `${(100 * left) / width}%`,
+        height: `${(100 * (bottom - top)) / height}%`, width: `${(100 * (right - left)) / width}%`,
+      });
+    },
     setBase: heat.setBase,
     setMap: heat.setMap,
     size: heat.size,

@@ -1,29 +1,45 @@
 /**
  * Unit picker: a scrolling grid of channel thumbnails from the `thumbnails` trait (a layer's (C, h, w) activation
- * maps on the photo). Each is drawn over a grey copy of the photo, colour-mapped on its own range and smoothly
- * upsampled, opaque where the channel fires and see-through where it is quiet, so one sees *what* a unit responds
- * to; it is labelled with its channel index. A click makes a channel the `unit`; a ctrl-, shift- or cmd-click adds it
- * to `units` (or removes it), the channels a batch renders side by side.
+ * maps on the photo), in the order `order` gives (default: by index). Each is drawn over a grey copy of the photo,
+ * colour-mapped on its own range and smoothly upsampled, opaque where the channel fires and see-through where it is
+ * quiet, so one sees *what* a unit responds to; it is labelled with its channel index. A click makes a channel the
+ * `unit`; where the model has `units` (feature visualisation's batch), a ctrl-, shift- or cmd-click adds it there (or
+ * removes it).
  */
 import type { AnyModel } from "@anywidget/types";
-import { decodeArray, unstack } from "../core/arrays";
+import { decodeArray, unstack, wireArray } from "../core/arrays";
 import { h } from "../core/dom";
 import type { Scope } from "../core/scope";
-import { save, type FeaturevisTraits } from "../core/traits";
+import { save, type UnitTraits } from "../core/traits";
 import { lut } from "../logic/colormap";
 import { colorize } from "../logic/overlay";
 import { activationAlpha, peak, rescale, toggleUnit } from "../logic/thumbs";
 import { colorBar } from "./colorBar";
 
+const unitTitle = (unit: number, high: number) => `unit ${unit}: peak activation ${high.toPrecision(3)}`;
 const SIDE = 64; // CSS pixels of a thumbnail: enough to see the photo's parts under the activation
 
 export interface UnitPicker {
   el: HTMLElement;
   /** The photo the thumbnails show activations of (drawn in grey under each). */
   setPhoto(pixels: ImageData | null): void;
+  /** Put the cells in the order `order` gives now (its inputs changed). */
+  reorder(): void;
 }
 
-export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): UnitPicker {
+export interface UnitPickerOptions {
+  /** The channels in the order shown (a permutation of 0..C-1); default by index. */
+  order?: (count: number) => number[];
+  /** The hint under the heading, given the channel count and the layer. */
+  note?: (count: number, layer: string) => string;
+  /** A channel's tooltip, given its index and peak activation. */
+  title?: (unit: number, peak: number) => string;
+}
+
+const batchNote = (count: number, layer: string) =>
+  `${count} channels of ${layer} on the photo (bright: where the channel fires) · click: choose the unit · ctrl-click: add it to the channels batch`;
+
+export function unitPicker(scope: Scope, model: AnyModel<UnitTraits>, opts: UnitPickerOptions = {}): UnitPicker {
   const note = h("div", { class: "cnnviz-units-note" });
   const grid = h("div", { class: "cnnviz-units", role: "listbox", "aria-label": "unit" });
   const bar = colorBar({ compact: true });
@@ -31,10 +47,11 @@ export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): Uni
   let photo: HTMLCanvasElement | null = null;
   const units = () => model.get("units") ?? [];
 
+  const multi = model.get("units") !== undefined;
   const pick = (unit: number, ev: MouseEvent) => {
-    if (ev.ctrlKey || ev.metaKey || ev.shiftKey) return save(model, "units", toggleUnit(units(), unit));
+    if (multi && (ev.ctrlKey || ev.metaKey || ev.shiftKey)) return save(model, "units", toggleUnit(units(), unit));
     model.set("unit", unit);
-    model.set("units", []);
+    if (multi) model.set("units", []);
     model.save_changes();
   };
   const mark = () => {
@@ -50,9 +67,10 @@ export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): Uni
       grid.scrollTop = chosen.offsetTop - grid.clientHeight / 2;
     }
   };
+  const arrange = () => grid.replaceChildren(...(opts.order ? opts.order(cells.length).map((i) => cells[i]) : cells));
   const build = () => {
     const wire = model.get("thumbnails");
-    const maps = decodeArray(wire);
+    const maps = decodeArray(wireArray(wire));
     const colormap = String(model.get("colormap"));
     if (!maps || maps.shape.length !== 3) {
       cells = [];
@@ -63,7 +81,7 @@ export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): Uni
       const ratio = window.devicePixelRatio || 1;
       const [width, height] = mw >= mh ? [SIDE, Math.round((SIDE * mh) / mw)] : [Math.round((SIDE * mw) / mh), SIDE];
       grid.style.gridTemplateColumns = `repeat(auto-fill, minmax(${width + 8}px, 1fr))`;
-      note.textContent = `${maps.shape[0]} channels of ${wire!.layer} on the photo (bright: where the channel fires) · click: choose the unit · ctrl-click: add it to the channels batch`;
+      note.textContent = (opts.note ?? batchNote)(maps.shape[0], String(wire!.layer));
       const small = h("canvas", { width: mw, height: mh });
       cells = unstack(maps).map((map, i) => {
         const canvas = h("canvas", { class: "cnnviz-unit-canvas", width: Math.round(width * ratio), height: Math.round(height * ratio), style: `width:${width}px;height:${height}px` });
@@ -80,21 +98,22 @@ export function unitPicker(scope: Scope, model: AnyModel<FeaturevisTraits>): Uni
         ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
         return h(
           "div",
-          { class: "cnnviz-unit", role: "option", "data-unit": i, title: `unit ${i}: peak activation ${peak(map.data).toPrecision(3)}`, onclick: (ev: Event) => pick(i, ev as MouseEvent) },
+          { class: "cnnviz-unit", role: "option", "data-unit": i, title: (opts.title ?? unitTitle)(i, peak(map.data)), onclick: (ev: Event) => pick(i, ev as MouseEvent) },
           canvas,
           h("span", { class: "cnnviz-unit-index" }, String(i)),
         );
       });
     }
     bar.set({ low: 0, high: 1, belowLow: false, aboveHigh: false }, colormap, "activation, each channel from its lowest (0) to its highest (1)");
-    grid.replaceChildren(...cells);
+    arrange();
     requestAnimationFrame(mark); // laid out by then, so the chosen unit can be scrolled to
   };
   build();
-  scope.listen(model, { thumbnails: build, colormap: build, unit: mark, units: mark });
+  scope.listen(model, { thumbnails: build, colormap: build, unit: mark, ...(multi ? { units: mark } : {}) });
   const el = h("div", { class: "cnnviz-section cnnviz-unit-picker" }, h("div", { class: "cnnviz-heading" }, "unit"), note, grid, bar.el);
   return {
     el,
+    reorder: arrange,
     setPhoto(pixels) {
       photo = null;
       if (pixels) {

@@ -13,6 +13,11 @@ export interface NdArray {
   shape: number[];
 }
 
+/** `value` as a wire array when it is one (a trait that is `{}` while unset is not). */
+export function wireArray(value: unknown): WireArray | null {
+  return value && typeof value === "object" && "shape" in value ? (value as WireArray) : null;
+}
+
 /** Wrap the wire bytes without copying, honouring byteOffset/byteLength; copy only when misaligned. */
 export function decodeArray(wire: WireArray | null | undefined): NdArray | null {
   if (!wire || !wire.shape) return null;

@@ -4,6 +4,7 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import type { CurvesResult, SanityResult } from "../logic/analysis";
+import type { ChannelStats, FilterKind } from "../logic/layers";
 import type { OccludedWindow } from "../logic/occlusion";
 import type { MethodDesc, OptionDesc, Options, OptionValue } from "../logic/schema";
 import type { WireArray } from "./arrays";
@@ -82,10 +83,31 @@ export interface OcclusionTraits extends PhotoTraits {
   total: number;
 }
 
-export interface FeaturevisTraits extends PhotoTraits, LayerTraits {
+/** Views with a unit picker: the layer's channel thumbnails and the chosen channel (`units`: a batch's picks). */
+export interface UnitTraits {
+  thumbnails: (WireArray & { layer: string }) | Record<string, never> | null;
+  unit: number;
+  units?: number[];
+  colormap: string;
+}
+
+export interface LayersTraits extends PhotoTraits, LayerTraits, UnitTraits {
+  schema: OptionDesc[];
+  tab: string;
+  page: number;
+  stats: ChannelStats | Record<string, never>;
+  heatmap: HeatArray | Record<string, never>;
+  projection: ProjectionResult | Record<string, never>;
+  filters: FiltersResult | Record<string, never>;
+  combination: CombinationResult | Record<string, never>;
+  invariance: InvarianceResult | Record<string, never>;
+  snapshots: SnapshotsResult | Record<string, never>;
+  [setting: string]: unknown;
+}
+
+export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
   schema: OptionDesc[];
   kind: string;
-  unit: number;
   units: number[];
   y: number | null;
   x: number | null;
@@ -111,3 +133,35 @@ export function save<T extends ObjectHash, K extends keyof T>(model: AnyModel<T>
 export function traitValue(model: AnyModel, name: string): OptionValue | null | undefined {
   return model.get(name) as OptionValue | null | undefined;
 }
+
+/** LayerExplorer: the clicked channel's strongest position, its receptive-field box and the two crops. */
+export interface ProjectionResult {
+  layer: string;
+  unit: number;
+  y: number;
+  x: number;
+  value: number;
+  box: [number, number, number, number];
+  rule: string;
+  image: WireBytes;
+  patch: WireBytes;
+}
+
+/** A tab's answer for a layer that has no such thing (a ReLU has no filters). */
+export interface TabNote {
+  layer?: string;
+  note: string;
+}
+
+export type FiltersResult = TabNote | (WireArray & { layer: string; kind: FilterKind; first: number; total: number; folded: boolean });
+export type CombinationResult = TabNote | { layer: string; unit: number; below: string; image: WireBytes; size: number[]; channels: number[]; strength: number[] };
+export interface InvarianceResult {
+  transform: string;
+  amounts: number[];
+  layers: string[];
+  distances: number[][];
+  probability: number[];
+  target: number;
+  label: string;
+}
+export type SnapshotsResult = TabNote | { names: string[]; layer: string; unit: number; kind: FilterKind; first: string; filters: WireArray; maps: WireArray };

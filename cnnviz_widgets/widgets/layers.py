@@ -1,0 +1,229 @@
+"""LayerExplorer: a trained network layer by layer (cs231n "Visualizing what ConvNets learn"; Zeiler & Fergus 2014).
+
+Every channel's activation map of the chosen layer, from one recorded forward pass (:mod:`..engine.recording`), so
+flipping through layers costs no recomputation; click a channel for its map over the photo, the receptive field of
+its strongest position and that position's deconvnet projection. The tabs (filters, linear combinations, invariance,
+checkpoints) live in :mod:`.layer_tabs` and compute when first shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence
+
+import torch
+import traitlets
+
+from ..engine.activations import thumbnails
+from ..engine.errors import LayerError
+from ..engine.images import ImageLike
+from ..engine.model import Prediction
+from ..engine.projection import channel_projection
+from ..engine.recording import Recording, record_layers
+from .base import shows_errors
+from .encoding import encode_array
+from .jobs import Job
+from .layer_tabs import TABS, LayerTabs, Sources, check_tab, signed_picture
+from .photo import as_net, layer_rows, prepare
+from .traits import Heatmap, HeatmapTrait
+
+
+def check_layer(rows: Sequence[dict], layer: Optional[str]) -> str:
+    """``layer`` if it has spatial (C, H, W) maps (default: the middle one); an error naming those layers."""
+    names = [r["name"] for r in rows]
+    if not names:
+        raise LayerError("this model has no layer with (C, H, W) activation maps to explore")
+    if layer is None:
+        return names[len(names) // 2]
+    if layer not in names:
+        shown = ", ".join(names[:12]) + (f" … ({len(names)} in all)" if len(names) > 12 else "")
+        raise LayerError(f"{layer!r} has no spatial (C, H, W) activation maps to show; the layers that do: {shown}")
+    return layer
+
+
+class LayerExplorer(LayerTabs):
+    """What does each layer of the network see in this photo? Flip through the layers (arrow keys in the layer
+    list), see every channel's activation map or the layer's filters, click a channel for its map over the photo,
+    its receptive field and its deconvnet projection; the tabs add linear combinations of filters, invariance curves
+    and features across training checkpoints.
+
+    Parameters
+    ----------
+    net : Net or nn.Module
+        The network, e.g. ``cw.load_model()``; a bare module gets ImageNet preprocessing.
+    image : PIL image, array, tensor, path or bytes
+        The photo whose activations are shown.
+    layer : str, optional
+        The layer shown first (a dotted name with (C, H, W) output); default: the middle one.
+    checkpoints : sequence or mapping of paths or state dicts, optional
+        Checkpoints of this model for the "checkpoints" tab (read with ``weights_only=True``; checked now).
+    tab : str
+        The tab shown first: one of ``activations``, ``filters``, ``combination``, ``invariance``, ``checkpoints``.
+    opacity : float
+        Initial opacity of a channel's map over the photo (0..1).
+    colormap : str
+        Initial colour map: ``inferno``, ``viridis``, ``jet`` or ``gray``.
+    **settings
+        Any of the view's settings (``fold``, ``contrast``, ``top``, ``rule``, ``transform``).
+    """
+
+    _view = traitlets.Unicode("layers").tag(sync=True)
+
+    layer = traitlets.Unicode("", help="The layer shown (dotted name).").tag(sync=True)
+    layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(
+        sync=True
+    )
+    thumbnails = traitlets.Dict(help="The layer's channel maps as one array {layer, dtype, shape, buffer}.").tag(
+        sync=True
+    )
+    stats = traitlets.Dict(help="Per channel of the shown layer: {layer, mean, max, active}.").tag(sync=True)
+    unit = traitlets.Int(-1, help="The channel clicked (-1: none).").tag(sync=True)
+    heatmap = HeatmapTrait(help="The clicked channel's activation map (aligned with `image` by the front-end).")
+    projection = traitlets.Dict(
+        help="The clicked channel's strongest position: {layer, unit, y, x, value, box: [top, left, bottom, right], "
+        "image: PNG of the projection in the box, patch: PNG of the photo in the box, rule}."
+    ).tag(sync=True)
+
+    def __init__(
+        self,
+        net: Any,
+        image: ImageLike,
+        layer: Optional[str] = None,
+        checkpoints: Optional[Sources] = None,
+        *,
+        tab: str = "activations",
+        opacity: float = 0.6,
+        colormap: str = "inferno",
+        **settings: Any,
+    ):
+        self.check_names(settings)
+        net = as_net(net)
+        rows = layer_rows(net.layers())
+        layer = check_layer(rows, layer)
+        check_tab(tab)
+        values = {o.name: o.check(settings.get(o.name, o.default)) for o in self.SETTINGS}
+        picture = prepare(net, image)
+        sources = self.check_checkpoints(net, checkpoints)
+        super().__init__(net, opacity=opacity, colormap=colormap)
+        self._sources = sources
+        self._recording: Optional[Recording] = None
+        self.set_trait("layers", rows)
+        with self.hold_trait_notifications():
+            for name, value in values.items():
+                setattr(self, name, value)
+            self.layer, self.tab = layer, tab
+        self.observe(self._on_layer, names="layer")
+        self.observe(self._on_unit, names="unit")
+        self.observe(self._on_tab_settings, names=["tab", "page", *values])
+        self._show(picture, None)
+
+    def close(self) -> None:
+        super().close()
+        self._recording = None
+
+    @property
+    def recording(self) -> Optional[Recording]:
+        """The recorded activation maps of the photo (``None`` until the first job has made them)."""
+        return self._recording
+
+    # -- reactions --------------------------------------------------------------------------------------------
+    def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
+        self.target = preds[0].index if target is None else int(target)
+        self._recording = None
+        self.forget_tabs()
+        with self.hold_sync():
+            self.thumbnails, self.stats, self.heatmap, self.projection = {}, {}, None, {}
+        self._refresh()
+
+    @shows_errors
+    def _on_layer(self, change: Any) -> None:
+        check_layer(self.layers, change.new)
+        with self.hold_sync():
+            self.unit, self.page, self.heatmap, self.projection = -1, 0, None, {}
+        self._refresh()
+
+    @shows_errors
+    def _on_unit(self, change: Any) -> None:
+        shape = self._shape()
+        if not -1 <= change.new < shape[0]:
+            self.unit = change.old
+            raise LayerError(f"unit {change.new} is out of range; {self.layer!r} has channels 0..{shape[0] - 1}")
+        self._refresh()
+
+    @shows_errors
+    def _on_tab_settings(self, change: Any) -> None:
+        if change.name == "tab":
+            check_tab(change.new)
+        self._refresh()
+
+    def _shape(self) -> List[int]:
+        return next(r["shape"] for r in self.layers if r["name"] == self.layer)
+
+    # -- the one job: compute what the current state lacks ------------------------------------------------------
+    def _refresh(self) -> None:
+        """Start a job that computes what the shown layer, channel and tab lack (a newer state cancels it; what it
+        finished stays cached)."""
+        x = self._x
+        if x is None or self.net is None:
+            return
+        layer, unit, image_id = self.layer, self.unit, self._image_id
+        self.submit(lambda job: self._fill(job, x, layer, unit, image_id))
+
+    def _fill(self, job: Job, x: torch.Tensor, layer: str, unit: int, image_id: int) -> None:
+        recording = self._recording
+        if recording is None:
+            job.progress(0.0, "recording every layer's activation maps (one forward pass)")
+            recording = record_layers(self._net, x, [r["name"] for r in self.layers])
+            if image_id != self._image_id:
+                return  # a newer photo came meanwhile
+            self._recording = recording
+        maps = recording.maps(layer)
+        stats = recording.stats(layer)
+        self.publish(
+            job,
+            thumbnails={"layer": layer, **encode_array(thumbnails(maps))},
+            stats={"layer": layer, "mean": stats.mean.tolist(), "max": stats.max.tolist(),
+                   "active": stats.active.tolist()},
+        )  # fmt: skip
+        if unit >= 0:
+            self._show_unit(job, x, layer, unit, maps[unit])
+        self.fill_tab(job, x, layer, unit)
+        self.publish(job, status=self._summary(recording, layer, unit))
+
+    def _show_unit(self, job: Job, x: torch.Tensor, layer: str, unit: int, channel: torch.Tensor) -> None:
+        """The channel's map over the photo, then its strongest position's projection and receptive field."""
+        self.publish(job, heatmap=Heatmap(channel.numpy(), f"activation of {layer}:{unit}"))
+        job.progress(0.5, f"projecting {layer}:{unit}'s strongest activation back to the pixels ({self.rule})")
+        found = channel_projection(self._net, x, layer, unit, rule=self.rule)
+        top, left, bottom, right = found.box or (0, 0, *x.shape[-2:])  # an unknown field: the whole photo
+        crop = found.pixels[:, top:bottom, left:right]
+        self.publish(
+            job,
+            projection={
+                "layer": layer, "unit": unit, "y": found.y, "x": found.x, "value": found.value,
+                "box": [top, left, bottom, right], "rule": self.rule, "image": signed_picture(crop),
+                "patch": self.photo_patch((left, top, right, bottom)),
+            },
+        )  # fmt: skip
+
+    @staticmethod
+    def _summary(recording: Recording, layer: str, unit: int) -> str:
+        held = f"{recording.nbytes / 2**20:.0f} MiB held for {len(recording.held)}/{len(recording.layers)} layers"
+        chosen = f"channel {unit}" if unit >= 0 else "click a channel for its map and projection"
+        return f"{layer}: {chosen} · {held}"
+
+    # -- public -----------------------------------------------------------------------------------------------
+    def set_checkpoints(self, checkpoints: Optional[Sources]) -> None:
+        """Compare these checkpoints in the "checkpoints" tab (each read with ``weights_only=True`` and checked
+        against the model now; a bad one raises naming its missing and unexpected keys).
+
+        Parameters
+        ----------
+        checkpoints : sequence or mapping of paths or state dicts, or None
+            In training order; a mapping's keys name them.
+        """
+        self._sources = self.check_checkpoints(self._net, checkpoints)
+        self.forget_tabs()
+        self._refresh()
+
+
+__all__ = ["TABS", "LayerExplorer"]
