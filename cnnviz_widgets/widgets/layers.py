@@ -16,6 +16,7 @@ import traitlets
 from ..engine.activations import thumbnails
 from ..engine.errors import LayerError
 from ..engine.images import ImageLike
+from ..engine.layers import default_layer
 from ..engine.model import Prediction
 from ..engine.projection import channel_projection
 from ..engine.recording import Recording, record_layers
@@ -27,13 +28,14 @@ from .photo import as_net, layer_rows, prepare
 from .traits import Heatmap, HeatmapTrait
 
 
-def check_layer(rows: Sequence[dict], layer: Optional[str]) -> str:
-    """``layer`` if it has spatial (C, H, W) maps (default: the middle one); an error naming those layers."""
+def check_layer(rows: Sequence[dict], layer: Optional[str], default: str = "") -> str:
+    """``layer`` if it has spatial (C, H, W) maps (``None``: ``default`` if it has, else the middle one); an error
+    naming those layers."""
     names = [r["name"] for r in rows]
     if not names:
         raise LayerError("this model has no layer with (C, H, W) activation maps to explore")
     if layer is None:
-        return names[len(names) // 2]
+        return default if default in names else names[len(names) // 2]
     if layer not in names:
         shown = ", ".join(names[:12]) + (f" … ({len(names)} in all)" if len(names) > 12 else "")
         raise LayerError(f"{layer!r} has no spatial (C, H, W) activation maps to show; the layers that do: {shown}")
@@ -53,7 +55,8 @@ class LayerExplorer(LayerTabs):
     image : PIL image, array, tensor, path or bytes
         The photo whose activations are shown.
     layer : str, optional
-        The layer shown first (a dotted name with (C, H, W) output); default: the middle one.
+        The layer shown first (a dotted name with (C, H, W) output); default: a middle block (``_blocks.10`` of the
+        default model), the one feature visualisation starts with too.
     checkpoints : sequence or mapping of paths or state dicts, optional
         Checkpoints of this model for the "checkpoints" tab (read with ``weights_only=True``; checked now).
     tab : str
@@ -97,8 +100,9 @@ class LayerExplorer(LayerTabs):
     ):
         self.check_names(settings)
         net = as_net(net)
-        rows = layer_rows(net.layers())
-        layer = check_layer(rows, layer)
+        records = net.layers()
+        rows = layer_rows(records)
+        layer = check_layer(rows, layer, default_layer(net.model, records) if rows else "")
         check_tab(tab)
         values = {o.name: o.check(settings.get(o.name, o.default)) for o in self.SETTINGS}
         picture = prepare(net, image)

@@ -13,8 +13,10 @@ export interface LayerPicker {
 }
 
 export function layerPicker(scope: Scope, model: AnyModel<LayerTraits>): LayerPicker {
-  const search = h("input", { type: "search", class: "cnnviz-layer-search", placeholder: "filter layers…", "aria-label": "filter layers" });
-  const list = h("div", { class: "cnnviz-layer-list", role: "listbox", "aria-label": "layer", tabindex: 0 });
+  // JupyterLab and Notebook 7 bind the arrow keys to moving between cells unless an element says otherwise.
+  const own = { "data-lm-suppress-shortcuts": "true" };
+  const search = h("input", { type: "search", class: "cnnviz-layer-search", placeholder: "filter layers…", "aria-label": "filter layers", ...own });
+  const list = h("div", { class: "cnnviz-layer-list", role: "listbox", "aria-label": "layer", tabindex: 0, ...own });
   const current = h("span", { class: "cnnviz-layer-current" });
   const el = h(
     "div",
@@ -68,6 +70,7 @@ export function layerPicker(scope: Scope, model: AnyModel<LayerTraits>): LayerPi
     const names = shownRows().map((r) => r.name);
     if (!by || !names.length) return;
     ev.preventDefault();
+    ev.stopPropagation();
     const at = names.indexOf(String(model.get("layer") ?? ""));
     save(model, "layer", names[Math.min(names.length - 1, Math.max(0, at < 0 ? 0 : at + by))]);
   };
