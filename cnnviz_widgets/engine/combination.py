@@ -1,35 +1,51 @@
-"""A deeper convolution's unit seen in input space: the weighted sum of the filters below it (Erhan et al. 2009; Lee
-et al. 2008), the way cs231n shows second-layer units.
+"""A deeper convolution's unit seen in input space: the filters below it combined by its weights (Erhan et al.
+2009; Lee et al. 2008), the way cs231n shows second-layer units, through a chain of any length.
 
-Unit ``u`` of a convolution reads the channels of the convolution below it through its weights ``W2[u]``
-``(C, k2, k2)``; ignoring the nonlinearity in between, it responds to the input like the composed kernel
+Unit ``u`` of a convolution reads the channels below it through its weights ``W[u]``; ignoring the
+nonlinearities in between, the convolutions from the input up to it make one linear map, and the unit responds
+to an input patch ``x`` like ``<K, x>`` for one kernel ``K`` (``f(x) - f(0)``: the biases drop out). For two
+convolutions that is the transposed convolution of ``W2[u]`` by ``W1``,
 
     K[:, s*j + i] = sum over channels c and offsets j, i of  W2[u, c, j] * W1[c, :, i]
 
-(``s``: the lower convolution's stride), which is a transposed convolution of ``W2[u]`` by ``W1``. Only the ``top``
-channels the unit weighs most (largest L2 norm of ``W2[u, c]``) are summed, so a student can watch the picture
-build up. Eval-mode batch norms after either convolution are folded in first (:func:`~.truncated.folded_weights`).
+(``s``: the lower convolution's stride), and for a longer chain the same step repeated downwards: ``K`` is the
+gradient of the linear chain's unit with respect to its input, computed here as a one-hot map at ``u`` carried
+back through each convolution by ``F.conv_transpose2d`` with its stride, dilation and groups (depthwise
+convolutions included), and through each eval-mode batch norm by its per-channel scale.
+
+The chain (see :mod:`.chain`) is every convolution on the main path from the input to the unit, in the order
+they run (a residual block's convolutions, not its skip connection, which the kernel leaves out), or from
+``below`` up when it is given, and then ``K`` is in ``below``'s input space. A max pool, concatenation or
+reshape on the way ends the chain: the error names it and the convolutions after it that ``below`` can be.
+``K`` is the kernel of units away from the border (padding changes only the others); neighbouring units see the
+input through the same ``K`` shifted by the product of the chain's strides. Only the ``top`` input channels
+the unit weighs most (largest L2 norm of ``W[u, c]``) are summed, so a student can watch the picture build up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .chain import Path, Step, path_to
 from .checks import check_bool, check_int
 from .errors import LayerError
-from .kernels import conv_weight, convolution
-from .replica import on_replica
+from .kernels import convolution
+from .model import Net, input_channels
+from .names import list_choices
+from .replica import ModelLike, on_replica, replica
 
 
 @dataclass(frozen=True)
 class Combination:
-    """Unit ``unit`` of ``layer`` in input space: ``kernel`` ``(in, kh, kw)`` (raw, signed), the ``channels`` of
-    ``below`` that were summed (strongest first) and each one's ``strength`` (the L2 norm of its weights)."""
+    """Unit ``unit`` of ``layer`` in input space: ``kernel`` ``(in, kh, kw)`` (raw, signed) in the input space
+    of ``below``, the first convolution of the ``chain`` composed (input side first, ``layer`` last); the
+    ``channels`` of ``layer``'s input that were summed (strongest first) and each one's ``strength`` (the L2
+    norm of the unit's weights on it)."""
 
     layer: str
     unit: int
@@ -37,68 +53,115 @@ class Combination:
     kernel: torch.Tensor
     channels: torch.Tensor
     strength: torch.Tensor
+    chain: Tuple[str, ...]
 
 
-def _below(model: nn.Module, layer: str, conv: nn.Conv2d) -> str:
-    """The nearest convolution before ``layer`` (in module order) whose output channels ``layer`` reads."""
-    found = None
-    for name, module in model.named_modules():
-        if name == layer:
-            break
-        if isinstance(module, nn.Conv2d) and module.out_channels == conv.in_channels:
-            found = name
-    if found is None:
+def _segment(path: Path, layer: str, below: Optional[str]) -> Path:
+    """The steps of ``path`` from convolution ``below`` (default: the input) up; an error naming a barrier on
+    them, or a ``below`` that is not a convolution on the path."""
+    convs = [i for i, step in enumerate(path) if step.op == "conv2d"]
+    start = 0
+    if below is not None:
+        found = [i for i in convs if path[i].name == below]
+        if not found:
+            names = list(dict.fromkeys(path[i].name for i in convs))
+            raise LayerError(
+                f"{below!r} is not a convolution on the path from the input to {layer!r}; those are: "
+                f"{list_choices(names, below)}"
+            )
+        start = found[-1]
+    barriers = [i for i in range(start, len(path)) if path[i].barrier]
+    if barriers:
+        at = barriers[-1]
+        before = [path[i].name for i in convs if i < at]
+        after = list(dict.fromkeys(path[i].name for i in convs if i > at))
         raise LayerError(
-            f"no convolution before {layer!r} makes its {conv.in_channels} input channels; name it (below=...)"
+            f"the path to {layer!r} passes {path[at].op} "
+            f"({f'after {before[-1]!r}' if before else 'before any convolution'}), which no chain of kernels "
+            f"crosses; start the chain after it with below= one of: {', '.join(after)}"
         )
-    return found
+    return path[start:]
+
+
+def _weight(step: Step) -> torch.Tensor:
+    """A convolution's filters or a batch norm's scales, as float32 on the CPU."""
+    if step.weight is None:
+        raise ValueError(f"{step.op} has no weights")  # _segment keeps barriers out
+    return step.weight.detach().float().cpu()
 
 
 @on_replica
-def filter_combination(
+def _combination(
     model: nn.Module,
+    layer: str,
+    unit: int,
+    below: Optional[str],
+    top: Optional[int],
+    fold: bool,
+    input_shape: Sequence[int],
+) -> Combination:
+    own = convolution(model, layer)
+    unit = check_int("unit", unit, 0, own.out_channels - 1, error=LayerError)
+    fold = check_bool("fold", fold, error=LayerError)
+    segment = _segment(path_to(model, layer, input_shape, fold), layer, below)
+    convs = [step for step in segment if step.op == "conv2d"]
+    last = convs[-1]
+    weight = _weight(last)
+    per_group = weight.shape[1]
+    top = check_int("top", top if top is not None else per_group, 1, per_group, error=LayerError)
+    after = segment[-1] if segment[-1].op == "batch_norm" else None
+    scale = 1.0 if after is None else float(_weight(after)[unit])
+    strength = (scale * weight[unit]).flatten(1).norm(dim=1)
+    order = strength.argsort(descending=True)[:top]
+    kept = torch.zeros_like(weight)
+    kept[unit, order] = weight[unit, order]
+    kernel = torch.zeros(1, weight.shape[0], 1, 1)
+    kernel[0, unit] = 1.0
+    for step in reversed(segment):
+        w = kept if step is last else _weight(step)
+        if step.op == "batch_norm":
+            kernel = kernel * w.view(1, -1, 1, 1)
+        else:
+            kernel = F.conv_transpose2d(kernel, w, stride=step.stride, dilation=step.dilation, groups=step.groups)
+    first = unit // (weight.shape[0] // last.groups) * per_group  # the unit's group's first input channel
+    chain = tuple(step.name for step in convs)
+    return Combination(layer, unit, chain[0], kernel[0], order + first, strength[order], chain)
+
+
+def filter_combination(
+    model: ModelLike,
     layer: str,
     unit: int,
     *,
     below: Optional[str] = None,
     top: Optional[int] = None,
     fold: bool = True,
+    input_shape: Optional[Sequence[int]] = None,
 ) -> Combination:
-    """Unit ``unit`` of convolution ``layer`` as a combination of the filters of convolution ``below``.
+    """Unit ``unit`` of convolution ``layer`` in input space, as the chain of convolutions below it composes its
+    filters (see the module's docstring).
 
     Parameters
     ----------
     model : nn.Module or Net
         The network (never modified).
     layer : str
-        The upper convolution (plain: no groups, no dilation).
+        The unit's convolution (any stride, dilation and groups).
     unit : int
         Its output channel.
     below : str, optional
-        The convolution whose filters are combined; default: the nearest one before ``layer`` with as many
-        output channels as ``layer`` reads.
+        The chain's first convolution, whose input space the kernel is in; default: the first one from the
+        input on the main path (``layer`` itself: the unit's own filter).
     top : int, optional
-        Sum only the ``top`` channels the unit weighs most; default: all.
+        Sum only the ``top`` input channels the unit weighs most; default: all it reads.
     fold : bool
-        Fold the eval-mode batch norms that follow the two convolutions into their weights first.
+        Scale by the eval-mode batch norms on the chain and the one that next reads ``layer``; else the raw
+        convolutions alone.
+    input_shape : sequence of int, optional
+        ``(C, H, W)`` of the probing pass that finds the chain; default: a ``Net``'s input, else 224 px in 1
+        or 3 channels as :func:`~.model.input_channels` guesses.
     """
-    upper = convolution(model, layer)
-    unit = check_int("unit", unit, 0, upper.out_channels - 1, error=LayerError)
-    fold = check_bool("fold", fold, error=LayerError)
-    below = below if below is not None else _below(model, layer, upper)
-    lower = convolution(model, below)
-    for name, conv in ((layer, upper), (below, lower)):
-        if conv.groups != 1 or conv.dilation != (1, 1):
-            raise LayerError(f"{name!r} has groups={conv.groups}, dilation={conv.dilation}; combinations need plain "
-                             "convolutions (groups=1, dilation=1)")  # fmt: skip
-    if lower.out_channels != upper.in_channels:
-        raise LayerError(f"{below!r} makes {lower.out_channels} channels but {layer!r} reads {upper.in_channels}")
-    top = check_int("top", top if top is not None else lower.out_channels, 1, lower.out_channels, error=LayerError)
-    w2 = conv_weight(model, layer, fold)[0][unit]  # (C, k2, k2)
-    w1 = conv_weight(model, below, fold)[0]  # (C, in, k1, k1)
-    strength = w2.flatten(1).norm(dim=1)
-    channels = strength.argsort(descending=True)[:top]
-    kept = torch.zeros_like(w2)
-    kept[channels] = w2[channels]
-    kernel = F.conv_transpose2d(kept[None], w1, stride=lower.stride)[0]
-    return Combination(layer, unit, below, kernel, channels, strength[channels])
+    if input_shape is None:
+        prep = model.preprocess if isinstance(model, Net) else None
+        input_shape = (prep.channels, prep.size, prep.size) if prep else (input_channels(replica(model)), 224, 224)
+    return _combination(model, layer, unit, below, top, fold, input_shape)

@@ -1,10 +1,11 @@
 """One table of the operations the engine's graph walks understand, and how their arguments are read.
 
-Three walks look inside a model: receptive fields (:mod:`.layers`, every torch call of a probing pass), the
-fast copy of feature visualisation (:mod:`.truncated`, its ``torch.fx`` graph) and occlusion's incremental
-replay (:mod:`.occlusion.incremental`). They share the groups below (element-wise, binary, rectifier,
-convolution, pooling, padding) and read a call's arguments by binding them to the function's signature, so a
-keyword or positional spelling reads the same everywhere.
+Four walks look inside a model: receptive fields (:mod:`.layers`, every torch call of a probing pass), the
+linear steps to a convolution (:mod:`.chain`, the same kind of pass), the fast copy of feature visualisation
+(:mod:`.truncated`, its ``torch.fx`` graph) and occlusion's incremental replay (:mod:`.occlusion.incremental`).
+They share the groups below (element-wise, binary, rectifier, convolution, pooling, padding) and read a call's
+arguments by binding them to the function's signature, so a keyword or positional spelling reads the same
+everywhere.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def _avg_pool2d(
 def _lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False): ...
 def _pad(input, pad, mode="constant", value=None): ...
 def _constant_pad_nd(input, pad, value=0): ...
+def _batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5): ...
 
 
 SIGNATURES: Dict[str, inspect.Signature] = {
@@ -106,8 +108,9 @@ SIGNATURES: Dict[str, inspect.Signature] = {
     "lp_pool2d": inspect.signature(_lp_pool2d),
     "pad": inspect.signature(_pad),
     "constant_pad_nd": inspect.signature(_constant_pad_nd),
+    "batch_norm": inspect.signature(_batch_norm),
 }
-"""The argument names and defaults of the window and padding functions, by their ``__name__``."""
+"""The argument names and defaults of the window, padding and batch norm functions, by their ``__name__``."""
 
 
 def bind(kind: str, args: Sequence[Any], kwargs: Dict[str, Any]) -> Dict[str, Any]:
@@ -117,7 +120,8 @@ def bind(kind: str, args: Sequence[Any], kwargs: Dict[str, Any]) -> Dict[str, An
     Parameters
     ----------
     kind : str
-        ``"conv2d"``, ``"max_pool2d"``, ``"avg_pool2d"``, ``"lp_pool2d"``, ``"pad"`` or ``"constant_pad_nd"``.
+        ``"conv2d"``, ``"max_pool2d"``, ``"avg_pool2d"``, ``"lp_pool2d"``, ``"pad"``, ``"constant_pad_nd"`` or
+        ``"batch_norm"`` (``F.batch_norm``'s order, not ``torch.batch_norm``'s).
     args, kwargs
         The call's positional and keyword arguments.
     """
