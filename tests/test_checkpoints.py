@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from cnnviz_widgets.engine import checkpoints as ckpt
+from cnnviz_widgets.engine.attribution import deconvnet
 from cnnviz_widgets.engine.checkpoints import across_training, across_training_steps
 from cnnviz_widgets.engine.errors import ArgumentTypeError, ImageError, LayerError, ModelError
 
@@ -87,7 +88,12 @@ def test_each_snapshot_shows_its_checkpoint_and_the_users_model_stays_as_it_was(
         torch.testing.assert_close(snap.channel_map, expected)
         top = (expected == expected.max()).nonzero()[0]
         assert snap.strongest == (int(top[0]), int(top[1]))
+        fresh = Tiny()
+        fresh.load_state_dict(state)  # the projection is that checkpoint's own, not the last one loaded
+        y, x0 = snap.strongest
+        torch.testing.assert_close(snap.projection.pixels, deconvnet(fresh.eval(), x, f"body:2:{y}:{x0}")[0])
     assert not torch.equal(snapshots[0].channel_map, snapshots[1].channel_map)
+    assert not torch.equal(snapshots[0].projection.pixels, snapshots[2].projection.pixels)
 
 
 def test_names_come_from_keys_files_or_positions_and_filters_only_without_a_layer(saved, tmp_path):

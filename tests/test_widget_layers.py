@@ -133,6 +133,11 @@ def test_checkpoints_appear_in_order_and_bad_ones_are_refused_up_front(tmp_path)
     shots = view.snapshots
     assert shots["names"] == ["early", "mid", "late"]
     assert shots["first"] == "conv"
+    tiles = np.frombuffer(shots["filters"]["buffer"], dtype="float32").reshape(shots["filters"]["shape"])
+    assert tiles.shape == (3, 6, 3, 3, 3)  # each checkpoint's own filters: one weight of 1, the rest equal
+    assert all((t[0, 0, 0, 0], t[0].min(), t[0].max()) == (1, 0, 1) for t in tiles)
+    assert all((t[1:].min(), t[1:].max()) == (0.5, 0.5) for t in tiles)  # flat filters are mid grey
+    assert len(shots["projections"]) == 3 and all(p[:4] == b"\x89PNG" for p in shots["projections"])
     view.close()
 
     broken = {k: v for k, v in states[0].items() if k != "conv.bias"}

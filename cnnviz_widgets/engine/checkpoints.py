@@ -31,6 +31,7 @@ from .hooks import capture
 from .kernels import Filters, conv_filters, convolution
 from .names import resolve_layer
 from .progress import Update, last
+from .projection import Projection, channel_projection
 from .replica import ModelLike, private
 
 Source = Union[str, os.PathLike[str], Mapping[str, torch.Tensor]]
@@ -47,12 +48,13 @@ SHOWN = 3
 class Snapshot:
     """One checkpoint as shown: its ``name``, the first convolution's ``filters`` (all of them, one page), and the
     chosen channel's activation map ``channel_map`` ``(H, W)`` (float32, CPU) with its ``strongest`` position
-    ``(y, x)``; both ``None`` when no layer was asked for."""
+    ``(y, x)`` and the deconvnet ``projection`` of that activation; all three ``None`` when no layer was asked for."""
 
     name: str
     filters: Filters
     channel_map: Optional[torch.Tensor]
     strongest: Optional[Tuple[int, int]]
+    projection: Optional[Projection] = None
 
 
 def read_state(source: Source, name: str, map_location: Union[str, torch.device] = "cpu") -> Dict[str, torch.Tensor]:
@@ -280,8 +282,12 @@ def across_training_steps(
         load_checked(work, state, name)
         del state
         filters = conv_filters(work, first, per_page=min(convolution(work, first).out_channels, 4096))
-        fmap, strongest = (None, None) if shown is None else _channel_map(work, *shown, channel)
-        snapshots.append(Snapshot(name, filters, fmap, strongest))
+        if shown is None:
+            snapshots.append(Snapshot(name, filters, None, None))
+        else:
+            fmap, strongest = _channel_map(work, *shown, channel)
+            projected = channel_projection(work, shown[1], shown[0], channel, position=strongest)
+            snapshots.append(Snapshot(name, filters, fmap, strongest, projected))
         yield Update((i + 1) / len(named), list(snapshots))
 
 

@@ -7,13 +7,14 @@ or a layer shows it at once) and forgotten with the photo or the checkpoints.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Hashable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import traitlets
 from PIL import Image
+from torch import nn
 
 from ..engine.checkpoints import Source, across_training_steps, checked_checkpoints
 from ..engine.checks import check_choice
@@ -21,7 +22,9 @@ from ..engine.combination import filter_combination
 from ..engine.errors import LayerError
 from ..engine.invariance import TRANSFORMS, invariance_steps
 from ..engine.kernels import conv_filters
+from ..engine.layers import LayerRecord, blocks
 from ..engine.model import Net
+from ..engine.projection import Projection
 from ..engine.schema import Option
 from .encoding import encode_array, png_bytes
 from .jobs import Job
@@ -30,8 +33,9 @@ from .photo import PhotoView
 TABS = ("activations", "filters", "combination", "invariance", "checkpoints")
 """The view's tabs, in order."""
 RULES = ("deconvnet", "guided_backprop")
-INVARIANCE_DEPTHS = (0.25, 0.5, 0.75, 1.0)
-"""Where in the layer list the invariance curves' layers are taken: early, middle, late and the last."""
+INVARIANCE_DEPTHS = (0.25, 0.5, 0.75)
+"""Where among the network's blocks the invariance curves' layers are taken (early, middle, late; the last spatial
+layer is added)."""
 PICTURE_SIDE = 96
 """Smallest side of a kernel or projection picture sent to the page (small kernels are enlarged, pixels kept)."""
 Sources = Union[Sequence[Source], Mapping[str, Source]]
@@ -49,6 +53,13 @@ LAYER_OPTIONS = (
     Option("transform", "transform", "choice", "rotate", choices=TRANSFORMS, group="invariance",
            help="what is done to the photo for the invariance curves"),
 )  # fmt: skip
+
+
+def spread_layers(model: nn.Module, records: Sequence[LayerRecord]) -> List[str]:
+    """The invariance curves' layers: blocks early, half-way and late in the network, and its last spatial layer."""
+    pool = [r.name for r in blocks(model, records)]
+    last = [r.name for r in records if r.spatial and not r.passthrough][-1:]
+    return list(dict.fromkeys([pool[max(0, round(d * len(pool)) - 1)] for d in INVARIANCE_DEPTHS] + last))
 
 
 def check_tab(tab: Any) -> str:
@@ -76,6 +87,12 @@ def signed_picture(values: torch.Tensor) -> bytes:
     return png_bytes(enlarged(pixels[..., 0] if pixels.shape[2] == 1 else pixels))
 
 
+def projected_crop(found: Projection) -> bytes:
+    """A projection inside its receptive field (the whole picture when the field is unknown), as PNG."""
+    top, left, bottom, right = found.box or (0, 0, *found.pixels.shape[-2:])
+    return signed_picture(found.pixels[:, top:bottom, left:right])
+
+
 class LayerTabs(PhotoView):
     """The tabs' state and work; the LayerExplorer says which layer and channel they are about."""
 
@@ -88,20 +105,21 @@ class LayerTabs(PhotoView):
         "signed matrix for 1x1 convolutions), or {layer, note} for a layer without filters."
     ).tag(sync=True)
     combination = traitlets.Dict(
-        help="The unit as a linear combination of the filters below: {layer, unit, below, image: PNG, channels, "
-        "strength}, or {layer, note}."
+        help="The unit as a linear combination of the filters below: {layer, unit, chain (the convolutions from the "
+        "input), image: PNG, size, channels, strength}, or {layer, note}."
     ).tag(sync=True)
     invariance = traitlets.Dict(
         help="Invariance curves: {transform, amounts, layers, distances: [per layer], probability, target, label}."
     ).tag(sync=True)
     snapshots = traitlets.Dict(
-        help="Features across training: {names, layer, unit, kind, filters: (K, F, C, kh, kw) tiles, maps: (K, H, W)}, "
-        "or {note} without checkpoints."
+        help="Features across training: {names, layer, unit, kind, first, filters: (K, F, C, kh, kw) tiles, "
+        "maps: (K, H, W), projections: [PNG]}, or {note} without checkpoints."
     ).tag(sync=True)
 
     layer: str
     unit: int
     layers: list
+    _spread: List[str] = []
     _sources: Optional[Dict[str, Source]] = None
     _tabs: Dict[Hashable, Dict[str, Any]]
 
@@ -151,14 +169,12 @@ class LayerTabs(PhotoView):
 
     def _combination(self, layer: str, unit: int) -> Dict[str, Any]:
         found = filter_combination(self._net, layer, unit, top=self.top, fold=self.fold)
-        return {"layer": layer, "unit": unit, "below": found.below, "image": signed_picture(found.kernel),
+        return {"layer": layer, "unit": unit, "chain": list(found.chain), "image": signed_picture(found.kernel),
                 "size": list(found.kernel.shape[1:]), "channels": found.channels.tolist(),
                 "strength": found.strength.tolist()}  # fmt: skip
 
     def _invariance(self, job: Job, x: torch.Tensor) -> Dict[str, Any]:
-        names = [r["name"] for r in self.layers]
-        chosen = list(dict.fromkeys(names[max(0, round(d * len(names)) - 1)] for d in INVARIANCE_DEPTHS))
-        found = job.follow(invariance_steps(self._net, x, chosen, transform=self.transform))
+        found = job.follow(invariance_steps(self._net, x, self._spread, transform=self.transform))
         return {"transform": found.transform, "amounts": found.amounts.tolist(), "layers": list(found.layers),
                 "distances": found.distances.tolist(), "probability": found.probability.tolist(),
                 "target": found.target, "label": self._net.label(found.target)}  # fmt: skip
@@ -173,7 +189,8 @@ class LayerTabs(PhotoView):
             maps = F.adaptive_avg_pool2d(maps, (64, 64))
         return {"names": [s.name for s in shots], "layer": layer, "unit": unit, "kind": shots[0].filters.kind,
                 "first": shots[0].filters.layer, "filters": encode_array(torch.stack([s.filters.tiles for s in shots])),
-                "maps": encode_array(maps)}  # fmt: skip
+                "maps": encode_array(maps),
+                "projections": [projected_crop(s.projection) for s in shots if s.projection is not None]}  # fmt: skip
 
 
 TAB_TRAITS = {tab: tab for tab in TABS[1:4]} | {"checkpoints": "snapshots"}

@@ -23,7 +23,7 @@ from ..engine.recording import Recording, record_layers
 from .base import shows_errors
 from .encoding import encode_array
 from .jobs import Job
-from .layer_tabs import TABS, LayerTabs, Sources, check_tab, signed_picture
+from .layer_tabs import TABS, LayerTabs, Sources, check_tab, projected_crop, spread_layers
 from .photo import as_net, layer_rows, prepare
 from .traits import Heatmap, HeatmapTrait
 
@@ -110,6 +110,7 @@ class LayerExplorer(LayerTabs):
         super().__init__(net, opacity=opacity, colormap=colormap)
         self._sources = sources
         self._recording: Optional[Recording] = None
+        self._spread = spread_layers(net.model, records)
         self.set_trait("layers", rows)
         with self.hold_trait_notifications():
             for name, value in values.items():
@@ -199,12 +200,11 @@ class LayerExplorer(LayerTabs):
         job.progress(0.5, f"projecting {layer}:{unit}'s strongest activation back to the pixels ({self.rule})")
         found = channel_projection(self._net, x, layer, unit, rule=self.rule)
         top, left, bottom, right = found.box or (0, 0, *x.shape[-2:])  # an unknown field: the whole photo
-        crop = found.pixels[:, top:bottom, left:right]
         self.publish(
             job,
             projection={
                 "layer": layer, "unit": unit, "y": found.y, "x": found.x, "value": found.value,
-                "box": [top, left, bottom, right], "rule": self.rule, "image": signed_picture(crop),
+                "box": [top, left, bottom, right], "rule": self.rule, "image": projected_crop(found),
                 "patch": self.photo_patch((left, top, right, bottom)),
             },
         )  # fmt: skip

@@ -6,7 +6,7 @@ import { h, show } from "../../core/dom";
 import type { Scope } from "../../core/scope";
 import { save, type LayersTraits, type TabNote } from "../../core/traits";
 import { colorBar } from "../../components/colorBar";
-import { heatCanvas, lookOf, newestImage } from "../../components/heat";
+import { decodeImage, heatCanvas, lookOf, newestImage } from "../../components/heat";
 import { traitForm } from "../../components/settingsForm";
 import { filterMosaic, type FilterKind } from "../../logic/layers";
 
@@ -83,7 +83,8 @@ export function combinationPanel(scope: Scope, model: AnyModel<LayersTraits>): H
       return;
     }
     const strongest = found.channels.slice(0, 6).map((c, i) => `${c} (${found.strength[i].toPrecision(2)})`).join(", ");
-    caption.textContent = `${found.layer}:${found.unit} seen from ${found.below}, ignoring the nonlinearities: the sum of its ${found.channels.length} most strongly weighted channels (${found.size.join("×")} pixels; grey is 0). Strongest: ${strongest}`;
+    const through = found.chain.length > 2 ? `through ${found.chain.length} convolutions from ${found.chain[0]}` : `as a sum of ${found.chain[0]}'s filters`;
+    caption.textContent = `${found.layer}:${found.unit} in input space ${through}, ignoring the nonlinearities: its ${found.channels.length} most strongly weighted input channels (${found.size.join("×")} pixels; grey is 0). Strongest: ${strongest}`;
     void land(found.image);
   };
   draw();
@@ -104,7 +105,7 @@ export function snapshotsPanel(scope: Scope, model: AnyModel<LayersTraits>): HTM
     }
     const filters = decodeArray(found.filters);
     const maps = decodeArray(found.maps);
-    caption.textContent = `For each checkpoint: the filters of ${found.first} and channel ${found.unit} of ${found.layer} on the photo`;
+    caption.textContent = `For each checkpoint: the filters of ${found.first}, channel ${found.unit} of ${found.layer} on the photo, and the projection of its strongest activation`;
     const look = lookOf(model);
     strip.replaceChildren(
       ...found.names.map((name, i) => {
@@ -112,8 +113,10 @@ export function snapshotsPanel(scope: Scope, model: AnyModel<LayersTraits>): HTM
         const heat = heatCanvas(look, { class: "cnnviz-snapshot-map" }, bar);
         if (maps) heat.setMap(unstack(maps)[i], `activation of ${found.layer}:${found.unit}`);
         const tiles = filters ? unstack(filters)[i] : null;
+        const projection = h("canvas", { class: "cnnviz-snapshot-projection", width: 1, height: 1, title: "the deconvnet projection of its strongest activation" });
+        void decodeImage(found.projections[i]).then((pixels) => paint(projection, pixels));
         return h("figure", { class: "cnnviz-snapshot", "data-checkpoint": name },
-          h("figcaption", {}, name), ...(tiles ? [mosaicCanvas(tiles, found.kind, "cnnviz-mosaic cnnviz-snapshot-filters")] : []), heat.canvas, bar.el);
+          h("figcaption", {}, name), ...(tiles ? [mosaicCanvas(tiles, found.kind, "cnnviz-mosaic cnnviz-snapshot-filters")] : []), heat.canvas, bar.el, projection);
       }),
     );
   };
