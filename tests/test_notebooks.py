@@ -30,3 +30,5 @@ def test_notebook_executes(path, tmp_path):
     ]
     if path.name == "00_quickstart.ipynb":
         assert widget_views, "the quickstart should display a SaliencyExplorer"
+    if path.name == "02_layers.ipynb":
+        assert len(widget_views) == 3, "the layers lab shows its filters, a middle layer and the checkpoints"

@@ -34,6 +34,7 @@ from cnnviz_widgets import engine
 from cnnviz_widgets.engine import CnnvizError, Net, Preprocess
 from cnnviz_widgets.engine.errors import CnnvizWarning
 from cnnviz_widgets.engine.featurevis import class_logit, feature_visualization
+from cnnviz_widgets.widgets.encoding import decode_array
 
 from .conftest import Untouched, rel_err
 from .test_gradcam_pp import brute_force_cam_pp
@@ -586,6 +587,12 @@ def _visualizer(case: Case) -> Dict[str, Any]:
     return _finish(cw.FeatureVisualizer(case.net(), steps=6, size=16, **goal, **PIXEL), lambda w: w.visualization)
 
 
+def _layers(case: Case) -> Dict[str, Any]:
+    w = cw.LayerExplorer(case.net(), _picture(case), layer=case.layer)
+    w.unit = case.unit
+    return _finish(w, lambda w: (decode_array(w.thumbnails), w.projection.get("unit")))
+
+
 def _finish(w: Any, take: Callable[[Any], Any]) -> Dict[str, Any]:
     """The view's banner, status line and result once its job is done; the view is closed either way."""
     try:
@@ -637,6 +644,15 @@ def _check_visualizer(case: Case, out: Dict[str, Any]) -> None:
     assert ref_channel(case, _normalised(case, image)) > ref_channel(case, _normalised(case, grey))
 
 
+def _check_layers(case: Case, out: Dict[str, Any]) -> None:
+    """The grid is the layer's output as it left the layer (held as bfloat16); the clicked channel is projected."""
+    assert out["error"] == "", out["error"]
+    grid, projected = out["result"]
+    want = ref_output(_seen(case), _seen(case).x)[0].float()
+    torch.testing.assert_close(torch.from_numpy(grid.copy()), want, rtol=2**-8, atol=1e-5)
+    assert projected == case.unit
+
+
 PICTURE = ("model", "shape", "batch", "pixels", "class", "context")
 VIEWS = [
     Entry("SaliencyExplorer", _explorer("gradient"), _check_explorer("gradient"), PICTURE, view=True),
@@ -653,6 +669,7 @@ VIEWS = [
     Entry(
         "FeatureVisualizer", _visualizer, _check_visualizer, ("model", "layer", "unit", "class", "context"), view=True
     ),
+    Entry("LayerExplorer", _layers, _check_layers, ("model", "layer", "context"), view=True),
 ]
 
 

@@ -174,3 +174,17 @@ def test_the_users_model_is_untouched():
             view.wait()
         assert view.error == ""
         view.close()
+
+
+def test_the_dashboard_draws_the_invariance_curves_with_plotly():
+    view = explorer(layer="conv2")
+    board = view.dashboard()
+    Frontend(view).set(tab="invariance", transform="scale")
+    view.wait()
+    result = view.invariance
+    distance, probability = board.children[1].children[0].children
+    assert [t.name for t in distance.data] == result["layers"]
+    for trace, values in zip(distance.data, result["distances"]):
+        assert list(trace.x) == result["amounts"] and list(trace.y) == values
+    assert list(probability.data[0].y) == result["probability"]
+    view.close()

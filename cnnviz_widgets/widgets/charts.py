@@ -145,3 +145,36 @@ class CurveChart(Charts):
         with self.figure.batch_update():
             self.figure.data[0].x = list(range(1, len(values) + 1))
             self.figure.data[0].y = values.tolist()
+
+
+class InvarianceCharts(Charts):
+    """A LayerExplorer's invariance curves (Zeiler & Fergus, Fig. 5): each layer's feature distance and the class
+    probability against the transform's amount, in a ``VBox``."""
+
+    def __init__(self, view: ViewWidget) -> None:
+        self.distance = go.FigureWidget(layout=dict(
+            LAYOUT, yaxis=dict(title="‖f(x) − f(Tx)‖ / ‖f(x)‖", rangemode="tozero"),
+            legend=dict(orientation="h", y=-0.3),
+        ))  # fmt: skip
+        self.probability = go.FigureWidget(layout=dict(LAYOUT, yaxis=dict(title="probability", range=[0, 1.02])))
+        self.probability.add_scatter(mode="lines+markers", name="probability")
+        figures = [self.distance, self.probability]
+        super().__init__(view, ipywidgets.VBox(figures), figures, {"invariance": self.show})
+
+    def show(self, result: Dict[str, Any]) -> None:
+        """Draw an ``invariance`` trait value ({} clears the charts)."""
+        amounts = list(result.get("amounts", []))
+        axis = dict(title={"translate": "shift (pixels)", "scale": "scale (×)", "rotate": "rotation (degrees)"}.get(
+            result.get("transform", ""), ""))  # fmt: skip
+        with self.distance.batch_update():
+            self.distance.data = ()
+            for name, values in zip(result.get("layers", []), result.get("distances", [])):
+                self.distance.add_scatter(x=amounts, y=values, mode="lines", name=name)
+            self.distance.layout.xaxis = axis
+            self.distance.layout.title.text = "Feature distance from the original photo" if amounts else ""
+        with self.probability.batch_update():
+            self.probability.data[0].x = amounts
+            self.probability.data[0].y = list(result.get("probability", []))
+            self.probability.layout.xaxis = axis
+            label = result.get("label")
+            self.probability.layout.title.text = f"Probability of “{label}”" if label else ""

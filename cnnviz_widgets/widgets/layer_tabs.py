@@ -21,7 +21,7 @@ from ..engine.checks import check_choice
 from ..engine.combination import filter_combination
 from ..engine.errors import LayerError
 from ..engine.invariance import TRANSFORMS, invariance_steps
-from ..engine.kernels import conv_filters
+from ..engine.kernels import conv_filters, convolution
 from ..engine.layers import LayerRecord, blocks
 from ..engine.model import Net
 from ..engine.projection import Projection
@@ -97,6 +97,7 @@ class LayerTabs(PhotoView):
     """The tabs' state and work; the LayerExplorer says which layer and channel they are about."""
 
     SETTINGS = LAYER_OPTIONS
+    CHARTS = "InvarianceCharts"
 
     tab = traitlets.Unicode("activations", help="The tab shown: one of TABS.").tag(sync=True)
     page = traitlets.Int(0, min=0, help="The page of the layer's filters shown (64 a page).").tag(sync=True)
@@ -168,7 +169,9 @@ class LayerTabs(PhotoView):
                 "folded": found.folded, **encode_array(found.tiles)}  # fmt: skip
 
     def _combination(self, layer: str, unit: int) -> Dict[str, Any]:
-        found = filter_combination(self._net, layer, unit, top=self.top, fold=self.fold)
+        conv = convolution(self._net.model, layer)
+        top = min(self.top, conv.in_channels // conv.groups)  # a depthwise unit reads one channel
+        found = filter_combination(self._net, layer, unit, top=top, fold=self.fold)
         return {"layer": layer, "unit": unit, "chain": list(found.chain), "image": signed_picture(found.kernel),
                 "size": list(found.kernel.shape[1:]), "channels": found.channels.tolist(),
                 "strength": found.strength.tolist()}  # fmt: skip

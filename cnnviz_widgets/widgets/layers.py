@@ -12,12 +12,14 @@ from typing import Any, List, Optional, Sequence
 
 import torch
 import traitlets
+from torch import nn
 
 from ..engine.activations import thumbnails
 from ..engine.errors import LayerError
 from ..engine.images import ImageLike
 from ..engine.layers import default_layer
 from ..engine.model import Prediction
+from ..engine.names import resolve_layer
 from ..engine.projection import channel_projection
 from ..engine.recording import Recording, record_layers
 from .base import shows_errors
@@ -28,14 +30,15 @@ from .photo import as_net, layer_rows, prepare
 from .traits import Heatmap, HeatmapTrait
 
 
-def check_layer(rows: Sequence[dict], layer: Optional[str], default: str = "") -> str:
+def check_layer(model: nn.Module, rows: Sequence[dict], layer: Optional[str], default: str = "") -> str:
     """``layer`` if it has spatial (C, H, W) maps (``None``: ``default`` if it has, else the middle one); an error
-    naming those layers."""
+    naming the model's layers for an unknown name, those with maps for a layer without."""
     names = [r["name"] for r in rows]
     if not names:
         raise LayerError("this model has no layer with (C, H, W) activation maps to explore")
     if layer is None:
         return default if default in names else names[len(names) // 2]
+    resolve_layer(model, layer)
     if layer not in names:
         shown = ", ".join(names[:12]) + (f" … ({len(names)} in all)" if len(names) > 12 else "")
         raise LayerError(f"{layer!r} has no spatial (C, H, W) activation maps to show; the layers that do: {shown}")
@@ -102,7 +105,7 @@ class LayerExplorer(LayerTabs):
         net = as_net(net)
         records = net.layers()
         rows = layer_rows(records)
-        layer = check_layer(rows, layer, default_layer(net.model, records) if rows else "")
+        layer = check_layer(net.model, rows, layer, default_layer(net.model, records) if rows else "")
         check_tab(tab)
         values = {o.name: o.check(settings.get(o.name, o.default)) for o in self.SETTINGS}
         picture = prepare(net, image)
@@ -141,7 +144,7 @@ class LayerExplorer(LayerTabs):
 
     @shows_errors
     def _on_layer(self, change: Any) -> None:
-        check_layer(self.layers, change.new)
+        check_layer(self._net.model, self.layers, change.new)
         with self.hold_sync():
             self.unit, self.page, self.heatmap, self.projection = -1, 0, None, {}
         self._refresh()
@@ -192,7 +195,7 @@ class LayerExplorer(LayerTabs):
         if unit >= 0:
             self._show_unit(job, x, layer, unit, maps[unit])
         self.fill_tab(job, x, layer, unit)
-        self.publish(job, status=self._summary(recording, layer, unit))
+        self.publish(job, progress=1.0, status=self._summary(recording, layer, unit))
 
     def _show_unit(self, job: Job, x: torch.Tensor, layer: str, unit: int, channel: torch.Tensor) -> None:
         """The channel's map over the photo, then its strongest position's projection and receptive field."""

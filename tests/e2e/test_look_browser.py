@@ -1,11 +1,11 @@
 """Every view in JupyterLab's light and dark themes: screenshots, text contrast, and layouts that reflow.
 
-One notebook holds the three views (saliency with its compare grid and a sanity check, a finished occlusion map, a
-short feature visualisation); the page is screenshotted in the light theme, switched to "JupyterLab Dark" through
-Lab's own command, screenshotted again, and in the dark theme every visible text of our views must have a contrast
-ratio of at least 4.5 against its background. Then at 800 and 1600 px wide (file browser open) no view may be
-wider than its cell and no chart title may be cut. Lab only, buffers mode: themes and layout do not depend on the
-wire mode, and Notebook 7 uses the same theme variables.
+One notebook holds the four views (saliency with its compare grid and a sanity check, a finished occlusion map, a
+short feature visualisation, a layer explorer with a channel clicked); the page is screenshotted in the light
+theme, switched to "JupyterLab Dark" through Lab's own command, screenshotted again, and in the dark theme every
+visible text of our views must have a contrast ratio of at least 4.5 against its background. Then at 800 and 1600
+px wide (file browser open) no view may be wider than its cell and no chart title may be cut. Lab only, buffers
+mode: themes and layout do not depend on the wire mode, and Notebook 7 uses the same theme variables.
 """
 
 from __future__ import annotations
@@ -23,15 +23,17 @@ CELLS = [
     'explorer = cw.SaliencyExplorer(net, img, method="gradient", compare=True)\nexplorer.dashboard()',
     "occ = cw.OcclusionExplorer(net, img, window=32, stride=16)\nocc",
     'fv = cw.FeatureVisualizer(net, "_blocks.6:3", size=128, steps=24)\nfv.dashboard()',
+    'lx = cw.LayerExplorer(net, img, layer="_blocks.5")\nlx.unit = 42\nlx',
 ]
 VIEWS = {
     "saliency": ".cnnviz.cnnviz-saliency",
     "occlusion": ".cnnviz.cnnviz-occlusion",
     "featurevis": ".cnnviz.cnnviz-featurevis",
+    "layers": ".cnnviz.cnnviz-layers",
 }
 READY = (
     "(len(explorer.maps), bool(explorer.sanity), explorer.busy, occ.done == occ.total > 0, occ.busy, fv.step, fv.busy,"
-    " explorer.error or occ.error or fv.error)"
+    " explorer.error or occ.error or fv.error or lx.error, lx.busy, lx.projection.get('unit'))"
 )
 
 # Every visible element of our views with its own text: its colour and the background behind it (the first opaque
@@ -144,7 +146,11 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     page.locator(".cnnviz-saliency button.cnnviz-sanity").click()
     state = nb.probe.wait_for(
         READY,
-        lambda v: v[7] or (v[0] == 9 and v[1] and not v[2] and v[3] and not v[4] and v[5] == 24 and not v[6]),
+        lambda v: (
+            v[7]
+            or (v[0] == 9 and v[1] and not v[2] and v[3] and not v[4] and v[5] == 24 and not v[6])
+            and (not v[8] and v[9] == 42)
+        ),
         timeout=180,
     )
     assert not state[7], f"a view shows an error: {state[7]}"
