@@ -157,8 +157,12 @@ def test_bad_arguments_raise_naming_the_choices_and_bad_clicks_land_in_the_banne
     with pytest.raises(ArgumentTypeError, match="fold"):
         cw.LayerExplorer(small_net(), picture(), folding=True)
     view = explorer(layer="conv")
-    Frontend(view).set(unit=99)
+    page = Frontend(view)
+    page.set(unit=99)
     assert "0..5" in view.error and view.unit == -1
+    page.set(layer="head")  # a linear layer has no maps: the banner names those that have, the grid stays
+    assert "no spatial" in view.error and "conv2" in view.error
+    assert view.layer == "conv" and view.thumbnails["layer"] == "conv"
     view.close()
 
 

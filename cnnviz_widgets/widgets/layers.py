@@ -144,7 +144,11 @@ class LayerExplorer(LayerTabs):
 
     @shows_errors
     def _on_layer(self, change: Any) -> None:
-        check_layer(self._net.model, self.layers, change.new)
+        try:
+            check_layer(self._net.model, self.layers, change.new)
+        except LayerError:
+            self.layer = change.old  # the picker goes back to the layer shown
+            raise
         with self.hold_sync():
             self.unit, self.page, self.heatmap, self.projection = -1, 0, None, {}
         self._refresh()
