@@ -115,6 +115,9 @@ def test_combination_and_invariance_tabs_compute_when_shown():
     identity = curves["amounts"].index(0)
     assert all(d[identity] == 0 for d in curves["distances"])
     assert len(curves["probability"]) == len(curves["amounts"])
+    page.set(target=2)  # a class clicked in the top-5: the probability curve follows it
+    view.wait()
+    assert view.invariance["target"] == 2 and view.invariance["distances"] == curves["distances"]
     view.close()
 
 

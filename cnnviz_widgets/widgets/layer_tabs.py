@@ -151,7 +151,7 @@ class LayerTabs(PhotoView):
         work: Dict[str, Tuple[Hashable, Callable[[], Dict[str, Any]]]] = {
             "filters": ((layer, self.fold, self.contrast, self.page), lambda: self._filters(layer)),
             "combination": ((layer, max(unit, 0), self.top), lambda: self._combination(layer, max(unit, 0))),
-            "invariance": ((self.transform,), lambda: self._invariance(job, x)),
+            "invariance": ((self.transform, self.target), lambda: self._invariance(job, x)),
             "checkpoints": ((layer, max(unit, 0)), lambda: self._snapshots(job, x, layer, max(unit, 0))),
         }
         key, compute = work[tab]
@@ -177,7 +177,7 @@ class LayerTabs(PhotoView):
                 "strength": found.strength.tolist()}  # fmt: skip
 
     def _invariance(self, job: Job, x: torch.Tensor) -> Dict[str, Any]:
-        found = job.follow(invariance_steps(self._net, x, self._spread, transform=self.transform))
+        found = job.follow(invariance_steps(self._net, x, self._spread, transform=self.transform, target=self.target))
         return {"transform": found.transform, "amounts": found.amounts.tolist(), "layers": list(found.layers),
                 "distances": found.distances.tolist(), "probability": found.probability.tolist(),
                 "target": found.target, "label": self._net.label(found.target)}  # fmt: skip

@@ -110,10 +110,10 @@ class LayerExplorer(LayerTabs):
         values = {o.name: o.check(settings.get(o.name, o.default)) for o in self.SETTINGS}
         picture = prepare(net, image)
         sources = self.check_checkpoints(net, checkpoints)
+        spread = spread_layers(net.model, records)
         super().__init__(net, opacity=opacity, colormap=colormap)
-        self._sources = sources
+        self._sources, self._spread = sources, spread
         self._recording: Optional[Recording] = None
-        self._spread = spread_layers(net.model, records)
         self.set_trait("layers", rows)
         with self.hold_trait_notifications():
             for name, value in values.items():
@@ -121,7 +121,7 @@ class LayerExplorer(LayerTabs):
             self.layer, self.tab = layer, tab
         self.observe(self._on_layer, names="layer")
         self.observe(self._on_unit, names="unit")
-        self.observe(self._on_tab_settings, names=["tab", "page", *values])
+        self.observe(self._on_tab_settings, names=["tab", "page", "target", *values])
         self._show(picture, None)
 
     def close(self) -> None:
