@@ -30,7 +30,8 @@ const noteOf = (value: unknown): string | null => (value && typeof value === "ob
 /** A canvas showing `tiles` (a page of filters) as one crisp, width-filling picture. */
 export function mosaicCanvas(tiles: NdArray, kind: FilterKind, cls = "cnnviz-mosaic"): HTMLCanvasElement {
   const m = filterMosaic(tiles.data, tiles.shape, kind);
-  const canvas = h("canvas", { class: cls, width: m.width, height: m.height, "data-kind": kind });
+  // At most 12 screen pixels per weight: a small bank (32 RGB 3x3 filters) stays whole instead of filling the width.
+  const canvas = h("canvas", { class: cls, width: m.width, height: m.height, "data-kind": kind, style: `max-width:${12 * m.width}px` });
   canvas.getContext("2d")!.putImageData(new ImageData(m.data, m.width, m.height), 0, 0);
   return canvas;
 }

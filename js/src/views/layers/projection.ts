@@ -25,8 +25,11 @@ export function projectionPanel(scope: Scope, model: AnyModel<LayersTraits>): HT
     const p = current();
     const ticket = ++drawn;
     show(pair, Boolean(p));
+    const field = p ? `its receptive field: rows ${p.box[0]}–${p.box[2] - 1}, columns ${p.box[1]}–${p.box[3] - 1} (the box on the photo)` : "";
     hint.textContent = p
-      ? `${p.layer}:${p.unit} fires most at (${p.y}, ${p.x}) with ${p.value.toPrecision(3)}; its receptive field: rows ${p.box[0]}–${p.box[2] - 1}, columns ${p.box[1]}–${p.box[3] - 1} (the box on the photo)`
+      ? p.value > 0
+        ? `${p.layer}:${p.unit} fires most at (${p.y}, ${p.x}) with ${p.value.toPrecision(3)}; ${field}`
+        : `${p.layer}:${p.unit} does not fire on this photo (its largest value is ${p.value.toPrecision(3)}, at (${p.y}, ${p.x})); ${field}`
       : Number(model.get("unit")) >= 0 ? "projecting…" : "Click a channel: its strongest activation is projected back to the pixels here.";
     if (!p) return;
     const [a, b] = await Promise.all([decodeImage(p.patch), decodeImage(p.image)]);
