@@ -512,6 +512,16 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def write_notebook(path: Path, cells: List[str]) -> Path:
+    """A notebook at ``path`` with one code cell per source in ``cells``, on the python3 kernel."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nbformat.write(nb, path)
+    return path
+
+
 @pytest.fixture
 def notebook_source() -> Path:
     """The notebook each test opens a copy of; a test module overrides this fixture to open its own."""

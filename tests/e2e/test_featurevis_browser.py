@@ -13,11 +13,12 @@ import re
 import time
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
+
+from .conftest import write_notebook
 
 pytestmark = [
     pytest.mark.e2e,
@@ -37,11 +38,7 @@ STATE = "(fv.busy, fv.step, fv.status, fv.error)"
 
 @pytest.fixture
 def notebook_source(tmp_path) -> Path:
-    path = tmp_path / "featurevis.ipynb"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(tmp_path / "featurevis.ipynb", CELLS)
 
 
 def open_visualizer(nb) -> None:

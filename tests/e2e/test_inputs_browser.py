@@ -8,13 +8,12 @@ showing pixels, and saves a screenshot of the explorer under tests/artifacts/.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict
 
-import nbformat
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import EXPLORER_READY, heatmap_ready, looks_like_a_photo
+from .conftest import EXPLORER_READY, heatmap_ready, looks_like_a_photo, write_notebook
 
 pytestmark = [
     pytest.mark.e2e,
@@ -61,13 +60,6 @@ THEME_COLOUR_JS = """(el) => {
   return { notice: getComputedStyle(el).color, themed,
            variable: getComputedStyle(document.body).getPropertyValue('--jp-ui-font-color2').trim() };
 }"""
-
-
-def write_notebook(path: Path, cells: List[str]) -> Path:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import looks_like_a_photo
+from .conftest import looks_like_a_photo, write_notebook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods")]
 
@@ -28,11 +27,7 @@ IDLE = "(lx.thumbnails.get('layer'), lx.busy, lx.error)"
 
 @pytest.fixture
 def notebook_source(tmp_path) -> Path:
-    path = tmp_path / "layers.ipynb"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(tmp_path / "layers.ipynb", CELLS)
 
 
 def settled(nb, layer: str):

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 from playwright.sync_api import expect
+
+from .conftest import write_notebook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods")]
 
@@ -93,11 +94,7 @@ FIT_JS = """(roots) => roots.map((root) => {
 
 @pytest.fixture
 def notebook_source(tmp_path) -> Path:
-    path = tmp_path / "look.ipynb"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(tmp_path / "look.ipynb", CELLS)
 
 
 def set_theme(page, name: str, light: bool) -> None:

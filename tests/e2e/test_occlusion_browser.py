@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import looks_like_a_photo
+from .conftest import looks_like_a_photo, write_notebook
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,11 +32,7 @@ STATE = "(occ.busy, occ.done, occ.total, occ.status, occ.error)"
 
 @pytest.fixture
 def notebook_source(tmp_path) -> Path:
-    path = tmp_path / "occlusion.ipynb"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in CELLS])
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(tmp_path / "occlusion.ipynb", CELLS)
 
 
 def open_explorer(nb):
