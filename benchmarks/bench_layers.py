@@ -4,12 +4,15 @@ For each model (the default EfficientNet-Lite0 with its real weights, and resnet
 "resnet50-sized" case) and the sample cat at 224 px, on the CPU:
 
 - plain ms: a no-grad forward pass of the model;
-- record ms: ``engine.recording.record_layers`` over every spatial layer (the same pass with a copy of each layer's
-  maps kept), interleaved with the plain pass; ratio = record / plain (the issue's target: <= 1.2);
+- record ms: ``engine.recording.record_layers`` over every spatial layer (the same pass keeping each layer's maps:
+  a bfloat16 copy per distinct output, a rectifier's as its copied input clamped), interleaved with the plain pass;
+  ratio = record / plain (the issue's target: <= 1.2). Most of the difference is the fresh memory the copies take
+  (on a virtual machine each new page is expensive), so the ratio grows with the bytes held;
 - switch ms: the slowest ``Recording.maps(layer)`` over all layers, i.e. the grid's data ready (target: <= 100 ms),
   once with the whole model held and once under a small budget that forces evictions (then a switch to an evicted
   layer is one more forward pass);
-- held / peak MiB: the maps held after recording and the most ever held, against the budget.
+- held / peak MiB: the maps held after recording and the most ever held (a copy shared by layers counted once),
+  against the budget.
 
 Speed is shown here, never asserted in tests. ``python benchmarks/bench_layers.py [--repeats 7] [--threads 2]``
 """
