@@ -239,6 +239,11 @@ def test_a_max_pool_on_the_path_is_named_and_below_starts_after_it():
     combo = filter_combination(model, "4", 0, below="3")
     assert combo.chain == ("3", "4") and combo.kernel.shape == (4, 3, 3)
     torch.testing.assert_close(combo.kernel, measured(nn.Sequential(model[3], model[4]), 0, 4, 3))
+    assert combo.barrier is None
+    furthest = filter_combination(model, "4", 0, furthest=True)  # as far down as kernels compose: from '3'
+    assert furthest.chain == ("3", "4") and furthest.barrier == "max_pool2d"
+    torch.testing.assert_close(furthest.kernel, combo.kernel)
+    assert filter_combination(model, "0", 1, furthest=True).barrier is None  # no pool below: from the input
     own = filter_combination(model, "3", 4, below="3")  # a chain of one: the unit's own filter
     assert own.chain == ("3",)
     torch.testing.assert_close(own.kernel, model[3].weight.detach()[4])

@@ -14,9 +14,12 @@ import torch
 from torch import nn
 
 import cnnviz_widgets as cw
+from cnnviz_widgets.engine.combination import filter_combination
 from cnnviz_widgets.engine.errors import ArgumentTypeError, LayerError, ModelError, SettingError
 from cnnviz_widgets.engine.model import Preprocess
+from cnnviz_widgets.engine.projection import channel_projection
 from cnnviz_widgets.testing import Frontend
+from cnnviz_widgets.widgets.layer_tabs import projected_crop, signed_picture
 
 from .conftest import Untouched, mixed_state, small_cnn
 
@@ -121,6 +124,34 @@ def test_combination_and_invariance_tabs_compute_when_shown():
     view.close()
 
 
+def test_changed_settings_and_a_new_photo_change_what_the_tabs_show():
+    net = small_net()
+    view = explorer(net, layer="conv2", top=3)
+    page = Frontend(view)
+    page.set(unit=1, tab="combination")
+    view.wait()
+    folded = view.combination["image"]
+    page.set(fold=False)  # the picture follows the setting (it is not served from the cache of the folded one)
+    view.wait()
+    raw = filter_combination(net, "conv2", 1, top=3, fold=False, furthest=True).kernel
+    assert view.combination["image"] == signed_picture(raw) != folded
+    page.set(rule="guided_backprop")
+    view.wait()
+    guided = channel_projection(net, net.tensor(picture()), "conv2", 1, rule="guided_backprop")
+    assert view.projection["rule"] == "guided_backprop" and view.projection["image"] == projected_crop(guided)
+    page.set(tab="invariance")
+    view.wait()
+    before = view.invariance["probability"]
+    view.set_image(picture(seed=5))  # a new photo: its own curves, none of the old photo's
+    view.wait()
+    x = net.tensor(picture(seed=5))
+    with torch.no_grad():
+        want = net.model(x).softmax(1)[0, view.target].item()
+    assert view.invariance["probability"] != before
+    assert view.invariance["probability"][view.invariance["amounts"].index(0)] == pytest.approx(want, rel=1e-5)
+    view.close()
+
+
 def test_checkpoints_appear_in_order_and_bad_ones_are_refused_up_front(tmp_path):
     model = small_cnn().eval()
     states = []
@@ -166,17 +197,22 @@ def test_bad_arguments_raise_naming_the_choices_and_bad_clicks_land_in_the_banne
     page.set(layer="head")  # a linear layer has no maps: the banner names those that have, the grid stays
     assert "no spatial" in view.error and "conv2" in view.error
     assert view.layer == "conv" and view.thumbnails["layer"] == "conv"
+    page.set(tab="weights")
+    assert "activations" in view.error and view.tab == "activations"
+    with pytest.raises(LayerError, match=r"0\.\.5"):  # from Python, the assignment raises
+        view.unit = 6
     view.close()
 
 
 def test_the_users_model_is_untouched():
     model = mixed_state(small_cnn())
+    states = [copy.deepcopy(model.state_dict()) for _ in range(2)]
     with Untouched(model):
-        view = explorer(small_net(model), layer="conv2")
+        view = explorer(small_net(model), layer="conv2", checkpoints=states)
         page = Frontend(view)
         page.set(unit=2)
         view.wait()
-        for tab in ("filters", "combination", "invariance"):
+        for tab in ("filters", "combination", "invariance", "checkpoints"):
             page.set(tab=tab)
             view.wait()
         assert view.error == ""

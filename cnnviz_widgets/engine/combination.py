@@ -54,11 +54,14 @@ class Combination:
     channels: torch.Tensor
     strength: torch.Tensor
     chain: Tuple[str, ...]
+    barrier: Optional[str] = None
+    """The call (a max pool) below the chain that made it start after it (``furthest=True``); ``None``: it did not."""
 
 
-def _segment(path: Path, layer: str, below: Optional[str]) -> Path:
-    """The steps of ``path`` from convolution ``below`` (default: the input) up; an error naming a barrier on
-    them, or a ``below`` that is not a convolution on the path."""
+def _segment(path: Path, layer: str, below: Optional[str], furthest: bool) -> Tuple[Path, Optional[str]]:
+    """The steps of ``path`` from convolution ``below`` (default: the input) up, and the barrier the chain starts
+    after (``furthest``: the first convolution after the last barrier, if there is one); an error naming a barrier
+    on them, or a ``below`` that is not a convolution on the path."""
     convs = [i for i, step in enumerate(path) if step.op == "conv2d"]
     start = 0
     if below is not None:
@@ -75,12 +78,14 @@ def _segment(path: Path, layer: str, below: Optional[str]) -> Path:
         at = barriers[-1]
         before = [path[i].name for i in convs if i < at]
         after = list(dict.fromkeys(path[i].name for i in convs if i > at))
+        if furthest:
+            return path[min(i for i in convs if i > at) :], path[at].op
         raise LayerError(
             f"the path to {layer!r} passes {path[at].op} "
             f"({f'after {before[-1]!r}' if before else 'before any convolution'}), which no chain of kernels "
             f"crosses; start the chain after it with below= one of: {', '.join(after)}"
         )
-    return path[start:]
+    return path[start:], None
 
 
 def _weight(step: Step) -> torch.Tensor:
@@ -98,12 +103,13 @@ def _combination(
     below: Optional[str],
     top: Optional[int],
     fold: bool,
+    furthest: bool,
     input_shape: Sequence[int],
 ) -> Combination:
     own = convolution(model, layer)
     unit = check_int("unit", unit, 0, own.out_channels - 1, error=LayerError)
     fold = check_bool("fold", fold, error=LayerError)
-    segment = _segment(path_to(model, layer, input_shape, fold), layer, below)
+    segment, barrier = _segment(path_to(model, layer, input_shape, fold), layer, below, furthest)
     convs = [step for step in segment if step.op == "conv2d"]
     last = convs[-1]
     weight = _weight(last)
@@ -125,7 +131,7 @@ def _combination(
             kernel = F.conv_transpose2d(kernel, w, stride=step.stride, dilation=step.dilation, groups=step.groups)
     first = unit // (weight.shape[0] // last.groups) * per_group  # the unit's group's first input channel
     chain = tuple(step.name for step in convs)
-    return Combination(layer, unit, chain[0], kernel[0], order + first, strength[order], chain)
+    return Combination(layer, unit, chain[0], kernel[0], order + first, strength[order], chain, barrier)
 
 
 def filter_combination(
@@ -136,6 +142,7 @@ def filter_combination(
     below: Optional[str] = None,
     top: Optional[int] = None,
     fold: bool = True,
+    furthest: bool = False,
     input_shape: Optional[Sequence[int]] = None,
 ) -> Combination:
     """Unit ``unit`` of convolution ``layer`` in input space, as the chain of convolutions below it composes its
@@ -157,6 +164,9 @@ def filter_combination(
     fold : bool
         Scale by the eval-mode batch norms on the chain and the one that next reads ``layer``; else the raw
         convolutions alone.
+    furthest : bool
+        Where a call no chain of kernels crosses (a max pool) lies on the way, start at the first convolution
+        after it (``Combination.barrier`` names the call) instead of refusing; what a view wants on any network.
     input_shape : sequence of int, optional
         ``(C, H, W)`` of the probing pass that finds the chain; default: a ``Net``'s input, else 224 px in 1
         or 3 channels as :func:`~.model.input_channels` guesses.
@@ -164,4 +174,5 @@ def filter_combination(
     if input_shape is None:
         prep = model.preprocess if isinstance(model, Net) else None
         input_shape = (prep.channels, prep.size, prep.size) if prep else (input_channels(replica(model)), 224, 224)
-    return _combination(model, layer, unit, below, top, fold, input_shape)
+    furthest = check_bool("furthest", furthest, error=LayerError)
+    return _combination(model, layer, unit, below, top, fold, furthest, input_shape)

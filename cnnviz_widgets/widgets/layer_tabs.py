@@ -7,15 +7,17 @@ or a layer shows it at once) and forgotten with the photo or the checkpoints.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import traitlets
 from PIL import Image
 from torch import nn
 
+from ..engine.activations import thumbnails
 from ..engine.checkpoints import Source, across_training_steps, checked_checkpoints
 from ..engine.checks import check_choice
 from ..engine.combination import filter_combination
@@ -29,6 +31,7 @@ from ..engine.schema import Option
 from .encoding import encode_array, png_bytes
 from .jobs import Job
 from .photo import PhotoView
+from .traits import Checked
 
 TABS = ("activations", "filters", "combination", "invariance", "checkpoints")
 """The view's tabs, in order."""
@@ -87,6 +90,30 @@ def signed_picture(values: torch.Tensor) -> bytes:
     return png_bytes(enlarged(pixels[..., 0] if pixels.shape[2] == 1 else pixels))
 
 
+TAB_CACHE = 32
+"""How many tab results (filter pages, combinations, curves, snapshots) a view keeps, the most recently shown."""
+
+
+@dataclass(frozen=True)
+class State:
+    """What one job of the view shows, frozen when it starts (the traits may change meanwhile): the photo and its
+    id, the checkpoints' generation, the layer, channel and tab, and the settings."""
+
+    x: torch.Tensor
+    image: int
+    sources: int
+    layer: str
+    unit: int
+    tab: str
+    page: int
+    target: int
+    fold: bool
+    contrast: str
+    top: int
+    rule: str
+    transform: str
+
+
 def projected_crop(found: Projection) -> bytes:
     """A projection inside its receptive field (the whole picture when the field is unknown), as PNG."""
     top, left, bottom, right = found.box or (0, 0, *found.pixels.shape[-2:])
@@ -99,7 +126,7 @@ class LayerTabs(PhotoView):
     SETTINGS = LAYER_OPTIONS
     CHARTS = "InvarianceCharts"
 
-    tab = traitlets.Unicode("activations", help="The tab shown: one of TABS.").tag(sync=True)
+    tab = Checked("activations", "_valid_tab", help="The tab shown: one of TABS.")
     page = traitlets.Int(0, min=0, help="The page of the layer's filters shown (64 a page).").tag(sync=True)
     filters = traitlets.Dict(
         help="The layer's filters: {layer, kind, first, total, folded, dtype, shape, buffer} (tiles in [0, 1], or a "
@@ -122,78 +149,102 @@ class LayerTabs(PhotoView):
     layers: list
     _spread: List[str] = []
     _sources: Optional[Dict[str, Source]] = None
-    _tabs: Dict[Hashable, Dict[str, Any]]
+    _generation = 0  # of the checkpoints: results made from older ones are never shown again
 
     def __init__(self, *args: Any, **kwargs: Any):
+        self._tabs: "OrderedDict[Hashable, Dict[str, Any]]" = OrderedDict()
         super().__init__(*args, **kwargs)
-        self._tabs = {}
 
     @staticmethod
     def check_checkpoints(net: Net, checkpoints: Optional[Sources]) -> Optional[Dict[str, Source]]:
         """The checkpoints by name, each checked against ``net`` (a bad one raises naming its keys)."""
         return None if checkpoints is None else dict(checked_checkpoints(net.model, checkpoints))
 
+    @staticmethod
+    def _valid_tab(value: Any) -> str:
+        return check_tab(value)
+
+    def use_checkpoints(self, sources: Optional[Dict[str, Source]]) -> None:
+        """Compare ``sources`` from now on (checked already); what older ones gave is never shown again."""
+        self._sources, self._generation = sources, self._generation + 1
+        self.forget_tabs()
+
     def forget_tabs(self) -> None:
-        """Drop every tab's cached result (a new photo or new checkpoints)."""
-        self._tabs = {}
+        """Drop every tab's cached result and the tabs' traits (a new photo, new checkpoints, closing)."""
+        with self._lock:
+            self._tabs = OrderedDict()
         with self.hold_sync():
             self.combination, self.invariance, self.snapshots = {}, {}, {}
+
+    def state(self, x: torch.Tensor, image: int) -> State:
+        """The view's state now, frozen for a job."""
+        settings = {o.name: getattr(self, o.name) for o in LAYER_OPTIONS}
+        return State(x, image, self._generation, self.layer, self.unit, self.tab, self.page, self.target, **settings)
 
     def photo_patch(self, box: Tuple[int, int, int, int]) -> bytes:
         """The photo inside ``box`` (left, top, right, bottom), enlarged like the projection beside it."""
         return png_bytes(enlarged(np.asarray(self.image.crop(box).convert("RGB"))))
 
-    def fill_tab(self, job: Job, x: torch.Tensor, layer: str, unit: int) -> None:
-        """Show the current tab's result for ``layer`` and ``unit``, computing it if it is not cached."""
-        tab = self.tab
-        if tab == "activations":
-            return
+    def fill_tab(self, job: Job, state: State) -> None:
+        """Show the open tab's result for ``state``, computing it unless it is cached; keep what a current job
+        computed (the :data:`TAB_CACHE` most recently shown results)."""
+        s, unit = state, max(state.unit, 0)
         work: Dict[str, Tuple[Hashable, Callable[[], Dict[str, Any]]]] = {
-            "filters": ((layer, self.fold, self.contrast, self.page), lambda: self._filters(layer)),
-            "combination": ((layer, max(unit, 0), self.top), lambda: self._combination(layer, max(unit, 0))),
-            "invariance": ((self.transform, self.target), lambda: self._invariance(job, x)),
-            "checkpoints": ((layer, max(unit, 0)), lambda: self._snapshots(job, x, layer, max(unit, 0))),
+            "filters": ((s.layer, s.fold, s.contrast, s.page), lambda: self._filters(s)),
+            "combination": ((s.layer, unit, s.top, s.fold), lambda: self._combination(s, unit)),
+            "invariance": ((s.image, s.transform, s.target), lambda: self._invariance(job, s)),
+            "checkpoints": ((s.image, s.sources, s.layer, unit), lambda: self._snapshots(job, s, unit)),
         }
-        key, compute = work[tab]
-        if (tab, key) not in self._tabs:
+        if s.tab not in work:
+            return
+        key, compute = work[s.tab]
+        key = (s.tab, key)
+        found = self._tabs.get(key)
+        if found is None:
             try:
-                self._tabs[(tab, key)] = compute()
+                found = compute()
             except LayerError as exc:  # the layer has no such thing (no filters, say): the tab says why
-                self._tabs[(tab, key)] = {"layer": layer, "note": str(exc)}
-        self.publish(job, **{TAB_TRAITS[tab]: self._tabs[(tab, key)]})
+                found = {"layer": s.layer, "note": str(exc)}
+        with self._lock:
+            if job.current:
+                self._tabs[key] = found
+                self._tabs.move_to_end(key)
+                while len(self._tabs) > TAB_CACHE:
+                    self._tabs.popitem(last=False)
+        self.publish(job, **{TAB_TRAITS[s.tab]: found})
 
     # -- each tab's work ----------------------------------------------------------------------------------------
-    def _filters(self, layer: str) -> Dict[str, Any]:
-        found = conv_filters(self._net, layer, fold=self.fold, contrast=self.contrast, page=self.page)
-        return {"layer": layer, "kind": found.kind, "first": found.first, "total": found.total,
+    def _filters(self, s: State) -> Dict[str, Any]:
+        found = conv_filters(self._net, s.layer, fold=s.fold, contrast=s.contrast, page=s.page)
+        return {"layer": s.layer, "kind": found.kind, "first": found.first, "total": found.total,
                 "folded": found.folded, **encode_array(found.tiles)}  # fmt: skip
 
-    def _combination(self, layer: str, unit: int) -> Dict[str, Any]:
-        conv = convolution(self._net.model, layer)
-        top = min(self.top, conv.in_channels // conv.groups)  # a depthwise unit reads one channel
-        found = filter_combination(self._net, layer, unit, top=top, fold=self.fold)
-        return {"layer": layer, "unit": unit, "chain": list(found.chain), "image": signed_picture(found.kernel),
-                "size": list(found.kernel.shape[1:]), "channels": found.channels.tolist(),
-                "strength": found.strength.tolist()}  # fmt: skip
+    def _combination(self, s: State, unit: int) -> Dict[str, Any]:
+        conv = convolution(self._net.model, s.layer)
+        top = min(s.top, conv.in_channels // conv.groups)  # a depthwise unit reads one channel
+        found = filter_combination(self._net, s.layer, unit, top=top, fold=s.fold, furthest=True)
+        return {"layer": s.layer, "unit": unit, "chain": list(found.chain), "barrier": found.barrier or "",
+                "image": signed_picture(found.kernel), "size": list(found.kernel.shape[1:]),
+                "channels": found.channels.tolist(), "strength": found.strength.tolist()}  # fmt: skip
 
-    def _invariance(self, job: Job, x: torch.Tensor) -> Dict[str, Any]:
-        found = job.follow(invariance_steps(self._net, x, self._spread, transform=self.transform, target=self.target))
+    def _invariance(self, job: Job, s: State) -> Dict[str, Any]:
+        found = job.follow(invariance_steps(self._net, s.x, self._spread, transform=s.transform, target=s.target))
         return {"transform": found.transform, "amounts": found.amounts.tolist(), "layers": list(found.layers),
                 "distances": found.distances.tolist(), "probability": found.probability.tolist(),
                 "target": found.target, "label": self._net.label(found.target)}  # fmt: skip
 
-    def _snapshots(self, job: Job, x: torch.Tensor, layer: str, unit: int) -> Dict[str, Any]:
-        if not self._sources:
+    def _snapshots(self, job: Job, s: State, unit: int) -> Dict[str, Any]:
+        sources = self._sources
+        if not sources or s.sources != self._generation:
             return {"note": "No checkpoints: give LayerExplorer(..., checkpoints=[path, ...]) or call "
                     "view.set_checkpoints([...]) to compare the model's features across training."}  # fmt: skip
-        shots = job.follow(across_training_steps(self._net, x, self._sources, layer=layer, channel=unit))
-        maps = torch.stack([s.channel_map for s in shots if s.channel_map is not None])
-        if maps.shape[-1] * maps.shape[-2] > 64 * 64:
-            maps = F.adaptive_avg_pool2d(maps, (64, 64))
-        return {"names": [s.name for s in shots], "layer": layer, "unit": unit, "kind": shots[0].filters.kind,
-                "first": shots[0].filters.layer, "filters": encode_array(torch.stack([s.filters.tiles for s in shots])),
-                "maps": encode_array(maps),
-                "projections": [projected_crop(s.projection) for s in shots if s.projection is not None]}  # fmt: skip
+        shots = job.follow(across_training_steps(self._net, s.x, sources, layer=s.layer, channel=unit))
+        maps = thumbnails(torch.stack([shot.channel_map for shot in shots if shot.channel_map is not None]), side=64)
+        tiles = torch.stack([shot.filters.tiles for shot in shots])
+        projections = [projected_crop(shot.projection) for shot in shots if shot.projection is not None]
+        return {"names": [shot.name for shot in shots], "layer": s.layer, "unit": unit, "kind": shots[0].filters.kind,
+                "first": shots[0].filters.layer, "filters": encode_array(tiles), "maps": encode_array(maps),
+                "projections": projections}  # fmt: skip
 
 
 TAB_TRAITS = {tab: tab for tab in TABS[1:4]} | {"checkpoints": "snapshots"}

@@ -8,13 +8,15 @@ checkpoints) live in :mod:`.layer_tabs` and compute when first shown.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from collections import OrderedDict
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 import traitlets
 from torch import nn
 
 from ..engine.activations import thumbnails
+from ..engine.checks import check_int
 from ..engine.errors import LayerError
 from ..engine.images import ImageLike
 from ..engine.layers import default_layer
@@ -22,12 +24,11 @@ from ..engine.model import Prediction
 from ..engine.names import resolve_layer
 from ..engine.projection import channel_projection
 from ..engine.recording import Recording, record_layers
-from .base import shows_errors
 from .encoding import encode_array
 from .jobs import Job
-from .layer_tabs import TABS, LayerTabs, Sources, check_tab, projected_crop, spread_layers
-from .photo import as_net, layer_rows, prepare
-from .traits import Heatmap, HeatmapTrait
+from .layer_tabs import TABS, LayerTabs, Sources, State, check_tab, projected_crop, spread_layers
+from .photo import as_net, check_target, layer_rows, prepare
+from .traits import Checked, Heatmap, HeatmapTrait
 
 
 def check_layer(model: nn.Module, rows: Sequence[dict], layer: Optional[str], default: str = "") -> str:
@@ -74,7 +75,7 @@ class LayerExplorer(LayerTabs):
 
     _view = traitlets.Unicode("layers").tag(sync=True)
 
-    layer = traitlets.Unicode("", help="The layer shown (dotted name).").tag(sync=True)
+    layer = Checked("", "_valid_layer", help="The layer shown (dotted name).")
     layers = traitlets.List(traitlets.Dict(), read_only=True, help="Layer picker rows {name, type, shape}.").tag(
         sync=True
     )
@@ -82,7 +83,8 @@ class LayerExplorer(LayerTabs):
         sync=True
     )
     stats = traitlets.Dict(help="Per channel of the shown layer: {layer, mean, max, active}.").tag(sync=True)
-    unit = traitlets.Int(-1, help="The channel clicked (-1: none).").tag(sync=True)
+    unit = Checked(-1, "_valid_unit", help="The channel clicked (-1: none).")
+    target = Checked(0, "_valid_target", help="The class of the invariance curves' probability.")
     heatmap = HeatmapTrait(help="The clicked channel's activation map (aligned with `image` by the front-end).")
     projection = traitlets.Dict(
         help="The clicked channel's strongest position: {layer, unit, y, x, value, box: [top, left, bottom, right], "
@@ -113,108 +115,118 @@ class LayerExplorer(LayerTabs):
         spread = spread_layers(net.model, records)
         super().__init__(net, opacity=opacity, colormap=colormap)
         self._sources, self._spread = sources, spread
-        self._recording: Optional[Recording] = None
         self.set_trait("layers", rows)
         with self.hold_trait_notifications():
             for name, value in values.items():
                 setattr(self, name, value)
             self.layer, self.tab = layer, tab
         self.observe(self._on_layer, names="layer")
-        self.observe(self._on_unit, names="unit")
-        self.observe(self._on_tab_settings, names=["tab", "page", "target", *values])
+        self.observe(self._refresh, names=["unit", "tab", "page", "target", *values])
         self._show(picture, None)
+
+    _recording: Optional[Tuple[int, Recording]] = None  # the photo's id and its maps
+    _projected: Optional[Tuple[int, str, int, str]] = None  # the projection shown: photo, layer, channel, rule
 
     def close(self) -> None:
         super().close()
-        self._recording = None
+        self._recording = self._sources = None
+        self._tabs = OrderedDict()
 
     @property
     def recording(self) -> Optional[Recording]:
         """The recorded activation maps of the photo (``None`` until the first job has made them)."""
-        return self._recording
+        return self._recording[1] if self._recording is not None else None
+
+    # -- checks of what the page (or a cell) sets (see traits.Checked); none while the view is being made, whose
+    # comm reads the defaults before the layers are known --------------------------------------------------------------
+    def _valid_layer(self, value: Any) -> str:
+        return check_layer(self._net.model, self.layers, value) if self.layers else value
+
+    def _valid_unit(self, value: Any) -> int:
+        if not self.layers:
+            return value
+        channels = self._shape()[0]
+        try:
+            return check_int("unit", value, -1, channels - 1, error=LayerError)
+        except LayerError as exc:
+            raise LayerError(f"{exc}: {self.layer!r} has channels 0..{channels - 1} (-1: none)") from None
+
+    def _valid_target(self, value: Any) -> int:
+        return check_target(self._net, value) if self.layers else value
 
     # -- reactions --------------------------------------------------------------------------------------------
     def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
-        self.target = preds[0].index if target is None else int(target)
         self._recording = None
         self.forget_tabs()
         with self.hold_sync():
             self.thumbnails, self.stats, self.heatmap, self.projection = {}, {}, None, {}
-        self._refresh()
+        new_target = preds[0].index if target is None else int(target)
+        if new_target != self.target:
+            self.target = new_target  # its observer refreshes
+        else:
+            self._refresh()
 
-    @shows_errors
-    def _on_layer(self, change: Any) -> None:
-        try:
-            check_layer(self._net.model, self.layers, change.new)
-        except LayerError:
-            self.layer = change.old  # the picker goes back to the layer shown
-            raise
+    def _on_layer(self, _change: Any) -> None:
         with self.hold_sync():
             self.unit, self.page, self.heatmap, self.projection = -1, 0, None, {}
-        self._refresh()
-
-    @shows_errors
-    def _on_unit(self, change: Any) -> None:
-        shape = self._shape()
-        if not -1 <= change.new < shape[0]:
-            self.unit = change.old
-            raise LayerError(f"unit {change.new} is out of range; {self.layer!r} has channels 0..{shape[0] - 1}")
-        self._refresh()
-
-    @shows_errors
-    def _on_tab_settings(self, change: Any) -> None:
-        if change.name == "tab":
-            check_tab(change.new)
         self._refresh()
 
     def _shape(self) -> List[int]:
         return next(r["shape"] for r in self.layers if r["name"] == self.layer)
 
     # -- the one job: compute what the current state lacks ------------------------------------------------------
-    def _refresh(self) -> None:
+    def _refresh(self, _change: Any = None) -> None:
         """Start a job that computes what the shown layer, channel and tab lack (a newer state cancels it; what it
         finished stays cached)."""
         x = self._x
         if x is None or self.net is None:
             return
-        layer, unit, image_id = self.layer, self.unit, self._image_id
-        self.submit(lambda job: self._fill(job, x, layer, unit, image_id))
+        state = self.state(x, self._image_id)
+        self.submit(lambda job: self._fill(job, state))
 
-    def _fill(self, job: Job, x: torch.Tensor, layer: str, unit: int, image_id: int) -> None:
-        recording = self._recording
-        if recording is None:
+    def _fill(self, job: Job, state: State) -> None:
+        held = self._recording
+        if held is not None and held[0] == state.image:
+            recording = held[1]
+        else:
             job.progress(0.0, "recording every layer's activation maps (one forward pass)")
-            recording = record_layers(self._net, x, [r["name"] for r in self.layers])
-            if image_id != self._image_id:
-                return  # a newer photo came meanwhile
-            self._recording = recording
-        maps = recording.maps(layer)
-        stats = recording.stats(layer)
+            recording = record_layers(self._net, state.x, [r["name"] for r in self.layers])
+            with self._lock:
+                if state.image == self._image_id and self.net is not None:  # still this photo, still open
+                    self._recording = (state.image, recording)
+        maps = recording.maps(state.layer)
+        stats = recording.stats(state.layer)
         self.publish(
             job,
-            thumbnails={"layer": layer, **encode_array(thumbnails(maps))},
-            stats={"layer": layer, "mean": stats.mean.tolist(), "max": stats.max.tolist(),
+            thumbnails={"layer": state.layer, **encode_array(thumbnails(maps))},
+            stats={"layer": state.layer, "mean": stats.mean.tolist(), "max": stats.max.tolist(),
                    "active": stats.active.tolist()},
         )  # fmt: skip
-        if unit >= 0:
-            self._show_unit(job, x, layer, unit, maps[unit])
-        self.fill_tab(job, x, layer, unit)
-        self.publish(job, progress=1.0, status=self._summary(recording, layer, unit))
+        if state.unit >= 0:
+            self._show_unit(job, state, maps[state.unit])
+        self.fill_tab(job, state)
+        self.publish(job, progress=1.0, status=self._summary(recording, state.layer, state.unit))
 
-    def _show_unit(self, job: Job, x: torch.Tensor, layer: str, unit: int, channel: torch.Tensor) -> None:
-        """The channel's map over the photo, then its strongest position's projection and receptive field."""
-        self.publish(job, heatmap=Heatmap(channel.numpy(), f"activation of {layer}:{unit}"))
-        job.progress(0.5, f"projecting {layer}:{unit}'s strongest activation back to the pixels ({self.rule})")
-        found = channel_projection(self._net, x, layer, unit, rule=self.rule)
-        top, left, bottom, right = found.box or (0, 0, *x.shape[-2:])  # an unknown field: the whole photo
-        self.publish(
+    def _show_unit(self, job: Job, s: State, channel: torch.Tensor) -> None:
+        """The channel's map over the photo, then its strongest position's projection and receptive field (unless
+        those are shown already)."""
+        self.publish(job, heatmap=Heatmap(channel.numpy(), f"activation of {s.layer}:{s.unit}"))
+        key = (s.image, s.layer, s.unit, s.rule)
+        if self._projected == key:
+            return
+        job.progress(0.5, f"projecting {s.layer}:{s.unit}'s strongest activation back to the pixels ({s.rule})")
+        found = channel_projection(self._net, s.x, s.layer, s.unit, rule=s.rule)
+        top, left, bottom, right = found.box or (0, 0, *s.x.shape[-2:])  # an unknown field: the whole photo
+        shown = self.publish(
             job,
             projection={
-                "layer": layer, "unit": unit, "y": found.y, "x": found.x, "value": found.value,
-                "box": [top, left, bottom, right], "rule": self.rule, "image": projected_crop(found),
+                "layer": s.layer, "unit": s.unit, "y": found.y, "x": found.x, "value": found.value,
+                "box": [top, left, bottom, right], "rule": s.rule, "image": projected_crop(found),
                 "patch": self.photo_patch((left, top, right, bottom)),
             },
         )  # fmt: skip
+        if shown:
+            self._projected = key
 
     @staticmethod
     def _summary(recording: Recording, layer: str, unit: int) -> str:
@@ -232,8 +244,7 @@ class LayerExplorer(LayerTabs):
         checkpoints : sequence or mapping of paths or state dicts, or None
             In training order; a mapping's keys name them.
         """
-        self._sources = self.check_checkpoints(self._net, checkpoints)
-        self.forget_tabs()
+        self.use_checkpoints(self.check_checkpoints(self._net, checkpoints))
         self._refresh()
 
 

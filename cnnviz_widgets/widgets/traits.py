@@ -114,3 +114,18 @@ class Picture(traitlets.TraitType):
 
     def to_json(self, value: Optional[Image.Image], _widget: Any) -> bytes:
         return b"" if value is None else self.encode(value)
+
+
+class Checked(traitlets.TraitType):
+    """A synced trait whose values the view checks with its method named ``check`` (raising with the valid choices)
+    whenever it is set, also inside ``hold_trait_notifications`` (where ``@traitlets.validate`` would check too late
+    for ipywidgets' ``set_state`` to keep the old value): from Python the error raises, from the page it goes to the
+    banner and the control shows the value in use again."""
+
+    def __init__(self, default_value: Any, check: str, **kwargs: Any):
+        super().__init__(default_value=default_value, **kwargs)
+        self.check = check
+        self.tag(sync=True)
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        return getattr(obj, self.check)(value)

@@ -154,7 +154,7 @@ export interface TabNote {
 }
 
 export type FiltersResult = TabNote | (WireArray & { layer: string; kind: FilterKind; first: number; total: number; folded: boolean });
-export type CombinationResult = TabNote | { layer: string; unit: number; chain: string[]; image: WireBytes; size: number[]; channels: number[]; strength: number[] };
+export type CombinationResult = TabNote | { layer: string; unit: number; chain: string[]; barrier: string; image: WireBytes; size: number[]; channels: number[]; strength: number[] };
 export interface InvarianceResult {
   transform: string;
   amounts: number[];

@@ -57,6 +57,6 @@ export function invariancePanel(scope: Scope, model: AnyModel<LayersTraits>): HT
     );
   };
   draw();
-  scope.listen(model, { invariance: draw });
+  scope.listen(model, { invariance: draw, busy: draw });
   return h("div", { class: "cnnviz-tab-panel", "data-tab": "invariance" }, form.el, holder);
 }

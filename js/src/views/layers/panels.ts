@@ -63,7 +63,7 @@ export function filtersPanel(scope: Scope, model: AnyModel<LayersTraits>): HTMLE
     } else caption.textContent = note ?? (model.get("busy") ? "computing the filters…" : "");
   };
   draw();
-  scope.listen(model, { filters: draw });
+  scope.listen(model, { filters: draw, busy: draw });
   return panel("filters", caption, holder, pager, form.el);
 }
 
@@ -84,8 +84,9 @@ export function combinationPanel(scope: Scope, model: AnyModel<LayersTraits>): H
       return;
     }
     const strongest = found.channels.slice(0, 6).map((c, i) => `${c} (${found.strength[i].toPrecision(2)})`).join(", ");
+    const space = found.barrier ? `in the input of ${found.chain[0]} (a ${found.barrier} below it stops the chain)` : "in input space";
     const through = found.chain.length > 2 ? `through ${found.chain.length} convolutions from ${found.chain[0]}` : `as a sum of ${found.chain[0]}'s filters`;
-    caption.textContent = `${found.layer}:${found.unit} in input space ${through}, ignoring the nonlinearities: its ${found.channels.length} most strongly weighted input channels (${found.size.join("×")} pixels; grey is 0). Strongest: ${strongest}`;
+    caption.textContent = `${found.layer}:${found.unit} ${space} ${through}, ignoring the nonlinearities: its ${found.channels.length} most strongly weighted input channels (${found.size.join("×")} pixels; grey is 0). Strongest: ${strongest}`;
     void land(found.image);
   };
   draw();
