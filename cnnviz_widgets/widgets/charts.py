@@ -178,3 +178,68 @@ class InvarianceCharts(Charts):
             self.probability.layout.xaxis = axis
             label = result.get("label")
             self.probability.layout.title.text = f"Probability of “{label}”" if label else ""
+
+
+LEGEND_CLASSES = 20
+"""Up to this many classes get a trace (and a legend entry) each; more share one trace coloured by class index."""
+
+
+class EmbeddingChart(Charts):
+    """A DatasetExplorer's 2-D embedding as a ``scattergl`` coloured by predicted or true class: hovering a point
+    shows its image in the view, clicking one puts it in focus, the lasso shows the images it encloses."""
+
+    def __init__(self, view: ViewWidget) -> None:
+        self.figure = go.FigureWidget(layout=dict(
+            LAYOUT, height=460, dragmode="lasso", hovermode="closest",
+            xaxis=dict(showticklabels=False, zeroline=False), yaxis=dict(showticklabels=False, zeroline=False),
+            legend=dict(itemsizing="constant"),
+        ))  # fmt: skip
+        super().__init__(view, self.figure, [self.figure], {"embedding": self.show})
+
+    def show(self, result: Dict[str, Any]) -> None:
+        """Draw an ``embedding`` trait value ({} clears the chart)."""
+        items = np.asarray(result.get("items", []), dtype=np.int64)
+        x, y = np.asarray(result.get("x", [])), np.asarray(result.get("y", []))
+        every = result.get(result.get("color", "predicted"), [])
+        groups, classes = np.unique([every[i] for i in items], return_inverse=True) if len(items) else ([], [])
+        text = np.asarray([f"{result['names'][i]} · {every[i]}" for i in items], dtype=object)
+        self._chosen: Dict[str, List[int]] = {}
+        with self.figure.batch_update():
+            self.figure.data = ()
+            if len(groups) <= LEGEND_CLASSES:
+                for index, group in enumerate(groups):
+                    chosen = classes == index
+                    self._trace(x[chosen], y[chosen], items[chosen], text[chosen], name=str(group))
+            else:
+                self._trace(x, y, items, text, marker=dict(color=classes, colorscale="Turbo"), showlegend=False)
+            what = {"predicted": "predicted class", "true": "true class"}.get(result.get("color", ""), "")
+            method = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get(result.get("method", ""), "")
+            self.figure.layout.title.text = f"{method} of {result['space']} by {what}" if len(items) else ""
+        for trace in self.figure.data:
+            trace.on_hover(self._hover)
+            trace.on_click(self._click)
+            trace.on_selection(self._select)
+
+    def _trace(self, x: np.ndarray, y: np.ndarray, items: np.ndarray, text: np.ndarray, **style: Any) -> None:
+        self.figure.add_scattergl(x=x.tolist(), y=y.tolist(), customdata=items.tolist(), text=text.tolist(),
+                                  mode="markers",
+                                  hovertemplate="%{text}<extra>image %{customdata}</extra>",
+                                  **{"marker": dict(size=6), **style})  # fmt: skip
+
+    def _items(self, trace: Any, points: Any) -> List[int]:
+        return [int(trace.customdata[i]) for i in points.point_inds]
+
+    def _hover(self, trace: Any, points: Any, _state: Any) -> None:
+        found = self._items(trace, points)
+        if found:
+            self._view.hover(found[0])  # type: ignore[attr-defined]
+
+    def _click(self, trace: Any, points: Any, _state: Any) -> None:
+        found = self._items(trace, points)
+        if found:
+            self._view.item = found[0]  # type: ignore[attr-defined]
+
+    def _select(self, trace: Any, points: Any, _selector: Any) -> None:
+        """Plotly calls this once per trace with that trace's points: the view shows them all together."""
+        self._chosen[trace.uid] = self._items(trace, points)
+        self._view.choose([item for found in self._chosen.values() for item in found])  # type: ignore[attr-defined]

@@ -81,7 +81,31 @@ def layer_rows(records: Sequence[LayerRecord]) -> List[Dict[str, Any]]:
     ]
 
 
-class PhotoView(ViewWidget):
+class NetView(ViewWidget):
+    """Base of the views about one network: it holds the network until :meth:`close`."""
+
+    def __init__(self, net: Net, **traits: Any):
+        super().__init__(**traits)
+        self._held: Optional[Net] = net
+
+    @property
+    def net(self) -> Optional[Net]:
+        """The network being explained (``None`` after :meth:`close`)."""
+        return self._held
+
+    @property
+    def _net(self) -> Net:
+        """The network, for the view's own work; a closed view has none."""
+        if self._held is None:
+            raise ViewError("this view is closed; make a new one")
+        return self._held
+
+    def close(self) -> None:
+        super().close()
+        self._held = None
+
+
+class PhotoView(NetView):
     """Base of the views that explain one photo: subclasses react to a new picture in :meth:`_loaded`.
 
     Parameters
@@ -111,8 +135,7 @@ class PhotoView(ViewWidget):
         """Subclasses check all their arguments (:func:`as_net`, :func:`prepare`, their own) before calling this,
         which opens the view's comm: a bad argument raises without leaving a half-made view behind."""
         check_colormap(colormap)
-        super().__init__(opacity=opacity, colormap=colormap)
-        self._held: Optional[Net] = net
+        super().__init__(net, opacity=opacity, colormap=colormap)
         self._x: Optional[torch.Tensor] = None
         self._image_id = 0
         self.set_trait("samples", list(SAMPLES))
@@ -130,21 +153,8 @@ class PhotoView(ViewWidget):
         """
         self._show(prepare(self._net, image), target)
 
-    @property
-    def net(self) -> Optional[Net]:
-        """The network being explained (``None`` after :meth:`close`)."""
-        return self._held
-
-    @property
-    def _net(self) -> Net:
-        """The network, for the view's own work; a closed view has none."""
-        if self._held is None:
-            raise ViewError("this view is closed; make a new one")
-        return self._held
-
     def close(self) -> None:
         super().close()
-        self._held = None
         self._x = None
 
     @on("sample")

@@ -1,0 +1,326 @@
+"""The DatasetExplorer's tabs over a finished (or stopped) scan: each unit's top patches with their projections, an
+image's nearest neighbours in a layer's features and in raw pixels, and a 2-D embedding with its image grid.
+
+Every result is computed when first needed and cached by everything it depends on, the scan's progress included, so
+flipping back to a unit or tab shows it at once and a resumed scan never shows stale patches.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence
+
+import numpy as np
+import traitlets
+from PIL import Image
+
+from ..engine.checks import check_choice
+from ..engine.embedding import METHODS, embed, grid_layout
+from ..engine.model import Net
+from ..engine.neighbours import METRICS, nearest
+from ..engine.patches import field_crop, top_patches
+from ..engine.scan import Scan, Source, features_of
+from ..engine.schema import Option
+from .encoding import png_bytes
+from .jobs import Job
+from .photo import NetView
+from .traits import Checked, Picture
+
+TABS = ("patches", "neighbours", "embedding")
+"""The view's tabs, in order."""
+RULES = ("deconvnet", "guided_backprop")
+CACHE = 32
+"""How many computed results (overviews, patch grids, neighbours, embeddings) a view keeps, the most recent."""
+THUMB = 64
+"""Side in pixels of an image's thumbnail (neighbours, hover, selection)."""
+GRID = (20, 20)
+"""Rows and columns of the embedding's image grid (the cs231n t-SNE grid); a larger dataset is sampled evenly."""
+GRID_CELL = 40
+"""Side in pixels of one image in the grid picture."""
+OVERVIEW_CELL = 48
+"""Side in pixels of a unit's strongest patch in the layer overview."""
+SHOWN_SELECTION = 48
+"""Most images of a lasso selection shown as thumbnails."""
+
+DATASET_OPTIONS = (
+    Option("rule", "projection", "choice", "deconvnet", choices=RULES, group="patches",
+           help="how each patch's unit is projected back to pixels (Zeiler & Fergus: deconvnet)"),
+    Option("metric", "distance", "choice", "cosine", choices=METRICS, group="neighbours",
+           help="how alike two images' features are: cosine of the angle, or Euclidean (L2) distance"),
+    Option("count", "neighbours", "int", 8, low=1, high=32, group="neighbours",
+           help="how many nearest images each row shows"),
+    Option("method", "embedding", "choice", "pca", choices=METHODS, group="embedding",
+           help="how the features are laid out in 2-D (t-SNE needs openTSNE, UMAP umap-learn: cnnviz_widgets[embed])"),
+    Option("color", "colour by", "choice", "predicted", choices=("predicted", "true"), group="embedding",
+           help="colour the points by the network's predicted class or by the dataset's label"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class State:
+    """What one job shows, frozen when it starts: how far the scan had got, the query picture's id, the layer, unit,
+    image, feature layer and tab, and the settings."""
+
+    scanned: int
+    query: int
+    layer: str
+    unit: int
+    item: int
+    space: str
+    tab: str
+    rule: str
+    metric: str
+    count: int
+    method: str
+    color: str
+
+
+def enlarged(picture: np.ndarray, side: int) -> Image.Image:
+    """An ``(H, W, 3)`` uint8 array as a picture whose shorter side is at least ``side`` (nearest neighbour)."""
+    image = Image.fromarray(picture)
+    scale = max(1, -(-side // max(1, min(image.size))))
+    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST) if scale > 1 else image
+
+
+class DatasetTabs(NetView):
+    """The tabs' state and work over one scan; the DatasetExplorer runs the scan and says what to show."""
+
+    SETTINGS = DATASET_OPTIONS
+    CHARTS = "EmbeddingChart"
+
+    tab = Checked("patches", "_valid_tab", help="The tab shown: one of TABS.")
+    overview = traitlets.Dict(
+        help="Every unit of the layer by its strongest patch: {layer, count, cell, columns, image: PNG sprite}."
+    ).tag(sync=True)
+    patches = traitlets.Dict(
+        help="The unit's top patches: {layer, unit, items: [{item, name, value, label, box}], crops: [PNG], "
+        "projections: [PNG], rule}."
+    ).tag(sync=True)
+    focus = traitlets.Dict(
+        help="The image in focus: {item, name, label, predicted, confidence, box (the patch's field, or null)}."
+    ).tag(sync=True)
+    neighbours = traitlets.Dict(
+        help="Nearest images to the one in focus: {item, space, metric, features: [row], pixels: [row]}, each row "
+        "{item, name, distance, image: PNG}."
+    ).tag(sync=True)
+    embedding = traitlets.Dict(
+        help="The 2-D embedding for the chart (not sent to the page): {space, method, color, items, x, y, names, "
+        "predicted, true} (names and classes per dataset image)."
+    )
+    grid = Picture(help="The embedding snapped to an image grid (cs231n's t-SNE grid), as PNG.")
+    hovered = traitlets.Dict(help="The point under the mouse in the chart: {item, name, label, image: PNG}.").tag(
+        sync=True
+    )
+    selection = traitlets.Dict(help="Images chosen with the chart's lasso: {items, images: [PNG], total}.").tag(
+        sync=True
+    )
+
+    layer: str
+    unit: int
+    item: int
+    space: str
+
+    def __init__(self, net: Net, source: Source):
+        self._tabs: "OrderedDict[Hashable, Any]" = OrderedDict()
+        self._source: Optional[Source] = source
+        self._scan: Optional[Scan] = None
+        self._scanning = False
+        self._query: Optional[Image.Image] = None
+        self._query_id = 0
+        super().__init__(net)
+
+    @staticmethod
+    def _valid_tab(value: Any) -> str:
+        return check_choice("tab", value, TABS)
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._tabs, self._scan, self._source, self._query = OrderedDict(), None, None, None
+
+    @property
+    def scan(self) -> Optional[Scan]:
+        """The scan shown (partial while scanning or after Stop; ``None`` before the first batch)."""
+        return self._scan
+
+    def state(self) -> State:
+        """The view's state now, frozen for a job."""
+        scan = self._scan
+        done = int(scan.scanned.sum()) if scan is not None else 0
+        settings = {o.name: getattr(self, o.name) for o in DATASET_OPTIONS}
+        return State(done, self._query_id, self.layer, self.unit, self.item, self.space, self.tab, **settings)
+
+    def _describe(self, scan: Optional[Scan]) -> Dict[str, Any]:
+        plan = self._plan  # type: ignore[attr-defined]
+        total = len(self._source) if self._source is not None else 0
+        if scan is None:
+            return {"total": total, "scanned": 0, "failed": 0, "failures": [], "layers": list(plan["layers"]),
+                    "embed": list(plan["embed"]), "classes": [], "complete": False}  # fmt: skip
+        failures = [f"{scan.names[i]}: {why}" for i, why in list(scan.failed.items())[:5]]
+        return {"total": total, "scanned": int(scan.scanned.sum()), "failed": len(scan.failed), "failures": failures,
+                "layers": list(scan.layers), "embed": list(scan.embed), "classes": list(scan.classes or ()),
+                "complete": bool(scan.scanned.sum() + len(scan.failed) >= total)}  # fmt: skip
+
+    # -- one job: what the current state lacks --------------------------------------------------------------------
+    def _fill(self, job: Job, s: State) -> None:
+        scan = self._scan
+        if scan is None or not scan.scanned.any():
+            self.publish(job, status="nothing scanned yet: press Scan")
+            return
+        self.publish(job, overview=self._cached(job, ("overview", s.scanned, s.layer), lambda: self._overview(s)))
+        self.publish(job, patches=self._cached(job, ("patches", s.scanned, s.layer, s.unit, s.rule),
+                                               lambda: self._patches(job, s)))  # fmt: skip
+        self.publish(job, focus=self._focus(s))
+        if s.tab == "neighbours" and s.item != -1:
+            key = ("neighbours", s.scanned, s.query if s.item == -2 else s.item, s.space, s.metric, s.count)
+            self.publish(job, neighbours=self._cached(job, key, lambda: self._neighbours(job, s)))
+        if s.tab == "embedding":
+            found = self._cached(job, ("embedding", s.scanned, s.space, s.method), lambda: self._embedding(job, s))
+            self.publish(job, embedding={**found["points"], "color": s.color}, grid=found["grid"])
+        self.publish(job, progress=1.0, status=self._summary_line(scan, s))
+
+    def _cached(self, job: Job, key: Hashable, compute: Callable[[], Any]) -> Any:
+        found = self._tabs.get(key)
+        if found is None:
+            found = compute()
+        with self._lock:
+            if job.current:
+                self._tabs[key] = found
+                self._tabs.move_to_end(key)
+                while len(self._tabs) > CACHE:
+                    self._tabs.popitem(last=False)
+        return found
+
+    def _summary_line(self, scan: Scan, s: State) -> str:
+        done, total = int(scan.scanned.sum()), len(scan.names)
+        scanned = f"{done}/{total} images scanned" + (f", {len(scan.failed)} skipped" if scan.failed else "")
+        return f"{scanned} · {s.layer}:{s.unit}"
+
+    # -- pictures of dataset images ----------------------------------------------------------------------------
+    def _picture(self, item: int) -> np.ndarray:
+        """Dataset image ``item`` as the model sees it, ``(H, W, 3)`` uint8 (the uploaded query for -2)."""
+        net = self._net
+        if item == -2 and self._query is not None:
+            return np.asarray(net.view(self._query))
+        assert self._source is not None
+        found = self._source.item(item)
+        if isinstance(found, Image.Image):
+            return np.asarray(net.view(found))
+        return net.preprocess.denormalise(found)
+
+    def _thumb(self, item: int, side: int = THUMB) -> Image.Image:
+        picture = Image.fromarray(self._picture(item))
+        picture.thumbnail((side, side))
+        return picture
+
+    def _label(self, scan: Scan, item: int) -> str:
+        label = int(scan.labels[item]) if item >= 0 else -1
+        return scan.classes[label] if scan.classes and 0 <= label < len(scan.classes) else ""
+
+    # -- each result ----------------------------------------------------------------------------------------------
+    def _overview(self, s: State) -> Dict[str, Any]:
+        scan = self._scan
+        assert scan is not None
+        top = scan.top[s.layer]
+        field = next(r.field for r in self._net.layers() if r.name == s.layer)
+        cells: List[Image.Image] = []
+        pictures: Dict[int, np.ndarray] = {}
+        for channel in range(top.index.shape[0]):
+            item = int(top.index[channel, 0])
+            if item < 0:
+                cells.append(Image.new("RGB", (OVERVIEW_CELL, OVERVIEW_CELL), (128, 128, 128)))
+                continue
+            if item not in pictures:
+                pictures[item] = self._picture(item)
+            crop = field_crop(pictures[item], field, int(top.y[channel, 0]), int(top.x[channel, 0]))
+            cells.append(Image.fromarray(crop).resize((OVERVIEW_CELL, OVERVIEW_CELL), Image.Resampling.BILINEAR))
+        columns = min(16, len(cells))
+        rows = -(-len(cells) // columns)
+        sheet = Image.new("RGB", (columns * OVERVIEW_CELL, rows * OVERVIEW_CELL), (128, 128, 128))
+        for i, cell in enumerate(cells):
+            sheet.paste(cell, ((i % columns) * OVERVIEW_CELL, (i // columns) * OVERVIEW_CELL))
+        return {"layer": s.layer, "count": len(cells), "cell": OVERVIEW_CELL, "columns": columns,
+                "image": png_bytes(sheet)}  # fmt: skip
+
+    def _patches(self, job: Job, s: State) -> Dict[str, Any]:
+        scan = self._scan
+        assert scan is not None
+        job.progress(0.3, f"projecting the top patches of {s.layer}:{s.unit} back to the pixels ({s.rule})")
+        found = top_patches(self._net, scan, s.layer, s.unit, rule=s.rule)
+        side = max(64, *(max(p.crop.shape[:2]) for p in found)) if found else 64
+        items = [{"item": p.index, "name": p.name, "value": p.value, "label": self._label(scan, p.index),
+                  "box": list(p.box)} for p in found]  # fmt: skip
+        projections = [png_bytes(enlarged(p.projection, side)) for p in found if p.projection is not None]
+        return {"layer": s.layer, "unit": s.unit, "rule": s.rule, "items": items,
+                "crops": [png_bytes(enlarged(p.crop, side)) for p in found], "projections": projections}  # fmt: skip
+
+    def _focus(self, s: State) -> Dict[str, Any]:
+        scan = self._scan
+        if s.item == -1 or scan is None:
+            return {}
+        image = Image.fromarray(self._picture(s.item))
+        if s.item == -2:
+            return {"item": -2, "name": "uploaded picture", "label": "", "predicted": "", "image": png_bytes(image)}
+        shown = self.patches
+        box = next((p["box"] for p in shown.get("items", []) if p["item"] == s.item and shown.get("layer") == s.layer
+                    and shown.get("unit") == s.unit), None)  # fmt: skip
+        predicted = int(scan.predicted[s.item])
+        return {"item": s.item, "name": scan.names[s.item], "label": self._label(scan, s.item),
+                "predicted": self._net.label(predicted) if predicted >= 0 else "",
+                "confidence": float(scan.confidence[s.item]), "box": box, "image": png_bytes(image)}  # fmt: skip
+
+    def _neighbours(self, job: Job, s: State) -> Dict[str, Any]:
+        scan = self._scan
+        assert scan is not None
+        job.progress(0.5, f"finding the {s.count} nearest images in {s.space} and in pixels")
+        if s.item == -2:
+            assert self._query is not None
+            queries = features_of(self._net, self._net.tensor(self._query), [s.space])
+            found = {space: nearest(scan.features[space], queries[space][0], s.count, s.metric, valid=scan.scanned)
+                     for space in (s.space, "pixels")}  # fmt: skip
+        else:
+            found = {space: nearest(scan.features[space], s.item, s.count, s.metric, valid=scan.scanned)
+                     for space in (s.space, "pixels")}  # fmt: skip
+
+        def row(space: str) -> List[Dict[str, Any]]:
+            return [{"item": int(i), "name": scan.names[int(i)], "distance": float(d),
+                     "image": png_bytes(self._thumb(int(i)))} for i, d in zip(*found[space])]  # fmt: skip
+
+        return {"item": s.item, "space": s.space, "metric": s.metric, "features": row(s.space), "pixels": row("pixels")}
+
+    def _embedding(self, job: Job, s: State) -> Dict[str, Any]:
+        scan = self._scan
+        assert scan is not None
+        items = np.flatnonzero(scan.scanned)
+        job.progress(0.2, f"laying out {len(items)} images' {s.space} features in 2-D ({s.method})")
+        points = embed(np.asarray(scan.features[s.space])[items], s.method, seed=0)
+        job.progress(0.7, "snapping the embedding to an image grid")
+        every = range(len(scan.names))
+        predicted = [self._net.label(int(c)) if c >= 0 else "not scanned" for c in scan.predicted]
+        return {"points": {"space": s.space, "method": s.method, "items": items.tolist(), "x": points[:, 0].tolist(),
+                           "y": points[:, 1].tolist(), "names": list(scan.names), "predicted": predicted,
+                           "true": [self._label(scan, i) or "unlabelled" for i in every]},
+                "grid": self._grid(points, items)}  # fmt: skip
+
+    def _grid(self, points: np.ndarray, items: np.ndarray) -> Image.Image:
+        rows, columns = GRID
+        chosen = np.unique(np.linspace(0, len(items) - 1, min(len(items), rows * columns)).round().astype(int))
+        cells = grid_layout(points[chosen])
+        sheet = Image.new("RGB", ((cells[:, 1].max() + 1) * GRID_CELL, (cells[:, 0].max() + 1) * GRID_CELL))
+        for (row, column), index in zip(cells, chosen):
+            sheet.paste(self._thumb(int(items[index]), GRID_CELL), (int(column) * GRID_CELL, int(row) * GRID_CELL))
+        return sheet
+
+    # -- from the chart ---------------------------------------------------------------------------------------------
+    def hover(self, item: int) -> None:
+        """Show dataset image ``item``'s thumbnail as the point under the mouse."""
+        scan = self._scan
+        if scan is None or not 0 <= item < len(scan.names):
+            return
+        self.hovered = {"item": item, "name": scan.names[item], "label": self._label(scan, item),
+                        "image": png_bytes(self._thumb(item, 2 * THUMB))}  # fmt: skip
+
+    def choose(self, items: Sequence[int]) -> None:
+        """Show the images chosen with the chart's lasso (the first :data:`SHOWN_SELECTION`)."""
+        shown = [int(i) for i in items][:SHOWN_SELECTION]
+        self.selection = {"items": shown, "total": len(items), "images": [png_bytes(self._thumb(i)) for i in shown]}
