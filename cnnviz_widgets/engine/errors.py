@@ -78,5 +78,9 @@ class ViewError(CnnvizError, ValueError):
     """A view's setting or request that cannot be honoured; the message names the valid choices."""
 
 
+class ScanError(CnnvizError, ValueError):
+    """A dataset scan that cannot run as asked; the message says what is accepted."""
+
+
 class SetupError(CnnvizError, RuntimeError):
     """The installation lacks a part (the front-end bundle); the message says how to add it."""
