@@ -1,6 +1,7 @@
 /** The one ES module behind every cnnviz widget: `_view` names which view to render (one registry line each). */
 import type { AnyModel } from "@anywidget/types";
 import { mount } from "./core/scope";
+import { renderDatasets } from "./views/datasets";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderOcclusion } from "./views/occlusion";
 import { renderLayers } from "./views/layers";
@@ -12,6 +13,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   occlusion: mount(renderOcclusion),
   featurevis: mount(renderFeaturevis),
   layers: mount(renderLayers),
+  datasets: mount(renderDatasets),
 };
 
 export default {

@@ -4,6 +4,7 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import type { CurvesResult, SanityResult } from "../logic/analysis";
+import type { ScanSummary } from "../logic/datasets";
 import type { ChannelStats, FilterKind } from "../logic/layers";
 import type { OccludedWindow } from "../logic/occlusion";
 import type { MethodDesc, OptionDesc, Options, OptionValue } from "../logic/schema";
@@ -165,3 +166,90 @@ export interface InvarianceResult {
   label: string;
 }
 export type SnapshotsResult = TabNote | { names: string[]; layer: string; unit: number; kind: FilterKind; first: string; filters: WireArray; maps: WireArray; projections: WireBytes[] };
+
+/** DatasetExplorer: the layer overview sprite (one cell per unit, its strongest patch). */
+export interface OverviewResult {
+  layer: string;
+  count: number;
+  cell: number;
+  columns: number;
+  image: WireBytes;
+}
+
+/** One of a unit's top patches: the dataset image, the activation and the receptive field [top, left, bottom, right]. */
+export interface PatchItem {
+  item: number;
+  name: string;
+  value: number;
+  label: string;
+  box: [number, number, number, number];
+}
+
+export interface PatchesResult {
+  layer: string;
+  unit: number;
+  rule: string;
+  items: PatchItem[];
+  crops: WireBytes[];
+  projections: WireBytes[];
+}
+
+/** The image in focus (item -2: the uploaded picture, which has no label, confidence or box). */
+export interface FocusResult {
+  item: number;
+  name: string;
+  label: string;
+  predicted: string;
+  confidence?: number;
+  box?: [number, number, number, number] | null;
+  image: WireBytes;
+}
+
+export interface NeighbourRow {
+  item: number;
+  name: string;
+  distance: number;
+  image: WireBytes;
+}
+
+export interface NeighboursResult {
+  item: number;
+  space: string;
+  metric: string;
+  features: NeighbourRow[];
+  pixels: NeighbourRow[];
+}
+
+export interface HoveredResult {
+  item: number;
+  name: string;
+  label: string;
+  image: WireBytes;
+}
+
+export interface SelectionResult {
+  items: number[];
+  images: WireBytes[];
+  total: number;
+}
+
+type Unset = Record<string, never>;
+
+export interface DatasetsTraits extends ViewTraits, LayerTraits {
+  schema: OptionDesc[];
+  tab: string;
+  unit: number;
+  item: number;
+  space: string;
+  summary: ScanSummary | Unset;
+  overview: OverviewResult | Unset;
+  patches: PatchesResult | Unset;
+  focus: FocusResult | Unset;
+  neighbours: NeighboursResult | Unset;
+  grid: WireBytes | null;
+  hovered: HoveredResult | Unset;
+  selection: SelectionResult | Unset;
+  /** Whether the running job is the scan (not yet sent by Python: without it, busy before the scan is complete). */
+  scanning?: boolean;
+  [setting: string]: unknown;
+}
