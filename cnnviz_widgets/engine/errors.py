@@ -80,3 +80,8 @@ class ViewError(CnnvizError, ValueError):
 
 class SetupError(CnnvizError, RuntimeError):
     """The installation lacks a part (the front-end bundle); the message says how to add it."""
+
+
+class ScanError(CnnvizError, ValueError):
+    """A dataset scan that cannot run (an empty or unsupported source, a layer without the output it needs, a
+    missing optional extra); the message says what is accepted."""

@@ -1,0 +1,7 @@
+"""Dataset scans: one pass over a dataset recording, for every requested layer at once, each channel's top-k items,
+pooled feature vectors and the model's predictions; cached on disk, resumable, and shardable across Ray."""
+
+from .scan import Scan, scan, scan_steps
+from .topk import TopK
+
+__all__ = ["Scan", "TopK", "scan", "scan_steps"]
