@@ -60,13 +60,18 @@ def make_plan(
     budget: int,
 ) -> Plan:
     """Check the requested layers against the model's layer table (one probing pass, cached by ``net``) and fill
-    in the defaults: patches for every block (:func:`~..layers.blocks`), features of the penultimate layer (the last
-    spatial layer: what the classifier sees, averaged over positions), a batch size from ``budget`` bytes."""
+    in the defaults: patches for every block (:func:`~..layers.blocks`) but sequences of blocks, features of the
+    penultimate layer (the last spatial layer: what the classifier sees, averaged over positions), a batch size
+    from ``budget`` bytes."""
     records = net.layers()
     by_name = {r.name: r for r in records}
     spatial = [r.name for r in records if r.spatial and not r.passthrough]
-    if layers is None:
-        layers = [r.name for r in blocks(net.model, records)]
+    if layers is None:  # the blocks, less sequences of them (ResNet's layer1 returns layer1.1's output)
+        found = [r.name for r in blocks(net.model, records)]
+        modules = dict(net.model.named_modules())
+        layers = [
+            a for a in found if type(modules[a]) is not nn.Sequential or not any(b.startswith(a + ".") for b in found)
+        ]
     if embed is None:
         embed = spatial[-1:]
     for name in (*layers, *embed):

@@ -164,7 +164,8 @@ def scan_steps(
         result = _fresh(plan, source, store.arrays)
     todo = result.pending()
     if workers is None:
-        workers = 0 if len(todo) <= plan.batch_size else min(4, max(0, (os.cpu_count() or 1) - 1))
+        few = backend == "ray" or len(todo) <= plan.batch_size  # a Ray task decodes on its own CPU
+        workers = 0 if few else min(4, max(0, (os.cpu_count() or 1) - 1))
     workers = check_int("workers", workers, 0, error=ScanError)
     yield from _run(net, source, plan, todo, workers, backend, result, store, folder)
 

@@ -5,7 +5,7 @@ every shard runs exactly the batches a single-process scan would run (same items
 numbers). Each shard is one Ray task (``ray.remote``) that returns its :class:`~.recorder.Part`; the driver merges
 them as they finish (top-k heaps merge associatively, feature rows go to their dataset index), so the result equals
 the single-process scan exactly. Ray runs on the cluster the user connected to (``ray.init(address=...)``), or on
-a local one started here when none is running.
+a local one started here when none is running. Each task takes one CPU, and one GPU when the model is on one.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def sharded_parts(
     """One :class:`Part` per shard of ``indices`` (see the module's docstring), in the order they finish; stopping
     the iteration cancels the shards not yet finished."""
     ray = _ray()
-    task = ray.remote(run_shard)
+    task = ray.remote(num_gpus=1 if net.device.type == "cuda" else 0)(run_shard)
     shards = shard_bounds(len(indices), plan.batch_size, int(ray.cluster_resources().get("CPU", 1)) * SHARDS_PER_CPU)
     model, data = ray.put(net), ray.put(source)
     running = [task.remote(model, data, plan, [int(indices[i]) for i in shard], workers) for shard in shards]
