@@ -233,6 +233,22 @@ def test_a_stopped_scan_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert same(resumed, full)
 
 
+class Labelled(torch.utils.data.Dataset):
+    """Normalised input tensors with labels, as a torch Dataset yields them."""
+
+    def __len__(self) -> int:
+        return 6
+
+    def __getitem__(self, i: int):
+        return torch.randn(3, 32, 32, generator=torch.Generator().manual_seed(i)), i % 3
+
+
+def test_a_dataset_gives_its_labels_and_is_not_cached_without_a_fingerprint(tmp_path):
+    result = scan(Net(tiny(), Preprocess(size=32)), Labelled(), cache=tmp_path, **OPTIONS)
+    assert result.labels.tolist() == [0, 1, 2, 0, 1, 2] and result.scanned.all()
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_red_unit_ranks_the_red_blob_images_first():
     rng = np.random.default_rng(3)
     images, red, centres = [], [], {}
@@ -270,6 +286,12 @@ def test_missing_ray_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ScanError, match=r'pip install "cnnviz_widgets\[ray\]"'):
         scan(Net(tiny(), Preprocess(size=32)), noise(3), backend="ray", cache=False, progress=False)
+
+
+def test_defaults_record_every_spatial_layer_and_pool_the_penultimate_one():
+    result = scan(Net(tiny(), Preprocess(size=32)), noise(3), cache=False, progress=False)
+    assert result.layers == ("0", "1", "2", "3", "4", "5") and result.embed == ("5",)  # the classifier's input
+    assert result.k == 9 and result.top["4"].values.shape == (6, 9) and result.features["5"].shape == (3, 6)
 
 
 def test_bad_layers_and_settings_say_what_is_valid():

@@ -107,7 +107,7 @@ def _fresh(plan: Plan, source: Source, features: Dict[str, np.ndarray]) -> Scan:
         plan.input_shape,
         list(source.names),
         source.classes,
-        np.array([source.label(i) for i in range(n)], np.int64),
+        np.full(n, -1, np.int64),  # filled in batch by batch: a dataset's label may cost a decode
         {name: TopK.empty(c, plan.k) for name, c in plan.channels.items()},
         features,
         np.full(n, -1, np.int64),
