@@ -144,6 +144,10 @@ def scan_steps(
     k = check_int("k", k, 1, error=ScanError)
     budget = check_int("budget", budget, 1, error=ScanError)
     feature_budget = check_int("feature_budget", feature_budget, 0, error=ScanError)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, 1, error=ScanError)
+    if workers is not None:
+        workers = check_int("workers", workers, 0, error=ScanError)
     layers, embed = _names(layers), _names(embed)
     source = as_source(images)
     root = disk.cache_root(cache)
@@ -166,7 +170,6 @@ def scan_steps(
     if workers is None:
         few = backend == "ray" or len(todo) <= plan.batch_size  # a Ray task decodes on its own CPU
         workers = 0 if few else min(4, max(0, (os.cpu_count() or 1) - 1))
-    workers = check_int("workers", workers, 0, error=ScanError)
     yield from _run(net, source, plan, todo, workers, backend, result, store, folder)
 
 
