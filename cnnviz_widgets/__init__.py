@@ -8,10 +8,11 @@
 >>> cw.OcclusionExplorer(net, img)   # occlusion map, filling in as it is computed
 >>> cw.LayerExplorer(net, img)       # every layer's maps, filters, projections, invariance
 >>> cw.FeatureVisualizer(net, "_blocks.10:3")   # a picture that channel 3 of that layer likes, optimised live
+>>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
 """
 
 from . import engine
-from .engine import Net, load_image, load_model, sample_image
+from .engine import Net, load_image, load_model, sample_image, scan
 from .widgets import FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
 
 __version__ = "0.1.0"
@@ -25,5 +26,6 @@ __all__ = [
     "load_image",
     "load_model",
     "sample_image",
+    "scan",
     "__version__",
 ]

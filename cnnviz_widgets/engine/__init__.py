@@ -23,7 +23,7 @@ from .attribution import (
     smoothgrad,
     smoothgrad_steps,
 )
-from .errors import CnnvizError, LayerError, SettingError
+from .errors import CnnvizError, LayerError, ScanError, SettingError
 from .featurevis import VISUALIZATION_OPTIONS, FeatureVisError, Frame, Visualization, feature_visualization, visualize
 from .hooks import capture
 from .images import ImageError, load_image, sample_image
@@ -33,6 +33,7 @@ from .names import OUTPUT, resolve_layer
 from .occlusion import Occlusion, OcclusionError, occlude_window, occlusion, occlusion_steps
 from .progress import Update, last
 from .replica import private, replica
+from .scan import Scan, TopK, scan, scan_steps
 from .schema import Option, check_settings
 
 __all__ = [
@@ -53,7 +54,10 @@ __all__ = [
     "Prediction",
     "Preprocess",
     "ReceptiveField",
+    "Scan",
+    "ScanError",
     "SettingError",
+    "TopK",
     "Update",
     "VISUALIZATION_OPTIONS",
     "capture",
@@ -86,6 +90,8 @@ __all__ = [
     "resolve_layer",
     "sample_image",
     "saliency",
+    "scan",
+    "scan_steps",
     "sanity_check",
     "sanity_check_steps",
     "smoothgrad",

@@ -78,9 +78,10 @@ class ViewError(CnnvizError, ValueError):
     """A view's setting or request that cannot be honoured; the message names the valid choices."""
 
 
-class ScanError(CnnvizError, ValueError):
-    """A dataset scan that cannot run as asked; the message says what is accepted."""
-
-
 class SetupError(CnnvizError, RuntimeError):
     """The installation lacks a part (the front-end bundle); the message says how to add it."""
+
+
+class ScanError(CnnvizError, ValueError):
+    """A dataset scan that cannot run (an empty or unsupported source, a layer without the output it needs, a
+    missing optional extra); the message says what is accepted."""
