@@ -80,3 +80,7 @@ class ViewError(CnnvizError, ValueError):
 
 class SetupError(CnnvizError, RuntimeError):
     """The installation lacks a part (the front-end bundle); the message says how to add it."""
+
+
+class ScanError(CnnvizError, ValueError):
+    """A dataset scan that cannot run as asked; the message says what is accepted."""
