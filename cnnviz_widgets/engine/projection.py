@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -52,12 +53,38 @@ class Projection:
     field: Optional[ReceptiveField]
 
 
-def receptive_box(field: ReceptiveField, y: int, x: int, height: int, width: int) -> Box:
-    """The pixels unit ``(y, x)`` of a layer with receptive field ``field`` can see, in an image of
-    ``height`` x ``width``.
+def field_box(field: ReceptiveField, y: int, x: int) -> Box:
+    """The pixels unit ``(y, x)`` of a layer with receptive field ``field`` can see, unclipped: the box may reach
+    past the image's border (negative, or beyond its size).
 
     The unit's field is centred on ``offset + stride * (y, x)`` and spans ``(size - 1) / 2`` pixels either side;
-    half pixels (even kernels, TF-SAME padding) are rounded outward, and the box is clipped to the image.
+    half pixels (even kernels, TF-SAME padding) are rounded outward.
+
+    Parameters
+    ----------
+    field : ReceptiveField
+        The layer's field, from :func:`~.layers.layers`.
+    y, x : int
+        The unit's position in the layer's map.
+
+    Returns
+    -------
+    tuple of int
+        ``(top, left, bottom, right)``, bottom and right exclusive.
+    """
+
+    def span(axis: int, index: int) -> Tuple[int, int]:
+        centre = field.offset[axis] + field.stride[axis] * index
+        half = (field.size[axis] - 1) / 2
+        return math.floor(centre - half), math.ceil(centre + half) + 1
+
+    (top, bottom), (left, right) = span(0, y), span(1, x)
+    return top, left, bottom, right
+
+
+def receptive_box(field: ReceptiveField, y: int, x: int, height: int, width: int) -> Box:
+    """The pixels unit ``(y, x)`` of a layer with receptive field ``field`` can see, in an image of
+    ``height`` x ``width``: :func:`field_box` clipped to the image.
 
     Parameters
     ----------
@@ -73,16 +100,25 @@ def receptive_box(field: ReceptiveField, y: int, x: int, height: int, width: int
     tuple of int
         ``(top, left, bottom, right)``, bottom and right exclusive.
     """
+    top, left, bottom, right = field_box(field, y, x)
 
-    def span(axis: int, index: int, limit: int) -> Tuple[int, int]:
-        centre = field.offset[axis] + field.stride[axis] * index
-        half = (field.size[axis] - 1) / 2
-        low, high = math.floor(centre - half), math.ceil(centre + half) + 1
-        return min(max(low, 0), limit), min(max(high, 0), limit)
+    def clip(value: int, limit: int) -> int:
+        return min(max(value, 0), limit)
 
-    top, bottom = span(0, y, height)
-    left, right = span(1, x, width)
-    return top, left, bottom, right
+    return clip(top, height), clip(left, width), clip(bottom, height), clip(right, width)
+
+
+def signed_pixels(values: torch.Tensor) -> np.ndarray:
+    """A signed ``(C, H, W)`` map (a projection, a kernel) as an ``(H, W, 3)`` uint8 picture, contrast-normalised
+    the way Zeiler & Fergus show projections: 0 is mid grey (128), the largest magnitude black or white; three
+    channels as colour, any other number averaged to grey (R = G = B)."""
+    values = values.detach().float().cpu()
+    if values.shape[0] != 3:
+        values = values.mean(0, keepdim=True)
+    peak = values.abs().max()
+    scaled = 0.5 + 0.5 * values / peak if peak > 0 else torch.full_like(values, 0.5)
+    picture = (scaled.clamp(0, 1) * 255).round().to(torch.uint8).expand(3, -1, -1)
+    return picture.permute(1, 2, 0).contiguous().numpy()
 
 
 @on_replica

@@ -26,7 +26,7 @@ from ..engine.invariance import TRANSFORMS, invariance_steps
 from ..engine.kernels import conv_filters, convolution
 from ..engine.layers import LayerRecord, blocks
 from ..engine.model import Net
-from ..engine.projection import Projection
+from ..engine.projection import Projection, signed_pixels
 from ..engine.schema import Option
 from .encoding import encode_array, png_bytes
 from .jobs import Job
@@ -79,15 +79,10 @@ def enlarged(picture: np.ndarray) -> Image.Image:
 
 
 def signed_picture(values: torch.Tensor) -> bytes:
-    """A signed ``(C, H, W)`` map (a projection, a kernel) as PNG: 0 mid grey, the largest magnitude black or
-    white; three channels as colour, any other number averaged to grey."""
-    values = values.float().cpu()
-    if values.shape[0] != 3:
-        values = values.mean(0, keepdim=True)
-    peak = values.abs().max()
-    scaled = 0.5 + 0.5 * values / peak if peak > 0 else torch.full_like(values, 0.5)
-    pixels = (scaled.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return png_bytes(enlarged(pixels[..., 0] if pixels.shape[2] == 1 else pixels))
+    """A signed ``(C, H, W)`` map (a projection, a kernel) as PNG (:func:`~..engine.projection.signed_pixels`,
+    grey pictures as one channel), enlarged."""
+    pixels = signed_pixels(values)
+    return png_bytes(enlarged(pixels if values.shape[0] == 3 else pixels[..., 0]))
 
 
 TAB_CACHE = 32
