@@ -11,17 +11,19 @@
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
 """
 
-from . import engine
+from . import datasets, engine
 from .engine import Net, load_image, load_model, sample_image, scan
-from .widgets import FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
+from .widgets import DatasetExplorer, FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
 
 __version__ = "0.1.0"
 __all__ = [
+    "DatasetExplorer",
     "FeatureVisualizer",
     "Net",
     "LayerExplorer",
     "OcclusionExplorer",
     "SaliencyExplorer",
+    "datasets",
     "engine",
     "load_image",
     "load_model",

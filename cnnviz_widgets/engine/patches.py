@@ -192,3 +192,37 @@ def top_patches(
         For a layer the model lacks or a channel out of range (both naming the valid ones).
     """
     return last(top_patches_steps(model, scan, layer, channel, rule=rule, project=project))
+
+
+def strongest_crops(model: Union[nn.Module, Net], scan: Any, layer: str) -> List[Optional[np.ndarray]]:
+    """Every channel of ``layer`` by its single strongest patch in ``scan``: the crop of its first top-k entry
+    (as :func:`top_patches` crops it, without a projection), ``None`` for a channel with no entry; each image is
+    fetched once however many channels peak on it (a view's overview of a whole layer).
+
+    Parameters
+    ----------
+    model : nn.Module or Net
+        The network the scan was made with (never modified).
+    scan : Scan
+        A scan whose ``layers`` hold ``layer`` and whose ``source`` can fetch its images again.
+    layer : str
+        Dotted name of a scanned layer with a spatial ``(C, H, W)`` output.
+    """
+    net = model if isinstance(model, Net) else Net(model)
+    if scan.source is None:
+        raise ScanError("this scan has no source to fetch its images from; pass the images again")
+    field = _record(net, scan, layer).receptive_field
+    assert field is not None  # checked by _record
+    top = scan.top[layer]
+    pictures: dict = {}
+    crops: List[Optional[np.ndarray]] = []
+    for channel in range(int(top.index.shape[0])):
+        index = int(top.index[channel, 0])
+        if index < 0:
+            crops.append(None)
+            continue
+        if index not in pictures:
+            pictures[index] = _input(net, scan, index)[1]
+        frame = field_box(field, int(top.y[channel, 0]), int(top.x[channel, 0]))
+        crops.append(_framed(pictures[index], frame, PADDING))
+    return crops

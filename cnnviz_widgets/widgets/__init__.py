@@ -1,9 +1,17 @@
 """Interactive views: thin anywidget classes over the engine."""
 
 from .base import ViewWidget
+from .datasets import DatasetExplorer
 from .featurevis import FeatureVisualizer
 from .layers import LayerExplorer
 from .occlusion import OcclusionExplorer
 from .saliency import SaliencyExplorer
 
-__all__ = ["FeatureVisualizer", "LayerExplorer", "OcclusionExplorer", "SaliencyExplorer", "ViewWidget"]
+__all__ = [
+    "DatasetExplorer",
+    "FeatureVisualizer",
+    "LayerExplorer",
+    "OcclusionExplorer",
+    "SaliencyExplorer",
+    "ViewWidget",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple
 
@@ -214,10 +215,17 @@ class ViewWidget(anywidget.AnyWidget):
             job.cancel()
 
     def wait(self, timeout: Optional[float] = 60.0) -> None:
-        """Block until the current job has finished (for scripts and tests; views never need it)."""
+        """Block until the current job has finished, and any job it started as it ended (a stopped scan shows what
+        it has): for scripts and tests; views never need it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         job = self._job
-        if job is not None and not job.join(timeout):
-            raise TimeoutError(f"the job did not finish within {timeout} s")
+        while job is not None:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not job.join(left):
+                raise TimeoutError(f"the job did not finish within {timeout} s")
+            if self._job is job:
+                return
+            job = self._job
 
     # -- charts -------------------------------------------------------------------------------------------------
     def _chart_set(self) -> "Charts":

@@ -201,7 +201,7 @@ class EmbeddingChart(Charts):
         items = np.asarray(result.get("items", []), dtype=np.int64)
         x, y = np.asarray(result.get("x", [])), np.asarray(result.get("y", []))
         every = result.get(result.get("color", "predicted"), [])
-        groups, classes = np.unique([every[i] for i in items], return_inverse=True) if len(items) else ([], [])
+        groups, classes = np.unique(np.asarray([every[i] for i in items], dtype=str), return_inverse=True)
         text = np.asarray([f"{result['names'][i]} · {every[i]}" for i in items], dtype=object)
         self._chosen: Dict[str, List[int]] = {}
         with self.figure.batch_update():
@@ -211,7 +211,7 @@ class EmbeddingChart(Charts):
                     chosen = classes == index
                     self._trace(x[chosen], y[chosen], items[chosen], text[chosen], name=str(group))
             else:
-                self._trace(x, y, items, text, marker=dict(color=classes, colorscale="Turbo"), showlegend=False)
+                self._trace(x, y, items, text, marker=dict(color=classes.tolist(), colorscale="Turbo"), showlegend=False)
             what = {"predicted": "predicted class", "true": "true class"}.get(result.get("color", ""), "")
             method = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get(result.get("method", ""), "")
             self.figure.layout.title.text = f"{method} of {result['space']} by {what}" if len(items) else ""
@@ -232,14 +232,14 @@ class EmbeddingChart(Charts):
     def _hover(self, trace: Any, points: Any, _state: Any) -> None:
         found = self._items(trace, points)
         if found:
-            self._view.hover(found[0])  # type: ignore[attr-defined]
+            self._view.hover(found[0])
 
     def _click(self, trace: Any, points: Any, _state: Any) -> None:
         found = self._items(trace, points)
         if found:
-            self._view.item = found[0]  # type: ignore[attr-defined]
+            self._view.item = found[0]
 
     def _select(self, trace: Any, points: Any, _selector: Any) -> None:
         """Plotly calls this once per trace with that trace's points: the view shows them all together."""
         self._chosen[trace.uid] = self._items(trace, points)
-        self._view.choose([item for found in self._chosen.values() for item in found])  # type: ignore[attr-defined]
+        self._view.choose([item for found in self._chosen.values() for item in found])

@@ -19,8 +19,9 @@ from ..engine.checks import check_choice
 from ..engine.embedding import METHODS, embed, grid_layout
 from ..engine.model import Net
 from ..engine.neighbours import METRICS, nearest
-from ..engine.patches import field_crop, top_patches
-from ..engine.scan import Scan, Source, features_of
+from ..engine.patches import PADDING, strongest_crops, top_patches
+from ..engine.scan import Scan, Source
+from ..engine.scan.recorder import Plan, features_of
 from ..engine.schema import Option
 from .encoding import png_bytes
 from .jobs import Job
@@ -95,10 +96,12 @@ class DatasetTabs(NetView):
     ).tag(sync=True)
     patches = traitlets.Dict(
         help="The unit's top patches: {layer, unit, items: [{item, name, value, label, box}], crops: [PNG], "
-        "projections: [PNG], rule}."
+        "projections: [PNG or None, one per item], rule}."
     ).tag(sync=True)
     focus = traitlets.Dict(
-        help="The image in focus: {item, name, label, predicted, confidence, box (the patch's field, or null)}."
+        help="The image in focus: {item, name, label, image: PNG, predicted, confidence, box: [top, left, bottom, "
+        "right] of the patch's field in the image's pixels (bottom, right exclusive) or null}; item -2 (the uploaded "
+        "picture) has no predicted class, confidence or box."
     ).tag(sync=True)
     neighbours = traitlets.Dict(
         help="Nearest images to the one in focus: {item, space, metric, features: [row], pixels: [row]}, each row "
@@ -109,6 +112,7 @@ class DatasetTabs(NetView):
         "predicted, true} (names and classes per dataset image)."
     )
     grid = Picture(help="The embedding snapped to an image grid (cs231n's t-SNE grid), as PNG.")
+    scanning = traitlets.Bool(False, help="Whether the running job is the scan (not a tab's work).").tag(sync=True)
     hovered = traitlets.Dict(help="The point under the mouse in the chart: {item, name, label, image: PNG}.").tag(
         sync=True
     )
@@ -125,9 +129,9 @@ class DatasetTabs(NetView):
         self._tabs: "OrderedDict[Hashable, Any]" = OrderedDict()
         self._source: Optional[Source] = source
         self._scan: Optional[Scan] = None
-        self._scanning = False
         self._query: Optional[Image.Image] = None
         self._query_id = 0
+        self._plan: Optional[Plan] = None
         super().__init__(net)
 
     @staticmethod
@@ -135,8 +139,8 @@ class DatasetTabs(NetView):
         return check_choice("tab", value, TABS)
 
     def _forget(self) -> None:
-        with self._lock:
-            self._tabs, self._scan, self._source, self._query = OrderedDict(), None, None, None
+        """Drop the scan, the cached results and the query (on close, after the job has been joined)."""
+        self._tabs, self._scan, self._source, self._query = OrderedDict(), None, None, None
 
     @property
     def scan(self) -> Optional[Scan]:
@@ -151,11 +155,12 @@ class DatasetTabs(NetView):
         return State(done, self._query_id, self.layer, self.unit, self.item, self.space, self.tab, **settings)
 
     def _describe(self, scan: Optional[Scan]) -> Dict[str, Any]:
-        plan = self._plan  # type: ignore[attr-defined]
+        plan = self._plan
+        assert plan is not None
         total = len(self._source) if self._source is not None else 0
         if scan is None:
-            return {"total": total, "scanned": 0, "failed": 0, "failures": [], "layers": list(plan["layers"]),
-                    "embed": list(plan["embed"]), "classes": [], "complete": False}  # fmt: skip
+            return {"total": total, "scanned": 0, "failed": 0, "failures": [], "layers": list(plan.layers),
+                    "embed": list(plan.embed), "classes": [], "complete": False}  # fmt: skip
         failures = [f"{scan.names[i]}: {why}" for i, why in list(scan.failed.items())[:5]]
         return {"total": total, "scanned": int(scan.scanned.sum()), "failed": len(scan.failed), "failures": failures,
                 "layers": list(scan.layers), "embed": list(scan.embed), "classes": list(scan.classes or ()),
@@ -221,22 +226,11 @@ class DatasetTabs(NetView):
     def _overview(self, s: State) -> Dict[str, Any]:
         scan = self._scan
         assert scan is not None
-        top = scan.top[s.layer]
-        field = next(r.field for r in self._net.layers() if r.name == s.layer)
-        cells: List[Image.Image] = []
-        pictures: Dict[int, np.ndarray] = {}
-        for channel in range(top.index.shape[0]):
-            item = int(top.index[channel, 0])
-            if item < 0:
-                cells.append(Image.new("RGB", (OVERVIEW_CELL, OVERVIEW_CELL), (128, 128, 128)))
-                continue
-            if item not in pictures:
-                pictures[item] = self._picture(item)
-            crop = field_crop(pictures[item], field, int(top.y[channel, 0]), int(top.x[channel, 0]))
-            cells.append(Image.fromarray(crop).resize((OVERVIEW_CELL, OVERVIEW_CELL), Image.Resampling.BILINEAR))
+        gray = Image.new("RGB", (OVERVIEW_CELL, OVERVIEW_CELL), (PADDING,) * 3)
+        cells = [gray if crop is None else Image.fromarray(crop).resize((OVERVIEW_CELL, OVERVIEW_CELL))
+                 for crop in strongest_crops(self._net, scan, s.layer)]  # fmt: skip
         columns = min(16, len(cells))
-        rows = -(-len(cells) // columns)
-        sheet = Image.new("RGB", (columns * OVERVIEW_CELL, rows * OVERVIEW_CELL), (128, 128, 128))
+        sheet = Image.new("RGB", (columns * OVERVIEW_CELL, -(-len(cells) // columns) * OVERVIEW_CELL), (PADDING,) * 3)
         for i, cell in enumerate(cells):
             sheet.paste(cell, ((i % columns) * OVERVIEW_CELL, (i // columns) * OVERVIEW_CELL))
         return {"layer": s.layer, "count": len(cells), "cell": OVERVIEW_CELL, "columns": columns,
@@ -250,7 +244,7 @@ class DatasetTabs(NetView):
         side = max(64, *(max(p.crop.shape[:2]) for p in found)) if found else 64
         items = [{"item": p.index, "name": p.name, "value": p.value, "label": self._label(scan, p.index),
                   "box": list(p.box)} for p in found]  # fmt: skip
-        projections = [png_bytes(enlarged(p.projection, side)) for p in found if p.projection is not None]
+        projections = [None if p.projection is None else png_bytes(enlarged(p.projection, side)) for p in found]
         return {"layer": s.layer, "unit": s.unit, "rule": s.rule, "items": items,
                 "crops": [png_bytes(enlarged(p.crop, side)) for p in found], "projections": projections}  # fmt: skip
 
@@ -275,7 +269,8 @@ class DatasetTabs(NetView):
         job.progress(0.5, f"finding the {s.count} nearest images in {s.space} and in pixels")
         if s.item == -2:
             assert self._query is not None
-            queries = features_of(self._net, self._net.tensor(self._query), [s.space])
+            assert self._plan is not None
+            queries = features_of(self._net, self._plan, self._net.tensor(self._query))
             found = {space: nearest(scan.features[space], queries[space][0], s.count, s.metric, valid=scan.scanned)
                      for space in (s.space, "pixels")}  # fmt: skip
         else:

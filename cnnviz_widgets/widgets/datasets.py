@@ -9,17 +9,19 @@ features beside those in raw pixels, and a 2-D embedding of the features (the pl
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import traitlets
 
 from ..engine.checks import check_int
 from ..engine.errors import LayerError, ScanError
 from ..engine.images import load_image
-from ..engine.scan import Scan, as_source, plan_layers, scan_steps
+from ..engine.scan import Scan, as_source, scan_steps
+from ..engine.scan.recorder import SCAN_BUDGET_BYTES, make_plan
+from ..engine.scan.scan import layer_names
 from .dataset_tabs import DATASET_OPTIONS, TABS, DatasetTabs, State
 from .jobs import Job
-from .photo import as_net, layer_rows
+from .photo import as_net, layer_rows, read_upload
 from .requests import Request, on
 from .traits import Checked
 
@@ -47,6 +49,8 @@ class DatasetExplorer(DatasetTabs):
         Keep the scan on disk (default folder, or this one) so reopening it is instant and a stopped scan resumes.
     workers : int, optional
         Processes decoding images while the network runs (default: the engine's choice).
+    batch_size : int, optional
+        Images per forward pass (default: as many as the engine's memory budget allows).
     start : bool
         Start scanning at once (else press Scan, or call :meth:`run`).
     **settings
@@ -77,6 +81,7 @@ class DatasetExplorer(DatasetTabs):
         tab: str = "patches",
         cache: Union[bool, str] = True,
         workers: Optional[int] = None,
+        batch_size: Optional[int] = None,
         start: bool = True,
         **settings: Any,
     ):
@@ -84,17 +89,20 @@ class DatasetExplorer(DatasetTabs):
         net = as_net(net)
         source = as_source(images)
         k = check_int("k", k, 1, 100, error=ScanError)
-        patch_layers, embed_layers = plan_layers(net, layers, embed)
-        rows = [r for r in layer_rows(net.layers()) if r["name"] in patch_layers]
+        plan = make_plan(net, layer_names(layers), layer_names(embed), k, batch_size, SCAN_BUDGET_BYTES)
+        rows = [r for r in layer_rows(net.layers()) if r["name"] in plan.layers]
         self._valid_tab(tab)
         values = {o.name: o.check(settings.get(o.name, o.default)) for o in self.SETTINGS}
         super().__init__(net, source)
-        self._plan = dict(layers=patch_layers, embed=embed_layers, k=k, cache=cache, workers=workers)
+        self._plan = plan
+        self._options: Dict[str, Any] = dict(
+            embed=plan.embed, k=k, cache=cache, workers=workers, batch_size=plan.batch_size
+        )
         self.set_trait("layers", rows)
         with self.hold_trait_notifications():
             for name, value in values.items():
                 setattr(self, name, value)
-            self.layer, self.space, self.tab = patch_layers[0], embed_layers[0], tab
+            self.layer, self.space, self.tab = rows[0]["name"], plan.embed[0], tab
         self.summary = self._describe(None)
         self.observe(self._on_layer, names="layer")
         self.observe(self._refresh, names=["unit", "item", "space", "tab", *values])
@@ -125,7 +133,7 @@ class DatasetExplorer(DatasetTabs):
         return check_int("item", value, low, last, error=ScanError)
 
     def _valid_space(self, value: Any) -> str:
-        embed = self._plan["embed"] if hasattr(self, "_plan") else ()
+        embed = self._plan.embed if self._plan is not None else ()
         if embed and value not in embed:
             raise LayerError(f"{value!r} has no pooled features in this scan; choose one of: {', '.join(embed)}")
         return value
@@ -137,11 +145,12 @@ class DatasetExplorer(DatasetTabs):
 
     def run(self) -> None:
         """Scan the images (or resume a stopped scan; a finished one reopens from the cache)."""
-        self._scanning = True
+        self.scanning = True
         self.submit(self._scan_job)
 
     def _scan_job(self, job: Job) -> None:
-        updates = scan_steps(self._net, self._source, self._plan["layers"], **self._options())
+        assert self._plan is not None
+        updates = scan_steps(self._net, self._source, self._plan.layers, **self._options)
         try:
             for update in updates:
                 if update.result is not None:
@@ -149,13 +158,8 @@ class DatasetExplorer(DatasetTabs):
                 job.progress(update.fraction, self._status(update.result))
         finally:
             updates.close()
-            if job.current:
-                self._scanning = False
-        self._fill(job, self.state())
-
-    def _options(self) -> dict:
-        plan = self._plan
-        return dict(embed=plan["embed"], k=plan["k"], cache=plan["cache"], workers=plan["workers"])
+        if self.publish(job, scanning=False):
+            self._fill(job, self.state())
 
     def _keep(self, job: Job, scan: Scan) -> None:
         with self._lock:
@@ -165,12 +169,10 @@ class DatasetExplorer(DatasetTabs):
 
     def finished(self, job: Job, stopped: bool, error: Optional[BaseException]) -> None:
         """A stopped or failed scan keeps what it has: the tabs show it."""
-        scanning = self._scanning and job.current
         super().finished(job, stopped, error)
-        if scanning:
-            self._scanning = False
-            if self._scan is not None and self._source is not None:
-                self._refresh()
+        if self.scanning and job.current:
+            self.scanning = False
+            self._refresh()
 
     @staticmethod
     def _status(scan: Optional[Scan]) -> str:
@@ -188,16 +190,14 @@ class DatasetExplorer(DatasetTabs):
     def _refresh(self, _change: Any = None) -> None:
         """Show what the current layer, unit, image and tab need (nothing while a scan runs: it shows them when it
         stops or ends)."""
-        if self._scanning or self._scan is None or self._source is None:
+        if self.scanning or self._scan is None or self._source is None:
             return
         state = self.state()
         self.submit(lambda job: self._fill(job, state))
 
     @on("upload")
     def _on_upload(self, request: Request) -> None:
-        if len(request.buffers) != 1:
-            raise ScanError(f"an upload carries its file as one binary buffer, got {len(request.buffers)}")
-        self.set_query(request.buffers[0])
+        self.set_query(read_upload(request.text("name") or "the file", request.buffers))
 
     def set_query(self, image: Any) -> None:
         """Find the neighbours of a picture that is not in the dataset (a path, PIL image, array or bytes).

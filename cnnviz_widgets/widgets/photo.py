@@ -65,6 +65,19 @@ def prepare(net: Net, image: ImageLike) -> Picture:
     return Picture(view, x, net.top(x, TOP_K), net.fit_note(image) or "")
 
 
+def read_upload(name: str, buffers: Sequence[bytes]) -> Image.Image:
+    """The picture of an uploaded file (checked: one buffer, its size, then its content); problems name the file."""
+    if len(buffers) != 1:
+        raise ImageError(f"an upload carries its file as one binary buffer, got {len(buffers)}")
+    data = buffers[0]
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB")
+    try:
+        return load_image(data)
+    except ImageError as exc:
+        raise ImageError(f"{name}: {exc}") from None
+
+
 def check_target(net: Net, target: Any) -> int:
     """``target`` as a class index of ``net``; an error naming the valid range otherwise."""
     classes = net.num_classes
@@ -168,19 +181,7 @@ class PhotoView(NetView):
         self._upload(request.text("name") or "the file", request.buffers)
 
     def _upload(self, name: str, buffers: Sequence[bytes]) -> None:
-        """Check an uploaded file (size, then content) and show it; problems name the file."""
-        if len(buffers) != 1:
-            raise ImageError(f"an upload carries its file as one binary buffer, got {len(buffers)}")
-        data = buffers[0]
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise ImageError(
-                f"{name} is {len(data) / 2**20:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB"
-            )
-        try:
-            image = load_image(data)
-        except ImageError as exc:
-            raise ImageError(f"{name}: {exc}") from None
-        self.set_image(image)
+        self.set_image(read_upload(name, buffers))
 
     def _show(self, picture: Picture, target: Optional[int]) -> None:
         """Make ``picture`` the view's photo and let the subclass react."""

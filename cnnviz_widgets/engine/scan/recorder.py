@@ -208,3 +208,11 @@ def parts(net: Net, source: Source, plan: Plan, indices: Sequence[int], workers:
 def run_shard(net: Net, source: Source, plan: Plan, indices: List[int], workers: int) -> Part:
     """All batches of ``indices`` as one :class:`Part` (a shard of a distributed scan)."""
     return Part.join(list(parts(net, source, plan, indices, workers)), plan)
+
+
+def features_of(net: Net, plan: Plan, x: torch.Tensor) -> Dict[str, np.ndarray]:
+    """The feature rows ``(N, D)`` of prepared images ``x`` in every table of ``plan``, computed as a scan computes
+    them: a query for neighbours that is not in the dataset (an uploaded picture)."""
+    n = x.shape[0]
+    batch = Batch(torch.arange(n), x.detach().cpu().float(), torch.full((n,), -1, dtype=torch.int64), [])
+    return record(net, plan, batch).features

@@ -118,7 +118,8 @@ def _fresh(plan: Plan, source: Source, features: Dict[str, np.ndarray]) -> Scan:
     )
 
 
-def _names(value: Union[None, str, Sequence[str]]) -> Optional[Tuple[str, ...]]:
+def layer_names(value: Union[None, str, Sequence[str]]) -> Optional[Tuple[str, ...]]:
+    """A layer name or names as a tuple (``None`` stays: the defaults)."""
     return None if value is None else (value,) if isinstance(value, str) else tuple(value)
 
 
@@ -148,7 +149,7 @@ def scan_steps(
         batch_size = check_int("batch_size", batch_size, 1, error=ScanError)
     if workers is not None:
         workers = check_int("workers", workers, 0, error=ScanError)
-    layers, embed = _names(layers), _names(embed)
+    layers, embed = layer_names(layers), layer_names(embed)
     source = as_source(images)
     root = disk.cache_root(cache)
     folder = disk.scan_folder(root, net, source.fingerprint, layers, embed, k) if root and source.fingerprint else None
