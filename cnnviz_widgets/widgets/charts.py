@@ -211,7 +211,8 @@ class EmbeddingChart(Charts):
                     chosen = classes == index
                     self._trace(x[chosen], y[chosen], items[chosen], text[chosen], name=str(group))
             else:
-                self._trace(x, y, items, text, marker=dict(color=classes.tolist(), colorscale="Turbo"), showlegend=False)
+                shade = dict(color=classes.tolist(), colorscale="Turbo")
+                self._trace(x, y, items, text, marker=shade, showlegend=False)
             what = {"predicted": "predicted class", "true": "true class"}.get(result.get("color", ""), "")
             method = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get(result.get("method", ""), "")
             self.figure.layout.title.text = f"{method} of {result['space']} by {what}" if len(items) else ""
