@@ -449,6 +449,33 @@ def _check_resolve(case: Case, out: nn.Module) -> None:
 
 IMAGE = ("model", "shape", "batch", "pixels", "class", "context")
 GRADIENTS = IMAGE + ("unit",)  # a target may also be a unit, "layer:channel"
+def _scan_pictures(case: Case) -> List[Any]:
+    """Six pictures for a dataset scan: the case's picture, flipped and rolled."""
+    pic = _picture(case)
+    pic = pic if pic.dim() == 3 else pic[0]
+    turned = [pic, pic.flip(-1), pic.flip(-2), pic.roll(3, -1), pic.roll(5, -2), pic.flip(-1).flip(-2)]
+    return [engine.load_image(t) for t in turned]
+
+
+def _scan(case: Case) -> Any:
+    return engine.scan(case.net(), _scan_pictures(case), [case.layer], k=3, cache=False, workers=0, progress=False)
+
+
+def _check_scan(case: Case, found: Any) -> None:
+    """Each channel's top-3 pictures and peaks are those of the layer's output in a plain hooked forward pass (peaks
+    kept as float32, whatever the model's dtype)."""
+    net = case.net()
+    outputs = torch.cat([ref_output(case, net.tensor(p)) for p in _scan_pictures(case)]).double()
+    peaks = outputs.flatten(2).amax(2)  # (pictures, channels)
+    top = found.top[case.layer]
+    for channel in range(peaks.shape[1]):
+        want = sorted(range(peaks.shape[0]), key=lambda i: (-float(peaks[i, channel]), i))[:3]
+        close(top.values[channel].double(), peaks[want, channel], _seen(case))
+        distinct = len(set(peaks[:, channel].tolist())) == peaks.shape[0]
+        assert not distinct or top.index[channel].tolist() == want, (channel, top.index[channel].tolist(), want)
+    assert found.scanned.all() and found.predicted.min() >= 0
+
+
 ENTRIES = [
     Entry(
         "gradient", lambda c: engine.gradient(c.arg, c.x, c.target), lambda c, o: close(o, ref_grad(c), c), GRADIENTS
@@ -550,6 +577,7 @@ ENTRIES = [
         ("model", "class", "layer", "unit", "context"),
         logits=False,
     ),
+    Entry("scan", _scan, _check_scan, ("model", "layer", "context")),
 ]
 
 
@@ -591,6 +619,21 @@ def _layers(case: Case) -> Dict[str, Any]:
     w = cw.LayerExplorer(case.net(), _picture(case), layer=case.layer)
     w.unit = case.unit
     return _finish(w, lambda w: (decode_array(w.thumbnails), w.projection.get("unit")))
+
+
+def _datasets(case: Case) -> Dict[str, Any]:
+    w = cw.DatasetExplorer(case.net(), _scan_pictures(case), [case.layer], k=3, cache=False, workers=0)
+    w.unit = case.unit
+    return _finish(w, lambda w: (w.scan, w.patches))
+
+
+def _check_datasets(case: Case, out: Dict[str, Any]) -> None:
+    """The scan is the engine's (checked above against the hooked pass); the unit's patches are its top entries."""
+    assert out["error"] == "", out["error"]
+    found, patches = out["result"]
+    _check_scan(case, found)
+    want = [i for i in found.top[case.layer].index[case.unit].tolist() if i >= 0]
+    assert (patches["unit"], [p["item"] for p in patches["items"]]) == (case.unit, want)
 
 
 def _finish(w: Any, take: Callable[[Any], Any]) -> Dict[str, Any]:
@@ -670,6 +713,7 @@ VIEWS = [
         "FeatureVisualizer", _visualizer, _check_visualizer, ("model", "layer", "unit", "class", "context"), view=True
     ),
     Entry("LayerExplorer", _layers, _check_layers, ("model", "layer", "context"), view=True),
+    Entry("DatasetExplorer", _datasets, _check_datasets, ("model", "layer", "context"), view=True),
 ]
 
 

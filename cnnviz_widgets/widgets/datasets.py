@@ -87,6 +87,7 @@ class DatasetExplorer(DatasetTabs):
     ):
         self.check_names(settings)
         net = as_net(net)
+        net.num_classes  # noqa: B018 - runs the model once: an output that is not logits raises here, saying why
         source = as_source(images)
         k = check_int("k", k, 1, 100, error=ScanError)
         plan = make_plan(net, layer_names(layers), layer_names(embed), k, batch_size, SCAN_BUDGET_BYTES)
