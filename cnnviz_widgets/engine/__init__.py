@@ -33,7 +33,7 @@ from .names import OUTPUT, resolve_layer
 from .occlusion import Occlusion, OcclusionError, occlude_window, occlusion, occlusion_steps
 from .progress import Update, last
 from .replica import private, replica
-from .scan import Scan, TopK, scan, scan_steps
+from .scan import Scan, TopK, latest_scan, scan, scan_steps
 from .schema import Option, check_settings
 
 __all__ = [
@@ -90,6 +90,7 @@ __all__ = [
     "resolve_layer",
     "sample_image",
     "saliency",
+    "latest_scan",
     "scan",
     "scan_steps",
     "sanity_check",

@@ -4,6 +4,7 @@ Pick what to maximise (a channel, chosen by its activation map on a photo, a neu
 a class logit), set the settings of :mod:`.objective` and press Start: the gradient ascent streams JPEG frames, paced
 by the view's acknowledgements, and ends with a lossless PNG; Stop takes effect within one step, Resume goes on
 (:mod:`.ascent`). Batch modes render several channels of a layer at once, or several diverse images of one objective.
+Beside the picture, the dataset patches that excite the unit most, when the model has been scanned (:mod:`.examples`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ..engine.progress import Update
 from .ascent import Ascent, hint
 from .base import shows_errors
 from .encoding import encode_array
-from .objective import SETTINGS, ObjectiveView, Settings
+from .examples import ExamplesView
+from .objective import SETTINGS, Settings
 from .photo import as_net, check_target, prepare
 from .requests import Request, on
 from .stream import check_start
@@ -30,9 +32,10 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 
-class FeatureVisualizer(ObjectiveView):
+class FeatureVisualizer(ExamplesView):
     """What does a unit of the network look for? Optimise a picture so that it fires as strongly as possible
-    (activation maximisation: Erhan et al. 2009; Olah et al., "Feature Visualization", Distill 2017), live.
+    (activation maximisation: Erhan et al. 2009; Olah et al., "Feature Visualization", Distill 2017), live, beside
+    the dataset patches that excite it most when the model has been scanned (``examples``, :meth:`refresh_examples`).
 
     Parameters
     ----------
@@ -98,6 +101,7 @@ class FeatureVisualizer(ObjectiveView):
             self.observe(self._on_target, names="target")
             self.observe(self._on_settings, names=["layer", "units", *(o.name for o in SETTINGS)])
             self._show(picture, settings.get("target"))
+            self.refresh_examples()
             if start:
                 self.run()
         except BaseException:

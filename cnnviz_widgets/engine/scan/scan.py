@@ -7,12 +7,18 @@ after every batch an :class:`~..progress.Update` carries the share done and the 
 caller can stop between any two batches. A cached scan (:mod:`.cache`) is reopened without a forward pass, and a
 stopped one resumes with the items it had not scanned. ``backend="ray"`` runs the batches as Ray tasks
 (:mod:`.sharded`) with exactly the same result.
+
+Every update also makes its scan the model's latest (:func:`latest_scan`), so a view of the same model (the feature
+visualiser's dataset examples) finds it without being handed it. The registry holds the model weakly: it never keeps
+a model, or the scans of a model that is gone, alive.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Generator, Iterator, List, Optional, Sequence, Tuple, Union
@@ -21,7 +27,7 @@ import numpy as np
 from torch import nn
 
 from ..checks import check_bool, check_choice, check_int
-from ..errors import ScanError
+from ..errors import ArgumentTypeError, ScanError
 from ..model import Net
 from ..progress import Update
 from . import cache as disk
@@ -33,6 +39,9 @@ from .topk import TopK
 BACKENDS = ("local", "ray")
 SAVE_EVERY_S = 20.0
 """Seconds between two saves of a running scan's partial state (it is also saved when the scan stops)."""
+_LATEST: "weakref.WeakKeyDictionary[nn.Module, Scan]" = weakref.WeakKeyDictionary()
+"""The user's model (a :class:`Net`'s ``model``) -> its most recent scan, partial while it runs."""
+_LATEST_LOCK = threading.Lock()
 
 
 @dataclass
@@ -118,6 +127,30 @@ def _fresh(plan: Plan, source: Source, features: Dict[str, np.ndarray]) -> Scan:
     )
 
 
+def _latest(net: Net, update: Update[Scan]) -> Update[Scan]:
+    """``update``, its scan made ``net``'s latest first (see :func:`latest_scan`)."""
+    if update.result is not None:
+        with _LATEST_LOCK:
+            _LATEST[net.model] = update.result
+    return update
+
+
+def latest_scan(model: Union[Net, nn.Module]) -> Optional[Scan]:
+    """The most recent scan of ``model`` in this process: the one whose :func:`scan_steps` (or :func:`scan`) yielded
+    last, partial while it runs or after it was stopped, complete once it has finished; ``None`` if there is none.
+
+    Parameters
+    ----------
+    model : nn.Module or Net
+        The network; a :class:`Net` and its ``model`` share their scans (a scan of either counts for both).
+    """
+    if not isinstance(model, (Net, nn.Module)):
+        raise ArgumentTypeError(f"model must be a cnnviz_widgets Net or an nn.Module, got {type(model).__name__}")
+    module = model.model if isinstance(model, Net) else model
+    with _LATEST_LOCK:
+        return _LATEST.get(module)
+
+
 def layer_names(value: Union[None, str, Sequence[str]]) -> Optional[Tuple[str, ...]]:
     """A layer name or names as a tuple (``None`` stays: the defaults)."""
     return None if value is None else (value,) if isinstance(value, str) else tuple(value)
@@ -159,7 +192,7 @@ def scan_steps(
         store = FeatureStore(len(source), dims, feature_budget, folder, resume=True)
         result = Scan(**fields, features=store.arrays, source=source)
         if result.complete:
-            yield Update(1.0, result)
+            yield _latest(net, Update(1.0, result))
             return
     plan = make_plan(net, layers, embed, k, batch_size, budget)
     if saved is None:
@@ -201,9 +234,9 @@ def _run(
                 store.save()
                 disk.save(folder, result)
                 saved_at = time.monotonic()
-            yield Update(result.done / len(result.names), result)
+            yield _latest(net, Update(result.done / len(result.names), result))
         if len(todo) == 0:
-            yield Update(1.0, result)
+            yield _latest(net, Update(1.0, result))
     finally:
         stream.close()
         if folder is not None:

@@ -5,6 +5,7 @@
 import type { AnyModel } from "@anywidget/types";
 import type { CurvesResult, SanityResult } from "../logic/analysis";
 import type { ScanSummary } from "../logic/datasets";
+import type { ExampleItem } from "../logic/examples";
 import type { ChannelStats, FilterKind } from "../logic/layers";
 import type { OccludedWindow } from "../logic/occlusion";
 import type { MethodDesc, OptionDesc, Options, OptionValue } from "../logic/schema";
@@ -121,8 +122,12 @@ export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
   final: WireBytes | null;
   captions: string[];
   step: number;
+  examples: ExamplesResult | Unset;
   [setting: string]: unknown;
 }
+
+/** FeatureVisualizer: the unit's top patches in the model's latest scan, or a note alone when there are none. */
+export type ExamplesResult = { note: string } | { layer: string; unit: number; items: ExampleItem[]; crops: WireBytes[]; note: string };
 
 /** Set a trait and sync it to Python. */
 export function save<T extends ObjectHash, K extends keyof T>(model: AnyModel<T>, name: K, value: T[K]): void {

@@ -1,7 +1,8 @@
 /**
  * FeatureVisualizer's view, in the photo shell: the pictures being optimised (stage) beside the objective (its
  * settings, the layer picker, the unit picker's channel thumbnails while a unit is asked for, the class with its
- * name and the photo's top-5 while a class is); the other settings below, grouped as the schema says; Start,
+ * name and the photo's top-5 while a class is), the unit's dataset examples beside the pictures (under them in a
+ * narrow cell); the other settings below, grouped as the schema says; Start,
  * Resume, Reset with Stop and progress at the end. Which controls show follows the schema's `when` rules.
  */
 import type { AnyModel } from "@anywidget/types";
@@ -12,6 +13,7 @@ import { layerPicker } from "../../components/layerPicker";
 import { liveBatch } from "../../components/liveBatch";
 import { traitForm } from "../../components/settingsForm";
 import { unitPicker } from "../../components/unitPicker";
+import { examplesStrip } from "./examples";
 import { visible, type OptionDesc } from "../../logic/schema";
 import { photoShell } from "../../shells/photo";
 import { runBar } from "../../shells/stream";
@@ -71,7 +73,7 @@ export function renderFeaturevis(scope: Scope, model: AnyModel<FeaturevisTraits>
 
   shell.mount(el, {
     toolbar: [h("span", { class: "cnnviz-note" }, "thumbnails of this photo:"), photo],
-    stage: liveBatch(scope, model),
+    stage: h("div", { class: "cnnviz-fv-stage" }, h("div", { class: "cnnviz-fv-pictures" }, liveBatch(scope, model)), examplesStrip(scope, model)),
     side: [h("div", { class: "cnnviz-section cnnviz-fv-objective" }, objective.el, custom), picker.el, units.el, classGroup],
     below: [h("div", { class: "cnnviz-section cnnviz-fv-settings" }, settings.el)],
     footer: runBar(scope, model, { run: "Start", resume: true, reset: true, started: () => Number(model.get("step")) > 0, watch: ["step"] }),
