@@ -304,7 +304,7 @@ def scan(
 def _bar(total: int, done: int) -> Any:
     """A tqdm bar over ``total`` items, ``done`` of them done; ``None`` without tqdm."""
     try:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
     except ImportError:
         return None
     return tqdm(total=total, initial=done, unit="img", desc="scan", dynamic_ncols=True)
