@@ -449,6 +449,8 @@ def _check_resolve(case: Case, out: nn.Module) -> None:
 
 IMAGE = ("model", "shape", "batch", "pixels", "class", "context")
 GRADIENTS = IMAGE + ("unit",)  # a target may also be a unit, "layer:channel"
+
+
 def _scan_pictures(case: Case) -> List[Any]:
     """Six pictures for a dataset scan: the case's picture, flipped and rolled."""
     pic = _picture(case)

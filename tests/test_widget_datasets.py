@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.datasets import stand_in
@@ -24,27 +23,14 @@ from cnnviz_widgets.engine.patches import top_patches
 from cnnviz_widgets.testing import Frontend
 
 from .conftest import Untouched
+from .test_scan import tiny
 
 SIZE = 48
 IMAGES = 40
 
 
-def tiny() -> nn.Sequential:
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(8, 6, 3, padding=1),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(6, 5),
-    ).eval()
-
-
 def small_net(model=None) -> cw.Net:
-    return cw.Net(model if model is not None else tiny(), Preprocess(size=SIZE))
+    return cw.Net(model if model is not None else tiny(), Preprocess(size=SIZE))  # batch norm in training mode
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +40,7 @@ def images():
 
 
 def explorer(images, tmp_path, net=None, **kwargs) -> cw.DatasetExplorer:
-    view = cw.DatasetExplorer(net or small_net(), images, ["1", "4"], cache=tmp_path, workers=0, **kwargs)
+    view = cw.DatasetExplorer(net or small_net(), images, ["2", "4"], cache=tmp_path, workers=0, **kwargs)
     view.wait(120)
     return view
 
@@ -67,13 +53,13 @@ def test_the_view_shows_the_engines_scan_and_the_clicked_units_patches(images, t
     net = small_net()
     with Untouched(net.model):
         view = explorer(images, tmp_path, net)
-        reference = cw.scan(net, images, ["1", "4"], cache=False, workers=0, progress=False)
+        reference = cw.scan(net, images, ["2", "4"], cache=False, workers=0, progress=False)
     scan = view.scan
     assert scan.complete and view.summary["scanned"] == IMAGES and view.summary["complete"]
-    for layer in ("1", "4"):
+    for layer in ("2", "4"):
         assert torch.equal(scan.top[layer].index, reference.top[layer].index)
-    assert [r["name"] for r in view.layers] == ["1", "4"]
-    assert view.overview["layer"] == "1" and view.overview["count"] == 8  # a cell per channel
+    assert [r["name"] for r in view.layers] == ["2", "4"]
+    assert view.overview["layer"] == "2" and view.overview["count"] == 8  # a cell per channel
 
     Frontend(view).set(layer="4")
     view.wait()
@@ -100,7 +86,7 @@ def test_the_view_shows_the_engines_scan_and_the_clicked_units_patches(images, t
 
 def test_stop_keeps_a_partial_scan_and_scan_resumes_it_to_the_same_result(images, tmp_path):
     net = small_net()
-    view = cw.DatasetExplorer(net, images, ["1", "4"], cache=tmp_path, workers=0, batch_size=8, start=False)
+    view = cw.DatasetExplorer(net, images, ["2", "4"], cache=tmp_path, workers=0, batch_size=8, start=False)
     gate = threading.Event()
     stopped = []
 
@@ -117,13 +103,13 @@ def test_stop_keeps_a_partial_scan_and_scan_resumes_it_to_the_same_result(images
     partial = view.scan
     assert view.status == "stopped" or not partial.complete
     assert 0 < int(partial.scanned.sum()) < IMAGES
-    assert view.overview.get("layer") == "1"  # a stopped scan's patches are shown
+    assert view.overview.get("layer") == "2"  # a stopped scan's patches are shown
 
     Frontend(view).run()
     view.wait(120)
-    full = cw.scan(net, images, ["1", "4"], cache=False, workers=0, progress=False, batch_size=8)
+    full = cw.scan(net, images, ["2", "4"], cache=False, workers=0, progress=False, batch_size=8)
     assert view.scan.complete
-    for layer in ("1", "4"):
+    for layer in ("2", "4"):
         assert torch.equal(view.scan.top[layer].values, full.top[layer].values)
     view.close()
 
@@ -191,7 +177,7 @@ def test_bad_values_from_the_page_land_in_the_banner(images, tmp_path):
     assert view.unit == 0 and "0..7" in view.error
     Frontend(view).set(item=IMAGES)
     assert view.item == -1 and "item" in view.error
-    Frontend(view).set(space="1")
+    Frontend(view).set(space="2")
     assert "choose one of" in view.error
     Frontend(view).upload("notes.png", b"not an image")
     assert "notes.png" in view.error or "image" in view.error

@@ -7,9 +7,8 @@ flipping back to a unit or tab shows it at once and a resumed scan never shows s
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import traitlets
@@ -24,7 +23,7 @@ from ..engine.scan import Scan, Source
 from ..engine.scan.recorder import Plan, features_of
 from ..engine.schema import Option
 from .encoding import png_bytes
-from .jobs import Job
+from .jobs import Job, Results
 from .photo import NetView
 from .traits import Checked, Picture
 
@@ -126,7 +125,7 @@ class DatasetTabs(NetView):
     space: str
 
     def __init__(self, net: Net, source: Source):
-        self._tabs: "OrderedDict[Hashable, Any]" = OrderedDict()
+        self._results = Results(CACHE)
         self._source: Optional[Source] = source
         self._scan: Optional[Scan] = None
         self._query: Optional[Image.Image] = None
@@ -140,7 +139,8 @@ class DatasetTabs(NetView):
 
     def _forget(self) -> None:
         """Drop the scan, the cached results and the query (on close, after the job has been joined)."""
-        self._tabs, self._scan, self._source, self._query = OrderedDict(), None, None, None
+        self._results = Results(CACHE)  # a view that failed in its constructor has none to clear
+        self._scan, self._source, self._query = None, None, None
 
     @property
     def scan(self) -> Optional[Scan]:
@@ -172,29 +172,17 @@ class DatasetTabs(NetView):
         if scan is None or not scan.scanned.any():
             self.publish(job, status="nothing scanned yet: press Scan")
             return
-        self.publish(job, overview=self._cached(job, ("overview", s.scanned, s.layer), lambda: self._overview(s)))
-        self.publish(job, patches=self._cached(job, ("patches", s.scanned, s.layer, s.unit, s.rule),
+        self.publish(job, overview=self._results.get(job, ("overview", s.scanned, s.layer), lambda: self._overview(s)))
+        self.publish(job, patches=self._results.get(job, ("patches", s.scanned, s.layer, s.unit, s.rule),
                                                lambda: self._patches(job, s)))  # fmt: skip
         self.publish(job, focus=self._focus(s))
         if s.tab == "neighbours" and s.item != -1:
             key = ("neighbours", s.scanned, s.query if s.item == -2 else s.item, s.space, s.metric, s.count)
-            self.publish(job, neighbours=self._cached(job, key, lambda: self._neighbours(job, s)))
+            self.publish(job, neighbours=self._results.get(job, key, lambda: self._neighbours(job, s)))
         if s.tab == "embedding":
-            found = self._cached(job, ("embedding", s.scanned, s.space, s.method), lambda: self._embedding(job, s))
+            found = self._results.get(job, ("embedding", s.scanned, s.space, s.method), lambda: self._embedding(job, s))
             self.publish(job, embedding={**found["points"], "color": s.color}, grid=found["grid"])
         self.publish(job, progress=1.0, status=self._summary_line(scan, s))
-
-    def _cached(self, job: Job, key: Hashable, compute: Callable[[], Any]) -> Any:
-        found = self._tabs.get(key)
-        if found is None:
-            found = compute()
-        with self._lock:
-            if job.current:
-                self._tabs[key] = found
-                self._tabs.move_to_end(key)
-                while len(self._tabs) > CACHE:
-                    self._tabs.popitem(last=False)
-        return found
 
     def _summary_line(self, scan: Scan, s: State) -> str:
         done, total = int(scan.scanned.sum()), len(scan.names)

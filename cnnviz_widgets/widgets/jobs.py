@@ -12,8 +12,9 @@ import atexit
 import contextvars
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Generator
-from typing import Any, Callable, Iterator, Optional, Protocol, TypeVar
+from typing import Any, Callable, Hashable, Iterator, Optional, Protocol, TypeVar
 
 from ..engine.progress import Update
 
@@ -133,3 +134,31 @@ class Job:
                 error = exc
         finally:
             self.host.finished(self, stopped, error)
+
+
+class Results:
+    """What a view's jobs computed, by everything each result depends on: looked up before computing again, kept
+    only when the view's current job computed it (a replaced job's may be stale), the ``size`` most recently used."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._lock = threading.Lock()
+        self._kept: "OrderedDict[Hashable, Any]" = OrderedDict()
+
+    def get(self, job: Job, key: Hashable, compute: Callable[[], T]) -> T:
+        """The result for ``key``: the kept one, or ``compute()`` (then kept if ``job`` is current)."""
+        found = self._kept.get(key)
+        if found is None:
+            found = compute()
+        with self._lock:
+            if job.current:
+                self._kept[key] = found
+                self._kept.move_to_end(key)
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+        return found
+
+    def clear(self) -> None:
+        """Forget every result (their inputs are gone: a new photo, new checkpoints, a closed view)."""
+        with self._lock:
+            self._kept = OrderedDict()

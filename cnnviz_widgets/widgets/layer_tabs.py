@@ -7,7 +7,6 @@ or a layer shows it at once) and forgotten with the photo or the checkpoints.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -29,7 +28,7 @@ from ..engine.model import Net
 from ..engine.projection import Projection, signed_pixels
 from ..engine.schema import Option
 from .encoding import encode_array, png_bytes
-from .jobs import Job
+from .jobs import Job, Results
 from .photo import PhotoView
 from .traits import Checked
 
@@ -147,7 +146,7 @@ class LayerTabs(PhotoView):
     _generation = 0  # of the checkpoints: results made from older ones are never shown again
 
     def __init__(self, *args: Any, **kwargs: Any):
-        self._tabs: "OrderedDict[Hashable, Dict[str, Any]]" = OrderedDict()
+        self._tabs = Results(TAB_CACHE)
         super().__init__(*args, **kwargs)
 
     @staticmethod
@@ -166,8 +165,7 @@ class LayerTabs(PhotoView):
 
     def forget_tabs(self) -> None:
         """Drop every tab's cached result and the tabs' traits (a new photo, new checkpoints, closing)."""
-        with self._lock:
-            self._tabs = OrderedDict()
+        self._tabs.clear()
         with self.hold_sync():
             self.combination, self.invariance, self.snapshots = {}, {}, {}
 
@@ -193,20 +191,14 @@ class LayerTabs(PhotoView):
         if s.tab not in work:
             return
         key, compute = work[s.tab]
-        key = (s.tab, key)
-        found = self._tabs.get(key)
-        if found is None:
+
+        def noted() -> Dict[str, Any]:
             try:
-                found = compute()
+                return compute()
             except LayerError as exc:  # the layer has no such thing (no filters, say): the tab says why
-                found = {"layer": s.layer, "note": str(exc)}
-        with self._lock:
-            if job.current:
-                self._tabs[key] = found
-                self._tabs.move_to_end(key)
-                while len(self._tabs) > TAB_CACHE:
-                    self._tabs.popitem(last=False)
-        self.publish(job, **{TAB_TRAITS[s.tab]: found})
+                return {"layer": s.layer, "note": str(exc)}
+
+        self.publish(job, **{TAB_TRAITS[s.tab]: self._tabs.get(job, (s.tab, key), noted)})
 
     # -- each tab's work ----------------------------------------------------------------------------------------
     def _filters(self, s: State) -> Dict[str, Any]:

@@ -8,7 +8,6 @@ checkpoints) live in :mod:`.layer_tabs` and compute when first shown.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
@@ -25,8 +24,8 @@ from ..engine.names import resolve_layer
 from ..engine.projection import channel_projection
 from ..engine.recording import Recording, record_layers
 from .encoding import encode_array
-from .jobs import Job
-from .layer_tabs import TABS, LayerTabs, Sources, State, check_tab, projected_crop, spread_layers
+from .jobs import Job, Results
+from .layer_tabs import TAB_CACHE, TABS, LayerTabs, Sources, State, check_tab, projected_crop, spread_layers
 from .photo import as_net, check_target, layer_rows, prepare
 from .traits import Checked, Heatmap, HeatmapTrait
 
@@ -130,7 +129,7 @@ class LayerExplorer(LayerTabs):
     def close(self) -> None:
         super().close()
         self._recording = self._sources = None
-        self._tabs = OrderedDict()
+        self._tabs = Results(TAB_CACHE)  # a view that failed in its constructor has none to clear
 
     @property
     def recording(self) -> Optional[Recording]:
