@@ -8,6 +8,7 @@ untouched.
 from __future__ import annotations
 
 import io
+import re
 import threading
 
 import numpy as np
@@ -143,8 +144,19 @@ def test_the_embedding_tab_lays_out_every_scanned_image_and_answers_the_chart(tm
     shown = view.embedding
     assert sorted(shown["items"]) == list(range(IMAGES)) and len(shown["x"]) == IMAGES
     assert view.grid is not None and view.grid.size[0] > 0
-    figure = view.dashboard().children[1].children[0]
+    board = view.dashboard()
+    # The chart comes first (above the view in a narrow cell, where the view's top shows the hovered image), laid out
+    # right to left (on one row it is on the view's right, as every other view's charts are).
+    assert board.children[1] is view and board.layout.flex_flow == "row-reverse wrap"
+    figure = board.children[0].children[0]
     assert sum(len(t.x) for t in figure.data) == IMAGES
+    # A point's hover label names its image by its index once (the stand-in's images are named "#i"), then its class.
+    labels = {
+        int(item): re.sub(r"<[^>]*>", " ", t.hovertemplate.replace("%{text}", text).replace("%{customdata}", str(item)))
+        for t in figure.data
+        for item, text in zip(t.customdata, t.text)
+    }
+    assert len(re.findall(r"\b5\b", labels[5])) == 1 and view.embedding["predicted"][5] in labels[5], labels[5]
     view.hover(5)
     assert view.hovered["item"] == 5 and view.hovered["name"] == view.scan.names[5]
     view.choose([3, 4, 9])

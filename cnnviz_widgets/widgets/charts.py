@@ -30,11 +30,16 @@ TITLE: Dict[str, Any] = LAYOUT["title"]  # type: ignore[assignment]
 TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
 
 
-def dashboard(view: ViewWidget, charts: ipywidgets.DOMWidget) -> ipywidgets.HBox:
-    """``view`` with ``charts`` beside it where the cell is wide enough, below it where it is not."""
+def dashboard(view: ViewWidget, charts: ipywidgets.DOMWidget, above: bool = False) -> ipywidgets.HBox:
+    """``view`` with ``charts`` beside it (on its right) where the cell is wide enough, below it where it is not, or
+    above it with ``above`` (for a chart whose hover shows something at the top of the view: then it is never far)."""
     view.layout.flex = "1 1 620px"
     view.layout.min_width = "0"
     side = ipywidgets.VBox([charts], layout=ipywidgets.Layout(flex="1 1 360px", min_width="300px"))
+    if above:  # the chart first, laid out right to left: on one row it is still on the right
+        return ipywidgets.HBox(
+            [side, view], layout=ipywidgets.Layout(flex_flow="row-reverse wrap", align_items="flex-start")
+        )
     return ipywidgets.HBox([view, side], layout=ipywidgets.Layout(flex_flow="row wrap", align_items="flex-start"))
 
 
@@ -180,6 +185,12 @@ class InvarianceCharts(Charts):
             self.probability.layout.title.text = f"Probability of “{label}”" if label else ""
 
 
+def _named(item: int, name: str) -> str:
+    """Dataset image ``item`` as "#3 cat.png", or "#38" alone when that is its name already."""
+    index = f"#{item}"
+    return index if name in ("", index) else f"{index} {name}"
+
+
 LEGEND_CLASSES = 20
 """Up to this many classes get a trace (and a legend entry) each; more share one trace coloured by class index."""
 
@@ -190,7 +201,7 @@ class EmbeddingChart(Charts):
 
     def __init__(self, view: ViewWidget) -> None:
         self.figure = go.FigureWidget(layout=dict(
-            LAYOUT, height=460, dragmode="lasso", hovermode="closest",
+            LAYOUT, height=460, dragmode="lasso", hovermode="closest", margin=dict(l=15, r=15, t=60, b=15),
             xaxis=dict(showticklabels=False, zeroline=False), yaxis=dict(showticklabels=False, zeroline=False),
             legend=dict(itemsizing="constant"),
         ))  # fmt: skip
@@ -202,7 +213,7 @@ class EmbeddingChart(Charts):
         x, y = np.asarray(result.get("x", [])), np.asarray(result.get("y", []))
         every = result.get(result.get("color", "predicted"), [])
         groups, classes = np.unique(np.asarray([every[i] for i in items], dtype=str), return_inverse=True)
-        text = np.asarray([f"{result['names'][i]} · {every[i]}" for i in items], dtype=object)
+        text = np.asarray([f"{_named(int(i), result['names'][i])} · {every[i]}" for i in items], dtype=object)
         self._chosen: Dict[str, List[int]] = {}
         with self.figure.batch_update():
             self.figure.data = ()
@@ -215,7 +226,8 @@ class EmbeddingChart(Charts):
                 self._trace(x, y, items, text, marker=shade, showlegend=False)
             what = {"predicted": "predicted class", "true": "true class"}.get(result.get("color", ""), "")
             method = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get(result.get("method", ""), "")
-            self.figure.layout.title.text = f"{method} of {result['space']} by {what}" if len(items) else ""
+            empty = "Embedding: open the view's embedding tab"
+            self.figure.layout.title.text = f"{method} of {result['space']} by {what}" if len(items) else empty
         for trace in self.figure.data:
             trace.on_hover(self._hover)
             trace.on_click(self._click)
@@ -224,7 +236,7 @@ class EmbeddingChart(Charts):
     def _trace(self, x: np.ndarray, y: np.ndarray, items: np.ndarray, text: np.ndarray, **style: Any) -> None:
         self.figure.add_scattergl(x=x.tolist(), y=y.tolist(), customdata=items.tolist(), text=text.tolist(),
                                   mode="markers",
-                                  hovertemplate="%{text}<extra>image %{customdata}</extra>",
+                                  hovertemplate="%{text}<extra></extra>",
                                   **{"marker": dict(size=6), **style})  # fmt: skip
 
     def _items(self, trace: Any, points: Any) -> List[int]:

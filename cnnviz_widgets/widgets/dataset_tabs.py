@@ -8,7 +8,7 @@ flipping back to a unit or tab shows it at once and a resumed scan never shows s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import traitlets
@@ -26,6 +26,9 @@ from .encoding import png_bytes
 from .jobs import Job, Results
 from .photo import NetView
 from .traits import Checked, Picture
+
+if TYPE_CHECKING:
+    import ipywidgets
 
 TABS = ("patches", "neighbours", "embedding")
 """The view's tabs, in order."""
@@ -50,7 +53,7 @@ DATASET_OPTIONS = (
            help="how alike two images' features are: cosine of the angle, or Euclidean (L2) distance"),
     Option("count", "neighbours", "int", 8, low=1, high=32, group="neighbours",
            help="how many nearest images each row shows"),
-    Option("method", "embedding", "choice", "pca", choices=METHODS, group="embedding",
+    Option("method", "layout", "choice", "pca", choices=METHODS, group="embedding",
            help="how the features are laid out in 2-D (t-SNE needs openTSNE, UMAP umap-learn: cnnviz_widgets[embed])"),
     Option("color", "colour by", "choice", "predicted", choices=("predicted", "true"), group="embedding",
            help="colour the points by the network's predicted class or by the dataset's label"),
@@ -295,6 +298,13 @@ class DatasetTabs(NetView):
         return sheet
 
     # -- from the chart ---------------------------------------------------------------------------------------------
+    def dashboard(self) -> "ipywidgets.HBox":
+        """The view with the embedding's scatter plot beside it where the cell is wide enough, above it where it is
+        not: the image under the chart's mouse shows near the top of the view, so it is never a scroll away."""
+        from .charts import dashboard
+
+        return dashboard(self, self._chart_set().widget, above=True)
+
     def hover(self, item: int) -> None:
         """Show dataset image ``item``'s thumbnail as the point under the mouse."""
         scan = self._scan

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { cellPercent, count, distanceText, failuresText, focusText, percentText, plural, selectionText, spriteCell, spriteRows, stepUnit, summaryText } from "../src/logic/datasets";
+import { cellPercent, count, distanceText, failuresText, focusText, itemText, percentText, plural, selectionText, spriteCell, spriteRows, stepUnit, summaryText } from "../src/logic/datasets";
 
 // 10 units of 48 px, 4 per row: rows of 4, 4 and 2 cells; the sprite is 192 × 144 px.
 const sprite = { count: 10, cell: 48, columns: 4 };
@@ -112,6 +112,14 @@ describe("dataset words", () => {
     assert.equal(focusText({ item: -2, name: "uploaded picture", label: "", predicted: "" }), "uploaded picture");
     assert.equal(focusText({}), "");
     assert.equal(focusText({ item: -1 }), "");
+  });
+
+  it("an image named by its index is shown by its index once", () => {
+    assert.equal(itemText(38, "#38"), "#38");
+    assert.equal(itemText(38, ""), "#38");
+    assert.equal(itemText(38, "#3"), "#38 #3");
+    assert.equal(itemText(7, "cats/7.jpg"), "#7 cats/7.jpg");
+    assert.equal(focusText({ item: 38, name: "#38", label: "motorcycle", predicted: "moped", confidence: 0.2 }), "#38 · label: motorcycle · predicted: moped (20%)");
   });
 
   it("selection: all shown, or the first few of many", () => {

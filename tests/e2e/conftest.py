@@ -311,6 +311,16 @@ CANVASES_STATS_JS = f"""(canvases, attr) => canvases.map((c) => ({{
   ...({CANVAS_STATS_JS})(c),
 }}))"""
 
+# DatasetExplorer's plotly scatter: the page position and image of its point farthest from every other point (so the
+# mouse over it can only mean that one).
+ISOLATED_POINT_JS = """(gd) => {
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, s = gd._fullLayout._size, r = gd.getBoundingClientRect();
+  const points = gd._fullData.flatMap((t) => t.x.map((x, i) =>
+    ({x: r.left + s.l + xa.l2p(x), y: r.top + s.t + ya.l2p(t.y[i]), item: t.customdata[i]})));
+  const room = (p) => Math.min(...points.filter((q) => q !== p).map((q) => Math.hypot(p.x - q.x, p.y - q.y)));
+  return points.reduce((best, p) => (room(p) > room(best) ? p : best));
+}"""
+
 # The main canvas of the quickstart's SaliencyExplorer (the notebook shows other views' canvases too).
 SALIENCY_CANVAS = ".cnnviz-saliency canvas.cnnviz-canvas"
 

@@ -1,8 +1,8 @@
 """DatasetExplorer in real JupyterLab 4 and Notebook 7 pages (headless Debian Chromium via Playwright), clicked like a
 person: the scan runs with its progress bar, a unit is chosen in the layer overview, a top patch is clicked (its image
 in focus with the receptive field boxed), the neighbours tab shows both rows, and in the embedding tab the mouse over a
-point of the plotly scatter shows that image's thumbnail in the view. Python-side state is read through a second
-kernel client, never the page.
+point of the plotly scatter shows that image's thumbnail in the view, on screen next to the chart. Python-side state is
+read through a second kernel client, never the page.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import write_notebook
+from .conftest import ISOLATED_POINT_JS, write_notebook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods")]
 
@@ -23,15 +23,23 @@ CELLS = [
     'dx = cw.DatasetExplorer(net, images, ["_blocks.3", "_blocks.8"], cache=False, batch_size=16)\ndx.dashboard()',
 ]
 STATE = "(dx.summary.get('scanned'), dx.scanning, dx.busy, dx.error)"
-# The page position and image of the scatter's point farthest from every other point (so the mouse over it can only
-# mean that one).
-ISOLATED_POINT_JS = """(gd) => {
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, s = gd._fullLayout._size, r = gd.getBoundingClientRect();
-  const points = gd._fullData.flatMap((t) => t.x.map((x, i) =>
-    ({x: r.left + s.l + xa.l2p(x), y: r.top + s.t + ya.l2p(t.y[i]), item: t.customdata[i]})));
-  const room = (p) => Math.min(...points.filter((q) => q !== p).map((q) => Math.hypot(p.x - q.x, p.y - q.y)));
-  return points.reduce((best, p) => (room(p) > room(best) ? p : best));
-}"""
+
+
+# The shortest distance between two page boxes (0 where they touch or overlap).
+GAP_JS = """([a, b]) => Math.hypot(Math.max(0, a.x - (b.x + b.width), b.x - (a.x + a.width)),
+                                  Math.max(0, a.y - (b.y + b.height), b.y - (a.y + a.height)))"""
+
+
+def shoot(view, path: Path) -> None:
+    """The whole view in one picture: in a window tall enough for it (an element taller than the window comes out
+    overlapped by the app's bars), then back to the usual window."""
+    page = view.page
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": 2600})
+    view.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    view.screenshot(path=str(path))
+    page.set_viewport_size(size)
 
 
 @pytest.fixture
@@ -80,7 +88,7 @@ def test_scan_patches_neighbours_and_a_hovered_point(notebook, artifacts_dir):
     focus = idle(nb, f"dx.focus.get('item') == {first} and dx.focus.get('box')")
     assert focus[0], focus
     expect(view.locator(".cnnviz-box")).to_be_visible()
-    view.screenshot(path=str(artifacts_dir / f"datasets-patches-{nb.server.app}.png"))
+    shoot(view, artifacts_dir / f"datasets-patches-{nb.server.app}.png")
 
     # Neighbours of that image: a row in the layer's features and a row in pixels.
     view.locator("button.cnnviz-tab[data-tab='neighbours']").click()
@@ -104,6 +112,11 @@ def test_scan_patches_neighbours_and_a_hovered_point(notebook, artifacts_dir):
     thumb = view.locator(".cnnviz-ds-hovered img")
     expect(thumb).to_be_visible()
     assert thumb.evaluate("(img) => img.complete && img.naturalWidth > 0")
-    view.screenshot(path=str(artifacts_dir / f"datasets-embedding-{nb.server.app}.png"))
-    page.screenshot(path=str(artifacts_dir / f"datasets-dashboard-{nb.server.app}.png"), full_page=True)
+    # ...next to the chart, where the person looks: on screen with it, at most a few lines of controls away.
+    page.screenshot(path=str(artifacts_dir / f"datasets-dashboard-{nb.server.app}.png"))
+    gap = page.evaluate(GAP_JS, [plot.bounding_box(), thumb.bounding_box()])
+    assert gap < 250, f"the hovered image is {gap:.0f} px from the chart"
+    top = thumb.bounding_box()["y"]
+    assert 0 <= top <= page.viewport_size["height"] - 40, f"the hovered image is off screen (top {top:.0f} px)"
+    shoot(view, artifacts_dir / f"datasets-embedding-{nb.server.app}.png")
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())

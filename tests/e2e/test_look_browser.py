@@ -1,10 +1,11 @@
 """Every view in JupyterLab's light and dark themes: screenshots, text contrast, and layouts that reflow.
 
-One notebook holds the four views (saliency with its compare grid and a sanity check, a finished occlusion map, a
-short feature visualisation, a layer explorer with a channel clicked); the page is screenshotted in the light
-theme, switched to "JupyterLab Dark" through Lab's own command, screenshotted again, and in the dark theme every
-visible text of our views must have a contrast ratio of at least 4.5 against its background. Then at 800 and 1600
-px wide (file browser open) no view may be wider than its cell and no chart title may be cut. Lab only, buffers
+One notebook holds the five views (saliency with its compare grid and a sanity check, a finished occlusion map, a
+short feature visualisation, a layer explorer with a channel clicked, a dataset explorer over 48 small images with a
+patch clicked and a scatter point hovered, shown in its top-patches and its embedding tab); the page is screenshotted
+in the light theme, switched to "JupyterLab Dark" through Lab's own command, screenshotted again, and in the dark
+theme every visible text of our views must have a contrast ratio of at least 4.5 against its background. Then at 800
+and 1600 px wide (file browser open) no view may be wider than its cell and no chart title may be cut. Lab only, buffers
 mode: themes and layout do not depend on the wire mode, and Notebook 7 uses the same theme variables.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import write_notebook
+from .conftest import ISOLATED_POINT_JS, write_notebook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods")]
 
@@ -25,12 +26,15 @@ CELLS = [
     "occ = cw.OcclusionExplorer(net, img, window=32, stride=16)\nocc",
     'fv = cw.FeatureVisualizer(net, "_blocks.6:3", size=128, steps=24)\nfv.dashboard()',
     'lx = cw.LayerExplorer(net, img, layer="_blocks.5")\nlx.unit = 42\nlx',
+    "dx = cw.DatasetExplorer(net, cw.datasets.stand_in(n=48, size=64), ['_blocks.3'], cache=False, batch_size=16)\n"
+    "dx.dashboard()",
 ]
 VIEWS = {
     "saliency": ".cnnviz.cnnviz-saliency",
     "occlusion": ".cnnviz.cnnviz-occlusion",
     "featurevis": ".cnnviz.cnnviz-featurevis",
     "layers": ".cnnviz.cnnviz-layers",
+    "datasets": ".cnnviz.cnnviz-datasets",
 }
 READY = (
     "(len(explorer.maps), bool(explorer.sanity), explorer.busy, occ.done == occ.total > 0, occ.busy, fv.step, fv.busy,"
@@ -97,6 +101,43 @@ def notebook_source(tmp_path) -> Path:
     return write_notebook(tmp_path / "look.ipynb", CELLS)
 
 
+# Every picture of a view has been decoded (an <img> without a source does not count).
+PICTURES_JS = """(sel) => [...document.querySelectorAll(`${sel} img`)].every((i) => !i.getAttribute('src') ||
+  (i.complete && i.naturalWidth > 0))"""
+
+
+def dataset_tab(nb, tab: str, ready: str) -> None:
+    """Open the DatasetExplorer's ``tab``; wait until ``ready`` (a Python expression) holds, no job runs, and its
+    pictures are drawn."""
+    view = nb.page.locator(VIEWS["datasets"])
+    view.locator(f"button.cnnviz-tab[data-tab='{tab}']").click()
+    state = nb.probe.wait_for(f"(dx.error, dx.tab == {tab!r} and {ready} and not dx.busy)", lambda v: v[0] or v[1])
+    assert not state[0], f"DatasetExplorer shows an error: {state[0]}"
+    expect(view.locator(f".cnnviz-tab-panel[data-tab='{tab}']")).to_be_visible()
+    nb.page.wait_for_function(PICTURES_JS, arg=VIEWS["datasets"], timeout=30_000)
+
+
+def prepare_datasets(nb) -> None:
+    """The DatasetExplorer as a person leaves it: a scan point hovered in the embedding's chart, then back in the
+    top-patches tab with a patch of unit 0 clicked (its image in focus, the receptive field boxed)."""
+    page, view = nb.page, nb.page.locator(VIEWS["datasets"])
+    dataset_tab(nb, "embedding", "dx.grid is not None and len(dx.embedding.get('items', ())) == 48")
+    plot = view.locator("xpath=ancestor::div[contains(@class, 'widget-hbox')][1]").locator(".js-plotly-plot")
+    plot.scroll_into_view_if_needed()
+    target = plot.evaluate(ISOLATED_POINT_JS)
+    page.mouse.move(target["x"], target["y"])
+    assert nb.probe.wait_for("dx.hovered.get('item')", lambda v: v is not None, timeout=30) == target["item"]
+    expect(view.locator(".cnnviz-ds-hovered img")).to_be_visible()
+    page.mouse.move(0, 0)
+    dataset_tab(nb, "patches", "dx.patches.get('unit') == 0 and bool(dx.patches.get('items'))")
+    patch = view.locator(".cnnviz-ds-patch-grid button[data-item]").last
+    item = int(patch.get_attribute("data-item"))
+    patch.click()
+    nb.probe.wait_for("(dx.focus.get('item'), dx.busy)", lambda v: v == (item, False))
+    expect(view.locator(".cnnviz-box")).to_be_visible()
+    page.wait_for_function(PICTURES_JS, arg=VIEWS["datasets"], timeout=30_000)
+
+
 def set_theme(page, name: str, light: bool) -> None:
     page.evaluate("(t) => window.jupyterapp.commands.execute('apputils:change-theme', { theme: t })", name)
     page.wait_for_function("(v) => document.body.dataset.jpThemeLight === v", arg=str(light).lower(), timeout=30_000)
@@ -115,22 +156,25 @@ CHART_FILL_JS = """() => [...document.querySelectorAll('.jp-OutputArea .js-plotl
 
 def charts_fill_their_slots(page) -> None:
     charts = page.evaluate(CHART_FILL_JS)
-    assert len(charts) == 3, charts  # sanity check, deletion/insertion, objective per step
+    assert len(charts) == 4, charts  # sanity check, deletion/insertion, objective per step, dataset embedding
     narrow = [c for c in charts if c["plot"] < 0.95 * c["slot"] or c["plot"] > c["slot"] + 1]
     assert not narrow, f"charts not as wide as their slots: {narrow}"
 
 
+def shoot(page, selector: str, path: Path) -> None:
+    """The view with the charts beside it (its output area), as a person sees it."""
+    view = page.locator(selector)
+    view.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    view.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]").screenshot(path=str(path))
+
+
 def shoot_views(nb, artifacts_dir: Path, theme: str) -> None:
+    """Every view; the DatasetExplorer in its top-patches tab, then in its embedding tab."""
     page = nb.page
     page.set_viewport_size({"width": 1400, "height": 3000})  # tall enough for a whole view in one element shot
     for name, selector in VIEWS.items():
-        view = page.locator(selector)
-        view.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
-        # The view with the charts beside it (its output area), as a person sees it.
-        view.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]").screenshot(
-            path=str(artifacts_dir / f"look-{name}-{theme}.png")
-        )
+        shoot(page, selector, artifacts_dir / f"look-{name}-{theme}.png")
 
 
 @pytest.mark.lab_only  # themes and layout do not depend on the app's shell or the wire mode: checked once
@@ -151,6 +195,9 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
         timeout=180,
     )
     assert not state[7], f"a view shows an error: {state[7]}"
+    done = nb.probe.wait_for("(dx.error, dx.summary.get('scanned') == 48 and not dx.scanning)", lambda v: v[0] or v[1])
+    assert not done[0], f"DatasetExplorer shows an error: {done[0]}"
+    prepare_datasets(nb)
     expect(page.locator(".cnnviz-saliency .cnnviz-sanity-step").first).to_be_visible()
     # The page's theme reaches Python (the charts follow it).
     assert nb.probe.wait_for("(explorer.theme, occ.theme, fv.theme)", lambda v: v == ("light",) * 3)
@@ -165,7 +212,10 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     expect(page.locator(".cnnviz-featurevis .cnnviz-layer-row").first).to_be_visible()
 
     shoot_views(nb, artifacts_dir, "light")
+    dataset_tab(nb, "embedding", "dx.grid is not None")
+    shoot(page, VIEWS["datasets"], artifacts_dir / "look-datasets-embedding-light.png")
     charts_fill_their_slots(page)
+    dataset_tab(nb, "patches", "bool(dx.patches.get('items'))")
     set_theme(page, "JupyterLab Dark", light=False)
     assert nb.probe.wait_for("(explorer.theme, occ.theme, fv.theme)", lambda v: v == ("dark",) * 3)
     shoot_views(nb, artifacts_dir, "dark")
@@ -173,11 +223,15 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
 
     roots = page.locator(".cnnviz")
     rows = roots.evaluate_all(CONTRAST_JS)
+    dataset_tab(nb, "embedding", "dx.grid is not None")
+    shoot(page, VIEWS["datasets"], artifacts_dir / "look-datasets-embedding-dark.png")
+    rows += page.locator(VIEWS["datasets"]).evaluate_all(CONTRAST_JS)
     assert len(rows) > 60, f"only {len(rows)} texts found in the views"
     poor = [r for r in rows if r["ratio"] < 4.5]
     assert not poor, "texts below contrast 4.5 in the dark theme:\n" + "\n".join(map(str, poor[:20]))
 
-    # Widths: the views reflow from 800 to 1600 px, with the file browser open.
+    # Widths: the views reflow from 800 to 1600 px, with the file browser open (the DatasetExplorer in its embedding
+    # tab, where the image under the chart's mouse must show next to the chart at both widths).
     page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
     for width in (800, 1600):
         page.set_viewport_size({"width": width, "height": 1400})
@@ -192,6 +246,8 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
         view = page.locator(VIEWS["saliency"])
         view.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / f"look-width-{width}-dark.png"))
+        page.locator(VIEWS["datasets"]).locator(".cnnviz-ds-hover-slot").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts_dir / f"look-width-{width}-datasets-dark.png"))
     set_theme(page, "JupyterLab Light", light=True)
     assert nb.probe.wait_for("explorer.theme", lambda v: v == "light")
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())

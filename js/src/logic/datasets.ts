@@ -111,10 +111,17 @@ export interface FocusInfo {
   confidence?: number;
 }
 
+/** Dataset image `item` by its index and name: "#3 cat.png", or just "#38" when its name is that index already (images
+ * without a file name are named "#i"). */
+export function itemText(item: number, name: string | undefined): string {
+  const index = `#${item}`;
+  return !name || name === index ? index : `${index} ${name}`;
+}
+
 /** The caption under the image in focus: its name, true label and the network's prediction. */
 export function focusText(f: Partial<FocusInfo> | null | undefined): string {
   if (!f || f.item === undefined || f.item === -1) return "";
-  const parts = [f.item >= 0 ? `#${f.item} ${f.name ?? ""}`.trim() : (f.name ?? "uploaded picture")];
+  const parts = [f.item >= 0 ? itemText(f.item, f.name) : (f.name ?? "uploaded picture")];
   parts.push(f.label ? `label: ${f.label}` : f.item >= 0 ? "no label" : "");
   if (f.predicted) parts.push(`predicted: ${f.predicted}${f.confidence === undefined ? "" : ` (${percentText(f.confidence)})`}`);
   return parts.filter(Boolean).join(" · ");

@@ -1,17 +1,18 @@
-/** The embedding tab: the scatter plot itself is the plotly chart beside the view (`view.dashboard()`); here are the
- * image under its mouse, the images its lasso chose, and the embedding snapped to an image grid (cs231n's t-SNE grid). */
+/** The embedding tab: the scatter plot itself is the plotly chart of `view.dashboard()`; here are the images its lasso
+ * chose and the embedding snapped to an image grid (cs231n's t-SNE grid), and, for the view's side column beside the
+ * image in focus (the nearest place to the chart at every width), the image under the chart's mouse. */
 import type { AnyModel } from "@anywidget/types";
 import { toBytes } from "../../core/codec";
 import { h, show } from "../../core/dom";
 import type { Scope } from "../../core/scope";
 import type { DatasetsTraits } from "../../core/traits";
-import { selectionText } from "../../logic/datasets";
+import { itemText, selectionText } from "../../logic/datasets";
 import { spaceSelect } from "./neighbours";
 import { markItem, pictures, thumb, waiting } from "./pictures";
 
 const METHODS: Record<string, string> = { pca: "PCA", tsne: "t-SNE", umap: "UMAP" };
 
-export function embeddingPanel(scope: Scope, model: AnyModel<DatasetsTraits>, pick: (item: number) => void): HTMLElement {
+export function embeddingPanel(scope: Scope, model: AnyModel<DatasetsTraits>, pick: (item: number) => void): { panel: HTMLElement; hovered: HTMLElement } {
   const about = h("div", { class: "cnnviz-note" });
   const hoverUrls = pictures(scope);
   const hovered = h("div", { class: "cnnviz-ds-hovered" });
@@ -26,14 +27,14 @@ export function embeddingPanel(scope: Scope, model: AnyModel<DatasetsTraits>, pi
     const method = METHODS[String(model.get("method"))] ?? String(model.get("method"));
     about.textContent =
       `Each dataset image is a point placed by ${method} of its ${model.get("space")} features, so images the layer finds alike lie close together. ` +
-      "The scatter plot is in view.dashboard(), beside this view: hover a point to see its image here, lasso points to list them, click one to put it in focus.";
+      "The scatter plot comes with view.dashboard(): hover a point to see its image beside the image in focus, lasso points to list them below, click one to put it in focus.";
   };
   const drawHovered = () => {
     hoverUrls.clear();
     const found = model.get("hovered");
     hovered.replaceChildren(
       ...(found && "image" in found
-        ? [thumb(hoverUrls.url(found.image), `#${found.item} ${found.name}${found.label ? ` · ${found.label}` : ""}`, { item: found.item, title: "put it in focus", pick, cls: "cnnviz-ds-large" })]
+        ? [thumb(hoverUrls.url(found.image), `${itemText(found.item, found.name)}${found.label ? ` · ${found.label}` : ""}`, { item: found.item, title: "put it in focus", pick, cls: "cnnviz-ds-large" })]
         : [h("div", { class: "cnnviz-empty-note" }, "Hover a point in the chart to see its image here.")]),
     );
   };
@@ -66,13 +67,13 @@ export function embeddingPanel(scope: Scope, model: AnyModel<DatasetsTraits>, pi
     method: drawAbout, space: drawAbout, hovered: drawHovered, selection: drawChosen,
     item: () => markItem(chosen, Number(model.get("item"))), grid: drawGrid, busy: missing, summary: missing,
   });
-  return h(
+  const panel = h(
     "div",
     { class: "cnnviz-tab-panel", "data-tab": "embedding" },
     about,
     h("div", { class: "cnnviz-toolbar" }, spaceSelect(scope, model, "features of")),
-    h("div", { class: "cnnviz-section" }, h("div", { class: "cnnviz-heading" }, "under the mouse"), hovered),
     h("div", { class: "cnnviz-section" }, h("div", { class: "cnnviz-heading" }, "lasso selection"), chosenNote, chosen),
     h("div", { class: "cnnviz-section" }, h("div", { class: "cnnviz-heading" }, "image grid"), gridNote, grid),
   );
+  return { panel, hovered: h("div", { class: "cnnviz-section cnnviz-ds-hover-slot" }, h("div", { class: "cnnviz-heading" }, "under the chart's mouse"), hovered) };
 }

@@ -1,7 +1,9 @@
 /**
  * DatasetExplorer's view: the banner, the scan's summary with Scan, Stop and progress, the tabs (top patches,
  * neighbours, embedding), a main row with the image in focus (its name, label, prediction and the receptive field of
- * the clicked patch) beside the layer picker and the current tab's settings, and the tab's panel below.
+ * the clicked patch) beside the layer picker (in the embedding tab: the image under the chart's mouse, above the image
+ * in focus where they do not fit side by side, so it shows near the chart at every width) and the current tab's
+ * settings, and the tab's panel below.
  */
 import type { AnyModel } from "@anywidget/types";
 import { h, show } from "../../core/dom";
@@ -77,10 +79,11 @@ export function renderDatasets(scope: Scope, model: AnyModel<DatasetsTraits>, el
   followTheme(scope, model);
   const pick = (item: number) => save(model, "item", item);
   const tab = () => String(model.get("tab"));
+  const embedding = embeddingPanel(scope, model, pick);
   const panels: Record<string, HTMLElement> = {
     patches: patchesPanel(scope, model, pick),
     neighbours: neighboursPanel(scope, model, pick),
-    embedding: embeddingPanel(scope, model, pick),
+    embedding: embedding.panel,
   };
   const picker = layerPicker(scope, model);
   const form = traitForm(scope, model, { prefix: "cnnviz-ds", options: (schema) => schema.filter((d) => d.group === tab()) });
@@ -88,6 +91,7 @@ export function renderDatasets(scope: Scope, model: AnyModel<DatasetsTraits>, el
     h("button", { class: "cnnviz-tab", role: "tab", "data-tab": name, onclick: () => save(model, "tab", name) }, label),
   );
   const layerCount = h("div", { class: "cnnviz-note" });
+  const main = h("div", { class: "cnnviz-main" }, h("div", { class: "cnnviz-stage" }, stage(scope, model)), h("div", { class: "cnnviz-side" }, embedding.hovered, picker.el, layerCount, form.el));
   const tabs = () => {
     buttons.forEach((b) => {
       const on = b.dataset.tab === tab();
@@ -95,6 +99,8 @@ export function renderDatasets(scope: Scope, model: AnyModel<DatasetsTraits>, el
       b.setAttribute("aria-selected", String(on));
     });
     Object.entries(panels).forEach(([name, panel]) => show(panel, name === tab()));
+    show(embedding.hovered, tab() === "embedding");
+    main.classList.toggle("cnnviz-ds-side-first", tab() === "embedding");
     show(picker.el, tab() === "patches");
     show(layerCount, tab() === "patches");
     form.rebuild();
@@ -112,7 +118,7 @@ export function renderDatasets(scope: Scope, model: AnyModel<DatasetsTraits>, el
     summaryLine(scope, model),
     runBar(scope, model, { run: "Scan" }),
     h("div", { class: "cnnviz-tab-bar", role: "tablist" }, ...buttons),
-    h("div", { class: "cnnviz-main" }, h("div", { class: "cnnviz-stage" }, stage(scope, model)), h("div", { class: "cnnviz-side" }, picker.el, layerCount, form.el)),
+    main,
     ...Object.values(panels),
   );
   el.append(root);

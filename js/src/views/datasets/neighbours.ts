@@ -6,7 +6,7 @@ import { h } from "../../core/dom";
 import { send } from "../../core/requests";
 import type { Scope } from "../../core/scope";
 import { save, type DatasetsTraits, type NeighbourRow, type NeighboursResult } from "../../core/traits";
-import { distanceText, focusText } from "../../logic/datasets";
+import { distanceText, focusText, itemText } from "../../logic/datasets";
 import { uploadProblem } from "../../logic/files";
 import { pictures, thumb, waiting } from "./pictures";
 
@@ -57,7 +57,7 @@ export function neighboursPanel(scope: Scope, model: AnyModel<DatasetsTraits>, p
       { class: "cnnviz-section" },
       h("div", { class: "cnnviz-heading" }, heading),
       h("div", { class: "cnnviz-ds-strip" }, ...found.map((r) =>
-        thumb(urls.url(r.image), distanceText(r.distance, metric), { item: r.item, title: `#${r.item} ${r.name}: ${metric} distance ${r.distance}`, selected: r.item === item, pick }),
+        thumb(urls.url(r.image), distanceText(r.distance, metric), { item: r.item, title: `${itemText(r.item, r.name)}: ${metric} distance ${r.distance}`, selected: r.item === item, pick }),
       )),
     );
   const draw = () => {

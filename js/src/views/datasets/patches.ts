@@ -5,7 +5,7 @@ import type { AnyModel } from "@anywidget/types";
 import { h, show } from "../../core/dom";
 import type { Scope } from "../../core/scope";
 import { save, type DatasetsTraits, type OverviewResult, type PatchesResult } from "../../core/traits";
-import { activationText, cellPercent, spriteCell, stepUnit } from "../../logic/datasets";
+import { activationText, cellPercent, itemText, spriteCell, stepUnit } from "../../logic/datasets";
 import { markItem, pictures, thumb, waiting } from "./pictures";
 
 export function patchesPanel(scope: Scope, model: AnyModel<DatasetsTraits>, pick: (item: number) => void): HTMLElement {
@@ -85,7 +85,7 @@ export function patchesPanel(scope: Scope, model: AnyModel<DatasetsTraits>, pick
       (paired ? `, beside their ${rule} projections: what in each patch the unit responds to (grey is 0).` : ".") + " Click one to see its whole image above.";
     const cell = (src: string, text: string, i: number) => {
       const it = p.items[i];
-      const title = `#${it.item} ${it.name}${it.label ? ` (${it.label})` : ""}: activation ${activationText(it.value)}`;
+      const title = `${itemText(it.item, it.name)}${it.label ? ` (${it.label})` : ""}: activation ${activationText(it.value)}`;
       return thumb(src, text, { item: it.item, title, selected: it.item === focus, pick });
     };
     const grid = (label: string, cells: HTMLElement[]) =>
