@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from cnnviz_widgets.engine import errors
 from cnnviz_widgets.engine.errors import CnnvizWarning, LayerError, ScanError
 from cnnviz_widgets.engine.model import Net, Preprocess
 from cnnviz_widgets.engine.patches import PADDING, top_patches, top_patches_steps
@@ -214,3 +215,21 @@ def test_bad_requests_say_what_is_valid_and_leave_the_model_untouched():
         with pytest.raises(ScanError, match=r"no source to fetch its images from .* pass the images again"):
             top_patches(net, scan, "0", 0)
     assert hook_count(model) == hooks
+
+
+def test_deconvnet_says_when_its_projections_ignore_the_image():
+    """Without max pooling the deconvnet rule never looks at the image (the same unit projects the same on any
+    image): the engine says so; with max pooling its switches make the projections differ, and it says nothing."""
+    photos = [Image.fromarray(p) for p in pictures(2, 20, 20, seed=5)]
+    blind = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 3, stride=2)).eval()
+    for model, layer, says in ((blind, "2", True), (relu_net(), "3", False)):
+        net = Net(model, Preprocess(size=20))
+        scan = stand_in_scan(photos, layer, 5, [(1, 0, 2, 2, 2.0), (1, 1, 2, 2, 1.0)], (3, 20, 20))
+        with errors.collecting() as notes:
+            patches = top_patches(net, scan, layer, 1)
+        same = np.array_equal(patches[0].projection, patches[1].projection)
+        assert same == says and bool(notes) == says, (layer, same, notes)
+        assert not notes or "guided_backprop" in notes[0]
+        with errors.collecting() as notes:
+            top_patches(net, scan, layer, 1, rule="guided_backprop")
+        assert not notes

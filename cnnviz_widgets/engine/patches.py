@@ -23,13 +23,18 @@ import torch
 from torch import nn
 
 from .checks import check_bool, check_choice, check_int
-from .errors import LayerError, ScanError
+from .errors import LayerError, ScanError, note
 from .layers import LayerRecord, layers
 from .model import Net
 from .names import list_choices, resolve_layer
 from .progress import Update, last
 from .projection import RULES, Box, field_box, receptive_box, signed_pixels
 
+IMAGE_BLIND = (
+    "the deconvnet projections of {layer} do not depend on the image: no max pooling below it sends its switches back, "
+    "so every patch shows the unit's same fixed pattern; rule='guided_backprop' keeps what each image contributes"
+)
+"""The note for a layer whose deconvnet projections ignore the image (found by projecting one unit on two images)."""
 PADDING = 128
 """The grey (R = G = B) that a patch shows where the unit's field lies outside the image: neutral, and the grey
 of a projection's zero, so a crop and its projection show the border alike."""
@@ -127,6 +132,7 @@ def top_patches_steps(
     channel = check_int("channel", channel, 0, int(top.values.shape[0]) - 1, error=LayerError)
     entries = [j for j in range(int(top.index.shape[1])) if int(top.index[channel, j]) >= 0]
     patches: List[Patch] = []
+    first: Optional[torch.Tensor] = None
     for done, j in enumerate(entries, 1):
         index, y, x = int(top.index[channel, j]), int(top.y[channel, j]), int(top.x[channel, j])
         image, picture = _input(net, scan, index)
@@ -135,7 +141,14 @@ def top_patches_steps(
         projection = None
         if project:
             # channel_projection at this position, without its probe and its search for the strongest position
-            found = RULES[rule](net, image, f"{layer}:{channel}:{y}:{x}")[0].float().cpu()
+            unit = f"{layer}:{channel}:{y}:{x}"
+            found = RULES[rule](net, image, unit)[0].float().cpu()
+            if first is None:
+                first = image
+            elif (
+                done == 2 and rule == "deconvnet" and torch.equal(found, RULES[rule](net, first, unit)[0].float().cpu())
+            ):
+                note(IMAGE_BLIND.format(layer=layer))
             pixels = _framed(found.permute(1, 2, 0).numpy(), frame, 0.0)
             projection = signed_pixels(torch.from_numpy(pixels).permute(2, 0, 1))
         patches.append(

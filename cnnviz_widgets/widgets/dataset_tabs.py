@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..engine.checks import check_choice
 from ..engine.embedding import METHODS, embed, grid_layout
+from ..engine.errors import collecting
 from ..engine.model import Net
 from ..engine.neighbours import METRICS, nearest
 from ..engine.patches import PADDING, strongest_crops, top_patches
@@ -98,7 +99,8 @@ class DatasetTabs(NetView):
     ).tag(sync=True)
     patches = traitlets.Dict(
         help="The unit's top patches: {layer, unit, items: [{item, name, value, label, box}], crops: [PNG], "
-        "projections: [PNG or None, one per item], rule}."
+        "projections: [PNG or None, one per item], rule, note (what the engine said of them, e.g. projections that "
+        "ignore the image)}."
     ).tag(sync=True)
     focus = traitlets.Dict(
         help="The image in focus: {item, name, label, image: PNG, predicted, confidence, box: [top, left, bottom, "
@@ -231,12 +233,13 @@ class DatasetTabs(NetView):
         scan = self._scan
         assert scan is not None
         job.progress(0.3, f"projecting the top patches of {s.layer}:{s.unit} back to the pixels ({s.rule})")
-        found = top_patches(self._net, scan, s.layer, s.unit, rule=s.rule)
+        with collecting() as notes:
+            found = top_patches(self._net, scan, s.layer, s.unit, rule=s.rule)
         side = max(64, *(max(p.crop.shape[:2]) for p in found)) if found else 64
         items = [{"item": p.index, "name": p.name, "value": p.value, "label": self._label(scan, p.index),
                   "box": list(p.box)} for p in found]  # fmt: skip
         projections = [None if p.projection is None else png_bytes(enlarged(p.projection, side)) for p in found]
-        return {"layer": s.layer, "unit": s.unit, "rule": s.rule, "items": items,
+        return {"layer": s.layer, "unit": s.unit, "rule": s.rule, "items": items, "note": " ".join(notes),
                 "crops": [png_bytes(enlarged(p.crop, side)) for p in found], "projections": projections}  # fmt: skip
 
     def _focus(self, s: State) -> Dict[str, Any]:

@@ -197,6 +197,8 @@ export interface PatchesResult {
   items: PatchItem[];
   crops: WireBytes[];
   projections: WireBytes[];
+  /** What the engine said of these patches (e.g. deconvnet projections that ignore the image); "" when nothing. */
+  note?: string;
 }
 
 /** The image in focus (item -2: the uploaded picture, which has no label, confidence or box). */

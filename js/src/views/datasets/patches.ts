@@ -82,7 +82,8 @@ export function patchesPanel(scope: Scope, model: AnyModel<DatasetsTraits>, pick
     const rule = p.rule === "deconvnet" ? "deconvnet" : "guided backprop";
     caption.textContent =
       `The ${p.items.length} dataset patches that excite ${at} most, strongest first, each cropped to the unit's receptive field (grey: beyond the image's border)` +
-      (paired ? `, beside their ${rule} projections: what in each patch the unit responds to (grey is 0).` : ".") + " Click one to see its whole image above.";
+      (paired ? `, beside their ${rule} projections: what in each patch the unit responds to (grey is 0).` : ".") + " Click one to see its whole image above." +
+      (p.note ? ` Note: ${p.note}.` : "");
     const cell = (src: string, text: string, i: number) => {
       const it = p.items[i];
       const title = `${itemText(it.item, it.name)}${it.label ? ` (${it.label})` : ""}: activation ${activationText(it.value)}`;
