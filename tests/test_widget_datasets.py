@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.datasets import stand_in
@@ -195,3 +196,37 @@ def test_bad_values_from_the_page_land_in_the_banner(images, tmp_path):
     assert "notes.png" in view.error or "image" in view.error
     view.close()
     assert view.scan is None and view.net is None
+
+
+class FailsLater(nn.Module):
+    """The small CNN, failing on its second batch of 8 (a corrupt batch, a device error) until told otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = tiny()
+        self.calls = [0]
+        self.broken = [True]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch = x.shape[0] == 8
+        self.calls[0] += batch
+        if batch and self.broken[0] and self.calls[0] == 2:
+            raise RuntimeError("the device fell over")
+        return self.inner(x)
+
+
+def test_a_scan_that_fails_halfway_keeps_what_it_has_and_resumes(images, tmp_path):
+    model = FailsLater().eval()
+    net = small_net(model)
+    view = cw.DatasetExplorer(net, images, ["inner.2"], cache=tmp_path, workers=0, batch_size=8)
+    view.wait(60)
+    assert "RuntimeError: the device fell over" in view.error
+    assert not view.scanning and view.summary["scanned"] == 8  # the batch before the failure
+    assert view.overview.get("layer") == "inner.2"  # what it has is shown
+    model.broken[0] = False
+    Frontend(view).run()
+    view.wait(60)
+    assert view.scan.complete and view.error == ""
+    full = cw.scan(small_net(tiny()), images, ["2"], cache=False, workers=0, progress=False, batch_size=8)
+    assert torch.equal(view.scan.top["inner.2"].values, full.top["2"].values)
+    view.close()

@@ -169,11 +169,12 @@ class DatasetExplorer(DatasetTabs):
         self.publish(job, summary=self._describe(scan))
 
     def finished(self, job: Job, stopped: bool, error: Optional[BaseException]) -> None:
-        """A stopped or failed scan keeps what it has: the tabs show it."""
-        super().finished(job, stopped, error)
+        """A stopped or failed scan keeps what it has: the tabs show it (their job starts first, so the banner keeps
+        why the scan ended)."""
         if self.scanning and job.current:
             self.scanning = False
             self._refresh()
+        super().finished(job, stopped, error)
 
     @staticmethod
     def _status(scan: Optional[Scan]) -> str:
