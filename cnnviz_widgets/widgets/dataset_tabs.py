@@ -8,7 +8,7 @@ flipping back to a unit or tab shows it at once and a resumed scan never shows s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import traitlets
@@ -26,10 +26,8 @@ from ..engine.schema import Option
 from .encoding import png_bytes
 from .jobs import Job, Results
 from .photo import NetView
+from .sheets import enlarged, tiled
 from .traits import Checked, Picture
-
-if TYPE_CHECKING:
-    import ipywidgets
 
 TABS = ("patches", "neighbours", "embedding")
 """The view's tabs, in order."""
@@ -44,8 +42,6 @@ GRID_CELL = 40
 """Side in pixels of one image in the grid picture."""
 OVERVIEW_CELL = 48
 """Side in pixels of a unit's strongest patch in the layer overview."""
-SHOWN_SELECTION = 48
-"""Most images of a lasso selection shown as thumbnails."""
 
 DATASET_OPTIONS = (
     Option("rule", "projection", "choice", "deconvnet", choices=RULES, group="patches",
@@ -78,13 +74,6 @@ class State:
     count: int
     method: str
     color: str
-
-
-def enlarged(picture: np.ndarray, side: int) -> Image.Image:
-    """An ``(H, W, 3)`` uint8 array as a picture whose shorter side is at least ``side`` (nearest neighbour)."""
-    image = Image.fromarray(picture)
-    scale = max(1, -(-side // max(1, min(image.size))))
-    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST) if scale > 1 else image
 
 
 class DatasetTabs(NetView):
@@ -219,13 +208,10 @@ class DatasetTabs(NetView):
     def _overview(self, s: State) -> Dict[str, Any]:
         scan = self._scan
         assert scan is not None
-        gray = Image.new("RGB", (OVERVIEW_CELL, OVERVIEW_CELL), (PADDING,) * 3)
-        cells = [gray if crop is None else Image.fromarray(crop).resize((OVERVIEW_CELL, OVERVIEW_CELL))
-                 for crop in strongest_crops(self._net, scan, s.layer)]  # fmt: skip
+        blank = Image.new("RGB", (1, 1), (PADDING,) * 3)
+        cells = [blank if c is None else Image.fromarray(c) for c in strongest_crops(self._net, scan, s.layer)]
         columns = min(16, len(cells))
-        sheet = Image.new("RGB", (columns * OVERVIEW_CELL, -(-len(cells) // columns) * OVERVIEW_CELL), (PADDING,) * 3)
-        for i, cell in enumerate(cells):
-            sheet.paste(cell, ((i % columns) * OVERVIEW_CELL, (i // columns) * OVERVIEW_CELL))
+        sheet = tiled(cells, [divmod(i, columns) for i in range(len(cells))], OVERVIEW_CELL, PADDING)
         return {"layer": s.layer, "count": len(cells), "cell": OVERVIEW_CELL, "columns": columns,
                 "image": png_bytes(sheet)}  # fmt: skip
 
@@ -292,31 +278,6 @@ class DatasetTabs(NetView):
                 "grid": self._grid(points, items)}  # fmt: skip
 
     def _grid(self, points: np.ndarray, items: np.ndarray) -> Image.Image:
-        rows, columns = GRID
-        chosen = np.unique(np.linspace(0, len(items) - 1, min(len(items), rows * columns)).round().astype(int))
+        chosen = np.unique(np.linspace(0, len(items) - 1, min(len(items), GRID[0] * GRID[1])).round().astype(int))
         cells = grid_layout(points[chosen])
-        sheet = Image.new("RGB", ((cells[:, 1].max() + 1) * GRID_CELL, (cells[:, 0].max() + 1) * GRID_CELL))
-        for (row, column), index in zip(cells, chosen):
-            sheet.paste(self._thumb(int(items[index]), GRID_CELL), (int(column) * GRID_CELL, int(row) * GRID_CELL))
-        return sheet
-
-    # -- from the chart ---------------------------------------------------------------------------------------------
-    def dashboard(self) -> "ipywidgets.HBox":
-        """The view with the embedding's scatter plot beside it where the cell is wide enough, above it where it is
-        not: the image under the chart's mouse shows near the top of the view, so it is never a scroll away."""
-        from .charts import dashboard
-
-        return dashboard(self, self._chart_set().widget, above=True)
-
-    def hover(self, item: int) -> None:
-        """Show dataset image ``item``'s thumbnail as the point under the mouse."""
-        scan = self._scan
-        if scan is None or not 0 <= item < len(scan.names):
-            return
-        self.hovered = {"item": item, "name": scan.names[item], "label": self._label(scan, item),
-                        "image": png_bytes(self._thumb(item, 2 * THUMB))}  # fmt: skip
-
-    def choose(self, items: Sequence[int]) -> None:
-        """Show the images chosen with the chart's lasso (the first :data:`SHOWN_SELECTION`)."""
-        shown = [int(i) for i in items][:SHOWN_SELECTION]
-        self.selection = {"items": shown, "total": len(items), "images": [png_bytes(self._thumb(i)) for i in shown]}
+        return tiled((self._thumb(int(items[i]), GRID_CELL) for i in chosen), cells.tolist(), GRID_CELL)

@@ -9,7 +9,7 @@ features beside those in raw pixels, and a 2-D embedding of the features (the pl
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Union
 
 import traitlets
 
@@ -19,11 +19,18 @@ from ..engine.images import load_image
 from ..engine.scan import Scan, as_source, scan_steps
 from ..engine.scan.recorder import SCAN_BUDGET_BYTES, make_plan
 from ..engine.scan.scan import layer_names
-from .dataset_tabs import DATASET_OPTIONS, TABS, DatasetTabs, State
+from .dataset_tabs import DATASET_OPTIONS, TABS, THUMB, DatasetTabs, State
+from .encoding import png_bytes
 from .jobs import Job
 from .photo import as_net, layer_rows, read_upload
 from .requests import Request, on
 from .traits import Checked
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+SHOWN_SELECTION = 48
+"""Most images of a lasso selection shown as thumbnails."""
 
 
 class DatasetExplorer(DatasetTabs):
@@ -217,6 +224,27 @@ class DatasetExplorer(DatasetTabs):
             self.item = -2
         if self.tab == "patches":
             self.tab = "neighbours"
+
+    # -- from the chart ---------------------------------------------------------------------------------------------
+    def dashboard(self) -> "ipywidgets.HBox":
+        """The view with the embedding's scatter plot beside it where the cell is wide enough, above it where it is
+        not: the image under the chart's mouse shows near the top of the view, so it is never a scroll away."""
+        from .charts import dashboard
+
+        return dashboard(self, self._chart_set().widget, above=True)
+
+    def hover(self, item: int) -> None:
+        """Show dataset image ``item``'s thumbnail as the point under the mouse."""
+        scan = self._scan
+        if scan is None or not 0 <= item < len(scan.names):
+            return
+        self.hovered = {"item": item, "name": scan.names[item], "label": self._label(scan, item),
+                        "image": png_bytes(self._thumb(item, 2 * THUMB))}  # fmt: skip
+
+    def choose(self, items: Sequence[int]) -> None:
+        """Show the images chosen with the chart's lasso (the first :data:`SHOWN_SELECTION`)."""
+        shown = [int(i) for i in items][:SHOWN_SELECTION]
+        self.selection = {"items": shown, "total": len(items), "images": [png_bytes(self._thumb(i)) for i in shown]}
 
     def close(self) -> None:
         super().close()

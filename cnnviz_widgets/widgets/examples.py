@@ -18,10 +18,10 @@ from ..engine.model import Net
 from ..engine.patches import top_patches
 from ..engine.scan import Scan, latest_scan
 from .base import ViewWidget, shows_errors
-from .dataset_tabs import enlarged
 from .encoding import png_bytes
 from .jobs import Job
 from .objective import ObjectiveView
+from .sheets import enlarged
 
 SIDE = 64
 """Least side in pixels of an example (smaller crops are enlarged with nearest neighbour: the pixels stay sharp)."""

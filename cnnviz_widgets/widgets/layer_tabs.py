@@ -13,7 +13,6 @@ from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Seque
 import numpy as np
 import torch
 import traitlets
-from PIL import Image
 from torch import nn
 
 from ..engine.activations import thumbnails
@@ -30,6 +29,7 @@ from ..engine.schema import Option
 from .encoding import encode_array, png_bytes
 from .jobs import Job, Results
 from .photo import PhotoView
+from .sheets import enlarged
 from .traits import Checked
 
 TABS = ("activations", "filters", "combination", "invariance", "checkpoints")
@@ -69,19 +69,11 @@ def check_tab(tab: Any) -> str:
     return check_choice("tab", tab, TABS)
 
 
-def enlarged(picture: np.ndarray) -> Image.Image:
-    """An ``(H, W, 3)`` or ``(H, W)`` uint8 array as a picture at least :data:`PICTURE_SIDE` pixels a side (nearest
-    neighbour, so a 3×3 kernel stays nine crisp squares)."""
-    image = Image.fromarray(picture)
-    scale = max(1, -(-PICTURE_SIDE // max(1, min(image.size))))
-    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST) if scale > 1 else image
-
-
 def signed_picture(values: torch.Tensor) -> bytes:
     """A signed ``(C, H, W)`` map (a projection, a kernel) as PNG (:func:`~..engine.projection.signed_pixels`,
     grey pictures as one channel), enlarged."""
     pixels = signed_pixels(values)
-    return png_bytes(enlarged(pixels if values.shape[0] == 3 else pixels[..., 0]))
+    return png_bytes(enlarged(pixels if values.shape[0] == 3 else pixels[..., 0], PICTURE_SIDE))
 
 
 TAB_CACHE = 32
@@ -176,7 +168,7 @@ class LayerTabs(PhotoView):
 
     def photo_patch(self, box: Tuple[int, int, int, int]) -> bytes:
         """The photo inside ``box`` (left, top, right, bottom), enlarged like the projection beside it."""
-        return png_bytes(enlarged(np.asarray(self.image.crop(box).convert("RGB"))))
+        return png_bytes(enlarged(np.asarray(self.image.crop(box).convert("RGB")), PICTURE_SIDE))
 
     def fill_tab(self, job: Job, state: State) -> None:
         """Show the open tab's result for ``state``, computing it unless it is cached; keep what a current job
