@@ -3,11 +3,10 @@
  * layout. Clicking a neighbour makes it the query. */
 import type { AnyModel } from "@anywidget/types";
 import { h } from "../../core/dom";
-import { send } from "../../core/requests";
 import type { Scope } from "../../core/scope";
 import { save, type DatasetsTraits, type NeighbourRow, type NeighboursResult } from "../../core/traits";
 import { distanceText, focusText, itemText } from "../../logic/datasets";
-import { uploadProblem } from "../../logic/files";
+import { uploadControl } from "../../components/imagePicker";
 import { pictures, thumb, waiting } from "./pictures";
 
 /** A select of the layers with pooled features (`summary.embed`), bound to the `space` trait. */
@@ -24,20 +23,6 @@ export function spaceSelect(scope: Scope, model: AnyModel<DatasetsTraits>, label
   draw();
   scope.listen(model, { space: draw, summary: draw });
   return h("label", { class: "cnnviz-field" }, h("span", { class: "cnnviz-field-label" }, label), select);
-}
-
-/** The Upload… button: the file goes to Python as {type: "upload", name} with its bytes (over 20 MB: refused here). */
-function uploadButton(model: AnyModel<DatasetsTraits>): HTMLElement {
-  const input = h("input", { type: "file", accept: "image/*", class: "cnnviz-upload", "aria-label": "upload a query image" });
-  input.addEventListener("change", async () => {
-    const file = input.files?.[0];
-    input.value = "";
-    if (!file) return;
-    const problem = uploadProblem(file.name, file.size);
-    if (problem) save(model, "error", problem);
-    else send(model, { type: "upload", name: file.name }, await file.arrayBuffer());
-  });
-  return h("label", { class: "cnnviz-button cnnviz-upload-label", title: "find the neighbours of a picture of your own (up to 20 MB)" }, "Upload…", input);
 }
 
 export function neighboursPanel(scope: Scope, model: AnyModel<DatasetsTraits>, pick: (item: number) => void): HTMLElement {
@@ -82,6 +67,6 @@ export function neighboursPanel(scope: Scope, model: AnyModel<DatasetsTraits>, p
   draw();
   const missing = () => void (current() || draw());
   scope.listen(model, { neighbours: draw, item: draw, space: draw, metric: draw, focus: draw, busy: missing, summary: missing });
-  const tools = h("div", { class: "cnnviz-toolbar" }, spaceSelect(scope, model, "features of"), uploadButton(model));
+  const tools = h("div", { class: "cnnviz-toolbar" }, spaceSelect(scope, model, "features of"), uploadControl(model, "find the neighbours of a picture of your own (up to 20 MB)"));
   return h("div", { class: "cnnviz-tab-panel", "data-tab": "neighbours" }, about, tools, query, rows);
 }
