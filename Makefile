@@ -53,6 +53,7 @@ bench: setup chromium
 	$(BIN)/python benchmarks/bench_replica.py
 	$(BIN)/python benchmarks/bench_layers.py
 	$(BIN)/python benchmarks/bench_live_frames.py
+	$(BIN)/python benchmarks/bench_scan.py
 
 clean:
 	rm -rf $(VENV) js/node_modules cnnviz_widgets/static tests/artifacts

@@ -22,7 +22,12 @@ import bench_featurevis
 import bench_layers
 import bench_occlusion
 import bench_saliency
+import bench_scan
 from common import Subject
+
+from cnnviz_widgets.datasets import write_stand_in
+from cnnviz_widgets.engine import Preprocess
+from cnnviz_widgets.engine.scan import as_source
 
 
 def subject() -> Subject:
@@ -57,3 +62,43 @@ def test_layer_switch_sends_the_grid_the_view_sends():
     np.testing.assert_allclose(grid, F.adaptive_avg_pool2d(rec.maps("conv2"), 32).numpy(), rtol=1e-6, atol=1e-6)
     assert message["max"] == rec.stats("conv2").max.tolist()
     assert "conv2" in layers and bench_layers.slowest_switch_ms(rec, layers) > 0
+
+
+def test_scan_bench_times_plain_record_and_scan_on_the_same_images(tmp_path):
+    net = cw.Net(small_cnn().eval(), Preprocess(size=32))
+    folder = write_stand_in(tmp_path / "set", n=6, size=40)
+    source = as_source(folder)
+    xs = bench_scan.decoded(net, source, 4)
+    assert [tuple(x.shape) for x in xs] == [(4, 3, 32, 32), (2, 3, 32, 32)]
+    fns = {
+        "plain": lambda: bench_scan.plain_pass(net.model, xs),
+        "record": lambda: bench_scan.record_pass(net, xs),
+        "scan": lambda: bench_scan.scan_pass(net, folder, workers=0),
+    }
+    rates = bench_scan.interleaved_rates(fns, len(source), 2)
+    assert all(len(r) == 2 and min(r) > 0 for r in rates.values())
+    assert bench_scan.decode_ms(net, source, 3) > 0
+    assert bench_scan.scan_pass(net, folder, workers=0).complete
+
+
+def test_scan_bench_memory_run_reports_the_tables_of_a_tiny_scan():
+    net = cw.Net(small_cnn().eval(), Preprocess(size=32))
+    out = bench_scan.memory_run(net, 5, ["conv2"], 32)
+    # the default embedding layer is the last spatial one, the pool (8 channels); pixels are 3 x 32 x 32
+    assert out["scanned"] == 5 and out["tables"] == 5 * (8 + 3 * 32 * 32) * 4 / 2**20
+    assert 0 < out["before"] <= out["peak"]
+    assert bench_scan.naive_bytes(net, ["conv", "conv2"]) == 4 * (6 + 8) * 32 * 32
+
+
+def test_scan_bench_nearest_equals_a_full_sort():
+    features = bench_scan.feature_vectors(50, dim=16, rank=4, clusters=3)
+    assert features.shape == (50, 16) and features.dtype == np.float32 and features.min() >= 0
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    sims = unit @ unit[7]
+    sims[7] = -np.inf
+    np.testing.assert_array_equal(bench_scan.chunked_nearest(features, 7, k=5, chunk=6), np.argsort(-sims)[:5])
+
+
+def test_scan_bench_extrapolation_adds_decoding_to_each_image():
+    assert bench_scan.with_decode(100.0, 0.0) == 100.0 and bench_scan.with_decode(100.0, 10.0) == 50.0
+    assert bench_scan.hours(2.0, images=14400) == 2.0  # 14,400 images at 2 per second

@@ -17,6 +17,7 @@ from torch import nn
 
 from cnnviz_widgets.engine import LayerError, Net, Preprocess, ScanError, TopK, scan, scan_steps
 from cnnviz_widgets.engine.scan import cache as disk
+from cnnviz_widgets.engine.scan.recorder import CPU_BATCH, CPU_CACHE_BYTES, make_plan
 from cnnviz_widgets.engine.scan.sharded import shard_bounds
 
 from .conftest import Untouched, eval_mode, hook_count
@@ -280,6 +281,27 @@ def test_shards_start_on_batch_boundaries_and_cover_every_item():
         bounds = shard_bounds(total, batch, shards)
         assert len(bounds) <= shards and [i for r in bounds for i in r] == list(range(total))
         assert all(r.start % batch == 0 for r in bounds)
+
+
+def test_a_cpu_batch_keeps_its_largest_layer_within_the_cache():
+    # tiny's largest output is its first conv's (and BN's, ReLU's): 8 channels at the input size, float32, so
+    # 2 MiB per item at 256 px; the expectations are for a 16 MiB cache
+    assert CPU_CACHE_BYTES == 16 * 2**20
+    for size, expected in [(32, CPU_BATCH), (256, 8), (512, 2), (1024, 1)]:
+        plan = make_plan(Net(tiny(), Preprocess(size=size)), None, None, 9, None, 2**40)
+        assert plan.batch_size == expected, size
+    # a small memory budget still wins: 3 of the largest output plus the input per item, 2 items' worth
+    row = (3 * 8 + 3) * 256 * 256 * 4
+    assert make_plan(Net(tiny(), Preprocess(size=256)), None, None, 9, None, 2 * row + 1).batch_size == 2
+
+
+def test_default_workers_decode_in_process_on_two_cores_and_in_ray_tasks(monkeypatch):
+    net = Net(tiny(), Preprocess(size=32))
+    for cores, expected in [(1, 0), (2, 0), (3, 2), (16, 4)]:
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert scan_module.default_workers(net, "local", 1000, 8) == expected, cores
+        assert scan_module.default_workers(net, "ray", 1000, 8) == 0
+        assert scan_module.default_workers(net, "local", 8, 8) == 0  # a single batch
 
 
 def test_missing_ray_names_the_extra(monkeypatch):

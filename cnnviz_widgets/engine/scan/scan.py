@@ -2,7 +2,8 @@
 
 Per batch, one forward pass on the model's private replica keeps (see :mod:`.recorder`): the top-k items of every
 channel of the patch layers, the pooled feature vectors of the embedding layers and of the raw pixels, and the
-model's top-1 prediction. Decoding runs in ``DataLoader`` workers, the batch size follows a memory budget, and
+model's top-1 prediction. Decoding runs in ``DataLoader`` workers (in the scan's own process on a CPU of two
+cores), the batch size follows a memory budget (on a CPU, also the processor's cache), and
 after every batch an :class:`~..progress.Update` carries the share done and the partial :class:`Scan`, so the
 caller can stop between any two batches. A cached scan (:mod:`.cache`) is reopened without a forward pass, and a
 stopped one resumes with the items it had not scanned. ``backend="ray"`` runs the batches as Ray tasks
@@ -42,6 +43,9 @@ SAVE_EVERY_S = 20.0
 _LATEST: "weakref.WeakKeyDictionary[nn.Module, Scan]" = weakref.WeakKeyDictionary()
 """The user's model (a :class:`Net`'s ``model``) -> its most recent scan, partial while it runs."""
 _LATEST_LOCK = threading.Lock()
+FEW_CORES = 2
+"""A CPU scan on this many cores or fewer decodes in the scan's own process, no worker (on 2 cores, EfficientNet-Lite0 scans 56
+images/s so and 48 with a worker; ResNet-18 58 and 50: benchmarks/bench_scan.py)."""
 
 
 @dataclass
@@ -202,9 +206,19 @@ def scan_steps(
         result = _fresh(plan, source, store.arrays)
     todo = result.pending()
     if workers is None:
-        few = backend == "ray" or len(todo) <= plan.batch_size  # a Ray task decodes on its own CPU
-        workers = 0 if few else min(4, max(0, (os.cpu_count() or 1) - 1))
+        workers = default_workers(net, backend, len(todo), plan.batch_size)
     yield from _run(net, source, plan, todo, workers, backend, result, store, folder)
+
+
+def default_workers(net: Net, backend: str, items: int, batch_size: int) -> int:
+    """How many ``DataLoader`` workers decode when the caller does not say: none for a Ray task (it decodes on its
+    own CPU), for a single batch, or on a CPU of :data:`FEW_CORES` or fewer (the forward pass keeps every core busy
+    there, so a worker only takes turns with it and adds the hand-over: decoding between batches is faster); else
+    up to 4, leaving a core to the forward pass."""
+    cores = os.cpu_count() or 1
+    if backend == "ray" or items <= batch_size or (net.device.type == "cpu" and cores <= FEW_CORES):
+        return 0
+    return min(4, cores - 1)
 
 
 def _run(
@@ -272,7 +286,8 @@ def scan(
     batch_size : int, optional
         Items per forward pass; by default as many as ``budget`` bytes allow.
     workers : int, optional
-        ``DataLoader`` workers decoding images; by default up to 4.
+        ``DataLoader`` workers decoding images; by default up to 4 (none on a CPU of 2 cores or fewer, where the
+        forward pass keeps every core busy: see :func:`default_workers`).
     cache : bool or path
         ``True``: reopen, resume and save scans in ``CNNVIZ_CACHE`` or ``~/.cache/cnnviz_widgets/scans``;
         a folder: there; ``False``: no cache.
