@@ -44,8 +44,8 @@ _LATEST: "weakref.WeakKeyDictionary[nn.Module, Scan]" = weakref.WeakKeyDictionar
 """The user's model (a :class:`Net`'s ``model``) -> its most recent scan, partial while it runs."""
 _LATEST_LOCK = threading.Lock()
 FEW_CORES = 2
-"""A CPU scan on this many cores or fewer decodes in the scan's own process, no worker (on 2 cores, EfficientNet-Lite0 scans 56
-images/s so and 48 with a worker; ResNet-18 58 and 50: benchmarks/bench_scan.py)."""
+"""A CPU scan on this many cores or fewer decodes in the scan's own process, without a worker (on 2 cores,
+EfficientNet-Lite0 scans 56 images/s so and 48 with a worker; ResNet-18 58 and 50: benchmarks/bench_scan.py)."""
 
 
 @dataclass
