@@ -21,6 +21,7 @@ IMAGES = 160
 CELLS = [
     "import cnnviz_widgets as cw\n\nnet = cw.load_model()\nimages = cw.datasets.stand_in(n=%d, size=96)" % IMAGES,
     'dx = cw.DatasetExplorer(net, images, ["_blocks.3", "_blocks.8"], cache=False, batch_size=16)\ndx.dashboard()',
+    'fv = cw.FeatureVisualizer(net, "_blocks.3:2", steps=4, size=64, start=False)\nfv',
 ]
 STATE = "(dx.summary.get('scanned'), dx.scanning, dx.busy, dx.error)"
 
@@ -119,4 +120,14 @@ def test_scan_patches_neighbours_and_a_hovered_point(notebook, artifacts_dir):
     top = thumb.bounding_box()["y"]
     assert 0 <= top <= page.viewport_size["height"] - 40, f"the hovered image is off screen (top {top:.0f} px)"
     shoot(view, artifacts_dir / f"datasets-embedding-{nb.server.app}.png")
+
+    # Now that the model has a scan, FeatureVisualizer shows unit 2's top patches beside its picture (at Start).
+    visualizer = page.locator(".cnnviz.cnnviz-featurevis")
+    visualizer.scroll_into_view_if_needed()
+    visualizer.locator("button.cnnviz-run").click()
+    nb.probe.wait_for("(len(fv.examples.get('crops', ())), fv.busy)", lambda v: v[0] == 9 and not v[1], timeout=90)
+    strip = visualizer.locator(".cnnviz-fv-examples img")
+    expect(strip).to_have_count(9)
+    assert all(strip.evaluate_all("(imgs) => imgs.map((i) => i.complete && i.naturalWidth > 0)"))
+    shoot(visualizer, artifacts_dir / f"datasets-featurevis-{nb.server.app}.png")
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
