@@ -150,6 +150,11 @@ class StandIn(Dataset):
         return self.n
 
     @property
+    def fingerprint(self) -> str:
+        """What the set's pictures depend on, so a scan of it is cached on disk (see ``engine.scan``)."""
+        return f"stand_in n={self.n} size={self.size} seed={self.seed} classes={','.join(self.classes)} v1"
+
+    @property
     def targets(self) -> List[int]:
         """The label of every item, without drawing the pictures."""
         return [i % len(self.classes) for i in range(self.n)]

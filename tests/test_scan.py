@@ -353,3 +353,30 @@ def test_a_ray_scan_equals_the_local_scan_exactly(ray_local):
     for name in local.features:
         assert np.array_equal(local.features[name], sharded.features[name])
     assert np.array_equal(local.predicted, sharded.predicted) and np.array_equal(local.confidence, sharded.confidence)
+
+
+def test_resume_goes_on_from_a_partial_scan_without_a_cache_and_refuses_another_scan():
+    model = Counting(*tiny())
+    net = Net(model)  # its layer table is probed once, so the passes counted below are the scan's
+    images = noise(10, seed=3)
+    steps = scan_steps(net, images, ["2"], cache=False, workers=0, batch_size=4)
+    partial = next(steps).result
+    steps.close()
+    assert int(partial.scanned.sum()) == 4
+    before = model.calls
+    resumed = scan(net, images, ["2"], cache=False, workers=0, batch_size=4, resume=partial, progress=False)
+    assert resumed is partial and resumed.complete and model.calls - before == 2  # batches 5-8 and 9-10 only
+    full = scan(model, images, ["2"], cache=False, workers=0, batch_size=4, progress=False)
+    assert torch.equal(resumed.top["2"].values, full.top["2"].values)
+    with pytest.raises(ScanError, match="k=9"):
+        scan(model, images, ["2"], k=3, cache=False, workers=0, resume=partial, progress=False)
+
+
+def test_a_damaged_cache_is_scanned_again(tmp_path):
+    model = tiny()
+    images = noise(6, seed=4)
+    first = scan(model, images, ["2"], cache=tmp_path, workers=0, progress=False)
+    (state,) = tmp_path.rglob("state.npz")
+    state.write_bytes(b"not a zip file")
+    again = scan(model, images, ["2"], cache=tmp_path, workers=0, progress=False)
+    assert again.complete and torch.equal(again.top["2"].values, first.top["2"].values)

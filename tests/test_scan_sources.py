@@ -363,3 +363,9 @@ def test_written_stand_in_reads_back_as_a_folder(tmp_path):
             error = np.abs(read - original).mean()
             kin = [j for j in range(30) if j != i and data.targets[j] == data.targets[i]]
             assert error < 10 and all(error < np.abs(read - np.asarray(data[j][0], np.int16)).mean() for j in kin)
+
+
+def test_the_stand_in_set_has_a_fingerprint_that_names_what_its_pictures_depend_on():
+    one, same, other = (as_source(stand_in(n=8, size=32, seed=s)) for s in (0, 0, 1))
+    assert one.fingerprint is not None and one.fingerprint == same.fingerprint != other.fingerprint
+    assert as_source(stand_in(n=9, size=32, seed=0)).fingerprint != one.fingerprint

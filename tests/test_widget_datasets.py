@@ -86,9 +86,11 @@ def test_the_view_shows_the_engines_scan_and_the_clicked_units_patches(images, t
     view.close()
 
 
-def test_stop_keeps_a_partial_scan_and_scan_resumes_it_to_the_same_result(images, tmp_path):
+@pytest.mark.parametrize("cached", [True, False], ids=["on disk", "in memory"])
+def test_stop_keeps_a_partial_scan_and_scan_resumes_it_to_the_same_result(images, tmp_path, cached):
     net = small_net()
-    view = cw.DatasetExplorer(net, images, ["2", "4"], cache=tmp_path, workers=0, batch_size=8, start=False)
+    cache = tmp_path if cached else False
+    view = cw.DatasetExplorer(net, images, ["2", "4"], cache=cache, workers=0, batch_size=8, start=False)
     gate = threading.Event()
     stopped = []
 
@@ -107,8 +109,12 @@ def test_stop_keeps_a_partial_scan_and_scan_resumes_it_to_the_same_result(images
     assert 0 < int(partial.scanned.sum()) < IMAGES
     assert view.overview.get("layer") == "2"  # a stopped scan's patches are shown
 
+    done = int(partial.scanned.sum())
+    passes = []
+    view.observe(lambda change: passes.append(int(change.new.get("scanned", 0))), names="summary")
     Frontend(view).run()
     view.wait(120)
+    assert passes and min(passes) > done, (done, passes)  # it went on from where it stopped, never from 0
     full = cw.scan(net, images, ["2", "4"], cache=False, workers=0, progress=False, batch_size=8)
     assert view.scan.complete
     for layer in ("2", "4"):
@@ -182,6 +188,10 @@ def test_bad_arguments_raise_before_a_view_is_made(images, tmp_path):
         cw.DatasetExplorer(net, images, cache=tmp_path, start=False, colour="true")
     with pytest.raises(ValueError, match="tab"):
         cw.DatasetExplorer(net, images, cache=tmp_path, start=False, tab="pixels")
+    with pytest.raises(ScanError, match="workers"):
+        cw.DatasetExplorer(net, images, cache=tmp_path, start=False, workers=-1)
+    with pytest.raises(ScanError, match="cache must be"):
+        cw.DatasetExplorer(net, images, cache=5, start=False)
 
 
 def test_bad_values_from_the_page_land_in_the_banner(images, tmp_path):
@@ -192,6 +202,13 @@ def test_bad_values_from_the_page_land_in_the_banner(images, tmp_path):
     assert view.item == -1 and "item" in view.error
     Frontend(view).set(space="2")
     assert "choose one of" in view.error
+    Frontend(view).set(tab="neighbours")
+    view.wait()
+    with_features = view.scan
+    with_features.scanned[3] = False  # as if image 3 had not been reached
+    Frontend(view).set(item=3)
+    view.wait()
+    assert "image 3" in view.error and "press Scan" in view.error
     Frontend(view).upload("notes.png", b"not an image")
     assert "notes.png" in view.error or "image" in view.error
     view.close()

@@ -42,7 +42,7 @@ def _features(features: Any) -> np.ndarray:
 
 
 def _finite_rows(features: np.ndarray) -> np.ndarray:
-    """Indices of the rows without NaN or infinity (a partial scan leaves NaN rows)."""
+    """Indices of the rows without NaN or infinity."""
     keep = [np.isfinite(features[s : s + CHUNK_ROWS]).all(axis=1) for s in range(0, len(features), CHUNK_ROWS)]
     return np.flatnonzero(np.concatenate(keep)) if keep else np.empty(0, dtype=np.int64)
 
@@ -84,8 +84,8 @@ def embed(features: np.ndarray, method: str = "pca", *, seed: int = 0, **options
     Parameters
     ----------
     features : np.ndarray
-        ``(N, D)`` feature vectors (an ``np.memmap`` too). Rows with NaN (images a partial scan did not reach)
-        are left out and come back as NaN points.
+        ``(N, D)`` feature vectors (an ``np.memmap`` too). Rows with NaN are left out and come back as NaN
+        points (a partial scan's rows of images it did not reach are zeros: pass ``features[scan.scanned]``).
     method : str
         ``"pca"`` (built in), ``"tsne"`` (openTSNE) or ``"umap"`` (umap-learn); the last two need the
         ``[embed]`` extra.
@@ -153,7 +153,7 @@ def grid_layout(points: np.ndarray, shape: Optional[Tuple[int, int]] = None) -> 
     if points.ndim != 2 or points.shape[1] != 2:
         raise ScanError(f"points must be an (N, 2) array, got shape {points.shape}")
     if not np.isfinite(points).all():
-        raise ScanError("points must be finite; leave out the NaN points of images a scan did not reach")
+        raise ScanError("points must be finite; leave out the NaN points")
     n = len(points)
     if n > GRID_LIMIT:
         raise ScanError(

@@ -66,8 +66,8 @@ def nearest(
 ) -> Neighbours:
     """The ``k`` rows of ``features`` nearest to ``query``, exactly (no approximate index).
 
-    Rows that are not finite (the NaN rows of images a partial scan did not reach) and rows where ``valid`` is
-    ``False`` are never returned; neither is ``exclude``, which by default is the query's own row when ``query``
+    Rows that are not finite (NaN or infinity) and rows where ``valid`` is ``False`` (a partial scan's images it did
+    not reach: ``valid=scan.scanned``) are never returned; neither is ``exclude``, which by default is the query's own row when ``query``
     is an index (pass ``features[i]`` as a vector to keep it). Equal distances are ordered by index.
 
     Parameters
@@ -100,7 +100,7 @@ def nearest(
     k = check_int("k", k, 1, error=ScanError)
     vector = _query(features, query)
     if not np.isfinite(vector).all():
-        raise ScanError("the query has NaN or infinite features (an image the scan did not reach?)")
+        raise ScanError("the query has NaN or infinite features")
     if exclude is None and isinstance(query, (int, np.integer)):
         exclude = int(query)
     if valid is not None:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ..engine.checks import check_choice
 from ..engine.embedding import METHODS, embed, grid_layout
-from ..engine.errors import collecting
+from ..engine.errors import ScanError, collecting
 from ..engine.model import Net
 from ..engine.neighbours import METRICS, nearest
 from ..engine.patches import PADDING, strongest_crops, top_patches
@@ -164,7 +164,9 @@ class DatasetTabs(NetView):
     def _fill(self, job: Job, s: State) -> None:
         scan = self._scan
         if scan is None or not scan.scanned.any():
-            self.publish(job, status="nothing scanned yet: press Scan")
+            why = "; ".join(f"{scan.names[i]}: {r}" for i, r in list(scan.failed.items())[:3]) if scan else ""
+            done = scan is not None and scan.complete
+            self.publish(job, status=f"every image was skipped ({why})" if done else "nothing scanned yet: press Scan")
             return
         self.publish(job, overview=self._results.get(job, ("overview", s.scanned, s.layer), lambda: self._overview(s)))
         self.publish(job, patches=self._results.get(job, ("patches", s.scanned, s.layer, s.unit, s.rule),
@@ -254,6 +256,9 @@ class DatasetTabs(NetView):
             found = {space: nearest(scan.features[space], queries[space][0], s.count, s.metric, valid=scan.scanned)
                      for space in (s.space, "pixels")}  # fmt: skip
         else:
+            if not scan.scanned[s.item]:
+                why = scan.failed.get(s.item, "not reached yet: press Scan to finish the scan")
+                raise ScanError(f"image {s.item} ({scan.names[s.item]}) has no features: {why}")
             found = {space: nearest(scan.features[space], s.item, s.count, s.metric, valid=scan.scanned)
                      for space in (s.space, "pixels")}  # fmt: skip
 

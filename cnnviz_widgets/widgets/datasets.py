@@ -17,6 +17,7 @@ from ..engine.checks import check_int
 from ..engine.errors import LayerError, ScanError
 from ..engine.images import load_image
 from ..engine.scan import Scan, as_source, scan_steps
+from ..engine.scan import cache as disk
 from ..engine.scan.recorder import SCAN_BUDGET_BYTES, make_plan
 from ..engine.scan.scan import layer_names
 from .dataset_tabs import DATASET_OPTIONS, TABS, THUMB, DatasetTabs, State
@@ -97,14 +98,21 @@ class DatasetExplorer(DatasetTabs):
         net.num_classes  # noqa: B018 - runs the model once: an output that is not logits raises here, saying why
         source = as_source(images)
         k = check_int("k", k, 1, 100, error=ScanError)
-        plan = make_plan(net, layer_names(layers), layer_names(embed), k, batch_size, SCAN_BUDGET_BYTES)
+        asked, embedded = layer_names(layers), layer_names(embed)
+        plan = make_plan(net, asked, embedded, k, batch_size, SCAN_BUDGET_BYTES)
+        disk.cache_root(cache)  # a bad cache setting raises here, not later in the banner
+        if workers is not None:
+            check_int("workers", workers, 0, error=ScanError)
         rows = [r for r in layer_rows(net.layers()) if r["name"] in plan.layers]
         self._valid_tab(tab)
         values = {o.name: o.check(settings.get(o.name, o.default)) for o in self.SETTINGS}
         super().__init__(net, source)
-        self._plan = plan
+        self._plan, self._asked = (
+            plan,
+            asked,
+        )  # the scan is asked as given: cw.scan with the same words shares its cache
         self._options: Dict[str, Any] = dict(
-            embed=plan.embed, k=k, cache=cache, workers=workers, batch_size=plan.batch_size
+            embed=embedded, k=k, cache=cache, workers=workers, batch_size=plan.batch_size
         )
         self.set_trait("layers", rows)
         with self.hold_trait_notifications():
@@ -158,7 +166,7 @@ class DatasetExplorer(DatasetTabs):
 
     def _scan_job(self, job: Job) -> None:
         assert self._plan is not None
-        updates = scan_steps(self._net, self._source, self._plan.layers, **self._options)
+        updates = scan_steps(self._net, self._source, self._asked, resume=self._scan, **self._options)
         try:
             for update in updates:
                 if update.result is not None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
@@ -85,7 +87,7 @@ def save(folder: Path, scan: "Scan") -> None:
     }
     for i, name in enumerate(scan.layers):
         arrays.update({f"top{i}_{field}": getattr(scan.top[name], field).numpy() for field in _TOP})
-    spare = folder / "state.tmp.npz"
+    spare = folder / f"state.{os.getpid()}.{threading.get_ident()}.tmp.npz"  # two writers never share a spare
     np.savez(spare, meta=np.array(json.dumps(meta)), **arrays)
     os.replace(spare, folder / "state.npz")
 
@@ -102,7 +104,7 @@ def load(folder: Path) -> Optional[Tuple[Dict[str, Any], Dict[str, int]]]:
                 for i, name in enumerate(layers)
             }
             fields = {name: saved[name] for name in ("labels", "predicted", "confidence", "scanned")}
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none, or damaged: scan again
         return None
     fields.update(
         layers=layers,
@@ -114,4 +116,7 @@ def load(folder: Path) -> Optional[Tuple[Dict[str, Any], Dict[str, int]]]:
         failed={int(i): why for i, why in meta["failed"].items()},
         top=top,
     )
-    return fields, dict(meta["dims"])
+    dims = dict(meta["dims"])
+    if not all((folder / f"{i}.npy").exists() for i in range(len(dims))):  # a table lost: the state is no use
+        return None
+    return fields, dims

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Dict, Mapping, Optional
 
@@ -81,6 +82,6 @@ class FeatureStore:
                 array.flush()
             elif name in self._files:
                 path = self._files[name]
-                spare = path.with_suffix(".tmp.npy")
+                spare = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.npy")
                 np.save(spare, array)
                 os.replace(spare, path)

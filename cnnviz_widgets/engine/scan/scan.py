@@ -173,10 +173,13 @@ def scan_steps(
     backend: str = "local",
     budget: int = SCAN_BUDGET_BYTES,
     feature_budget: int = FEATURE_BUDGET_BYTES,
+    resume: Optional[Scan] = None,
 ) -> Generator[Update[Scan], None, None]:
     """:func:`scan` as a long call: an :class:`~..progress.Update` after every batch (every shard with Ray) with
     the share of items done and the partial :class:`Scan`; stop iterating to stop (the partial state is saved and
-    the next call with the same arguments resumes it). Parameters are as for :func:`scan`."""
+    the next call with the same arguments resumes it). Parameters are as for :func:`scan`; ``resume``, a partial
+    scan of the same images with the same layers and ``k``, goes on where it stopped when nothing is cached (a
+    dataset without a fingerprint, ``cache=False``)."""
     net = model if isinstance(model, Net) else Net(model)
     check_choice("backend", backend, BACKENDS, error=ScanError)
     k = check_int("k", k, 1, error=ScanError)
@@ -191,6 +194,7 @@ def scan_steps(
     root = disk.cache_root(cache)
     folder = disk.scan_folder(root, net, source.fingerprint, layers, embed, k) if root and source.fingerprint else None
     saved = disk.load(folder) if folder is not None else None
+    store: Optional[FeatureStore] = None
     if saved is not None:
         fields, dims = saved
         store = FeatureStore(len(source), dims, feature_budget, folder, resume=True)
@@ -199,7 +203,9 @@ def scan_steps(
             yield _latest(net, Update(1.0, result))
             return
     plan = make_plan(net, layers, embed, k, batch_size, budget)
-    if saved is None:
+    if saved is None and resume is not None and folder is None:
+        result = _resumable(resume, plan, source)
+    elif saved is None:
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
         store = FeatureStore(len(source), plan.dims, feature_budget, folder)
@@ -208,6 +214,20 @@ def scan_steps(
     if workers is None:
         workers = default_workers(net, backend, len(todo), plan.batch_size)
     yield from _run(net, source, plan, todo, workers, backend, result, store, folder)
+
+
+def _resumable(scan: Scan, plan: Plan, source: Source) -> Scan:
+    """``scan`` if it is a partial scan of ``source`` as ``plan`` records it (the same layers, embedding layers and
+    ``k``); an error saying what differs otherwise."""
+    asked = (plan.layers, plan.embed, plan.k, len(source))
+    found = (scan.layers, scan.embed, scan.k, len(scan.names))
+    if asked != found:
+        raise ScanError(
+            f"resume= is a scan of {found[3]} images with layers {found[0]}, embed {found[1]}, k={found[2]}; this call "
+            f"asks for {asked[3]} images with layers {asked[0]}, embed {asked[1]}, k={asked[2]}"
+        )
+    scan.source = source
+    return scan
 
 
 def default_workers(net: Net, backend: str, items: int, batch_size: int) -> int:
@@ -229,7 +249,7 @@ def _run(
     workers: int,
     backend: str,
     result: Scan,
-    store: FeatureStore,
+    store: Optional[FeatureStore],
     folder: Optional[Path],
 ) -> Iterator[Update[Scan]]:
     """Absorb the parts of the ``todo`` items into ``result``, an update after each; save the state every
@@ -244,7 +264,7 @@ def _run(
     try:
         for part in stream:
             result.absorb(part)
-            if folder is not None and time.monotonic() - saved_at > SAVE_EVERY_S:
+            if store is not None and folder is not None and time.monotonic() - saved_at > SAVE_EVERY_S:
                 store.save()
                 disk.save(folder, result)
                 saved_at = time.monotonic()
@@ -253,7 +273,7 @@ def _run(
             yield _latest(net, Update(1.0, result))
     finally:
         stream.close()
-        if folder is not None:
+        if store is not None and folder is not None:
             store.save()
             disk.save(folder, result)
 

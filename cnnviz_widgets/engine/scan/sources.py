@@ -195,7 +195,8 @@ class TorchSource(Source):
     """A map-style torch ``Dataset`` whose items are an image, or a tuple, list or dict holding the image (first
     element, or key ``"image"``/``"img"``) and the label (second element, or key ``"label"``). Class names come
     from ``.classes`` (also of the dataset a ``Subset`` wraps), labels from ``.targets`` when it has one per item.
-    No fingerprint: what a dataset yields cannot be known without reading all of it."""
+    The fingerprint (for the on-disk cache) is the dataset's own ``fingerprint`` text when it declares one; otherwise
+    none, since what a dataset yields cannot be known without reading all of it."""
 
     def __init__(self, dataset: Dataset):
         if isinstance(dataset, IterableDataset) or not hasattr(dataset, "__len__"):
@@ -213,7 +214,9 @@ class TorchSource(Source):
         classes = getattr(inner, "classes", None)
         targets = getattr(dataset, "targets", None)
         self.targets = list(targets) if targets is not None and len(targets) == n else None
-        super().__init__([f"#{k}" for k in range(n)], tuple(str(c) for c in classes) if classes else None, None)
+        own = getattr(dataset, "fingerprint", None)
+        fingerprint = _digest(iter([f"{type(dataset).__name__}\0{own}".encode()])) if isinstance(own, str) else None
+        super().__init__([f"#{k}" for k in range(n)], tuple(str(c) for c in classes) if classes else None, fingerprint)
 
     def read(self, i: int) -> Tuple[Item, int]:
         try:
