@@ -380,3 +380,9 @@ def test_a_damaged_cache_is_scanned_again(tmp_path):
     state.write_bytes(b"not a zip file")
     again = scan(model, images, ["2"], cache=tmp_path, workers=0, progress=False)
     assert again.complete and torch.equal(again.top["2"].values, first.top["2"].values)
+
+
+def test_an_empty_list_of_layers_is_refused_naming_some():
+    for layers, embed in (([], None), (["2"], [])):
+        with pytest.raises(ScanError, match=r"no (patch|embedding) layers to scan.*one of"):
+            scan(tiny(), noise(2), layers, embed=embed, cache=False, workers=0, progress=False)

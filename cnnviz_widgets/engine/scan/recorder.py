@@ -79,6 +79,9 @@ def make_plan(
         ]
     if embed is None:
         embed = spatial[-1:]
+    if not layers or not embed:
+        what = "patch layers" if not layers else "embedding layers"
+        raise ScanError(f"no {what} to scan; name at least one, e.g. one of: {list_choices(spatial, '')}")
     for name in (*layers, *embed):
         resolve_layer(net.model, name)
         if name not in by_name:
