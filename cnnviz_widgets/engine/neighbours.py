@@ -67,8 +67,9 @@ def nearest(
     """The ``k`` rows of ``features`` nearest to ``query``, exactly (no approximate index).
 
     Rows that are not finite (NaN or infinity) and rows where ``valid`` is ``False`` (a partial scan's images it did
-    not reach: ``valid=scan.scanned``) are never returned; neither is ``exclude``, which by default is the query's own row when ``query``
-    is an index (pass ``features[i]`` as a vector to keep it). Equal distances are ordered by index.
+    not reach: ``valid=scan.scanned``) are never returned; neither is ``exclude``, which by default is the query's
+    own row when ``query`` is an index (pass ``features[i]`` as a vector to keep it). Equal distances are ordered by
+    index.
 
     Parameters
     ----------
