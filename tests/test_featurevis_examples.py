@@ -136,14 +136,14 @@ def test_no_scan_an_unscanned_layer_or_another_kind_show_a_note(images):
     net = small_net()
     view = visualizer(net)
     assert view.examples == {"note": NO_SCAN}
-    scanned(net, images, ["conv"])
+    kept = scanned(net, images, ["conv"])  # held: the registry keeps no scan alive by itself
     view.refresh_examples()  # a scan of a layer the objective is not on
     view.wait()
     assert "items" not in view.examples and "'conv2'" in view.examples["note"] and "cw.scan" in view.examples["note"]
     Frontend(view).set(layer="conv", unit=1)
     view.wait()
     assert view.examples["layer"] == "conv" and [it["item"] for it in view.examples["items"]] == (
-        latest_scan(net).top["conv"].index[1].tolist()
+        kept.top["conv"].index[1].tolist()
     )
     Frontend(view).set(kind="class_logit")
     view.wait()
@@ -162,3 +162,14 @@ def test_start_looks_for_a_scan_made_since(images):
         result.top["conv2"].index[3].tolist()
     )
     view.close()
+
+
+def test_the_registry_keeps_no_scan_alive(images):
+    """A scan nobody holds (a closed explorer's, with its feature tables) is freed, not kept by the registry."""
+    net = small_net()
+    result = scanned(net, images[:4])
+    gone = weakref.ref(result)
+    assert latest_scan(net) is result
+    del result
+    gc.collect()
+    assert gone() is None and latest_scan(net) is None

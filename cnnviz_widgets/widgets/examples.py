@@ -52,7 +52,7 @@ class Lane:
     def publish(self, job: Optional[Job], **traits: Any) -> None:
         """Set the view's ``traits`` unless a newer job has replaced ``job`` (``None``: from the caller's thread,
         replacing whatever the lane was doing)."""
-        with self._lock:
+        with self._lock, self._view._lock:  # the view's lock too: its own jobs publish under it
             if job is None and self._job is not None:
                 self._job.cancel()
                 self._job = None
@@ -122,9 +122,14 @@ class ExamplesView(ObjectiveView):
     """The scan they are of, held so that its id stays its own."""
 
     def __init__(self, *args: Any, **kwargs: Any):
-        self._lane = Lane(self)
         super().__init__(*args, **kwargs)
         self.observe(self._on_unit, names=["kind", "layer", "unit"])
+
+    def start_examples(self) -> None:
+        """Show the examples from now on (once the view is made: while its constructor sets traits, a lane job would
+        sync traits beside it)."""
+        self._lane = Lane(self)
+        self.refresh_examples()
 
     def refresh_examples(self) -> None:
         """Show the current unit's top patches in the model's latest scan (one made, or grown, since the view last

@@ -101,7 +101,7 @@ class FeatureVisualizer(ExamplesView):
             self.observe(self._on_target, names="target")
             self.observe(self._on_settings, names=["layer", "units", *(o.name for o in SETTINGS)])
             self._show(picture, settings.get("target"))
-            self.refresh_examples()
+            self.start_examples()
             if start:
                 self.run()
         except BaseException:

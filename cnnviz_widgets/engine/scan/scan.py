@@ -40,8 +40,9 @@ from .topk import TopK
 BACKENDS = ("local", "ray")
 SAVE_EVERY_S = 20.0
 """Seconds between two saves of a running scan's partial state (it is also saved when the scan stops)."""
-_LATEST: "weakref.WeakKeyDictionary[nn.Module, Scan]" = weakref.WeakKeyDictionary()
-"""The user's model (a :class:`Net`'s ``model``) -> its most recent scan, partial while it runs."""
+_LATEST: "weakref.WeakKeyDictionary[nn.Module, weakref.ref[Scan]]" = weakref.WeakKeyDictionary()
+"""The user's model (a :class:`Net`'s ``model``) -> its most recent scan, partial while it runs; both held weakly,
+so the registry keeps neither a model nor a scan (its tables, its open files) alive."""
 _LATEST_LOCK = threading.Lock()
 FEW_CORES = 2
 """A CPU scan on this many cores or fewer decodes in the scan's own process, without a worker (on 2 cores,
@@ -135,13 +136,14 @@ def _latest(net: Net, update: Update[Scan]) -> Update[Scan]:
     """``update``, its scan made ``net``'s latest first (see :func:`latest_scan`)."""
     if update.result is not None:
         with _LATEST_LOCK:
-            _LATEST[net.model] = update.result
+            _LATEST[net.model] = weakref.ref(update.result)
     return update
 
 
 def latest_scan(model: Union[Net, nn.Module]) -> Optional[Scan]:
     """The most recent scan of ``model`` in this process: the one whose :func:`scan_steps` (or :func:`scan`) yielded
-    last, partial while it runs or after it was stopped, complete once it has finished; ``None`` if there is none.
+    last, partial while it runs or after it was stopped, complete once it has finished; ``None`` if there is none,
+    or nobody keeps it any more (a closed explorer's scan is freed, not held here).
 
     Parameters
     ----------
@@ -152,7 +154,8 @@ def latest_scan(model: Union[Net, nn.Module]) -> Optional[Scan]:
         raise ArgumentTypeError(f"model must be a cnnviz_widgets Net or an nn.Module, got {type(model).__name__}")
     module = model.model if isinstance(model, Net) else model
     with _LATEST_LOCK:
-        return _LATEST.get(module)
+        found = _LATEST.get(module)
+    return found() if found is not None else None
 
 
 def layer_names(value: Union[None, str, Sequence[str]]) -> Optional[Tuple[str, ...]]:
