@@ -25,6 +25,7 @@ from .attribution import (
 )
 from .errors import CnnvizError, LayerError, ScanError, SettingError
 from .featurevis import VISUALIZATION_OPTIONS, FeatureVisError, Frame, Visualization, feature_visualization, visualize
+from .fooling import FOOLING_OPTIONS, Fooled, Fooling, fool, fooling_steps
 from .hooks import capture
 from .images import ImageError, load_image, sample_image
 from .layers import LayerRecord, ReceptiveField, default_cam_layer, default_layer, layers
@@ -39,7 +40,10 @@ from .schema import Option, check_settings
 __all__ = [
     "AttributionError",
     "CnnvizError",
+    "FOOLING_OPTIONS",
     "FeatureVisError",
+    "Fooled",
+    "Fooling",
     "Frame",
     "ImageError",
     "LayerError",
@@ -99,5 +103,7 @@ __all__ = [
     "smoothgrad_steps",
     "Visualization",
     "feature_visualization",
+    "fool",
+    "fooling_steps",
     "visualize",
 ]

@@ -3,6 +3,7 @@ import type { AnyModel } from "@anywidget/types";
 import { mount } from "./core/scope";
 import { renderDatasets } from "./views/datasets";
 import { renderFeaturevis } from "./views/featurevis";
+import { renderFooling } from "./views/fooling";
 import { renderOcclusion } from "./views/occlusion";
 import { renderLayers } from "./views/layers";
 import { renderSaliency } from "./views/saliency";
@@ -14,6 +15,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   featurevis: mount(renderFeaturevis),
   layers: mount(renderLayers),
   datasets: mount(renderDatasets),
+  fooling: mount(renderFooling),
 };
 
 export default {

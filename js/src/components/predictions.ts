@@ -1,16 +1,23 @@
 /** Top-k list used as the class picker: each row a radio (the selected one marked and outlined), its probability
- * as a thin bar under the label; clicking a row makes it the `target`. */
+ * as a thin bar under the label; clicking a row makes it the `target`. The rows are the `predictions` trait (the
+ * photo's top-5) unless another trait of rows is named (FoolingImage's top-5 of the fooled picture). */
 import type { AnyModel } from "@anywidget/types";
 import { h } from "../core/dom";
 import type { Scope } from "../core/scope";
-import { save, type PhotoTraits } from "../core/traits";
+import { save, type PhotoTraits, type PredictionRow } from "../core/traits";
 
-export function predictionList(scope: Scope, model: AnyModel<PhotoTraits>, heading = "Top-5: click a class to explain it"): HTMLElement {
+export function predictionList(
+  scope: Scope,
+  model: AnyModel<PhotoTraits>,
+  heading = "Top-5: click a class to explain it",
+  trait = "predictions",
+): HTMLElement {
+  const rows = () => ((model as AnyModel).get(trait) ?? []) as PredictionRow[];
   const list = h("ol", { class: "cnnviz-predictions", role: "radiogroup", "aria-label": "class" });
   const draw = () => {
     const target = Number(model.get("target"));
     list.replaceChildren(
-      ...(model.get("predictions") ?? []).map((r) => {
+      ...rows().map((r) => {
         const selected = r.index === target;
         return h(
           "li",
@@ -33,6 +40,6 @@ export function predictionList(scope: Scope, model: AnyModel<PhotoTraits>, headi
     );
   };
   draw();
-  scope.listen(model, { predictions: draw, target: draw });
+  scope.listen(model as AnyModel, { [trait]: draw, target: draw });
   return h("div", { class: "cnnviz-section cnnviz-class-picker" }, h("div", { class: "cnnviz-heading" }, heading), list);
 }

@@ -126,6 +126,23 @@ export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
   [setting: string]: unknown;
 }
 
+/** FoolingImage: the fooled picture and the change (one strip, JPEG live and PNG at the end), the fooled picture's
+ * top-5, and the class searched over the model's labels. */
+export interface FoolingTraits extends PhotoTraits {
+  schema: OptionDesc[];
+  labels: string[];
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  after: PredictionRow[];
+  step: number;
+  reached: boolean;
+  gain: number;
+  max_change: number;
+  mean_change: number;
+  [setting: string]: unknown;
+}
+
 /** FeatureVisualizer: the unit's top patches in the model's latest scan, or a note alone when there are none. */
 export type ExamplesResult = { note: string } | { layer: string; unit: number; items: ExampleItem[]; crops: WireBytes[]; note: string };
 

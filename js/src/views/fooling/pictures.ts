@@ -1,0 +1,78 @@
+/**
+ * FoolingImage's three pictures side by side: the photo, the fooled picture and the change magnified (its caption
+ * says by how much). Python sends the last two as one picture, fooled | change: live JPEG frames (`frame`), drawn as
+ * they come and acknowledged ({type: "ack", seq}), and the PNG where a run ended (`final`), which replaces them.
+ * "Download PNG" saves the fooled half of that PNG, pixel for pixel.
+ */
+import type { AnyModel } from "@anywidget/types";
+import { toBytes } from "../../core/codec";
+import { h, saveBlob, show } from "../../core/dom";
+import { send } from "../../core/requests";
+import type { Scope } from "../../core/scope";
+import type { FoolingTraits } from "../../core/traits";
+import { decodeImage } from "../../components/heat";
+import type { PhotoShell } from "../../shells/photo";
+
+function cell(name: string, title: string) {
+  const canvas = h("canvas", { class: "cnnviz-fool-canvas", width: 1, height: 1, title });
+  const caption = h("figcaption", {}, name);
+  return { canvas, caption, el: h("figure", { class: `cnnviz-fool-cell cnnviz-fool-${name}` }, canvas, caption) };
+}
+
+/** Copy the `index`-th square of a side-by-side strip onto `canvas`. */
+function paint(canvas: HTMLCanvasElement, pixels: ImageData, index: number): void {
+  const side = pixels.height;
+  canvas.width = canvas.height = side;
+  canvas.getContext("2d")!.putImageData(pixels, -index * side, 0, index * side, 0, side, side);
+}
+
+export function foolingPictures(scope: Scope, model: AnyModel<FoolingTraits>, shell: PhotoShell): HTMLElement {
+  const photo = cell("original", "the photo as the model sees it");
+  const fooled = cell("fooled", "the photo changed until the model predicts the class");
+  const change = cell("change", "fooled minus original, magnified around mid-grey");
+  const empty = h("div", { class: "cnnviz-fool-empty" }, "Press Start: the fooled picture and the change appear here.");
+  const download = h("button", { class: "cnnviz-download", title: "the fooled picture where the last run ended, lossless" }, "Download PNG");
+  let latest = 0;
+  let drawn = false;
+
+  const captions = () => {
+    const step = Number(model.get("step"));
+    fooled.caption.textContent = `fooled · step ${step}${model.get("reached") ? " · predicted" : ""}`;
+    const max = Number(model.get("max_change"));
+    change.caption.textContent = drawn ? `change ×${Number(model.get("gain")).toFixed(1)} (max ${max.toFixed(1)}/255)` : "change";
+  };
+  const draw = async (name: "frame" | "final", type: string, seq?: number) => {
+    const mine = ++latest;
+    const bytes = toBytes(model.get(name));
+    const pixels = bytes && bytes.byteLength > 0 ? await decodeImage(bytes, type) : null;
+    if (mine !== latest) return;
+    drawn = pixels !== null;
+    show(empty, !drawn);
+    show(fooled.el, drawn);
+    show(change.el, drawn);
+    if (pixels) {
+      paint(fooled.canvas, pixels, 0);
+      paint(change.canvas, pixels, 1);
+      if (seq !== undefined) send(model, { type: "ack", seq });
+    }
+    captions();
+  };
+  const hasFinal = () => (toBytes(model.get("final"))?.byteLength ?? 0) > 0;
+  const onFrame = () => void (hasFinal() ? undefined : draw("frame", "image/jpeg", Number(model.get("frame_seq"))));
+  const onFinal = () => {
+    download.disabled = !hasFinal();
+    void (hasFinal() ? draw("final", "image/png") : draw("frame", "image/jpeg"));
+  };
+  shell.onPhoto((pixels) => pixels && paint(photo.canvas, pixels, 0));
+  download.addEventListener("click", () => {
+    if (hasFinal()) fooled.canvas.toBlob((blob) => blob && saveBlob(blob, "fooled.png"), "image/png");
+  });
+  onFinal();
+  scope.listen(model, { frame: onFrame, final: onFinal, step: captions, reached: captions, gain: captions });
+  return h(
+    "div",
+    { class: "cnnviz-fool-stage" },
+    h("div", { class: "cnnviz-fool-pictures" }, photo.el, fooled.el, change.el, empty),
+    h("div", { class: "cnnviz-look" }, download),
+  );
+}

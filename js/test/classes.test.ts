@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { classMatches, classText, parseClass } from "../src/logic/classes";
+
+const LABELS = ["tench", "goldfish", "great white shark", "tiger shark", "hammerhead", "tiger cat", "tabby cat"];
+
+describe("class search", () => {
+  it("matches every typed word anywhere in a label, labels starting with the query first", () => {
+    assert.deepEqual(classMatches(LABELS, "shark").map((m) => m.index), [2, 3]);
+    assert.deepEqual(classMatches(LABELS, "tiger").map((m) => m.index), [3, 5]);
+    assert.deepEqual(classMatches(LABELS, "cat ti").map((m) => m.index), [5]);
+    assert.deepEqual(classMatches(LABELS, "CAT").map((m) => m.index), [5, 6]);
+    assert.deepEqual(classMatches(LABELS, "  "), []);
+    assert.deepEqual(classMatches(LABELS, "zebra"), []);
+  });
+
+  it("a number matches its class first, and the limit holds", () => {
+    assert.deepEqual(classMatches(LABELS, "4")[0], { index: 4, label: "hammerhead" });
+    assert.deepEqual(classMatches(LABELS, "99"), []);
+    assert.equal(classMatches(LABELS, "a", 3).length, 3);
+  });
+
+  it("parses an index, the shown text or a whole label, and refuses anything else", () => {
+    assert.equal(parseClass(LABELS, "3"), 3);
+    assert.equal(parseClass(LABELS, classText(5, "tiger cat")), 5);
+    assert.equal(parseClass(LABELS, " Tabby Cat "), 6);
+    assert.equal(parseClass(LABELS, "7"), null);
+    assert.equal(parseClass(LABELS, "tiger"), null);
+    assert.equal(parseClass(LABELS, ""), null);
+  });
+});
