@@ -23,8 +23,7 @@ from torch import nn
 
 from .checks import check_int
 from .errors import FeatureVisError, SettingError
-from .featurevis import OUTPUT, Visualization, class_logit
-from .featurevis.optimize import Ball, Box
+from .featurevis import OUTPUT, Ball, Box, Visualization, class_logit
 from .images import ImageLike, load_image, pixels
 from .model import Net, Prediction
 from .progress import Update, last
