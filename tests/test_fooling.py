@@ -183,7 +183,6 @@ def test_a_grayscale_model_is_fooled_in_grey():
     assert result.reached and result.image.shape == result.difference.shape == (1, SIZE, SIZE)
 
 
-
 # -- one loop, Stop/Resume, the model untouched -------------------------------------------------------------------
 def test_both_modes_step_through_the_one_feature_visualisation_loop(monkeypatch):
     calls = []
@@ -247,7 +246,7 @@ def test_runs_on_the_models_device():
         (None, {"epsilon": -4}, r"epsilon must be a number in 0\.1\.\.255, got -4"),
         (None, {"mode": "fgsm"}, r"mode must be one of: unconstrained, bounded; got 'fgsm'"),
         (None, {"steps": 0}, r"steps must be a number in 1\.\.100000, got 0"),
-        (None, {"lr": -1}, r"lr must be a number in 0\.01\.\.100, got -1"),
+        (None, {"lr": -1}, r"lr must be a number in 0\.05\.\.10, got -1"),
     ],
 )
 def test_bad_arguments_are_refused_at_once_naming_the_valid_values(target, settings, message):

@@ -23,7 +23,7 @@ from torch import nn
 
 from .checks import check_int
 from .errors import FeatureVisError, SettingError
-from .featurevis import OUTPUT, Ball, Box, Visualization, class_logit
+from .featurevis import OUTPUT, Ball, Box, Constraint, Visualization, class_logit
 from .images import ImageLike, load_image, pixels
 from .model import Net, Prediction
 from .progress import Update, last
@@ -66,8 +66,8 @@ FOOLING_OPTIONS: Tuple[Option, ...] = (
         "step size",
         "float",
         None,
-        0.01,
-        100.0,
+        0.05,
+        10.0,
         optional=True,
         group="run",
         help="Empty: the mode's own (unconstrained: 1, in normalised units; bounded: a quarter of epsilon, in /255)",
@@ -206,17 +206,16 @@ class Fooling:
         def until(acts: dict) -> bool:
             return int(acts[OUTPUT][0].argmax()) == target
 
-        common = dict(param="pixel", decorrelate=False, squash="clamp", transforms=False, seed=seed, until=until)
-        size = self.net.preprocess.size
-        if self.mode == "unconstrained":
-            return Visualization(
-                self.net, class_logit(target), size, space="normalized", rule="l2", lr=self.lr,
-                constraint=Box(), init=self.photo, **common,
-            )  # fmt: skip
-        ball = Ball(self.photo.to(self.net.device), self.epsilon / 255)
+        constraint: Constraint
+        if self.mode == "unconstrained":  # cs231n: a step of length lr in the normalised input, kept displayable
+            space, rule, lr, constraint = "normalized", "l2", self.lr, Box()
+        else:  # projected gradient: every pixel moves lr/255 by the gradient's sign, then back into the ball
+            space, rule, lr = "unit", "sign", self.lr / 255
+            constraint = Ball(self.photo.to(self.net.device), self.epsilon / 255)
         return Visualization(
-            self.net, class_logit(target), size, space="unit", rule="sign", lr=self.lr / 255,
-            constraint=ball, init=self.photo, **common,
+            self.net, class_logit(target), self.net.preprocess.size, param="pixel", decorrelate=False,
+            squash="clamp", transforms=False, space=space, rule=rule, lr=lr, constraint=constraint, init=self.photo,
+            until=until, seed=seed,
         )  # fmt: skip
 
     # -- the run ----------------------------------------------------------------------------------------------

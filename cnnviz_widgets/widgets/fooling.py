@@ -198,4 +198,3 @@ class FoolingImage(StreamView[Settings]):
             self.status = f"step {attempt.fooling.step}: Resume goes on, Start begins again"
         else:
             self.status = f"press Start to {settings.describe(self._net)}"
-
