@@ -19,6 +19,7 @@ from .conftest import small_cnn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # they import `common` as a sibling
 
 import bench_featurevis
+import bench_fooling
 import bench_layers
 import bench_occlusion
 import bench_saliency
@@ -102,3 +103,12 @@ def test_scan_bench_nearest_equals_a_full_sort():
 def test_scan_bench_extrapolation_adds_decoding_to_each_image():
     assert bench_scan.with_decode(100.0, 0.0) == 100.0 and bench_scan.with_decode(100.0, 10.0) == 50.0
     assert bench_scan.hours(2.0, images=14400) == 2.0  # 14,400 images at 2 per second
+
+
+def test_fooling_bench_times_a_step_of_each_mode_and_the_limit():
+    net = cw.Net(small_cnn().eval(), Preprocess(size=32))
+    image = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+    target = bench_fooling.random_targets(net, image, 1, seed=0)[0]
+    assert target != net.predict(image)[0].index
+    assert bench_fooling.ours_ms(net, image, target, 2, mode="bounded", epsilon=0.5) > 0
+    assert bench_fooling.limit_ms(net, net.tensor(image), target, 2) > 0

@@ -136,7 +136,7 @@ def test_the_class_is_picked_by_a_click_and_the_prediction_is_refused_with_the_r
 @pytest.mark.parametrize(
     "changed, message",
     [
-        ({"epsilon": 0}, r"epsilon must be a number in 0\.1\.\.255, got 0"),
+        ({"epsilon": 0}, r"epsilon must be a number in 0\.5\.\.255, got 0"),
         ({"mode": "fgsm"}, r"mode must be one of: unconstrained, bounded"),
         ({"steps": -3}, r"steps must be a number in 1\.\.100000"),
     ],
@@ -159,7 +159,7 @@ def test_the_constructor_is_strict_and_leaves_no_view_behind():
         cw.FoolingImage(net, image, top)
     with pytest.raises(CnnvizError, match=r"target must be a class index in 0\.\.9, got 12"):
         cw.FoolingImage(net, image, 12)
-    with pytest.raises(CnnvizError, match=r"epsilon must be a number in 0\.1\.\.255, got -1"):
+    with pytest.raises(CnnvizError, match=r"epsilon must be a number in 0\.5\.\.255, got -1"):
         cw.FoolingImage(net, image, ranked(net, image, 1), epsilon=-1)
     with pytest.raises(CnnvizError, match=r"unknown setting\(s\) momentum; the settings are: mode, epsilon"):
         cw.FoolingImage(net, image, ranked(net, image, 1), momentum=1)

@@ -53,7 +53,7 @@ FOOLING_OPTIONS: Tuple[Option, ...] = (
         "epsilon",
         "float",
         8.0,
-        0.1,
+        0.5,
         255.0,
         group="fooling",
         unit="/255",
@@ -143,7 +143,8 @@ class Fooling:
     mode : str
         ``"unconstrained"`` or ``"bounded"`` (:data:`MODES`).
     epsilon : float
-        Bounded mode: the largest change of any pixel, in 1/255 of the displayed image (0.1..255).
+        Bounded mode: the largest change of any pixel, in 1/255 of the displayed image (0.5..255: below half a grey
+        level, saving the picture in 8 bits would undo the change).
     steps : int
         The most steps a run takes; it stops earlier once the model predicts the target.
     lr : float, optional
