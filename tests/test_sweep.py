@@ -478,6 +478,29 @@ def _check_scan(case: Case, found: Any) -> None:
     assert found.scanned.all() and found.predicted.min() >= 0
 
 
+def _fooling_target(case: Case) -> int:
+    """The case's class where the row tries a bad one or a model without logits (to be refused), else the picture's
+    runner-up."""
+    if case.kind == "class" or case.no_selector:
+        return case.target
+    return int(ref_probs(_seen(case))[0].argsort(descending=True)[1])
+
+
+def _fool(case: Case) -> Any:
+    return engine.fool(case.net(), _picture(case), _fooling_target(case), mode="bounded", epsilon=4, steps=3)
+
+
+def _check_fool(case: Case, out: Any) -> None:
+    """Within 4/255 of the picture the model sees, in [0, 1]; the top-5 after and ``reached`` are the plain model's."""
+    seen = _seen(case)
+    start = (seen.x[0].double() * 0.25 + 0.5).clamp(0, 1)
+    assert float((out.image.double() - start).abs().max()) <= 4 / 255 + 1e-6 and 0 < out.steps <= 3
+    fooled = Case(case.name, case.model, _normalised(case, out.image[None]), select=case.select, tol=seen.tol)
+    probs = ref_probs(fooled)[0]
+    assert [p.index for p in out.after] == probs.topk(5).indices.tolist()
+    assert out.reached == (int(probs.argmax()) == _fooling_target(case))
+
+
 ENTRIES = [
     Entry(
         "gradient", lambda c: engine.gradient(c.arg, c.x, c.target), lambda c, o: close(o, ref_grad(c), c), GRADIENTS
@@ -580,6 +603,7 @@ ENTRIES = [
         logits=False,
     ),
     Entry("scan", _scan, _check_scan, ("model", "layer", "context")),
+    Entry("fool", _fool, _check_fool, ("model", "class", "context")),
 ]
 
 
@@ -698,6 +722,16 @@ def _check_layers(case: Case, out: Dict[str, Any]) -> None:
     assert projected == case.unit
 
 
+def _fooler(case: Case) -> Dict[str, Any]:
+    w = cw.FoolingImage(case.net(), _picture(case), _fooling_target(case), mode="bounded", epsilon=4, steps=3)
+    return _finish(w, lambda w: w.result)
+
+
+def _check_fooler(case: Case, out: Dict[str, Any]) -> None:
+    assert out["error"] == "", out["error"]
+    _check_fool(case, out["result"])
+
+
 PICTURE = ("model", "shape", "batch", "pixels", "class", "context")
 VIEWS = [
     Entry("SaliencyExplorer", _explorer("gradient"), _check_explorer("gradient"), PICTURE, view=True),
@@ -716,6 +750,7 @@ VIEWS = [
     ),
     Entry("LayerExplorer", _layers, _check_layers, ("model", "layer", "context"), view=True),
     Entry("DatasetExplorer", _datasets, _check_datasets, ("model", "layer", "context"), view=True),
+    Entry("FoolingImage", _fooler, _check_fooler, ("model", "shape", "pixels", "class", "context"), view=True),
 ]
 
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { classMatches, classText, parseClass } from "../src/logic/classes";
+import { changeCaption, classMatches, classText, parseClass } from "../src/logic/classes";
 
 const LABELS = ["tench", "goldfish", "great white shark", "tiger shark", "hammerhead", "tiger cat", "tabby cat"];
 
@@ -27,5 +27,14 @@ describe("class search", () => {
     assert.equal(parseClass(LABELS, "7"), null);
     assert.equal(parseClass(LABELS, "tiger"), null);
     assert.equal(parseClass(LABELS, ""), null);
+  });
+});
+
+describe("change caption", () => {
+  it("says the magnification in three significant digits and the largest change in grey levels", () => {
+    assert.equal(changeCaption(255, 0.5), "change ×255, max 0.5/255");
+    assert.equal(changeCaption(12.5, 10.2), "change ×12.5, max 10.2/255");
+    assert.equal(changeCaption(2, 63.75), "change ×2, max 63.8/255");
+    assert.equal(changeCaption(1.004, 127), "change ×1, max 127.0/255");
   });
 });

@@ -1,4 +1,5 @@
-/** The class search's pure parts: which labels match what was typed, and the class a typed text names. */
+/** FoolingImage's pure parts: which labels match what the class search was given, the class a typed text names, and
+ * how the magnified change is captioned. */
 
 export interface ClassMatch {
   index: number;
@@ -43,4 +44,11 @@ export function parseClass(labels: readonly string[], text: string): number | nu
   const lower = t.toLowerCase();
   const index = labels.findIndex((l) => l.toLowerCase() === lower);
   return index >= 0 ? index : null;
+}
+
+/** The change picture's caption: how many times it is magnified (3 significant digits) and its largest change, in
+ * grey levels: "change ×12.5, max 8.0/255". */
+export function changeCaption(gain: number, maxChange: number): string {
+  const times = gain >= 100 ? Math.round(gain).toString() : gain.toPrecision(3).replace(/\.?0+$/, "");
+  return `change ×${times}, max ${maxChange.toFixed(1)}/255`;
 }

@@ -11,6 +11,7 @@ import { send } from "../../core/requests";
 import type { Scope } from "../../core/scope";
 import type { FoolingTraits } from "../../core/traits";
 import { decodeImage } from "../../components/heat";
+import { changeCaption } from "../../logic/classes";
 import type { PhotoShell } from "../../shells/photo";
 
 function cell(name: string, title: string) {
@@ -38,8 +39,7 @@ export function foolingPictures(scope: Scope, model: AnyModel<FoolingTraits>, sh
   const captions = () => {
     const step = Number(model.get("step"));
     fooled.caption.textContent = `fooled · step ${step}${model.get("reached") ? " · predicted" : ""}`;
-    const max = Number(model.get("max_change"));
-    change.caption.textContent = drawn ? `change ×${Number(model.get("gain")).toFixed(1)} (max ${max.toFixed(1)}/255)` : "change";
+    change.caption.textContent = drawn ? changeCaption(Number(model.get("gain")), Number(model.get("max_change"))) : "change";
   };
   const draw = async (name: "frame" | "final", type: string, seq?: number) => {
     const mine = ++latest;
