@@ -257,14 +257,14 @@ class Visualization:
         self,
         net: Union[Net, nn.Module],
         objective: Union[Objective, str],
-        size: int = 224,
+        size: Union[int, Tuple[int, int]] = 224,
         *,
         batch: int = 1,
         param: str = "fft",
         decorrelate: bool = True,
         squash: str = "sigmoid",
         lr: float = 0.05,
-        transforms: Union[bool, Robustness] = True,
+        transforms: Union[bool, Robustness, Roll] = True,
         tv: float = 0.0,
         l2: float = 0.0,
         decay: float = 0.0,
@@ -329,10 +329,13 @@ class Visualization:
         self.l2_sum = check_float("l2_sum", l2_sum, 0.0, error=FeatureVisError)
         sd = check_float("sd", sd, 0.0, 100.0, error=FeatureVisError)
         self.tile = check_int("tile", tile, 0, MAX_SIZE, error=FeatureVisError)
-        if self.tile and not (self.native and self.objective.tileable):
+        if self.tile and not self.native:
+            raise FeatureVisError("tile needs native=True: tiles cut the picture the model sees at its own size")
+        if max(self.height, self.width) > self.tile > 0 and not self.objective.tileable:
             raise FeatureVisError(
-                f"tile needs native=True and an objective that is a mean over positions (a channel or a layer), "
-                f"not {self.objective!r}"
+                f"a {self.height}x{self.width} picture is cut into tiles of {self.tile} px, which needs an objective "
+                f"that is a mean over positions (a channel or a layer), not {self.objective!r}: use tile=0 or a "
+                f"picture of at most {self.tile} px"
             )
         self.reached = False
         """Whether ``until`` said the run had reached its goal, at the last step."""
