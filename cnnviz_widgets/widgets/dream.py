@@ -104,7 +104,7 @@ class DeepDream(StreamView[DreamSettings]):
             schema = describe(SETTINGS)
             for entry in schema:
                 if entry["name"] == "target":
-                    entry["high"] = net.num_classes - 1
+                    entry.update(low=0, high=net.num_classes - 1)
             self.set_trait("schema", schema)
             self.observe(self._on_settings, names=["layer", *(o.name for o in SETTINGS)])
             self._photo = photo

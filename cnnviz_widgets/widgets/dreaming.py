@@ -24,14 +24,15 @@ KINDS = ("layer", "channel", "class_logit")
 VIEW_OPTIONS: Tuple[Option, ...] = (
     Option("kind", "amplify", "choice", "layer", choices=KINDS, group="objective",
            help="what to amplify: the whole layer, one channel of it, or a class's logit"),
-    Option("unit", "channel", "int", 0, low=0, group="objective", help="channel of the layer",
+    Option("unit", "channel", "int", 0, group="objective", help="channel of the layer",
            when=(("kind", ("channel",)),)),
-    Option("target", "class", "int", 0, low=0, group="objective", help="class whose logit is raised",
+    Option("target", "class", "int", 0, group="objective", help="class whose logit is raised",
            when=(("kind", ("class_logit",)),)),
     Option("size", "size", "int", 512, low=32, high=MAX_SIDE, unit="px", group="picture",
            help="longest side of the dream: the photo is resized to it"),
 )  # fmt: skip
-"""The view's own settings; the engine's :data:`~cnnviz_widgets.engine.dream.DREAM_OPTIONS` follow them."""
+"""The view's own settings (channel and class unbounded here: their range depends on the layer or the model, and the
+engine's message names it); the engine's :data:`~cnnviz_widgets.engine.dream.DREAM_OPTIONS` follow them."""
 SETTINGS = VIEW_OPTIONS + DREAM_OPTIONS
 
 
