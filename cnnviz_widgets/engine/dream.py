@@ -24,6 +24,7 @@ from .checks import check_int
 from .errors import FeatureVisError, SettingError
 from .featurevis import OUTPUT, Box, Objective, Visualization, as_objective, deepdream
 from .featurevis.objectives import guided
+from .featurevis.optimize import MAX_SIZE
 from .featurevis.transforms import Roll
 from .hooks import capture
 from .images import ImageLike, load_image, pixels
@@ -33,7 +34,7 @@ from .progress import Update, last
 from .replica import private
 from .schema import Option, check_settings
 
-MAX_SIDE = 4096
+MAX_SIDE = MAX_SIZE
 """Longest side of a dream picture, in pixels (tiling keeps the memory of larger ones bounded, not their time)."""
 
 DREAM_OPTIONS: Tuple[Option, ...] = (
@@ -98,6 +99,12 @@ def photo_tensor(image: ImageLike, channels: int, side: Optional[int]) -> torch.
     return pixels(picture, channels)[None]
 
 
+def _spans(length: int, tile: int) -> List[slice]:
+    """``length`` cut into the fewest near-equal spans of at most ``tile`` (one span when ``tile`` is 0)."""
+    count = math.ceil(length / tile) if tile else 1
+    return [slice(round(i * length / count), round((i + 1) * length / count)) for i in range(count)]
+
+
 class Dream:
     """DeepDream on one photo: octave after octave, a :class:`~.featurevis.Visualization` raises ``objective``.
 
@@ -129,7 +136,7 @@ class Dream:
     seed : int
         Seeds the jitter: the same dream on the same device.
     size : int, optional
-        Resize the photo so that its longest side has this many pixels (16..4096) first.
+        Resize the photo so that its longest side has this many pixels (16..2048) first.
 
     Attributes
     ----------
@@ -219,7 +226,7 @@ class Dream:
             return Visualization(
                 self.net, self.objective, self.sizes[octave], native=True, param="pixel", space="byte",
                 decorrelate=False, squash="clamp", rule="mean_abs", lr=s["lr"], transforms=Roll(s["jitter"]),
-                constraint=Box(), tile=s["tile"], init=start, seed=s["seed"] + octave,
+                constraint=Box(), tile=s["tile"] if self.objective.tileable else 0, init=start, seed=s["seed"] + octave,
             )  # fmt: skip
         except FeatureVisError as exc:
             h, w = self.sizes[octave]
@@ -236,16 +243,25 @@ class Dream:
 
     def norm(self, picture: torch.Tensor) -> float:
         """The L2 norm of what the objective reads (its channels of its layers; all logits for a class) on
-        ``picture`` ``(1, C, H, W)`` in [0, 1], in one forward pass without gradients."""
-        wanted = self.objective.channels()
-        layers = sorted(wanted)
-        prep, net = self.net.preprocess, self.net
+        ``picture`` ``(1, C, H, W)`` in [0, 1], without gradients; tile by tile when the picture is larger than
+        ``tile`` (so memory stays bounded: positions near a tile's edge then see that edge, not their neighbours)."""
+        prep, tile = self.net.preprocess, self.settings["tile"] if self.objective.tileable else 0
         mean = torch.tensor(prep.mean).reshape(1, -1, 1, 1)
         std = torch.tensor(prep.std).reshape(1, -1, 1, 1)
-        x = ((picture - mean) / std).to(net.device, net.dtype)
-        hooked = [name for name in layers if name != OUTPUT]
-        with private(net) as model, torch.no_grad(), capture(model, hooked) as record:
-            logits = record.forward(model, x)
+        x = (picture - mean) / std
+        height, width = x.shape[-2:]
+        total = 0.0
+        for rows in _spans(height, tile):
+            for cols in _spans(width, tile):
+                total += self._squares(x[..., rows, cols])
+        return math.sqrt(total)
+
+    def _squares(self, x: torch.Tensor) -> float:
+        """The sum of squares of what the objective reads, for the normalised input ``x``."""
+        wanted = self.objective.channels()
+        hooked = sorted(name for name in wanted if name != OUTPUT)
+        with private(self.net) as model, torch.no_grad(), capture(model, hooked) as record:
+            logits = record.forward(model, x.to(self.net.device, self.net.dtype))
             acts: Dict[str, torch.Tensor] = {name: record[name] for name in hooked}
             if OUTPUT in wanted and isinstance(logits, torch.Tensor):
                 acts[OUTPUT] = logits
@@ -254,7 +270,7 @@ class Dream:
                 channels = wanted[name]
                 picked = act if channels is None else act[:, sorted(channels)]
                 total += float(picked.float().pow(2).sum())
-        return math.sqrt(total)
+        return total
 
     # -- dreaming -------------------------------------------------------------------------------------------
     def image(self) -> torch.Tensor:
