@@ -181,7 +181,9 @@ class DeepDream(StreamView[DreamSettings]):
 
     # -- settings -------------------------------------------------------------------------------------------
     def _valid_layer(self, value: Any) -> str:
-        resolve_layer(self._net.model, value)
+        """``value`` if the network has such a layer (the empty default is read before the network is held)."""
+        if value != "" or getattr(self, "_held", None) is not None:
+            resolve_layer(self._net.model, value)
         return str(value)
 
     def _loaded(self, preds: List[Prediction], target: Optional[int]) -> None:
