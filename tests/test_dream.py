@@ -141,7 +141,7 @@ def test_stop_and_resume_equal_one_run():
     whole = Dream(net, photo(), "conv2:3", octaves=3, steps=4, jitter=6, seed=5)
     last(whole.steps(whole.remaining, every=0))
     parts = Dream(net, photo(), "conv2:3", octaves=3, steps=4, jitter=6, seed=5)
-    for taken, update in enumerate(parts.steps(100, every=1), 1):
+    for taken, _update in enumerate(parts.steps(100, every=1), 1):
         if taken == 5:  # Stop in the middle of the second octave
             break
     assert parts.step == 5 and parts.octave == 1

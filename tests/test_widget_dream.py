@@ -102,7 +102,11 @@ def test_bad_arguments_raise_in_python_and_bad_settings_from_the_page_land_in_th
 
 def test_a_nan_gradient_goes_to_the_banner_with_the_last_good_picture():
     model = torch.nn.Sequential(
-        NanGradient(), torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 10)
+        NanGradient(),
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 10),
     )
     w = cw.DeepDream(net_of(model), photo(48, 40), "1", **SETTINGS)
     try:

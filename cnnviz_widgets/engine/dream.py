@@ -70,9 +70,7 @@ class DreamFrame(NamedTuple):
 def octave_sizes(height: int, width: int, octaves: int, scale: float) -> List[Tuple[int, int]]:
     """``(h, w)`` of each octave, smallest first, the last being ``(height, width)``: each side divided by
     ``scale`` per octave down, rounded (at least 1)."""
-    return [
-        (max(1, round(height / scale**k)), max(1, round(width / scale**k))) for k in reversed(range(octaves))
-    ]
+    return [(max(1, round(height / scale**k)), max(1, round(width / scale**k))) for k in reversed(range(octaves))]
 
 
 def resized(image: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
@@ -205,7 +203,9 @@ class Dream:
             record.forward(model, x)
             features = record[layer][0].float()
         if features.dim() != 3:
-            raise FeatureVisError(f"a guide needs a layer with a spatial (C, H, W) output; {layer!r} gives {features.shape}")
+            raise FeatureVisError(
+                f"a guide needs a layer with a spatial (C, H, W) output; {layer!r} gives {features.shape}"
+            )
         return guided(layer, features.flatten(1))
 
     def _check_tiles(self) -> None:
@@ -222,11 +222,14 @@ class Dream:
         """Octave ``octave``'s visualisation, starting from its photo plus the detail so far."""
         s = self.settings
         start = (self.bases[octave] + self.detail).clamp(0, 1)
+        tile = s["tile"] if self.objective.tileable else 0
         try:
+            # The loop takes (height, width) with native=True and a Roll as transforms (loop.md); its hints say int and
+            # bool | Robustness still.
             return Visualization(
-                self.net, self.objective, self.sizes[octave], native=True, param="pixel", space="byte",
-                decorrelate=False, squash="clamp", rule="mean_abs", lr=s["lr"], transforms=Roll(s["jitter"]),
-                constraint=Box(), tile=s["tile"] if self.objective.tileable else 0, init=start, seed=s["seed"] + octave,
+                self.net, self.objective, self.sizes[octave], native=True, param="pixel", space="byte",  # type: ignore[arg-type]
+                decorrelate=False, squash="clamp", rule="mean_abs", lr=s["lr"], transforms=Roll(s["jitter"]),  # type: ignore[arg-type]
+                constraint=Box(), tile=tile, init=start, seed=s["seed"] + octave,
             )  # fmt: skip
         except FeatureVisError as exc:
             h, w = self.sizes[octave]

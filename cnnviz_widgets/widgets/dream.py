@@ -22,7 +22,7 @@ from ..engine.names import resolve_layer
 from ..engine.progress import Update
 from ..engine.schema import check_settings, describe
 from .base import shows_errors
-from .dreaming import SETTINGS, DreamSettings, Dreaming, hint
+from .dreaming import SETTINGS, Dreaming, DreamSettings, hint
 from .frames import image_strip
 from .photo import as_net, check_target, layer_rows, prepare
 from .requests import Request, on
@@ -175,7 +175,9 @@ class DeepDream(StreamView[DreamSettings]):
             return {}
         return dreaming.final() if final else dreaming.partial(seconds)
 
-    def summary(self, settings: DreamSettings, update: Optional[Update[DreamFrame]], outcome: str, seconds: float) -> str:
+    def summary(
+        self, settings: DreamSettings, update: Optional[Update[DreamFrame]], outcome: str, seconds: float
+    ) -> str:
         dreaming = self._dreaming
         return dreaming.summary(outcome, seconds) if dreaming is not None else f"{outcome} before the first step"
 

@@ -28,7 +28,7 @@ VIEW_OPTIONS: Tuple[Option, ...] = (
            when=(("kind", ("channel",)),)),
     Option("target", "class", "int", 0, group="objective", help="class whose logit is raised",
            when=(("kind", ("class_logit",)),)),
-    Option("size", "size", "int", 512, low=32, high=MAX_SIDE, unit="px", group="picture",
+    Option("size", "size", "int", 512, low=16, high=MAX_SIDE, unit="px", group="picture",
            help="longest side of the dream: the photo is resized to it"),
 )  # fmt: skip
 """The view's own settings (channel and class unbounded here: their range depends on the layer or the model, and the
