@@ -2,6 +2,7 @@
 
 from .base import ViewWidget
 from .datasets import DatasetExplorer
+from .dream import DeepDream
 from .featurevis import FeatureVisualizer
 from .layers import LayerExplorer
 from .occlusion import OcclusionExplorer
@@ -9,6 +10,7 @@ from .saliency import SaliencyExplorer
 
 __all__ = [
     "DatasetExplorer",
+    "DeepDream",
     "FeatureVisualizer",
     "LayerExplorer",
     "OcclusionExplorer",

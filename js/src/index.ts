@@ -2,6 +2,7 @@
 import type { AnyModel } from "@anywidget/types";
 import { mount } from "./core/scope";
 import { renderDatasets } from "./views/datasets";
+import { renderDream } from "./views/dream";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderOcclusion } from "./views/occlusion";
 import { renderLayers } from "./views/layers";
@@ -14,6 +15,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   featurevis: mount(renderFeaturevis),
   layers: mount(renderLayers),
   datasets: mount(renderDatasets),
+  dream: mount(renderDream),
 };
 
 export default {

@@ -28,6 +28,7 @@ CELLS = [
     'lx = cw.LayerExplorer(net, img, layer="_blocks.5")\nlx.unit = 42\nlx',
     "dx = cw.DatasetExplorer(net, cw.datasets.stand_in(n=48, size=64), ['_blocks.3'], cache=False, batch_size=16)\n"
     "dx.dashboard()",
+    "dd = cw.DeepDream(net, img, octaves=2, steps=3, size=256)\ndd",
 ]
 VIEWS = {
     "saliency": ".cnnviz.cnnviz-saliency",
@@ -35,6 +36,7 @@ VIEWS = {
     "featurevis": ".cnnviz.cnnviz-featurevis",
     "layers": ".cnnviz.cnnviz-layers",
     "datasets": ".cnnviz.cnnviz-datasets",
+    "dream": ".cnnviz.cnnviz-dream",
 }
 READY = (
     "(len(explorer.maps), bool(explorer.sanity), explorer.busy, occ.done == occ.total > 0, occ.busy, fv.step, fv.busy,"
@@ -197,6 +199,8 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     assert not state[7], f"a view shows an error: {state[7]}"
     done = nb.probe.wait_for("(dx.error, dx.summary.get('scanned') == 48 and not dx.scanning)", lambda v: v[0] or v[1])
     assert not done[0], f"DatasetExplorer shows an error: {done[0]}"
+    dreamt = nb.probe.wait_for("(dd.error, dd.step == 6 and not dd.busy)", lambda v: v[0] or v[1], timeout=180)
+    assert not dreamt[0], f"DeepDream shows an error: {dreamt[0]}"
     prepare_datasets(nb)
     expect(page.locator(".cnnviz-saliency .cnnviz-sanity-step").first).to_be_visible()
     # The page's theme reaches Python (the charts follow it).

@@ -126,6 +126,22 @@ export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
   [setting: string]: unknown;
 }
 
+/** DeepDream: the photo at the dream's size (before), the live octave picture, the full-size dream (after). */
+export interface DreamTraits extends PhotoTraits, LayerTraits {
+  schema: OptionDesc[];
+  kind: string;
+  class_label: string;
+  original: WireBytes | null;
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  step: number;
+  octave: number;
+  octaves: number;
+  norms: number[];
+  [setting: string]: unknown;
+}
+
 /** FeatureVisualizer: the unit's top patches in the model's latest scan, or a note alone when there are none. */
 export type ExamplesResult = { note: string } | { layer: string; unit: number; items: ExampleItem[]; crops: WireBytes[]; note: string };
 
