@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .batching import spans
 from .checks import check_int
 from .errors import FeatureVisError, SettingError
 from .featurevis import OUTPUT, Box, Objective, Visualization, as_objective, deepdream
@@ -95,12 +96,6 @@ def photo_tensor(image: ImageLike, channels: int, side: Optional[int]) -> torch.
             f"pass size=... (e.g. size={MAX_SIDE}) to shrink it"
         )
     return pixels(picture, channels)[None]
-
-
-def _spans(length: int, tile: int) -> List[slice]:
-    """``length`` cut into the fewest near-equal spans of at most ``tile`` (one span when ``tile`` is 0)."""
-    count = math.ceil(length / tile) if tile else 1
-    return [slice(round(i * length / count), round((i + 1) * length / count)) for i in range(count)]
 
 
 class Dream:
@@ -222,14 +217,11 @@ class Dream:
         """Octave ``octave``'s visualisation, starting from its photo plus the detail so far."""
         s = self.settings
         start = (self.bases[octave] + self.detail).clamp(0, 1)
-        tile = s["tile"] if self.objective.tileable else 0
         try:
-            # The loop takes (height, width) with native=True and a Roll as transforms (loop.md); its hints say int and
-            # bool | Robustness still.
             return Visualization(
-                self.net, self.objective, self.sizes[octave], native=True, param="pixel", space="byte",  # type: ignore[arg-type]
-                decorrelate=False, squash="clamp", rule="mean_abs", lr=s["lr"], transforms=Roll(s["jitter"]),  # type: ignore[arg-type]
-                constraint=Box(), tile=tile, init=start, seed=s["seed"] + octave,
+                self.net, self.objective, self.sizes[octave], native=True, param="pixel", space="byte",
+                decorrelate=False, squash="clamp", rule="mean_abs", lr=s["lr"], transforms=Roll(s["jitter"]),
+                constraint=Box(), tile=s["tile"], init=start, seed=s["seed"] + octave,
             )  # fmt: skip
         except FeatureVisError as exc:
             h, w = self.sizes[octave]
@@ -254,8 +246,8 @@ class Dream:
         x = (picture - mean) / std
         height, width = x.shape[-2:]
         total = 0.0
-        for rows in _spans(height, tile):
-            for cols in _spans(width, tile):
+        for rows in spans(height, tile):
+            for cols in spans(width, tile):
                 total += self._squares(x[..., rows, cols])
         return math.sqrt(total)
 

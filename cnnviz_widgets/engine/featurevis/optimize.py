@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..batching import spans
 from ..checks import check_choice, check_float, check_int
 from ..errors import SettingError
 from ..hooks import capture
@@ -537,8 +538,8 @@ class Visualization:
         grad = torch.zeros_like(picture)
         value = picture.new_zeros(())
         height, width = picture.shape[-2:]
-        for rows in _spans(height, self.tile):
-            for cols in _spans(width, self.tile):
+        for rows in spans(height, self.tile):
+            for cols in spans(width, self.tile):
                 part = picture[..., rows, cols].requires_grad_()
                 share = part.shape[-2] * part.shape[-1] / (height * width)
                 term = self.objective(self._acts(model, fast, self._normalised(part))) * share
@@ -632,13 +633,6 @@ class Visualization:
                 return
             shown = self.step == end or (every > 0 and self.step % every == 0)
             yield Update((self.step - start) / steps, Frame(self.step, self.image(), value) if shown else None)
-
-
-def _spans(length: int, most: int) -> List[slice]:
-    """``length`` cut into the fewest equal slices of at most ``most``."""
-    count = -(-length // most)
-    edges = [round(i * length / count) for i in range(count + 1)]
-    return [slice(a, b) for a, b in zip(edges, edges[1:])]
 
 
 def _shape(size: Union[int, Sequence[int]], native: bool) -> Tuple[int, int]:
