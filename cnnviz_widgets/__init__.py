@@ -10,9 +10,10 @@
 >>> cw.FeatureVisualizer(net, "_blocks.10:3")   # a picture that channel 3 of that layer likes, optimised live
 >>> cw.DeepDream(net, img)           # amplify what a layer sees in the photo, octave by octave
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
+>>> cw.labs.check("saliency", fn)    # the cs231n assignment's checker (notebooks/04_network_visualization)
 """
 
-from . import datasets, engine
+from . import datasets, engine, labs
 from .engine import Net, load_image, load_model, sample_image, scan
 from .widgets import DatasetExplorer, DeepDream, FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
 
@@ -27,6 +28,7 @@ __all__ = [
     "SaliencyExplorer",
     "datasets",
     "engine",
+    "labs",
     "load_image",
     "load_model",
     "sample_image",
