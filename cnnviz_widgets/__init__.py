@@ -8,16 +8,18 @@
 >>> cw.OcclusionExplorer(net, img)   # occlusion map, filling in as it is computed
 >>> cw.LayerExplorer(net, img)       # every layer's maps, filters, projections, invariance
 >>> cw.FeatureVisualizer(net, "_blocks.10:3")   # a picture that channel 3 of that layer likes, optimised live
+>>> cw.ClassVisualizer(net, 281)     # pictures the model takes for class 281 (tabby), two recipes side by side
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
 """
 
 from . import datasets, engine
 from .engine import Net, load_image, load_model, sample_image, scan
-from .widgets import DatasetExplorer, FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
+from .widgets import ClassVisualizer, DatasetExplorer, FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
 
 __version__ = "0.1.0"
 __all__ = [
     "DatasetExplorer",
+    "ClassVisualizer",
     "FeatureVisualizer",
     "Net",
     "LayerExplorer",

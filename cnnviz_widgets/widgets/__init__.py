@@ -1,6 +1,7 @@
 """Interactive views: thin anywidget classes over the engine."""
 
 from .base import ViewWidget
+from .classvis import ClassVisualizer
 from .datasets import DatasetExplorer
 from .featurevis import FeatureVisualizer
 from .layers import LayerExplorer
@@ -9,6 +10,7 @@ from .saliency import SaliencyExplorer
 
 __all__ = [
     "DatasetExplorer",
+    "ClassVisualizer",
     "FeatureVisualizer",
     "LayerExplorer",
     "OcclusionExplorer",

@@ -1,6 +1,7 @@
 /** The one ES module behind every cnnviz widget: `_view` names which view to render (one registry line each). */
 import type { AnyModel } from "@anywidget/types";
 import { mount } from "./core/scope";
+import { renderClassvis } from "./views/classvis";
 import { renderDatasets } from "./views/datasets";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderOcclusion } from "./views/occlusion";
@@ -14,6 +15,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   featurevis: mount(renderFeaturevis),
   layers: mount(renderLayers),
   datasets: mount(renderDatasets),
+  classvis: mount(renderClassvis),
 };
 
 export default {

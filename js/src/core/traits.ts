@@ -107,7 +107,15 @@ export interface LayersTraits extends PhotoTraits, LayerTraits, UnitTraits {
   [setting: string]: unknown;
 }
 
-export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
+/** Views with live pictures (components/liveBatch): JPEG frames as they come, the PNG where a run ended. */
+export interface LiveTraits extends ViewTraits {
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  captions: string[];
+}
+
+export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits, LiveTraits {
   schema: OptionDesc[];
   kind: string;
   units: number[];
@@ -123,6 +131,18 @@ export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
   captions: string[];
   step: number;
   examples: ExamplesResult | Unset;
+  [setting: string]: unknown;
+}
+
+/** ClassVisualizer: the class (picked by name among `labels`), the recipes' pictures and their probabilities. */
+export interface ClassvisTraits extends LiveTraits {
+  schema: OptionDesc[];
+  target: number;
+  labels: string[];
+  class_label: string;
+  facets_note: string;
+  probs: number[];
+  step: number;
   [setting: string]: unknown;
 }
 
