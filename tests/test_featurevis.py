@@ -519,11 +519,11 @@ def test_bad_objectives_are_refused_with_the_valid_choices(default_net, objectiv
         (dict(squash="tanh"), r"^squash must be one of: sigmoid, clamp; got 'tanh'$"),
         (dict(size=0), r"^size must be a number in 1\.\.2048, got 0$"),
         (dict(size=2.5), r"^size must be a whole number in 1\.\.2048, got 2\.5$"),
-        (dict(lr=-1), r"^lr must be a number in 0\.0001\.\.10, got -1$"),
+        (dict(lr=-1), r"^lr must be a number in 0\.0001\.\.100, got -1$"),
         (dict(decay=0.1), "use param='pixel'"),
         (dict(param="pixel", clip_norm=100), r"^clip_norm must be a number in 0\.\.99, got 100$"),
         (dict(seed=-1), r"^seed must be a number in 0\.\.2147483647, got -1$"),
-        (dict(transforms="yes"), "transforms must be True, False or a Robustness"),
+        (dict(transforms="yes"), "transforms must be True, False, a Robustness or a Roll"),
     ],
     ids=str,
 )

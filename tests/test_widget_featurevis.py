@@ -508,7 +508,7 @@ MODELS = {
         ),
         ("needs_seven", dict(objective="conv:0", size=4), {}, r"size 4 is below the smallest image .* use size >= 7"),
         ("nan_gradient", dict(objective="1.conv2:3"), {}, r"became NaN.* at step 1"),
-        ("small", {}, dict(lr=-1.0), r"lr must be a number in 0\.0001\.\.10, got -1"),
+        ("small", {}, dict(lr=-1.0), r"lr must be a number in 0\.0001\.\.100, got -1"),
         ("small", {}, dict(param="pixels"), r"param must be one of: fft, pixel; got 'pixels'"),
         (
             "small",

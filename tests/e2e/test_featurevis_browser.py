@@ -168,7 +168,7 @@ def test_thumbnails_pick_units_a_batch_of_channels_renders_and_bad_settings_are_
         ("size", "0", "1..2048 px"),
         ("unit", "999", "0..79"),
         ("batch", "0", "1..64"),
-        ("lr", "-1", "0.0001..10"),
+        ("lr", "-1", "0.0001..100"),
         ("y", "99", "0..13; empty: automatic"),
     ):
         field = page.locator(f"{ROOT} input.cnnviz-fv-{name}")

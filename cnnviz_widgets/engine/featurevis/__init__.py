@@ -1,7 +1,9 @@
 """Feature visualisation: optimise images so that chosen units, channels, layers or classes fire.
 
 ``objectives`` says what to maximise, ``param`` how the image is parameterised, ``transforms`` how it is
-jittered for robustness, ``regularizers`` the classic penalties, and ``optimize`` runs the ascent.
+jittered for robustness, ``regularizers`` the classic penalties, ``rules`` how a step follows the gradient and what
+holds the picture in bounds, and ``optimize`` runs the ascent: the one loop that DeepDream, class visualisation and
+fooling images also run.
 """
 
 from .objectives import (
@@ -15,14 +17,19 @@ from .objectives import (
     deepdream,
     direction,
     diversity,
+    guided,
     neuron,
 )
 from .optimize import VISUALIZATION_OPTIONS, Frame, Visualization, feature_visualization, visualize
-from .param import PARAMS, SQUASHES, ImageParam
+from .param import PARAMS, SPACES, SQUASHES, ImageParam
 from .regularizers import PixelRegularizers
-from .transforms import Robustness
+from .rules import RULES, Ball, Box, Constraint
+from .transforms import Robustness, Roll
 
 __all__ = [
+    "Ball",
+    "Box",
+    "Constraint",
     "FeatureVisError",
     "Frame",
     "ImageParam",
@@ -30,7 +37,10 @@ __all__ = [
     "Objective",
     "PARAMS",
     "PixelRegularizers",
+    "RULES",
     "Robustness",
+    "Roll",
+    "SPACES",
     "SQUASHES",
     "VISUALIZATION_OPTIONS",
     "Visualization",
@@ -42,6 +52,7 @@ __all__ = [
     "direction",
     "diversity",
     "feature_visualization",
+    "guided",
     "neuron",
     "visualize",
 ]

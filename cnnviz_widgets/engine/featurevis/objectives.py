@@ -27,6 +27,8 @@ class Objective:
     """
 
     layers: FrozenSet[str] = frozenset()
+    tileable = False
+    """Whether the score is a mean over positions, so a large picture can be scored tile by tile (DeepDream's tiles)."""
 
     def __call__(self, acts: Acts) -> torch.Tensor:
         """The score (a scalar tensor) of the activations ``acts`` (layer name -> ``(B, ...)`` tensor)."""
@@ -78,6 +80,7 @@ class Sum(Objective):
             t for term in terms for t in (term.terms if isinstance(term, Sum) else (term,))
         )
         self.layers = frozenset().union(*(t.layers for t in self.terms))
+        self.tileable = all(t.tileable for t in self.terms)
 
     def __call__(self, acts: Acts) -> torch.Tensor:
         return cast(torch.Tensor, sum(t(acts) for t in self.terms))  # terms are never empty: a tensor
@@ -104,7 +107,7 @@ class Scaled(Objective):
     """An objective times a constant."""
 
     def __init__(self, term: Objective, factor: float):
-        self.term, self.factor, self.layers = term, factor, term.layers
+        self.term, self.factor, self.layers, self.tileable = term, factor, term.layers, term.tileable
 
     def __call__(self, acts: Acts) -> torch.Tensor:
         return self.factor * self.term(acts)
@@ -173,6 +176,7 @@ class Channel(Term):
     """Mean activation of one channel over all positions (lucent's ``channel``)."""
 
     kind = "channel"
+    tileable = True
 
     def __init__(self, layer: str, unit: int, batch: Optional[int] = None):
         super().__init__(layer, batch)
@@ -240,6 +244,7 @@ class DeepDream(Term):
     """Mean squared activation of a whole layer: amplify whatever the layer already sees (DeepDream)."""
 
     kind = "layer"
+    tileable = True
 
     def __call__(self, acts: Acts) -> torch.Tensor:
         return self.select(acts).pow(2).mean()
@@ -275,6 +280,7 @@ class Direction(Term):
     ``channel``): for directions found by PCA, NMF or a probe rather than single units."""
 
     kind = "direction"
+    tileable = True
 
     def __init__(self, layer: str, vector: Union[Sequence[float], torch.Tensor], batch: Optional[int] = None):
         super().__init__(layer, batch)
@@ -298,6 +304,40 @@ class Direction(Term):
 
     def __repr__(self) -> str:
         return f"direction({self.layer!r}, <{self.vector.numel()} values>{self._where()})"
+
+
+class Guided(Term):
+    """DeepDream guided by another picture (Mordvintsev et al.'s guide): at every position, the best dot product of
+    the channel vector with any of the guide's channel vectors, averaged; the gradient pulls each position towards
+    the guide feature it already resembles most."""
+
+    kind = "guided"
+    tileable = True
+
+    def __init__(self, layer: str, features: torch.Tensor, batch: Optional[int] = None):
+        super().__init__(layer, batch)
+        feats = torch.as_tensor(features, dtype=torch.float32)
+        if feats.dim() != 2 or feats.shape[1] == 0 or not torch.isfinite(feats).all():
+            raise FeatureVisError("guide features must be a (channels, positions) tensor of finite numbers")
+        self.features = feats
+
+    def __call__(self, acts: Acts) -> torch.Tensor:
+        act = self.select(acts)
+        flat = act.flatten(2).transpose(1, 2)  # (B, positions, C)
+        scores = flat @ self.features.to(act.device, act.dtype)  # (B, positions, guide positions)
+        return scores.max(dim=2).values.mean()
+
+    def check(self, shapes: Shapes, batch: int) -> None:
+        super().check(shapes, batch)
+        count = _channels(shapes[self.layer], self.layer)
+        if self.features.shape[0] != count:
+            raise FeatureVisError(
+                f"the guide has {self.features.shape[0]} channels but layer {self.layer!r} has {count}: take its "
+                "features at the same layer"
+            )
+
+    def __repr__(self) -> str:
+        return f"guided({self.layer!r}, <{self.features.shape[1]} guide positions>{self._where()})"
 
 
 class Diversity(Term):
@@ -347,6 +387,12 @@ def class_logit(index: int, batch: Optional[int] = None) -> Objective:
 def direction(layer: str, vector: Union[Sequence[float], torch.Tensor], batch: Optional[int] = None) -> Objective:
     """Projection of ``layer``'s channel vectors on ``vector`` (normalised), averaged over positions."""
     return Direction(layer, vector, batch)
+
+
+def guided(layer: str, features: torch.Tensor, batch: Optional[int] = None) -> Objective:
+    """DeepDream on ``layer`` guided by a picture whose ``(channels, positions)`` ``features`` at that layer are given:
+    each position moves towards the guide feature it matches best."""
+    return Guided(layer, features, batch)
 
 
 def diversity(layer: str) -> Objective:

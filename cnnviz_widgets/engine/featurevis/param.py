@@ -9,7 +9,7 @@ direction a step of similar size, which is what makes the pictures readable.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
@@ -19,6 +19,10 @@ PARAMS = ("fft", "pixel")
 """Parameterisations: a 1/f-scaled Fourier spectrum, or the pixels themselves."""
 SQUASHES = ("sigmoid", "clamp")
 """How values are mapped into [0, 1]."""
+SPACES = ("unit", "normalized", "byte")
+"""What the clamped pixels hold: the image minus its mean colour in [0, 1] units, the model's normalised input
+``(image - mean) / std`` (where cs231n's step sizes are stated), or the image minus its mean colour in 0..255 units
+(where DeepDream's are)."""
 
 # Square root of ImageNet's colour covariance (its SVD's U * sqrt(S)), as published with lucid.
 COLOR_CORRELATION_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -32,6 +36,18 @@ FFT_SCALE = 4.0
 def _color_matrix() -> torch.Tensor:
     """The colour correlation matrix with its largest column norm scaled to 1 (lucid's normalisation)."""
     return COLOR_CORRELATION_SQRT / COLOR_CORRELATION_SQRT.norm(dim=0).max()
+
+
+def _affine(
+    space: str, mean: torch.Tensor, norm: Optional[Tuple[Sequence[float], Sequence[float]]]
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(gain, offset)``, each ``(C, 1, 1)``, that turn raw clamped values in ``space`` into the image."""
+    if space == "normalized":
+        if norm is None:
+            raise ValueError("space='normalized' needs the model's normalisation (mean, std)")
+        return (torch.tensor(norm[1], dtype=torch.float32, device=mean.device).reshape(mean.shape),
+                torch.tensor(norm[0], dtype=torch.float32, device=mean.device).reshape(mean.shape))  # fmt: skip
+    return torch.full_like(mean, 1 / 255 if space == "byte" else 1.0), mean
 
 
 def frequencies(height: int, width: int) -> torch.Tensor:
@@ -66,6 +82,10 @@ class ImageParam:
         Seeded CPU generator for the random start (the same start on every device).
     device : torch.device, optional
         Where the trainable tensors live (the model's device).
+    space : str
+        What the ``"clamp"`` squash's raw values hold, one of :data:`SPACES`; the image is ``raw * gain + offset``.
+    norm : (sequence of float, sequence of float), optional
+        The model's normalisation ``(mean, std)``, which ``space="normalized"`` needs.
     """
 
     def __init__(
@@ -78,6 +98,8 @@ class ImageParam:
         decay_power: float = 1.0,
         generator: Optional[torch.Generator] = None,
         device: Optional[torch.device] = None,
+        space: str = "unit",
+        norm: Optional[Tuple[Sequence[float], Sequence[float]]] = None,
     ):
         batch, channels, height, width = shape
         self.shape, self.param, self.squash = tuple(shape), param, squash
@@ -85,6 +107,7 @@ class ImageParam:
         self.size = (height, width)
         self.color = _color_matrix().to(device)
         self.mean = (COLOR_MEAN if channels == 3 else torch.full((channels,), GRAY_MEAN)).to(device)[:, None, None]
+        self.gain, self.offset = _affine(space, self.mean, norm)
         if param == "fft":
             freqs = frequencies(height, width)
             self.scale: Optional[torch.Tensor] = (
@@ -114,7 +137,7 @@ class ImageParam:
             x = torch.einsum("bchw,dc->bdhw", x, self.color)
         if self.squash == "sigmoid":
             return torch.sigmoid(x)
-        x = x + self.mean
+        x = x * self.gain + self.offset
         return x + (x.clamp(0, 1) - x).detach()
 
     @torch.no_grad()
@@ -127,7 +150,7 @@ class ImageParam:
         if self.squash == "sigmoid":
             x = torch.logit(x.clamp(1e-4, 1 - 1e-4))
         else:
-            x = x - self.mean
+            x = (x - self.offset) / self.gain
         if self.decorrelate:
             x = torch.einsum("bdhw,cd->bchw", x, torch.linalg.inv(self.color))
         if self.scale is not None:

@@ -102,3 +102,29 @@ def upsampled(images: torch.Tensor, out: int) -> torch.Tensor:
     if images.shape[-1] >= out:
         return images
     return F.interpolate(images, size=(out, out), mode="bilinear", align_corners=False)
+
+
+@dataclass(frozen=True)
+class Roll:
+    """A random circular shift of up to ``jitter`` pixels on each axis every step: the jitter of DeepDream and of
+    cs231n's class images. Nothing is padded or resampled, so the model sees the image at its own size (any
+    height and width) and a step on the shifted image is the same step on the image.
+
+    Parameters
+    ----------
+    jitter : int
+        Largest shift, in pixels, drawn uniformly from ``-jitter..jitter`` for x, then for y.
+    """
+
+    jitter: int = 16
+    pad = 0
+    """No border: :class:`Robustness`'s border, which the model's input size accounts for."""
+
+    def shifts(self, rng: random.Random) -> Tuple[int, int]:
+        """``(x, y)``: this step's shift."""
+        return rng.randint(-self.jitter, self.jitter), rng.randint(-self.jitter, self.jitter)
+
+    def __call__(self, images: torch.Tensor, out: int, rng: random.Random) -> torch.Tensor:
+        """``images`` shifted by this step's draw (``out`` is ignored: the size stays)."""
+        dx, dy = self.shifts(rng)
+        return torch.roll(images, shifts=(dy, dx), dims=(-2, -1))
