@@ -14,7 +14,14 @@
 
 from . import datasets, engine
 from .engine import Net, load_image, load_model, sample_image, scan
-from .widgets import ClassVisualizer, DatasetExplorer, FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
+from .widgets import (
+    ClassVisualizer,
+    DatasetExplorer,
+    FeatureVisualizer,
+    LayerExplorer,
+    OcclusionExplorer,
+    SaliencyExplorer,
+)
 
 __version__ = "0.1.0"
 __all__ = [

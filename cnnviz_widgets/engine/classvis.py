@@ -8,7 +8,8 @@ Two recipes, as presets of the one feature-visualisation loop (:class:`~.feature
   into [0, 1] and blurs it (sigma 0.5) every 10 steps. 100 steps. Fast, noisy, recognisable textures.
 - ``"distill"``: Olah et al. 2017 (Distill's "Feature Visualization"): a 1/f-scaled spectrum in decorrelated
   colours, squashed by a sigmoid, seen through the standard pad/jitter/scale/rotate transforms, optimised by Adam.
-  Slower, smoother, more natural-looking pictures.
+  Smoother, more natural-looking pictures; 64 steps (on EfficientNet-Lite0, 32 already give the class a probability
+  above 0.99: benchmarks/bench_classvis.py).
 
 Both run at the model's input size, and both are stoppable and resumable like any visualisation. Multifaceted
 visualisation (several pictures of one class, each started from a cluster of its images) is :mod:`.facets`.
@@ -23,10 +24,8 @@ import torch
 from torch import nn
 
 from .checks import check_choice, check_int
-from .featurevis import FeatureVisError, Frame, Objective, Visualization, class_logit
+from .featurevis import Box, FeatureVisError, Frame, Objective, Roll, Visualization, class_logit
 from .featurevis.optimize import MAX_BATCH
-from .featurevis.transforms import Roll
-from .featurevis.constraints import Box
 from .images import ImageLike
 from .model import Net
 from .progress import Update, last
@@ -35,27 +34,23 @@ from .schema import Option
 
 @dataclass(frozen=True)
 class Preset:
-    """A recipe: the :class:`Visualization` keywords, the number of steps, and whether the picture starts from
-    standard normal noise in the model's normalised space (cs231n's start) rather than the loop's own."""
+    """A recipe: the :class:`Visualization` keywords and the number of steps."""
 
     settings: Mapping[str, Any]
     steps: int
-    normal_start: bool
     about: str
 
 
 CLASS_PRESETS: Dict[str, Preset] = {
     "cs231n": Preset(
         dict(param="pixel", space="normalized", decorrelate=False, squash="clamp", rule="ascent", lr=25.0,
-             l2_sum=1e-3, blur_every=10, blur_sigma=0.5, transforms=Roll(16), constraint=Box()),
+             l2_sum=1e-3, blur_every=10, blur_sigma=0.5, transforms=Roll(16), constraint=Box(), sd=1.0),
         100,
-        True,
         "Simonyan et al. 2014 as in cs231n: pixel ascent, L2, jitter 16, blur every 10",
     ),
     "distill": Preset(
         dict(param="fft", decorrelate=True, squash="sigmoid", transforms=True, rule="adam", lr=0.05),
-        256,
-        False,
+        64,
         "Olah et al. 2017: FFT, decorrelated colours, transforms, Adam",
     ),
 }  # fmt: skip
@@ -66,21 +61,11 @@ CLASS_OPTIONS: Tuple[Option, ...] = (
     Option("preset", "recipe", "choice", "cs231n", choices=PRESETS, group="recipe",
            help="cs231n: pixel ascent as in the assignment; distill: FFT, decorrelated colours, transforms, Adam"),
     Option("steps", "steps", "int", None, low=0, high=100_000, optional=True, group="recipe",
-           help="steps to take; empty: the recipe's own (cs231n 100, distill 256)"),
+           help="steps to take; empty: the recipe's own (cs231n 100, distill 64)"),
     Option("seed", "seed", "int", 0, low=0, high=2**31 - 1, group="recipe",
            help="seeds the random start and the jitter: a run repeats on the same device"),
 )  # fmt: skip
 """The tunable settings of :class:`ClassVisualization` (its keyword arguments of the same names)."""
-
-
-def normal_start(net: Net, batch: int, seed: int) -> torch.Tensor:
-    """cs231n's start: standard normal noise in the model's normalised space, as a picture ``(B, C, S, S)`` (values
-    beyond [0, 1] where the noise is; the first step's clamp brings them in)."""
-    prep = net.preprocess
-    noise = torch.randn(batch, prep.channels, prep.size, prep.size, generator=torch.Generator().manual_seed(seed))
-    mean = torch.tensor(prep.mean).reshape(1, -1, 1, 1)
-    std = torch.tensor(prep.std).reshape(1, -1, 1, 1)
-    return noise * std + mean
 
 
 def target_objective(target: int, batch: int) -> Objective:
@@ -133,8 +118,6 @@ class ClassVisualization:
         batch = 1
         if isinstance(init, torch.Tensor) and init.dim() == 4:
             batch = check_int("the batch of init", init.shape[0], 1, MAX_BATCH, error=FeatureVisError)
-        if init is None and recipe.normal_start:
-            init = normal_start(self.net, 1, seed)
         self.vis = Visualization(
             self.net, target_objective(self.target, batch), self.net.preprocess.size, batch=batch, seed=seed,
             init=init, **recipe.settings,

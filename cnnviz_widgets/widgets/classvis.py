@@ -173,7 +173,8 @@ class ClassVisualizer(NetStream[Settings]):
 
     # -- settings -------------------------------------------------------------------------------------------
     def _valid_target(self, value: Any) -> int:
-        return check_target(self._net, value)
+        net = self.__dict__.get("_held")  # None while the widget is made: the constructor checked the target
+        return check_target(net, value) if net is not None else int(value)
 
     def _on_change(self, change: Any) -> None:
         if change.name == "target":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -34,7 +35,8 @@ def together(runs: Sequence[ClassVisualization], goals: Sequence[int]) -> Iterat
                 yield Update(done / total if done < total else 1.0)
     finally:
         for stream in streams:
-            stream.close()
+            if isinstance(stream, Generator):
+                stream.close()
 
 
 @dataclass
