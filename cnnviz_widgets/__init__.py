@@ -8,6 +8,7 @@
 >>> cw.OcclusionExplorer(net, img)   # occlusion map, filling in as it is computed
 >>> cw.LayerExplorer(net, img)       # every layer's maps, filters, projections, invariance
 >>> cw.FeatureVisualizer(net, "_blocks.10:3")   # a picture that channel 3 of that layer likes, optimised live
+>>> cw.ClassVisualizer(net, 281)     # pictures the model takes for class 281 (tabby), two recipes side by side
 >>> cw.DeepDream(net, img)           # amplify what a layer sees in the photo, octave by octave
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
 >>> cw.labs.check("saliency", fn)    # the cs231n assignment's checker (notebooks/04_network_visualization)
@@ -15,10 +16,19 @@
 
 from . import datasets, engine, labs
 from .engine import Net, load_image, load_model, sample_image, scan
-from .widgets import DatasetExplorer, DeepDream, FeatureVisualizer, LayerExplorer, OcclusionExplorer, SaliencyExplorer
+from .widgets import (
+    ClassVisualizer,
+    DatasetExplorer,
+    DeepDream,
+    FeatureVisualizer,
+    LayerExplorer,
+    OcclusionExplorer,
+    SaliencyExplorer,
+)
 
 __version__ = "0.1.0"
 __all__ = [
+    "ClassVisualizer",
     "DatasetExplorer",
     "DeepDream",
     "FeatureVisualizer",

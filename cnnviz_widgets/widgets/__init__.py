@@ -1,6 +1,7 @@
 """Interactive views: thin anywidget classes over the engine."""
 
 from .base import ViewWidget
+from .classvis import ClassVisualizer
 from .datasets import DatasetExplorer
 from .dream import DeepDream
 from .featurevis import FeatureVisualizer
@@ -9,6 +10,7 @@ from .occlusion import OcclusionExplorer
 from .saliency import SaliencyExplorer
 
 __all__ = [
+    "ClassVisualizer",
     "DatasetExplorer",
     "DeepDream",
     "FeatureVisualizer",

@@ -1,6 +1,7 @@
 /** The one ES module behind every cnnviz widget: `_view` names which view to render (one registry line each). */
 import type { AnyModel } from "@anywidget/types";
 import { mount } from "./core/scope";
+import { renderClassvis } from "./views/classvis";
 import { renderDatasets } from "./views/datasets";
 import { renderDream } from "./views/dream";
 import { renderFeaturevis } from "./views/featurevis";
@@ -16,6 +17,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   layers: mount(renderLayers),
   datasets: mount(renderDatasets),
   dream: mount(renderDream),
+  classvis: mount(renderClassvis),
 };
 
 export default {

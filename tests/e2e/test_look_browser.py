@@ -1,12 +1,13 @@
 """Every view in JupyterLab's light and dark themes: screenshots, text contrast, and layouts that reflow.
 
-One notebook holds the five views (saliency with its compare grid and a sanity check, a finished occlusion map, a
+One notebook holds the six views (saliency with its compare grid and a sanity check, a finished occlusion map, a
 short feature visualisation, a layer explorer with a channel clicked, a dataset explorer over 48 small images with a
-patch clicked and a scatter point hovered, shown in its top-patches and its embedding tab); the page is screenshotted
-in the light theme, switched to "JupyterLab Dark" through Lab's own command, screenshotted again, and in the dark
-theme every visible text of our views must have a contrast ratio of at least 4.5 against its background. Then at 800
-and 1600 px wide (file browser open) no view may be wider than its cell and no chart title may be cut. Lab only, buffers
-mode: themes and layout do not depend on the wire mode, and Notebook 7 uses the same theme variables.
+patch clicked and a scatter point hovered, shown in its top-patches and its embedding tab, a short class
+visualisation); the page is screenshotted in the light theme, switched to "JupyterLab Dark" through Lab's own
+command, screenshotted again, and in the dark theme every visible text of our views must have a contrast ratio of at
+least 4.5 against its background. Then at 800 and 1600 px wide (file browser open) no view may be wider than its
+cell and no chart title may be cut. Lab only, buffers mode: themes and layout do not depend on the wire mode, and
+Notebook 7 uses the same theme variables.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ CELLS = [
     "dx = cw.DatasetExplorer(net, cw.datasets.stand_in(n=48, size=64), ['_blocks.3'], cache=False, batch_size=16)\n"
     "dx.dashboard()",
     "dd = cw.DeepDream(net, img, octaves=2, steps=3, size=256)\ndd",
+    "cv = cw.ClassVisualizer(net, 281, steps=8)\ncv",
 ]
 VIEWS = {
     "saliency": ".cnnviz.cnnviz-saliency",
@@ -37,6 +39,7 @@ VIEWS = {
     "layers": ".cnnviz.cnnviz-layers",
     "datasets": ".cnnviz.cnnviz-datasets",
     "dream": ".cnnviz.cnnviz-dream",
+    "classvis": ".cnnviz.cnnviz-classvis",
 }
 READY = (
     "(len(explorer.maps), bool(explorer.sanity), explorer.busy, occ.done == occ.total > 0, occ.busy, fv.step, fv.busy,"
@@ -201,6 +204,8 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     assert not done[0], f"DatasetExplorer shows an error: {done[0]}"
     dreamt = nb.probe.wait_for("(dd.error, dd.step == 6 and not dd.busy)", lambda v: v[0] or v[1], timeout=180)
     assert not dreamt[0], f"DeepDream shows an error: {dreamt[0]}"
+    drawn = nb.probe.wait_for("(cv.error, cv.step == 16 and not cv.busy)", lambda v: v[0] or v[1], timeout=180)
+    assert not drawn[0], f"ClassVisualizer shows an error: {drawn[0]}"
     prepare_datasets(nb)
     expect(page.locator(".cnnviz-saliency .cnnviz-sanity-step").first).to_be_visible()
     # The page's theme reaches Python (the charts follow it).

@@ -107,7 +107,15 @@ export interface LayersTraits extends PhotoTraits, LayerTraits, UnitTraits {
   [setting: string]: unknown;
 }
 
-export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
+/** Views with live pictures (components/liveBatch): JPEG frames as they come, the PNG where a run ended. */
+export interface LiveTraits extends ViewTraits {
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  captions: string[];
+}
+
+export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits, LiveTraits {
   schema: OptionDesc[];
   kind: string;
   units: number[];
@@ -139,6 +147,18 @@ export interface DreamTraits extends PhotoTraits, LayerTraits {
   octave: number;
   octaves: number;
   norms: number[];
+  [setting: string]: unknown;
+}
+
+/** ClassVisualizer: the class (picked by name among `labels`), the recipes' pictures and their probabilities. */
+export interface ClassvisTraits extends LiveTraits {
+  schema: OptionDesc[];
+  target: number;
+  labels: string[];
+  class_label: string;
+  facets_note: string;
+  probs: number[];
+  step: number;
   [setting: string]: unknown;
 }
 
