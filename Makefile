@@ -50,6 +50,7 @@ bench: setup chromium
 	$(BIN)/python benchmarks/bench_saliency.py
 	$(BIN)/python benchmarks/bench_occlusion.py
 	cd benchmarks && ../$(BIN)/python bench_featurevis.py
+	cd benchmarks && ../$(BIN)/python bench_dream.py
 	cd benchmarks && ../$(BIN)/python bench_fooling.py
 	$(BIN)/python benchmarks/bench_replica.py
 	$(BIN)/python benchmarks/bench_layers.py

@@ -8,14 +8,19 @@
 >>> cw.OcclusionExplorer(net, img)   # occlusion map, filling in as it is computed
 >>> cw.LayerExplorer(net, img)       # every layer's maps, filters, projections, invariance
 >>> cw.FeatureVisualizer(net, "_blocks.10:3")   # a picture that channel 3 of that layer likes, optimised live
->>> cw.FoolingImage(net, img, 1)      # the cat changed until the model sees a goldfish, live
+>>> cw.ClassVisualizer(net, 281)     # pictures the model takes for class 281 (tabby), two recipes side by side
+>>> cw.DeepDream(net, img)           # amplify what a layer sees in the photo, octave by octave
+>>> cw.FoolingImage(net, img, 1)     # the cat changed a little until the model sees a goldfish, live
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
+>>> cw.labs.check("saliency", fn)    # the cs231n assignment's checker (notebooks/04_network_visualization)
 """
 
-from . import datasets, engine
+from . import datasets, engine, labs
 from .engine import Net, load_image, load_model, sample_image, scan
 from .widgets import (
+    ClassVisualizer,
     DatasetExplorer,
+    DeepDream,
     FeatureVisualizer,
     FoolingImage,
     LayerExplorer,
@@ -25,7 +30,9 @@ from .widgets import (
 
 __version__ = "0.1.0"
 __all__ = [
+    "ClassVisualizer",
     "DatasetExplorer",
+    "DeepDream",
     "FeatureVisualizer",
     "FoolingImage",
     "Net",
@@ -34,6 +41,7 @@ __all__ = [
     "SaliencyExplorer",
     "datasets",
     "engine",
+    "labs",
     "load_image",
     "load_model",
     "sample_image",

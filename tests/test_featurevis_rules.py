@@ -193,7 +193,7 @@ def test_guided_is_the_mean_best_match_with_the_guide():
         (dict(constraint=Box()), "space and constraint act on raw pixels"),
         (dict(rule="momentum"), "rule must be one of: adam, ascent, l2, mean_abs, sign"),
         (dict(tile=64), "tile needs native=True"),
-        (dict(native=True, tile=64, transforms=False, objective=class_logit(1)), "tile needs native=True and an"),
+        (dict(native=True, tile=16, transforms=False, objective=class_logit(1)), "tiles of 16 px, which needs"),
         (dict(size=(40, 60)), "size must be one side, or \\(height, width\\) with native=True"),
         (dict(size=(40, 60), native=True), "jittered with transforms=Roll"),
         (dict(until=3), "until must be a function"),
@@ -202,8 +202,10 @@ def test_guided_is_the_mean_best_match_with_the_guide():
     ],
 )
 def test_bad_knobs_are_refused(kwargs, message):
+    """Each misused knob names what it needs (a picture that fits one tile needs no tileable objective)."""
     kwargs = dict(kwargs)
     objective = kwargs.pop("objective", channel("conv2", 0))
     size = kwargs.pop("size", 32)
     with pytest.raises(FeatureVisError, match=message):
         Visualization(raw_net(), objective, size, **kwargs)
+    Visualization(raw_net(), class_logit(1), 32, native=True, tile=32, transforms=False)

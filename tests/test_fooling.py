@@ -303,9 +303,10 @@ def random_targets(net: cw.Net, image, count: int, seed: int) -> list:
 )
 def test_the_default_model_is_fooled_within_100_steps_on_random_targets(default_net, name, settings):
     """The issue's thresholds (>= 95% unconstrained, >= 90% at epsilon 8) on three random targets: all three must
-    succeed, with a change a person hardly sees (the benchmark measures 20 targets per photo)."""
+    succeed, with a change a person hardly sees (under 4 grey levels on average; the benchmark measures 20 targets per
+    photo)."""
     image = cw.sample_image(name)
     for target in random_targets(default_net, image, 3, seed=16):
         result = fool(default_net, image, target, **settings)
         assert result.reached and result.after[0].index == target, (name, target, result.steps)
-        assert result.mean_change < 2 and result.max_change <= settings.get("epsilon", 255) + 1e-3
+        assert result.mean_change < 4 and result.max_change <= settings.get("epsilon", 255) + 1e-3

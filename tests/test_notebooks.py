@@ -1,7 +1,10 @@
-"""Every notebook in notebooks/ runs top to bottom offline without an error."""
+"""Every notebook in notebooks/ runs top to bottom offline without an error; the assignment notebook runs with the
+reference solution plugged into its TODO cells, and those cells hold no solution."""
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -9,6 +12,25 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+ASSIGNMENT = "04_network_visualization.ipynb"
+"""The cs231n assignment: cells tagged "todo" are the student's functions (see cnnviz_widgets.labs)."""
+CHECKED = {
+    "compute_saliency_maps": "saliency",
+    "make_fooling_image": "fooling",
+    "class_visualization_update_step": "class_visualization",
+}
+"""The assignment's functions and the names cw.labs.check knows them by."""
+
+
+def todo_cells(nb):
+    return [c for c in nb.cells if "todo" in c.metadata.get("tags", [])]
+
+
+def plug_in_reference(nb) -> None:
+    """Replace each TODO cell by an import of the reference function it defines."""
+    for cell in todo_cells(nb):
+        name = re.search(r"^def (\w+)\(", cell.source, re.M).group(1)
+        cell.source = f"from cnnviz_widgets.labs.reference import {name}"
 
 
 def test_there_are_notebooks():
@@ -18,6 +40,8 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_executes(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
+    if path.name == ASSIGNMENT:
+        plug_in_reference(nb)
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
@@ -37,3 +61,25 @@ def test_notebook_executes(path, tmp_path):
             assert any(view in source for source in shown), f"the datasets lab should display {view}...)"
     if path.name == "02_layers.ipynb":
         assert len(widget_views) == 3, "the layers lab shows its filters, a middle layer and the checkpoints"
+    if path.name == ASSIGNMENT:
+        printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+        for check in CHECKED.values():
+            assert f"PASS {check}: " in printed, f"the reference should pass cw.labs.check({check!r}, ...)"
+
+
+def test_04_todo_cells_define_the_assignments_functions_and_hold_no_solution():
+    nb = nbformat.read(next(p for p in NOTEBOOKS if p.name == ASSIGNMENT), as_version=4)
+    defined = []
+    for cell in todo_cells(nb):
+        (fn,) = ast.parse(cell.source).body
+        assert isinstance(fn, ast.FunctionDef)
+        docstring, body = fn.body[0], fn.body[1:]
+        assert isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)
+        assert len(body) == 1 and isinstance(body[0], ast.Raise), f"{fn.name} must only raise NotImplementedError"
+        assert body[0].exc.func.id == "NotImplementedError" and "# ✏️ TODO" in cell.source
+        defined.append(fn.name)
+    assert defined == list(CHECKED)
+    sources = [c.source for c in nb.cells if c.cell_type == "code"]
+    for name, check in CHECKED.items():
+        assert f'cw.labs.check("{check}", {name})' in "\n".join(sources)
+    assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source.startswith("## Interactive views")

@@ -641,6 +641,21 @@ def _visualizer(case: Case) -> Dict[str, Any]:
     return _finish(cw.FeatureVisualizer(case.net(), steps=6, size=16, **goal, **PIXEL), lambda w: w.visualization)
 
 
+def _dreamer(case: Case) -> Dict[str, Any]:
+    goal = {"kind": "channel", "unit": case.unit} if case.kind == "unit" else {}
+    w = cw.DeepDream(case.net(), _picture(case), case.layer, octaves=2, steps=3, size=24, **goal)
+    return _finish(w, lambda w: w.dream)
+
+
+def _check_dreamer(case: Case, out: Dict[str, Any]) -> None:
+    """The layer's norm on the dream, by a plain forward pass, is above its norm on the photo it started from."""
+    assert out["error"] == "", out["error"]
+    dream = out["result"]
+    assert dream.step == 6 and len(dream.norms) == 2
+    before, after = (ref_output(case, _normalised(case, p)).norm() for p in (dream.photo, dream.full()))
+    assert after > before, (float(before), float(after))
+
+
 def _layers(case: Case) -> Dict[str, Any]:
     w = cw.LayerExplorer(case.net(), _picture(case), layer=case.layer)
     w.unit = case.unit
@@ -749,6 +764,7 @@ VIEWS = [
         "FeatureVisualizer", _visualizer, _check_visualizer, ("model", "layer", "unit", "class", "context"), view=True
     ),
     Entry("LayerExplorer", _layers, _check_layers, ("model", "layer", "context"), view=True),
+    Entry("DeepDream", _dreamer, _check_dreamer, ("model", "shape", "layer", "unit", "context"), view=True),
     Entry("DatasetExplorer", _datasets, _check_datasets, ("model", "layer", "context"), view=True),
     Entry("FoolingImage", _fooler, _check_fooler, ("model", "shape", "pixels", "class", "context"), view=True),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import weakref
 from contextlib import contextmanager
-from typing import Callable, Dict, Hashable, Iterable, Iterator, Tuple, TypeVar
+from typing import Callable, Dict, Hashable, Iterable, Iterator, List, Tuple, TypeVar
 
 import torch
 from torch import nn
@@ -23,6 +23,13 @@ allocator's slack the process peaks ~1.3x higher, so this keeps a 224-px call un
 
 ACTIVATION_BUDGET_BYTES = 200 * 2**20
 """Activation memory one chunk of a no-grad pass may take (occluded images: no autograd graph is kept)."""
+
+
+def spans(length: int, most: int) -> List[slice]:
+    """``length`` cut into the fewest near-equal slices of at most ``most`` (one slice when ``most`` is 0): the tiles
+    of a picture too large for one pass."""
+    count = -(-length // most) if most else 1
+    return [slice(round(i * length / count), round((i + 1) * length / count)) for i in range(count)]
 
 
 class SavedBytes:

@@ -1,7 +1,9 @@
 """Interactive views: thin anywidget classes over the engine."""
 
 from .base import ViewWidget
+from .classvis import ClassVisualizer
 from .datasets import DatasetExplorer
+from .dream import DeepDream
 from .featurevis import FeatureVisualizer
 from .fooling import FoolingImage
 from .layers import LayerExplorer
@@ -9,7 +11,9 @@ from .occlusion import OcclusionExplorer
 from .saliency import SaliencyExplorer
 
 __all__ = [
+    "ClassVisualizer",
     "DatasetExplorer",
+    "DeepDream",
     "FeatureVisualizer",
     "FoolingImage",
     "LayerExplorer",

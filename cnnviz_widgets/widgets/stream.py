@@ -1,5 +1,6 @@
-"""StreamView: a view whose Run freezes its settings, runs an engine generator in the background and streams its
-partial results to the browser, paced by the browser's acknowledgements, then shows the final one and a summary.
+"""NetStream and StreamView: a view whose Run freezes its settings, runs an engine generator in the background and
+streams its partial results to the browser, paced by the browser's acknowledgements, then shows the final one and a
+summary. A StreamView also has a photo (:class:`~.photo.PhotoView`); a NetStream only the network (ClassVisualizer).
 
 A subclass says how: :meth:`freeze` (the settings as one frozen dataclass, checked), :meth:`updates` (the engine's
 generator of :class:`~cnnviz_widgets.engine.progress.Update`\\ s), :meth:`present` (the traits that show an update;
@@ -18,7 +19,7 @@ from ..engine.errors import ArgumentTypeError
 from ..engine.progress import Update
 from .frames import FramePacer
 from .jobs import Job
-from .photo import PhotoView
+from .photo import NetView, PhotoView
 from .requests import Request, on
 
 S = TypeVar("S")
@@ -38,8 +39,9 @@ def eta_text(seconds: float) -> str:
     return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
 
 
-class StreamView(PhotoView, Generic[S]):
-    """A photo view that streams an engine generator's results (see the module's docstring).
+class NetStream(NetView, Generic[S]):
+    """A view of a network that streams an engine generator's results (see the module's docstring); a view with a
+    photo is a :class:`StreamView`.
 
     ``FRAME_INTERVAL`` is the least time between two partial results (at most 25 a second, so that a picture keeps
     up with an optimiser's 10-20 steps a second); ``FRAMES_IN_FLIGHT`` how many may be unacknowledged by the browser
@@ -125,3 +127,7 @@ class StreamView(PhotoView, Generic[S]):
             progress = last.fraction if last is not None else 0.0
             status = self.summary(settings, last, outcome, seconds)
             self.publish(job, **{**shown, "progress": progress, "status": status})
+
+
+class StreamView(PhotoView, NetStream[S]):
+    """A photo view that streams an engine generator's results: :class:`NetStream` with a photo and its top-5."""

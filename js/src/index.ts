@@ -1,7 +1,9 @@
 /** The one ES module behind every cnnviz widget: `_view` names which view to render (one registry line each). */
 import type { AnyModel } from "@anywidget/types";
 import { mount } from "./core/scope";
+import { renderClassvis } from "./views/classvis";
 import { renderDatasets } from "./views/datasets";
+import { renderDream } from "./views/dream";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderFooling } from "./views/fooling";
 import { renderOcclusion } from "./views/occlusion";
@@ -15,6 +17,8 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   featurevis: mount(renderFeaturevis),
   layers: mount(renderLayers),
   datasets: mount(renderDatasets),
+  dream: mount(renderDream),
+  classvis: mount(renderClassvis),
   fooling: mount(renderFooling),
 };
 

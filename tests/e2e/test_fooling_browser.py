@@ -69,10 +69,10 @@ def test_search_a_class_start_streams_frames_stop_and_resume_and_download(notebo
     open_view(nb)
     search = page.locator(f"{ROOT} input.cnnviz-class-search")
     search.fill("tiger sha")
-    expect(page.locator(f"{ROOT} .cnnviz-class-suggestion")).to_have_text(["3 · tiger shark"])
+    expect(page.locator(f"{ROOT} .cnnviz-class-suggestion")).to_have_text(["3: tiger shark"])
     page.locator(f"{ROOT} .cnnviz-class-suggestion").click()
     assert nb.probe.wait_for("fool.target", lambda t: t == 3) == 3
-    expect(page.locator(f"{ROOT} .cnnviz-class-current")).to_have_text("3 · tiger shark")
+    expect(page.locator(f"{ROOT} .cnnviz-class-current")).to_have_text("3: tiger shark")
 
     page.locator(f"{ROOT} button.cnnviz-run").click()
     changes = distinct(nb, "change", 3)

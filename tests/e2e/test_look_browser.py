@@ -1,13 +1,13 @@
 """Every view in JupyterLab's light and dark themes: screenshots, text contrast, and layouts that reflow.
 
-One notebook holds the six views (saliency with its compare grid and a sanity check, a finished occlusion map, a short
+One notebook holds the eight views (saliency with its compare grid and a sanity check, a finished occlusion map, a short
 feature visualisation, a layer explorer with a channel clicked, a dataset explorer over 48 small images with a patch
-clicked and a scatter point hovered, shown in its top-patches and its embedding tab, a fooling image of the cat run
-until the model is fooled); the page is screenshotted in the light theme, switched to "JupyterLab Dark" through Lab's
-own command, screenshotted again, and in the dark theme every visible text of our views must have a contrast ratio of at
-least 4.5 against its background. Then at 800 and 1600 px wide (file browser open) no view may be wider than its cell
-and no chart title may be cut. Lab only, buffers mode: themes and layout do not depend on the wire mode, and Notebook 7
-uses the same theme variables.
+clicked and a scatter point hovered, shown in its top-patches and its embedding tab, a short DeepDream, a short class
+visualisation, a fooling image of the cat run until the model is fooled); the page is screenshotted in the light theme,
+switched to "JupyterLab Dark" through Lab's own command, screenshotted again, and in the dark theme every visible text
+of our views must have a contrast ratio of at least 4.5 against its background. Then at 800 and 1600 px wide (file
+browser open) no view may be wider than its cell and no chart title may be cut. Lab only, buffers mode: themes and
+layout do not depend on the wire mode, and Notebook 7 uses the same theme variables.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ CELLS = [
     'lx = cw.LayerExplorer(net, img, layer="_blocks.5")\nlx.unit = 42\nlx',
     "dx = cw.DatasetExplorer(net, cw.datasets.stand_in(n=48, size=64), ['_blocks.3'], cache=False, batch_size=16)\n"
     "dx.dashboard()",
+    "dd = cw.DeepDream(net, img, octaves=2, steps=3, size=256)\ndd",
+    "cv = cw.ClassVisualizer(net, 281, steps=8)\ncv",
     "fool = cw.FoolingImage(net, img, 1)\nfool",
 ]
 VIEWS = {
@@ -37,6 +39,8 @@ VIEWS = {
     "featurevis": ".cnnviz.cnnviz-featurevis",
     "layers": ".cnnviz.cnnviz-layers",
     "datasets": ".cnnviz.cnnviz-datasets",
+    "dream": ".cnnviz.cnnviz-dream",
+    "classvis": ".cnnviz.cnnviz-classvis",
     "fooling": ".cnnviz.cnnviz-fooling",
 }
 READY = (
@@ -200,6 +204,10 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     assert not state[7], f"a view shows an error: {state[7]}"
     done = nb.probe.wait_for("(dx.error, dx.summary.get('scanned') == 48 and not dx.scanning)", lambda v: v[0] or v[1])
     assert not done[0], f"DatasetExplorer shows an error: {done[0]}"
+    dreamt = nb.probe.wait_for("(dd.error, dd.step == 6 and not dd.busy)", lambda v: v[0] or v[1], timeout=180)
+    assert not dreamt[0], f"DeepDream shows an error: {dreamt[0]}"
+    drawn = nb.probe.wait_for("(cv.error, cv.step == 16 and not cv.busy)", lambda v: v[0] or v[1], timeout=180)
+    assert not drawn[0], f"ClassVisualizer shows an error: {drawn[0]}"
     fooled = nb.probe.wait_for("(fool.error, fool.reached and not fool.busy)", lambda v: v[0] or v[1], timeout=180)
     assert not fooled[0], f"FoolingImage shows an error: {fooled[0]}"
     prepare_datasets(nb)

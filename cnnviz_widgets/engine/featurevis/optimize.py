@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..batching import spans
 from ..checks import check_choice, check_float, check_int
 from ..errors import SettingError
 from ..hooks import capture
@@ -257,14 +258,14 @@ class Visualization:
         self,
         net: Union[Net, nn.Module],
         objective: Union[Objective, str],
-        size: int = 224,
+        size: Union[int, Tuple[int, int]] = 224,
         *,
         batch: int = 1,
         param: str = "fft",
         decorrelate: bool = True,
         squash: str = "sigmoid",
         lr: float = 0.05,
-        transforms: Union[bool, Robustness] = True,
+        transforms: Union[bool, Robustness, Roll] = True,
         tv: float = 0.0,
         l2: float = 0.0,
         decay: float = 0.0,
@@ -329,10 +330,13 @@ class Visualization:
         self.l2_sum = check_float("l2_sum", l2_sum, 0.0, error=FeatureVisError)
         sd = check_float("sd", sd, 0.0, 100.0, error=FeatureVisError)
         self.tile = check_int("tile", tile, 0, MAX_SIZE, error=FeatureVisError)
-        if self.tile and not (self.native and self.objective.tileable):
+        if self.tile and not self.native:
+            raise FeatureVisError("tile needs native=True: tiles cut the picture the model sees at its own size")
+        if max(self.height, self.width) > self.tile > 0 and not self.objective.tileable:
             raise FeatureVisError(
-                f"tile needs native=True and an objective that is a mean over positions (a channel or a layer), "
-                f"not {self.objective!r}"
+                f"a {self.height}x{self.width} picture is cut into tiles of {self.tile} px, which needs an objective "
+                f"that is a mean over positions (a channel or a layer), not {self.objective!r}: use tile=0 or a "
+                f"picture of at most {self.tile} px"
             )
         self.reached = False
         """Whether ``until`` said the run had reached its goal, at the last step."""
@@ -534,8 +538,8 @@ class Visualization:
         grad = torch.zeros_like(picture)
         value = picture.new_zeros(())
         height, width = picture.shape[-2:]
-        for rows in _spans(height, self.tile):
-            for cols in _spans(width, self.tile):
+        for rows in spans(height, self.tile):
+            for cols in spans(width, self.tile):
                 part = picture[..., rows, cols].requires_grad_()
                 share = part.shape[-2] * part.shape[-1] / (height * width)
                 term = self.objective(self._acts(model, fast, self._normalised(part))) * share
@@ -629,13 +633,6 @@ class Visualization:
                 return
             shown = self.step == end or (every > 0 and self.step % every == 0)
             yield Update((self.step - start) / steps, Frame(self.step, self.image(), value) if shown else None)
-
-
-def _spans(length: int, most: int) -> List[slice]:
-    """``length`` cut into the fewest equal slices of at most ``most``."""
-    count = -(-length // most)
-    edges = [round(i * length / count) for i in range(count + 1)]
-    return [slice(a, b) for a, b in zip(edges, edges[1:])]
 
 
 def _shape(size: Union[int, Sequence[int]], native: bool) -> Tuple[int, int]:

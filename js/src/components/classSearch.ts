@@ -1,13 +1,15 @@
 /**
- * A class picker that searches the model's labels (the `labels` trait): type words or a class number, then click a
- * suggestion, or press Enter for the first one; the choice is the `target` trait. A class Python refuses (one the
- * model already predicts) comes back as the banner's message, and the heading shows the class in use.
+ * A class picker that searches the model's labels (the `labels` trait, with logic/classes): type a name or a class
+ * number, then click a suggestion, or press Enter for the class the text names (else the first suggestion); the
+ * choice is the `target` trait. A class Python refuses (one the model already predicts) comes back as the banner's
+ * message, and the heading shows the class in use. Unlike ClassVisualizer's datalist, the suggestions are elements of
+ * the view, so they follow the theme.
  */
 import type { AnyModel } from "@anywidget/types";
 import { h } from "../core/dom";
 import type { Scope } from "../core/scope";
 import { save, type ViewTraits } from "../core/traits";
-import { classMatches, classText, parseClass } from "../logic/classes";
+import { classText, matchClasses, parseClass } from "../logic/classes";
 
 export interface ClassTraits extends ViewTraits {
   labels: string[];
@@ -29,10 +31,10 @@ export function classSearch(scope: Scope, model: AnyModel<ClassTraits>, heading 
   };
   const suggest = () => {
     const typed = input.value.trim();
-    const matches = classMatches(labels(), typed);
+    const matches = matchClasses(labels(), typed, 8);
     list.replaceChildren(
-      ...matches.map((m) =>
-        h("div", { class: "cnnviz-class-suggestion", role: "option", "data-index": m.index, onclick: () => pick(m.index) }, classText(m.index, m.label)),
+      ...matches.map((i) =>
+        h("div", { class: "cnnviz-class-suggestion", role: "option", "data-index": i, onclick: () => pick(i) }, classText(labels(), i)),
       ),
       ...(typed && !matches.length ? [h("div", { class: "cnnviz-empty-note" }, `no class matches “${typed}”`)] : []),
     );
@@ -44,12 +46,11 @@ export function classSearch(scope: Scope, model: AnyModel<ClassTraits>, heading 
       suggest();
     }
     if (ev.key !== "Enter") return;
-    const index = parseClass(labels(), input.value) ?? classMatches(labels(), input.value)[0]?.index;
+    const index = parseClass(labels(), input.value) ?? matchClasses(labels(), input.value, 1)[0];
     if (index !== undefined) pick(index);
   });
   const draw = () => {
-    const target = Number(model.get("target"));
-    current.textContent = classText(target, labels()[target] ?? `class ${target}`);
+    current.textContent = classText(labels(), Number(model.get("target")));
   };
   draw();
   scope.listen(model, { target: draw, labels: draw });

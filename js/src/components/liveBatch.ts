@@ -10,12 +10,12 @@ import { toBytes } from "../core/codec";
 import { h, saveBlob, show } from "../core/dom";
 import { send } from "../core/requests";
 import type { Scope } from "../core/scope";
-import type { FeaturevisTraits } from "../core/traits";
+import type { LiveTraits } from "../core/traits";
 import { gridColumns } from "../logic/layout";
 import { stripCount } from "../logic/thumbs";
 import { decodeImage } from "./heat";
 
-export function liveBatch(scope: Scope, model: AnyModel<FeaturevisTraits>): HTMLElement {
+export function liveBatch(scope: Scope, model: AnyModel<LiveTraits>, filename = "featurevis.png"): HTMLElement {
   let cells: { canvas: HTMLCanvasElement; caption: HTMLElement }[] = [];
   let latest = 0;
   const grid = h("div", { class: "cnnviz-batch" });
@@ -68,7 +68,7 @@ export function liveBatch(scope: Scope, model: AnyModel<FeaturevisTraits>): HTML
   };
   download.addEventListener("click", () => {
     const final = bytes("final");
-    if (final) saveBlob(new Blob([final], { type: "image/png" }), "featurevis.png");
+    if (final) saveBlob(new Blob([final], { type: "image/png" }), filename);
   });
   onFinal();
   scope.listen(model, { frame: onFrame, final: onFinal, captions: caption });

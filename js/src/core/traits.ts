@@ -107,7 +107,15 @@ export interface LayersTraits extends PhotoTraits, LayerTraits, UnitTraits {
   [setting: string]: unknown;
 }
 
-export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
+/** Views with live pictures (components/liveBatch): JPEG frames as they come, the PNG where a run ended. */
+export interface LiveTraits extends ViewTraits {
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  captions: string[];
+}
+
+export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits, LiveTraits {
   schema: OptionDesc[];
   kind: string;
   units: number[];
@@ -123,6 +131,34 @@ export interface FeaturevisTraits extends PhotoTraits, LayerTraits, UnitTraits {
   captions: string[];
   step: number;
   examples: ExamplesResult | Unset;
+  [setting: string]: unknown;
+}
+
+/** DeepDream: the photo at the dream's size (before), the live octave picture, the full-size dream (after). */
+export interface DreamTraits extends PhotoTraits, LayerTraits {
+  schema: OptionDesc[];
+  kind: string;
+  class_label: string;
+  original: WireBytes | null;
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  step: number;
+  octave: number;
+  octaves: number;
+  norms: number[];
+  [setting: string]: unknown;
+}
+
+/** ClassVisualizer: the class (picked by name among `labels`), the recipes' pictures and their probabilities. */
+export interface ClassvisTraits extends LiveTraits {
+  schema: OptionDesc[];
+  target: number;
+  labels: string[];
+  class_label: string;
+  facets_note: string;
+  probs: number[];
+  step: number;
   [setting: string]: unknown;
 }
 

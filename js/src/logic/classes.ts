@@ -1,54 +1,38 @@
-/** FoolingImage's pure parts: which labels match what the class search was given, the class a typed text names, and
- * how the magnified change is captioned. */
+/** The class picker's logic: which labels a typed query matches (for the suggestions) and which class a typed text
+ * names ("281", "281: tabby, tabby cat", or a label, ignoring case). */
 
-export interface ClassMatch {
-  index: number;
-  label: string;
+/** How a suggestion reads: `281: tabby, tabby cat`. */
+export function classText(labels: readonly string[], index: number): string {
+  return `${index}: ${labels[index] ?? `class ${index}`}`;
 }
 
-/** A class as the search shows it: "1 · goldfish". */
-export function classText(index: number, label: string): string {
-  return `${index} · ${label}`;
-}
-
-/**
- * The classes whose label contains every word of `query` (case-insensitive), those whose label starts with the query
- * first, then by index; a whole number also matches its class index (listed first). At most `limit`.
- */
-export function classMatches(labels: readonly string[], query: string, limit = 8): ClassMatch[] {
+/** Up to `limit` class indices whose label (or number) contains `query`, ignoring case: labels that start with it
+ * first, then the others, each in index order. An empty query matches nothing. */
+export function matchClasses(labels: readonly string[], query: string, limit = 20): number[] {
   const q = query.trim().toLowerCase();
   if (!q) return [];
-  const found: ClassMatch[] = [];
-  const number = /^\d+$/.test(q) ? Number(q) : -1;
-  if (number >= 0 && number < labels.length) found.push({ index: number, label: labels[number] });
-  const words = q.split(/\s+/);
-  const starts: ClassMatch[] = [];
-  const contains: ClassMatch[] = [];
-  labels.forEach((label, index) => {
-    const l = label.toLowerCase();
-    if (index === number || !words.every((w) => l.includes(w))) return;
-    (l.startsWith(q) ? starts : contains).push({ index, label });
+  const starts: number[] = [];
+  const inside: number[] = [];
+  labels.forEach((label, i) => {
+    const text = label.toLowerCase();
+    if (text.startsWith(q) || String(i) === q) starts.push(i);
+    else if (text.includes(q) || classText(labels, i).toLowerCase().startsWith(q)) inside.push(i);
   });
-  return [...found, ...starts, ...contains].slice(0, limit);
+  return [...starts, ...inside].slice(0, limit);
 }
 
-/** The class a text names: a whole number in range, "12 · label" as the search shows it, or a label typed in full
- * (any case); null otherwise. */
+/** The class that `text` names: a number in range (alone or before ":"), or exactly one label (ignoring case);
+ * `null` when it names none, or several. */
 export function parseClass(labels: readonly string[], text: string): number | null {
   const t = text.trim();
-  const lead = /^(\d+)(\s*·.*)?$/.exec(t);
-  if (lead) {
-    const index = Number(lead[1]);
-    return index < labels.length ? index : null;
+  const number = /^(\d+)\s*(:.*)?$/.exec(t);
+  if (number) {
+    const i = Number(number[1]);
+    return i < labels.length ? i : null;
   }
-  const lower = t.toLowerCase();
-  const index = labels.findIndex((l) => l.toLowerCase() === lower);
-  return index >= 0 ? index : null;
-}
-
-/** The change picture's caption: how many times it is magnified (3 significant digits) and its largest change, in
- * grey levels: "change ×12.5, max 8.0/255". */
-export function changeCaption(gain: number, maxChange: number): string {
-  const times = gain >= 100 ? Math.round(gain).toString() : gain.toPrecision(3).replace(/\.?0+$/, "");
-  return `change ×${times}, max ${maxChange.toFixed(1)}/255`;
+  const q = t.toLowerCase();
+  const exact = labels.flatMap((label, i) => (label.toLowerCase() === q ? [i] : []));
+  if (exact.length === 1) return exact[0];
+  const matches = matchClasses(labels, t, 2);
+  return exact.length === 0 && matches.length === 1 ? matches[0] : null;
 }

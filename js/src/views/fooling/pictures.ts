@@ -11,7 +11,7 @@ import { send } from "../../core/requests";
 import type { Scope } from "../../core/scope";
 import type { FoolingTraits } from "../../core/traits";
 import { decodeImage } from "../../components/heat";
-import { changeCaption } from "../../logic/classes";
+import { changeCaption } from "../../logic/fooling";
 import type { PhotoShell } from "../../shells/photo";
 
 function cell(name: string, title: string) {

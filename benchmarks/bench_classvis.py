@@ -1,0 +1,162 @@
+"""Class visualisation speed and quality: ours vs a plain torch loop of the cs231n recipe vs the limit, side by side.
+
+Speed: ms per step of each recipe against the limit, one forward+backward of the whole model (the class score reads
+the logits, so nothing can be cut) at the side the model sees, with frozen weights, in the default memory layout.
+Quality, over random classes: the model's probability of the class for each recipe's final picture (target > 0.9),
+and the class score our cs231n run reaches against :func:`plain_cs231n` (the recipe as the assignment writes it:
+roll, step, unroll, clamp, blur every 10) at the same step count and seed (target: ours >= plain).
+
+    python benchmarks/bench_classvis.py [--classes 20] [--threads 2] [--speed-steps 20] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import torch
+from common import median_ratio, print_table_head, table_line
+
+import cnnviz_widgets as cw
+from cnnviz_widgets.engine.classvis import CLASS_PRESETS, ClassVisualization
+from cnnviz_widgets.engine.filters import gaussian_blur
+from cnnviz_widgets.engine.progress import last
+from cnnviz_widgets.engine.replica import private
+
+LIMIT_TARGET, PROBABILITY_TARGET = 1.10, 0.9
+
+
+def _norm(net: cw.Net):
+    prep = net.preprocess
+    return torch.tensor(prep.mean).reshape(1, -1, 1, 1), torch.tensor(prep.std).reshape(1, -1, 1, 1)
+
+
+def plain_cs231n(net: cw.Net, target: int, steps: int, seed: int = 0, *, lr: float = 25.0, l2: float = 1e-3,
+                 jitter: int = 16, blur_every: int = 10, sigma: float = 0.5) -> torch.Tensor:  # fmt: skip
+    """cs231n's class visualisation as a plain loop, on the engine's replica of the model (eval mode, frozen
+    weights): a standard normal start in normalised space; each step rolls the picture by a random shift, adds
+    ``lr`` times the gradient of the class score minus ``l2`` times the sum of squares, rolls it back, clamps it to
+    the normalised image of [0, 1] and, every ``blur_every`` steps, blurs it. The final picture, ``(1, C, S, S)`` in
+    [0, 1] (same seed, same draws: ``torch.Generator`` for the start, ``random.Random`` for x then y shifts)."""
+    mean, std = _norm(net)
+    side = net.preprocess.size
+    img = torch.randn(1, net.preprocess.channels, side, side, generator=torch.Generator().manual_seed(seed))
+    low, high = -mean / std, (1 - mean) / std
+    img = torch.max(torch.min(img, high), low)
+    rng = random.Random(seed)
+    with private(net) as model:
+        for t in range(1, steps + 1):
+            ox, oy = rng.randint(-jitter, jitter), rng.randint(-jitter, jitter)
+            x = torch.roll(img, (oy, ox), (2, 3)).requires_grad_()
+            score = model(x.to(net.device))[0, target] - l2 * x.pow(2).sum()
+            (grad,) = torch.autograd.grad(score, x)
+            img = torch.roll(x.detach() + lr * grad.cpu(), (-oy, -ox), (2, 3))
+            img = torch.max(torch.min(img, high), low)
+            if t % blur_every == 0:
+                img = gaussian_blur(img, sigma)
+    return (img * std + mean).clamp(0, 1)
+
+
+def score(net: cw.Net, target: int, image: torch.Tensor) -> float:
+    """The class score (logit) of each picture ``(B, C, S, S)`` in [0, 1], summed, as the model sees it."""
+    mean, std = _norm(net)
+    with private(net) as model, torch.no_grad():
+        return float(model(((image - mean) / std).to(net.device))[:, target].sum())
+
+
+def limit_run(net: cw.Net, side: int, steps: int) -> float:
+    """Seconds for ``steps`` forward+backward passes of the whole model at ``side`` px with frozen weights."""
+    x0 = torch.rand(1, net.preprocess.channels, side, side, generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter()
+    with private(net) as model:
+        for _ in range(steps):
+            x = x0.clone().requires_grad_()
+            model(x)[0, 0].backward()
+    return time.perf_counter() - start
+
+
+def ours_run(net: cw.Net, preset: str, steps: int, seed: int) -> float:
+    """Seconds for ``steps`` steps of the recipe (made and warmed by one step before the clock starts)."""
+    run = ClassVisualization(net, 1, preset, steps=steps + 1, seed=seed)
+    last(run.steps(1, every=0))
+    start = time.perf_counter()
+    last(run.steps(steps, every=0))
+    return time.perf_counter() - start
+
+
+def speed(net: cw.Net, steps: int, seeds: int) -> None:
+    """The speed table: each recipe against the limit at the side its model sees, interleaved per seed."""
+    print(f"\nSpeed, {steps} steps, medians over {seeds} seeds (pairs in shuffled order):\n")
+    widths = [-8, 8, 9, 9, 11]
+    print_table_head(["recipe", "sees px", "ours ms", "limit ms", "ours/limit"], widths)
+    shuffle = random.Random(0).shuffle
+    for preset in CLASS_PRESETS:
+        side = net.preprocess.size + (24 if CLASS_PRESETS[preset].settings.get("transforms") is True else 0)
+        makers: Dict[str, Callable[[int], float]] = {
+            "ours": lambda seed, preset=preset: ours_run(net, preset, steps, seed),
+            "limit": lambda _seed, side=side: limit_run(net, side, steps),
+        }
+        for make in makers.values():
+            make(0)  # warm-up
+        per: Dict[str, List[float]] = {who: [] for who in makers}
+        order = list(makers)
+        for seed in range(seeds):
+            shuffle(order)
+            for who in order:
+                per[who].append(1000 * makers[who](seed) / steps)
+        ms = {who: statistics.median(v) for who, v in per.items()}
+        ratio = median_ratio(per["ours"], per["limit"])
+        print(table_line([preset, str(side), f"{ms['ours']:.1f}", f"{ms['limit']:.1f}", f"**{ratio:.2f}**"], widths))
+    print(f"\ntarget: ours/limit <= {LIMIT_TARGET}")
+
+
+def quality(net: cw.Net, classes: int) -> None:
+    """The quality table: per random class, each recipe's final probability and cs231n's score against plain."""
+    targets = random.Random(0).sample(range(net.num_classes), classes)
+    steps = CLASS_PRESETS["cs231n"].steps
+    print(f"\nQuality over {classes} random classes (seed = index in the list):\n")
+    widths = [-30, 12, 12, 12, 12]
+    print_table_head(["class", "p cs231n", "p distill", "score ours", "score plain"], widths)
+    probs: Dict[str, List[float]] = {p: [] for p in CLASS_PRESETS}
+    wins = 0
+    for seed, target in enumerate(targets):
+        row = {}
+        for preset in CLASS_PRESETS:
+            run = ClassVisualization(net, target, preset, seed=seed)
+            last(run.steps(every=0))
+            row[preset] = run.probabilities()[0]
+            probs[preset].append(row[preset])
+            if preset == "cs231n":
+                ours = score(net, target, run.image())
+        plain = score(net, target, plain_cs231n(net, target, steps, seed))
+        wins += ours >= plain
+        label = f"{target} {net.label(target)}"[:30]
+        cells = [label, f"{row['cs231n']:.3f}", f"{row['distill']:.3f}", f"{ours:.2f}", f"{plain:.2f}"]
+        print(table_line(cells, widths), flush=True)
+    for preset, values in probs.items():
+        above = sum(p > PROBABILITY_TARGET for p in values)
+        print(f"\n{preset}: p(class) median {statistics.median(values):.3f}, min {min(values):.3f}, "
+              f"{above}/{len(values)} above {PROBABILITY_TARGET}")  # fmt: skip
+    print(f"cs231n score: ours >= plain on {wins}/{classes} classes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--classes", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--speed-steps", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    net = cw.load_model(device="cpu")
+    print(f"CPU, {args.threads} threads, {net.name}")
+    speed(net, args.speed_steps, args.seeds)
+    if args.classes:
+        quality(net, args.classes)
+
+
+if __name__ == "__main__":
+    main()
