@@ -12,7 +12,7 @@ Quality: for each bundled photo (cat, coffee), random target classes (the photo'
 every setting), unconstrained and bounded at epsilon = 1, 2, 4 and 8 (of 255): the share fooled within 100 steps, the
 mean number of steps of those fooled, the mean of the runs' mean change and the largest change, in grey levels, and the
 share still fooled once the picture is rounded to 8 bits (saved as a PNG). ``--targets 20`` is the issue's full
-measurement (about half an hour on two busy cores); the default, 5, runs in a few minutes.
+measurement (under 10 minutes on two busy cores); the default, 5, runs in a few minutes.
 
     python benchmarks/bench_fooling.py [--targets 5] [--rounds 3] [--steps 12] [--threads 2] [--no-speed]
 """
