@@ -39,12 +39,13 @@ def test_pick_a_class_start_streams_both_recipes_stop_ends_the_run(notebook, art
     nb, page = notebook, notebook.page
     nb.run_all()
     expect(page.locator(ROOT)).to_be_visible()
-    picker = page.locator(f"{ROOT} input.cnnviz-cv-class-input")
-    expect(picker).to_have_value("281: tabby")
-    picker.fill("goldfis")  # "goldfi" would match goldfinch too
-    picker.press("Enter")
+    current = page.locator(f"{ROOT} .cnnviz-class-current")
+    expect(current).to_have_text("281: tabby")
+    page.locator(f"{ROOT} input.cnnviz-class-search").fill("goldfis")  # "goldfi" would match goldfinch too
+    expect(page.locator(f"{ROOT} .cnnviz-class-suggestion")).to_have_text(["1: goldfish"])
+    page.locator(f"{ROOT} .cnnviz-class-suggestion").click()
     assert nb.probe.wait_for("cv.target", lambda t: t == 1) == 1
-    expect(picker).to_have_value("1: goldfish")
+    expect(current).to_have_text("1: goldfish")
     expect(page.locator(f"{ROOT} .cnnviz-cv-class-label")).to_have_text("goldfish")
 
     page.locator(f"{ROOT} button.cnnviz-run").click()

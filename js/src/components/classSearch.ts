@@ -2,8 +2,8 @@
  * A class picker that searches the model's labels (the `labels` trait, with logic/classes): type a name or a class
  * number, then click a suggestion, or press Enter for the class the text names (else the first suggestion); the
  * choice is the `target` trait. A class Python refuses (one the model already predicts) comes back as the banner's
- * message, and the heading shows the class in use. Unlike ClassVisualizer's datalist, the suggestions are elements of
- * the view, so they follow the theme.
+ * message, and the heading shows the class in use. The suggestions are elements of the view (not a datalist), so they
+ * follow the theme. FoolingImage and ClassVisualizer share it.
  */
 import type { AnyModel } from "@anywidget/types";
 import { h } from "../core/dom";

@@ -11,10 +11,10 @@ import type { Scope } from "../../core/scope";
 import { followTheme } from "../../core/theme";
 import type { ClassvisTraits } from "../../core/traits";
 import { errorBanner, showText } from "../../components/banner";
+import { classSearch } from "../../components/classSearch";
 import { liveBatch } from "../../components/liveBatch";
 import { traitForm } from "../../components/settingsForm";
 import { runBar } from "../../shells/stream";
-import { classPicker } from "./classPicker";
 
 export function renderClassvis(scope: Scope, model: AnyModel<ClassvisTraits>, el: HTMLElement): void {
   followTheme(scope, model);
@@ -31,7 +31,7 @@ export function renderClassvis(scope: Scope, model: AnyModel<ClassvisTraits>, el
       "div",
       { class: "cnnviz-main" },
       h("div", { class: "cnnviz-stage cnnviz-cv-pictures" }, liveBatch(scope, model, "class-visualization.png")),
-      h("div", { class: "cnnviz-side" }, h("div", { class: "cnnviz-section" }, classPicker(scope, model), label), h("div", { class: "cnnviz-section" }, settings.el, note)),
+      h("div", { class: "cnnviz-side" }, classSearch(scope, model), label, h("div", { class: "cnnviz-section" }, settings.el, note)),
     ),
     runBar(scope, model, { run: "Start", resume: true, started: () => Number(model.get("step")) > 0, watch: ["step"] }),
   );
