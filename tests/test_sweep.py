@@ -747,6 +747,21 @@ def _check_fooler(case: Case, out: Dict[str, Any]) -> None:
     _check_fool(case, out["result"])
 
 
+def _class_visualizer(case: Case) -> Dict[str, Any]:
+    target = case.target if case.kind == "class" or case.no_selector else 3
+    w = cw.ClassVisualizer(case.net(), target, recipe="cs231n", steps=3)
+    return _finish(w, lambda w: (w.visualizations, list(w.probs)))
+
+
+def _check_class_visualizer(case: Case, out: Dict[str, Any]) -> None:
+    """Three steps taken; the probability shown is the plain model's for class 3 on the final picture."""
+    assert out["error"] == "", out["error"]
+    (vis,), shown = out["result"]
+    assert vis.step == 3 and vis.image().shape == (1, case.channels, 16, 16)
+    final = Case(case.name, case.model, _normalised(case, vis.image()), select=case.select, tol=case.tol)
+    assert shown == pytest.approx([float(ref_probs(final)[0, 3])], abs=1e-4)
+
+
 PICTURE = ("model", "shape", "batch", "pixels", "class", "context")
 VIEWS = [
     Entry("SaliencyExplorer", _explorer("gradient"), _check_explorer("gradient"), PICTURE, view=True),
@@ -765,6 +780,7 @@ VIEWS = [
     ),
     Entry("LayerExplorer", _layers, _check_layers, ("model", "layer", "context"), view=True),
     Entry("DeepDream", _dreamer, _check_dreamer, ("model", "shape", "layer", "unit", "context"), view=True),
+    Entry("ClassVisualizer", _class_visualizer, _check_class_visualizer, ("model", "class", "context"), view=True),
     Entry("DatasetExplorer", _datasets, _check_datasets, ("model", "layer", "context"), view=True),
     Entry("FoolingImage", _fooler, _check_fooler, ("model", "shape", "pixels", "class", "context"), view=True),
 ]
