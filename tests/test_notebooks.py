@@ -65,6 +65,10 @@ def test_notebook_executes(path, tmp_path):
         printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
         for check in CHECKED.values():
             assert f"PASS {check}: " in printed, f"the reference should pass cw.labs.check({check!r}, ...)"
+        shown = [c.source for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                 if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]  # fmt: skip
+        for view in ("cw.FoolingImage(", "cw.ClassVisualizer(", "cw.DeepDream("):
+            assert any(view in source for source in shown), f"the assignment should end with {view}...)"
 
 
 def test_04_todo_cells_define_the_assignments_functions_and_hold_no_solution():
@@ -82,4 +86,5 @@ def test_04_todo_cells_define_the_assignments_functions_and_hold_no_solution():
     sources = [c.source for c in nb.cells if c.cell_type == "code"]
     for name, check in CHECKED.items():
         assert f'cw.labs.check("{check}", {name})' in "\n".join(sources)
-    assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source.startswith("## Interactive views")
+    views = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Interactive views"))
+    assert not any(c.metadata.get("tags") for c in nb.cells[views:]), "the interactive views come after the TODOs"

@@ -58,7 +58,7 @@ CLASS_PRESETS: Dict[str, Preset] = {
 PRESETS: Tuple[str, ...] = tuple(CLASS_PRESETS)
 
 CLASS_OPTIONS: Tuple[Option, ...] = (
-    Option("preset", "recipe", "choice", "cs231n", choices=PRESETS, group="recipe",
+    Option("preset", "recipe", "choice", "distill", choices=PRESETS, group="recipe",
            help="cs231n: pixel ascent as in the assignment; distill: FFT, decorrelated colours, transforms, Adam"),
     Option("steps", "steps", "int", None, low=0, high=100_000, optional=True, group="recipe",
            help="steps to take; empty: the recipe's own (cs231n 100, distill 64)"),
@@ -88,7 +88,8 @@ class ClassVisualization:
     target : int
         The class, 0..classes - 1.
     preset : str
-        ``"cs231n"`` or ``"distill"``.
+        ``"distill"`` (default: on the default model it gives the class a probability above 0.99 within 64 steps,
+        measured in benchmarks/bench_classvis.py) or ``"cs231n"`` (the assignment's recipe, for comparison).
     steps : int, optional
         Steps :meth:`steps` takes by default; ``None``: the recipe's own.
     seed : int
@@ -102,7 +103,7 @@ class ClassVisualization:
         self,
         net: Union[Net, nn.Module],
         target: int,
-        preset: str = "cs231n",
+        preset: str = "distill",
         *,
         steps: Optional[int] = None,
         seed: int = 0,
@@ -154,7 +155,7 @@ class ClassVisualization:
 
 
 def class_visualization_steps(
-    net: Union[Net, nn.Module], target: int, preset: str = "cs231n", *, steps: Optional[int] = None, seed: int = 0,
+    net: Union[Net, nn.Module], target: int, preset: str = "distill", *, steps: Optional[int] = None, seed: int = 0,
     init: Optional[ImageLike] = None, every: int = 1,
 ) -> Iterator[Update[Frame]]:  # fmt: skip
     """The updates of a :class:`ClassVisualization` run to its step count (arguments checked at once)."""
@@ -162,7 +163,7 @@ def class_visualization_steps(
 
 
 def class_visualization(
-    net: Union[Net, nn.Module], target: int, preset: str = "cs231n", *, steps: Optional[int] = None, seed: int = 0,
+    net: Union[Net, nn.Module], target: int, preset: str = "distill", *, steps: Optional[int] = None, seed: int = 0,
     init: Optional[ImageLike] = None,
 ) -> torch.Tensor:  # fmt: skip
     """The final pictures ``(B, C, S, S)`` in [0, 1] of a :class:`ClassVisualization` run to its step count."""
