@@ -4,7 +4,7 @@ Speed: ms per step of each recipe against the limit, one forward+backward of the
 the logits, so nothing can be cut) at the side the model sees, with frozen weights, in the default memory layout.
 Quality, over random classes, every run at cs231n's 100 steps: the model's probability of the class for each
 recipe's final picture (target > 0.9), and the class score each recipe reaches against :func:`plain_cs231n` (the
-recipe as the assignment writes it: roll, step, unroll, clamp, blur every 10) at the same step count and seed
+recipe as the assignment writes it, the lab's code: roll, step, unroll, clamp, blur every 10) at the same step count
 (target: ours >= plain).
 
     python benchmarks/bench_classvis.py [--classes 20] [--threads 2] [--speed-steps 20] [--seeds 3]
@@ -23,9 +23,9 @@ from common import median_ratio, print_table_head, table_line
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.classvis import CLASS_PRESETS, ClassVisualization
-from cnnviz_widgets.engine.filters import gaussian_blur
 from cnnviz_widgets.engine.progress import last
 from cnnviz_widgets.engine.replica import private
+from cnnviz_widgets.labs import reference
 
 LIMIT_TARGET, PROBABILITY_TARGET = 1.10, 0.9
 
@@ -35,30 +35,17 @@ def _norm(net: cw.Net):
     return torch.tensor(prep.mean).reshape(1, -1, 1, 1), torch.tensor(prep.std).reshape(1, -1, 1, 1)
 
 
-def plain_cs231n(net: cw.Net, target: int, steps: int, seed: int = 0, *, lr: float = 25.0, l2: float = 1e-3,
-                 jitter: int = 16, blur_every: int = 10, sigma: float = 0.5) -> torch.Tensor:  # fmt: skip
-    """cs231n's class visualisation as a plain loop, on the engine's replica of the model (eval mode, frozen
-    weights): a standard normal start in normalised space; each step rolls the picture by a random shift, adds
-    ``lr`` times the gradient of the class score minus ``l2`` times the sum of squares, rolls it back, clamps it to
-    the normalised image of [0, 1] and, every ``blur_every`` steps, blurs it. The final picture, ``(1, C, S, S)`` in
-    [0, 1] (same seed, same draws: ``torch.Generator`` for the start, ``random.Random`` for x then y shifts)."""
+def plain_cs231n(net: cw.Net, target: int, steps: int, seed: int = 0) -> torch.Tensor:
+    """cs231n's class visualisation written plainly, independently of the engine: the lab's given loop
+    (``cw.labs.create_class_visualization``: roll, step, roll back, clamp, blur after iteration 0, 10, 20...) around
+    the lab's reference step, on a copy of the model. The final picture, ``(1, C, S, S)`` in [0, 1]."""
     mean, std = _norm(net)
-    side = net.preprocess.size
-    img = torch.randn(1, net.preprocess.channels, side, side, generator=torch.Generator().manual_seed(seed))
-    low, high = -mean / std, (1 - mean) / std
-    img = torch.max(torch.min(img, high), low)
-    rng = random.Random(seed)
-    with private(net) as model:
-        for t in range(1, steps + 1):
-            ox, oy = rng.randint(-jitter, jitter), rng.randint(-jitter, jitter)
-            x = torch.roll(img, (oy, ox), (2, 3)).requires_grad_()
-            score = model(x.to(net.device))[0, target] - l2 * x.pow(2).sum()
-            (grad,) = torch.autograd.grad(score, x)
-            img = torch.roll(x.detach() + lr * grad.cpu(), (-oy, -ox), (2, 3))
-            img = torch.max(torch.min(img, high), low)
-            if t % blur_every == 0:
-                img = gaussian_blur(img, sigma)
-    return (img * std + mean).clamp(0, 1)
+    model = cw.labs.student_model(net)
+    img = cw.labs.create_class_visualization(
+        reference.class_visualization_update_step, model, target, num_iterations=steps, seed=seed,
+        size=net.preprocess.size,
+    )  # fmt: skip
+    return (img.cpu() * std + mean).clamp(0, 1)
 
 
 def score(net: cw.Net, target: int, image: torch.Tensor) -> float:

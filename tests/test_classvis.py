@@ -1,7 +1,7 @@
-"""Class visualisation (engine): the cs231n recipe reaches at least the class score of a plain torch loop of the same
-recipe (benchmarks/bench_classvis.py's ``plain_cs231n``), the pictures end up with a high probability of the class,
-Stop/Resume equals an uninterrupted run, every run goes through the one feature-visualisation loop, the model stays
-untouched, and bad input is refused naming the valid values. Multifaceted visualisation: k-means finds planted
+"""Class visualisation (engine): the default recipe reaches at least the class score of a plain cs231n loop
+(benchmarks/bench_classvis.py's ``plain_cs231n``, the lab's code), the pictures end up with a high probability of the
+class, Stop/Resume equals an uninterrupted run, every run goes through the one feature-visualisation loop, the model
+stays untouched, and bad input is refused naming the valid values. Multifaceted visualisation: k-means finds planted
 clusters, the facets start from their mean pictures, and a real scan gives the class's images.
 """
 
@@ -40,18 +40,23 @@ def small_net(seed: int = 0) -> cw.Net:
 
 # -- the recipes ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("target", [281, 954])
-def test_cs231n_is_the_plain_loop(default_net, target):
-    """The recipe's first step gives the plain loop's picture (benchmarks/bench_classvis.py), on the default model;
-    after 30 steps the class score has climbed. (Later steps drift apart: the fast copy's float rounding, amplified
-    by cs231n's step of 25 gradients, sends the two runs to different pictures; the benchmark compares scores.)"""
+def test_the_cs231n_recipe_climbs(default_net, target):
+    """After 30 steps of the cs231n recipe the class score has climbed on the default model (its first step is the
+    lab's reference step: tests/test_one_loop.py)."""
     net = default_net
-    one = class_visualization(net, target, "cs231n", steps=1, seed=target)
-    plain = bench_classvis.plain_cs231n(net, target, 1, seed=target)
-    torch.testing.assert_close(one, plain, atol=0.5 / 255, rtol=0)  # within half a grey level: float rounding
     run = ClassVisualization(net, target, "cs231n", steps=30, seed=target)
     start = run.image()
     last(run.steps())
     assert bench_classvis.score(net, target, run.image()) > bench_classvis.score(net, target, start) + 1.0
+
+
+def test_the_distill_recipe_beats_the_plain_cs231n_loop(default_net):
+    """At cs231n's 100 steps, the default recipe's class score is at least the plain cs231n loop's (the lab's loop and
+    reference step; over 20 classes in the benchmark, 38.8 against 7.8 on average)."""
+    net, target = default_net, 130
+    ours = class_visualization(net, target, steps=100)
+    plain = bench_classvis.plain_cs231n(net, target, 100)
+    assert bench_classvis.score(net, target, ours) >= bench_classvis.score(net, target, plain)
 
 
 @pytest.mark.parametrize("target", [130, 417])
@@ -66,7 +71,7 @@ def test_the_class_becomes_probable(default_net, target):
         net.preprocess.std
     ).reshape(1, 3, 1, 1)
     with torch.no_grad():
-        ref = torch.softmax(net.model.eval()(x), -1)[0, target]
+        ref = torch.softmax(cw.labs.student_model(net).eval()(x), -1)[0, target]
     assert p == pytest.approx(float(ref), abs=1e-4)
     assert p > 0.9, (target, p)
 

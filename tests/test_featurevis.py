@@ -479,9 +479,9 @@ def test_pixel_regularisers_by_hand():
     zeroed = out.abs().sum(1)[0] == 0
     assert int(zeroed.sum()) == 50 and float(contribution[zeroed].max()) < float(contribution[~zeroed].min())
     out = pixels.clone()
-    PixelRegularizers(blur_every=2, blur_sigma=1.0).apply(out, grad, 1)
-    assert torch.equal(out, pixels)  # only every 2nd step
     PixelRegularizers(blur_every=2, blur_sigma=1.0).apply(out, grad, 2)
+    assert torch.equal(out, pixels)  # after steps 1, 3, 5... (Yosinski et al.'s and cs231n's 0-based i % k == 0)
+    PixelRegularizers(blur_every=2, blur_sigma=1.0).apply(out, grad, 3)
     assert total_variation(out) < 0.5 * total_variation(pixels)
 
 

@@ -197,6 +197,7 @@ def test_guided_is_the_mean_best_match_with_the_guide():
         (dict(size=(40, 60)), "size must be one side, or \\(height, width\\) with native=True"),
         (dict(size=(40, 60), native=True), "jittered with transforms=Roll"),
         (dict(until=3), "until must be a function"),
+        (dict(native=True, tile=16, transforms=False, until=lambda acts: False), "until reads the activations of the"),
         (dict(l2_sum=-1.0), "l2_sum must be a number >= 0"),
         (dict(init=torch.rand(2, 3, 8, 8)), "init must be \\(3, H, W\\) or \\(1 or 1, 3, H, W\\)"),
     ],

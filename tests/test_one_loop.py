@@ -20,7 +20,7 @@ from cnnviz_widgets.engine.featurevis import Roll, Visualization
 from cnnviz_widgets.engine.fooling import Fooling
 from cnnviz_widgets.engine.progress import last
 from cnnviz_widgets.labs import reference
-from cnnviz_widgets.labs.classvis import jitter
+from cnnviz_widgets.labs.classvis import blur_image, jitter
 
 from .conftest import small_cnn
 
@@ -60,14 +60,16 @@ def test_the_cs231n_recipe_takes_the_labs_reference_step():
     vis = ClassVisualization(net, 7, "cs231n", seed=5)
     mean = torch.tensor(net.preprocess.mean).reshape(1, 3, 1, 1)
     std = torch.tensor(net.preprocess.std).reshape(1, 3, 1, 1)
-    img = ((vis.image() - mean) / std).requires_grad_(True)  # the recipe's clamped noise, normalised
+    img = vis.vis.image_param.tensor.detach().clone()  # the recipe's noise, in normalised space (not clamped yet)
     last(vis.steps(1, every=0))
     ox, oy = Roll(16).shifts(random.Random(5))
     rolled = jitter(img.detach(), ox, oy).requires_grad_(True)
     reference.class_visualization_update_step(rolled, model, 7, 1e-3, 25.0)
     ours = jitter(rolled.detach(), -ox, -oy)
     ours = torch.maximum(torch.minimum(ours, (1 - mean) / std), -mean / std)
-    torch.testing.assert_close(vis.image(), ours * std + mean, atol=2e-5, rtol=1e-4)
+    ours = blur_image(ours, 0.5)  # cs231n blurs after iteration 0, 10, 20...
+    inside = (..., slice(2, -2), slice(2, -2))  # the lab mirrors the border as scipy does, the engine reflects it
+    torch.testing.assert_close(vis.image()[inside], (ours * std + mean)[inside], atol=2e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("photo, target", [("cat", 6), ("coffee", 76)])
@@ -76,11 +78,11 @@ def test_the_unconstrained_fooling_image_is_the_labs_reference(default_net, phot
     ours = Fooling(default_net, image, target)
     last(ours.steps())
     x = default_net.tensor(image)
-    fooled = reference.make_fooling_image(x, target, default_net.model)
+    fooled = reference.make_fooling_image(x, target, cw.labs.student_model(default_net))
     std = torch.tensor(default_net.preprocess.std).reshape(1, 3, 1, 1)
     mean = torch.tensor(default_net.preprocess.mean).reshape(1, 3, 1, 1)
     theirs = (fooled * std + mean).clamp(0, 1)
-    assert ours.frame().reached and int(default_net.model(fooled).argmax()) == target
+    assert ours.frame().reached and int(default_net.predict(theirs, k=1)[0].index) == target
     # The first step agrees to 0.1 grey levels; later steps drift apart where a tiny difference between the engine's
     # folded copy of the model and the model flips a ReLU6, so the pictures agree on average, not pixel for pixel.
     assert (ours.frame().image - theirs[0]).abs().mean() < 0.5 / 255

@@ -241,7 +241,7 @@ class Visualization:
         pixels only.
     until : callable, optional
         Called with each step's activations (layer name to tensor; :data:`OUTPUT` to the logits when the objective
-        reads them) before the step is taken: ``True`` ends the run there, with :attr:`reached` set.
+        reads them) before the step is taken: ``True`` ends the run there, with :attr:`reached` set. Not with ``tile``.
     native : bool
         The model sees the picture at its own size, any height and width (DeepDream's octaves), not upsampled.
     tile : int
@@ -332,6 +332,8 @@ class Visualization:
         self.tile = check_int("tile", tile, 0, MAX_SIZE, error=FeatureVisError)
         if self.tile and not self.native:
             raise FeatureVisError("tile needs native=True: tiles cut the picture the model sees at its own size")
+        if self.tile and until is not None:
+            raise FeatureVisError("until reads the activations of the whole picture, which tiles never compute")
         if max(self.height, self.width) > self.tile > 0 and not self.objective.tileable:
             raise FeatureVisError(
                 f"a {self.height}x{self.width} picture is cut into tiles of {self.tile} px, which needs an objective "
@@ -363,7 +365,6 @@ class Visualization:
             )
             if init is not None:
                 self.image_param.set_image(self._initial(init))
-            project(self.image_param.tensor.data, self.constraint, self.image_param.gain, self.image_param.offset)
             self.optimizer = (
                 torch.optim.Adam(self.image_param.params, lr=self.lr, fused=device.type in ("cpu", "cuda"))
                 if self.rule == "adam"

@@ -42,7 +42,8 @@ class PixelRegularizers:
     decay : float
         Multiply the pixels by ``1 - decay`` every step (L2 decay).
     blur_every : int
-        Blur the pixels with a Gaussian of ``blur_sigma`` every this many steps (0: never).
+        Blur the pixels with a Gaussian of ``blur_sigma`` after step 1, ``1 + blur_every``, ``1 + 2 * blur_every``...
+        (0: never), the schedule of Yosinski et al.'s code and of cs231n's class visualisation.
     blur_sigma : float
         Width of that Gaussian in pixels.
     clip_norm : float
@@ -68,7 +69,7 @@ class PixelRegularizers:
         objective's ascent direction at the pixels before that step."""
         if self.decay:
             pixels.mul_(1 - self.decay)
-        if self.blur_every and step % self.blur_every == 0:
+        if self.blur_every and (step - 1) % self.blur_every == 0:
             pixels.copy_(gaussian_blur(pixels, self.blur_sigma))
         if self.clip_norm:
             pixels.masked_fill_(_below(pixels.norm(dim=1, keepdim=True), self.clip_norm), 0.0)
