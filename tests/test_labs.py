@@ -171,6 +171,23 @@ def test_a_fooling_image_that_replaces_the_photo_is_caught_by_the_bound(default_
     assert not result.passed and result.difference > FOOLING_BOUND and "above the bound" in result.detail
 
 
+def test_a_change_hidden_beyond_the_screens_range_still_counts(default_net):
+    """The reference fooling image with the photo's black and white values pushed 100 grey levels beyond black and
+    white (3 values in the cat, 323 in the coffee): a screen shows no change there, the network sees one, so it
+    counts against the bound."""
+
+    def make_fooling_image(X, target_y, model):
+        fooled = cw.labs.reference.make_fooling_image(X, target_y, model)
+        std = torch.tensor(default_net.preprocess.std).view(1, 3, 1, 1)
+        mean = torch.tensor(default_net.preprocess.mean).view(1, 3, 1, 1)
+        shown = X * std + mean
+        outward = (shown >= 0.999).float() - (shown <= 0.001).float()
+        return fooled + outward * (100 / 255) / std
+
+    result = judged(default_net, "fooling", make_fooling_image)
+    assert not result.passed and result.difference > FOOLING_BOUND and "above the bound" in result.detail
+
+
 def test_fooling_without_model_eval_is_caught(default_net):
     with Untouched(default_net.model):
         result = judged(default_net, "fooling", fooling(eval_mode=False))
@@ -180,8 +197,9 @@ def test_fooling_without_model_eval_is_caught(default_net):
 # --- class-visualisation step mistakes ----------------------------------------------------------------------------
 
 
-def class_step(sign=1.0, l2=True, eval_mode=True, in_place=True):
-    """A student's class_visualization_update_step with the given sign, L2 term and switch to eval mode."""
+def class_step(sign=1.0, l2=True, eval_mode=True, in_place=True, zero_grad=True):
+    """A student's class_visualization_update_step with the given sign, L2 term, switch to eval mode and clearing of
+    img.grad."""
 
     def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate):
         if eval_mode:
@@ -190,19 +208,26 @@ def class_step(sign=1.0, l2=True, eval_mode=True, in_place=True):
         objective.backward()
         if in_place:
             img.data += sign * learning_rate * img.grad
-        img.grad.zero_()
+        if zero_grad:
+            img.grad.zero_()
 
     return class_visualization_update_step
 
 
 def test_a_class_step_with_the_wrong_sign_is_caught(default_net):
     result = judged(default_net, "class_visualization", class_step(sign=-1.0))
-    assert not result.passed and abs(result.difference - 2) < 1e-3 and "wrong sign" in result.hint
+    assert not result.passed and result.difference > 1.5 and "wrong sign" in result.hint  # about 2: the opposite step
 
 
 def test_a_class_step_that_ignores_the_l2_term_is_recognised(default_net):
     result = judged(default_net, "class_visualization", class_step(l2=False))
     assert not result.passed and result.difference > 0.01 and "ignores the L2 term" in result.hint
+
+
+def test_a_class_step_that_lets_the_gradient_pile_up_is_caught(default_net):
+    """Its first step is right; the second adds the first one's gradient again."""
+    result = judged(default_net, "class_visualization", class_step(zero_grad=False))
+    assert not result.passed and result.difference > 0.1 and "img.grad" in result.hint
 
 
 def test_a_class_step_without_model_eval_is_caught(default_net):

@@ -94,10 +94,11 @@ def check_saliency(fn: Callable[..., Any], net: Net) -> Result:
 
 
 def _shown(net: Net, x: torch.Tensor) -> torch.Tensor:
-    """The displayed picture of the normalised ``x``, in levels 0..255 (not rounded)."""
+    """The normalised ``x`` in grey levels (0..255 for a displayable picture; neither clamped nor rounded, so values
+    pushed beyond what a screen shows still count as the change the network sees)."""
     mean = torch.tensor(net.preprocess.mean, device=x.device).view(1, -1, 1, 1)
     std = torch.tensor(net.preprocess.std, device=x.device).view(1, -1, 1, 1)
-    return ((x * std + mean).clamp(0, 1) * 255).float()
+    return ((x * std + mean) * 255).float()
 
 
 def _change(net: Net, fooling: torch.Tensor, original: torch.Tensor) -> float:
@@ -158,36 +159,47 @@ def check_fooling(fn: Callable[..., Any], net: Net) -> Result:
 
 
 def check_class_visualization(fn: Callable[..., Any], net: Net) -> Result:
-    """Judge ``class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)``: one step from
-    seeded noise."""
+    """Judge ``class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)``: two steps in a row
+    from seeded noise (a second step shows a gradient left to pile up in ``img.grad``)."""
     size = net.preprocess.size
     start = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(net.device, net.dtype)
     img = start.clone().requires_grad_(True)
     model = student_model(net)
-    _, failure = call(fn, img, model, CLASS_TARGET, L2_REG, LEARNING_RATE)
-    if failure:
-        return Result("class_visualization", False, math.inf, "no step to compare", failure)
-    update = img.detach() - start
+    firsts = []
+    for _ in range(2):
+        _, failure = call(fn, img, model, CLASS_TARGET, L2_REG, LEARNING_RATE)
+        if failure:
+            return Result("class_visualization", False, math.inf, "no step to compare", failure)
+        firsts.append(img.detach().clone())
     theirs = start.clone().requires_grad_(True)
-    reference.class_visualization_update_step(theirs, student_model(net), CLASS_TARGET, L2_REG, LEARNING_RATE)
-    expected = theirs.detach() - start
-    difference = relative_difference(update, expected)
+    expected = []
+    for _ in range(2):
+        reference.class_visualization_update_step(theirs, student_model(net), CLASS_TARGET, L2_REG, LEARNING_RATE)
+        expected.append(theirs.detach().clone())
+    difference = relative_difference(firsts[1] - start, expected[1] - start)
     detail = (
-        f"largest difference of your step from the reference's {difference:.2e} of its largest value "
+        f"largest difference of your two steps from the reference's {difference:.2e} of its largest value "
         f"(pass: {TOLERANCE:g})"
     )
     if left_training(model):
         return Result("class_visualization", False, difference, detail, EVAL_HINT)
     if difference <= TOLERANCE:
         return Result("class_visualization", True, difference, detail)
+    update, step = firsts[0] - start, expected[0] - start
     if not update.any():
         hint = "img did not change: update it in place, img.data += learning_rate * g"
         return Result("class_visualization", False, difference, detail, hint)
+    if relative_difference(update, step) <= TOLERANCE:
+        hint = (
+            "your first step is right but the second is not: the gradient piles up in img.grad across calls; zero it "
+            "after each step (img.grad.zero_()), or take it with torch.autograd.grad"
+        )
+        return Result("class_visualization", False, difference, detail, hint)
     decay = 2 * LEARNING_RATE * L2_REG * start  # what the L2 term adds to a step: lr * d(l2_reg ||img||²)/d img
     mistakes = [
-        Mistake(-expected, "wrong sign: climb the objective, img.data += learning_rate * g"),
-        Mistake(expected + decay, "your step ignores the L2 term: g is the gradient of score - l2_reg * ||img||²"),
-        Mistake(expected + 2 * decay, "the L2 term has the wrong sign: subtract l2_reg * ||img||² from the score"),
+        Mistake(-step, "wrong sign: climb the objective, img.data += learning_rate * g"),
+        Mistake(step + decay, "your step ignores the L2 term: g is the gradient of score - l2_reg * ||img||²"),
+        Mistake(step + 2 * decay, "the L2 term has the wrong sign: subtract l2_reg * ||img||² from the score"),
     ]
     recognised = recognise(update, mistakes, TOLERANCE)
     generic = "g = d(score - l2_reg * ||img||²)/d img"
