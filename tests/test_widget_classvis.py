@@ -108,7 +108,10 @@ def test_stop_within_a_step_then_resume_to_the_same_end(monkeypatch):
 
 def test_facets_come_from_the_latest_scan(fast_frames):
     net = small_net()
-    w = cw.ClassVisualizer(net, 3, steps=2, start=False, recipe="cs231n", facets=2)
+    with pytest.raises(FeatureVisError, match="facets need a dataset scan.*cw.scan"):
+        cw.ClassVisualizer(net, 3, steps=2, start=False, recipe="cs231n", facets=2)  # refused before a view is made
+    w = cw.ClassVisualizer(net, 3, steps=2, start=False, recipe="cs231n")
+    w.facets = 2
     assert "scan a dataset first" in w.facets_note
     with pytest.raises(FeatureVisError, match="facets need a dataset scan.*cw.scan"):
         w.run()  # no scan yet: Start says how to get one (in Python it raises; from the page, the banner says it)

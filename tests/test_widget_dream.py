@@ -80,6 +80,22 @@ def test_stop_lands_within_a_step_and_resume_finishes_the_same_dream():
         w.close()
 
 
+def test_resume_at_once_after_stop_ends_exactly_at_the_goal():
+    """Resume from Python while the stopped job still finishes its step ends at the dream's last step, not past it."""
+    w = dreamer(SlowCNN(0.1).eval())
+    try:
+        w.run()
+        deadline = time.monotonic() + 30
+        while (w.dream is None or w.dream.step < 2) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        w.stop()
+        w.resume()
+        w.wait()
+        assert w.step == 6 and w.dream.step == 6, w.status
+    finally:
+        w.close()
+
+
 def test_bad_arguments_raise_in_python_and_bad_settings_from_the_page_land_in_the_banner():
     net = net_of(small_cnn().eval())
     with pytest.raises(CnnvizError, match=r"octaves.*1\.\.12"):
@@ -90,6 +106,8 @@ def test_bad_arguments_raise_in_python_and_bad_settings_from_the_page_land_in_th
         cw.DeepDream(net, photo(), octave=3)
     with pytest.raises(CnnvizError, match=r"0\.\.7"):
         cw.DeepDream(net, photo(), "conv2", kind="channel", unit=8, size=48)
+    with pytest.raises(CnnvizError, match=r"0\.\.7"):  # also when nothing starts yet
+        cw.DeepDream(net, photo(), "conv2", kind="channel", unit=8, size=48, start=False)
     w = dreamer()
     try:
         Frontend(w).set(octaves=0)

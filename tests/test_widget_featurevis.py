@@ -201,6 +201,22 @@ def test_resume_after_stop_goes_on_to_the_same_end(monkeypatch):
     w.close()
 
 
+def test_resume_at_once_after_stop_ends_exactly_at_the_goal(monkeypatch):
+    """Resume from Python while the stopped job still finishes its step: the count of steps left is taken once that
+    job is done, so the run ends at the goal, not one step past it."""
+    monkeypatch.setattr(cw.FeatureVisualizer, "FRAME_INTERVAL", 0.0)
+    w = visualizer(SlowCNN(0.1).eval(), steps=8)
+    try:
+        w.run()
+        wait_for_step(w, 2)
+        w.stop()
+        w.resume()
+        w.wait()
+        assert w.step == 8 and w.visualization.step == 8, w.status
+    finally:
+        w.close()
+
+
 def test_reset_drops_the_picture_and_the_next_resume_starts_fresh(fast_frames):
     w = visualizer(steps=6)
     w.run()

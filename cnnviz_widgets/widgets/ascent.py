@@ -30,11 +30,18 @@ class Ascent:
 
     def more(self, steps: int) -> Iterator[Update[Frame]]:
         """Start, or Resume: go on to ``goal``, or ``steps`` more if it got there. The updates carry no pictures but
-        the last: :meth:`partial` renders one only when a frame is due."""
+        the last: :meth:`partial` renders one only when a frame is due. The steps left are counted at the first
+        update, in the job, once a stopped job has finished its last step."""
         if self.vis.step >= self.goal:
             self.goal = self.vis.step + steps
         self.first, self.curve_at = self.vis.step, -math.inf
-        return self.vis.steps(self.goal - self.vis.step, every=0)
+        return self._stretch(steps)
+
+    def _stretch(self, steps: int) -> Iterator[Update[Frame]]:
+        if self.vis.step >= self.goal:  # a stopped job reached the goal after all
+            self.goal = self.vis.step + steps
+        self.first = self.vis.step
+        yield from self.vis.steps(self.goal - self.vis.step, every=0)
 
     def partial(self, seconds: float) -> Dict[str, Any]:
         """A live frame's traits, ``seconds`` into the stretch: the step, the status line, the curve (at most once per

@@ -36,6 +36,10 @@ SETTINGS: Tuple[Option, ...] = (
 """The view's settings (the class is picked apart, by name)."""
 
 
+NO_SCAN = "scan a dataset first (cw.DatasetExplorer(net, images) or cw.scan(net, images)), then press Start"
+"""What facets need, said where they are asked for without a scan."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """What one Start renders, frozen when it is pressed."""
@@ -93,6 +97,8 @@ class ClassVisualizer(NetStream[Settings]):
         net = as_net(net)
         target = check_target(net, target)
         values = {o.name: o.check(settings.get(o.name, o.default)) for o in self.SETTINGS}
+        if values["facets"] and latest_scan(net) is None:
+            raise FeatureVisError(f"facets need a dataset scan of the model: {NO_SCAN}")
         super().__init__(net)
         try:
             self.set_trait("labels", [net.label(i) for i in range(net.num_classes)])
@@ -145,7 +151,7 @@ class ClassVisualizer(NetStream[Settings]):
         if settings.facets:
             scan = latest_scan(net)
             if scan is None:
-                raise FeatureVisError(f"facets need a dataset scan of the model: {self._no_scan()}")
+                raise FeatureVisError(f"facets need a dataset scan of the model: {NO_SCAN}")
             starts = facet_starts(net, scan, settings.target, settings.facets, seed=settings.seed)
             runs.append(ClassVisualization(net, settings.target, "cs231n", steps=settings.steps, seed=settings.seed,
                                            init=starts.images))  # fmt: skip
@@ -181,9 +187,6 @@ class ClassVisualizer(NetStream[Settings]):
             self.class_label = self._net.label(self.target)
         self._hint()
 
-    def _no_scan(self) -> str:
-        return "scan a dataset first (cw.DatasetExplorer(net, images) or cw.scan(net, images)), then press Start"
-
     def _hint(self) -> None:
         """Say what Start would do (unless a run reports there) and whether facets are on offer."""
         if self.net is None:
@@ -192,7 +195,7 @@ class ClassVisualizer(NetStream[Settings]):
         self.facets_note = (
             f"the latest scan ({int(scan.scanned.sum())} images) offers facets: set facets > 0"
             if scan is not None
-            else f"facets: {self._no_scan()}"
+            else f"facets: {NO_SCAN}"
         )
         if self.busy:
             return

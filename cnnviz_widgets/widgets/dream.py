@@ -111,6 +111,8 @@ class DeepDream(StreamView[DreamSettings]):
             self._show(picture, settings.get("target"))
             if start:
                 self.run()
+            else:
+                self.freeze().build(net)  # what Start would refuse (a unit out of range, a bad guide) raises now
         except BaseException:
             self.close()  # the arguments were wrong (the engine says why): no half-made view stays behind
             raise

@@ -80,11 +80,17 @@ class Dreaming:
 
     def more(self) -> Iterator[Update[DreamFrame]]:
         """Start, or Resume: go on to ``goal``, or one octave's steps more (at full size) if it got there. The
-        updates carry no pictures but the octave ends and the last: :meth:`partial` renders one when a frame is due."""
+        updates carry no pictures but the octave ends and the last: :meth:`partial` renders one when a frame is due.
+        The steps left are counted at the first update, in the job, once a stopped job has finished its step."""
         if self.dream.step >= self.goal:
             self.goal = self.dream.step + self.dream.per_octave
         self.first = self.dream.step
-        return self.dream.steps(self.goal - self.dream.step, every=0)
+        return self._stretch()
+
+    def _stretch(self) -> Iterator[Update[DreamFrame]]:
+        """The steps left, counted at the first update (in the job, once a stopped job has finished its step)."""
+        self.first = self.dream.step
+        yield from self.dream.steps(self.goal - self.dream.step, every=0)
 
     def partial(self, seconds: float) -> Dict[str, Any]:
         """A live frame's traits: the step, the octave, the norms, the status line and (last, so that its observers
