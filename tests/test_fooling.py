@@ -213,6 +213,20 @@ def test_stop_and_resume_end_where_an_uninterrupted_run_ends(mode):
     torch.testing.assert_close(resumed.image, whole.image, atol=0, rtol=0)
 
 
+def test_the_loops_own_verdict_counts_where_the_pictures_top1_disagrees():
+    """The loop decides on its own forward pass (a truncated copy, in the model's dtype); where it says "reached"
+    and the float picture's top-1 is another class, the run has stopped there, so the result says reached."""
+    net = net_of(Linear32())
+    image = photo()
+    target = not_predicted(net, image, rank=9)
+    run = Fooling(net, image, target, mode="bounded", epsilon=0.5, lr=0.05, steps=50)  # too weak to fool in 50
+    run.vis.until_reached = lambda acts: run.vis.step >= 3  # the loop's verdict, made to disagree at step 3
+    result = last(run.steps(every=0))
+    assert result.steps == 3 and result.after[0].index != target
+    assert result.reached
+    assert last(run.steps()).steps == 3 and run.frame().reached, "going on takes no step and stays reached"
+
+
 def test_the_model_is_untouched_also_when_a_run_is_abandoned():
     model = mixed_state(small_cnn())
     net = cw.Net(model, Preprocess(size=SIZE))

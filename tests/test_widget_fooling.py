@@ -18,7 +18,7 @@ from PIL import Image
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.errors import CnnvizError
-from cnnviz_widgets.engine.fooling import fool
+from cnnviz_widgets.engine.fooling import Fooling, fool
 from cnnviz_widgets.engine.model import Preprocess
 from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets.frames import image_strip
@@ -112,6 +112,46 @@ def test_stop_ends_the_run_within_one_step_and_resume_goes_on_to_the_same_end():
     whole = fool(w.net, picture(), w.target, steps=400, lr=0.05)
     assert w.step == whole.steps > stopped and w.reached == whole.reached
     np.testing.assert_array_equal(strip(w.final), strip(image_strip(torch.stack([whole.image, whole.difference]))))
+    w.close()
+
+
+def test_resume_right_after_stop_ends_exactly_at_the_goal(fast_frames):
+    """Stop lets the step in progress finish after stop() returns; a Resume at once must count what is left from
+    where that step ended, not from where the run was when Resume was pressed (that overshoots by one)."""
+    w = view(Slow(), rank=9, mode="bounded", epsilon=0.5, lr=0.05, steps=12)  # far too weak to fool in 12 steps
+    for _ in range(3):
+        w.run()
+        deadline = time.monotonic() + 30
+        while not 2 <= w.step < 12 and time.monotonic() < deadline:  # every step is shown (12: the last run's end)
+            time.sleep(0.005)
+        w.stop()
+        w.resume()
+        w.wait()
+        assert not w.reached and w.error == "" and w.step == 12, w.step
+        assert w.status.startswith("not fooled in 12 steps"), w.status
+    w.close()
+
+
+def test_when_the_loop_says_fooled_the_view_says_so_and_resume_takes_no_step(monkeypatch):
+    """The loop decides on its own forward pass; where that says "fooled" and the picture's top-1 does not, the run
+    has ended fooled: the view must not offer a Resume that does nothing."""
+    original = Fooling._visualization
+
+    def fooled_at_step_2(self, seed):
+        vis = original(self, seed)
+        vis.until_reached = lambda acts: vis.step >= 2
+        return vis
+
+    monkeypatch.setattr(Fooling, "_visualization", fooled_at_step_2)
+    w = view(mode="bounded", epsilon=0.5, lr=0.05, rank=9)
+    w.run()
+    w.wait()
+    assert w.step == 2 and w.after[0]["index"] != w.target, "the loop and the picture's top-1 disagree"
+    fooled = f"fooled in 2 steps: the model says class {w.target}"
+    assert w.reached and w.status.startswith(fooled) and f"class {w.after[0]['index']}" not in w.status, w.status
+    w.resume()
+    w.wait()
+    assert w.step == 2 and w.reached and w.status.startswith(fooled), w.status
     w.close()
 
 

@@ -109,7 +109,10 @@ def check_not_predicted(predictions: Sequence[Prediction], target: int) -> int:
 class Fooled(NamedTuple):
     """Where a fooling run is: the picture, the change and what the model says of the photo and of the picture.
 
-    ``image`` and ``difference`` are ``(C, H, W)`` in [0, 1] on the CPU (C = 3, or 1 for a grayscale model);
+    ``reached`` says whether the model predicts the target: by the loop's own verdict (the one that ends the run, on
+    its forward pass in the model's dtype) or by the top-1 of ``after`` (on the picture as shown). The two may
+    disagree where the target and the runner-up are within rounding of each other; a run the loop ended counts as
+    fooled. ``image`` and ``difference`` are ``(C, H, W)`` in [0, 1] on the CPU (C = 3, or 1 for a grayscale model);
     ``difference`` is ``0.5 + gain * (image - photo)``: the change magnified ``gain`` times around mid-grey, so that
     the largest change reaches black or white. ``max_change`` and ``mean_change`` are the largest and the mean
     absolute change of a pixel value in 1/255 of the displayed image; ``value`` is the target's logit before the
@@ -259,7 +262,7 @@ class Fooling:
         after = self._shown[1]
         return Fooled(
             image=image[0],
-            reached=after[0].index == self.target,
+            reached=self.vis.reached or after[0].index == self.target,
             steps=self.vis.step,
             target=self.target,
             difference=(0.5 + gain * change[0]).clamp(0, 1),

@@ -57,11 +57,14 @@ class Attempt:
 
     def more(self, steps: int) -> Iterator[Update[Fooled]]:
         """Start, or Resume: go on to ``goal``, or ``steps`` more if it got there. The updates carry no frame but the
-        last: :meth:`traits` makes one only when the page is ready for it."""
+        last: :meth:`traits` makes one only when the page is ready for it.
+
+        What is left is counted at the first update, in the job that runs it: a Resume right after Stop is made
+        while the stopped job may still be finishing its step, and the new job starts once that one has ended."""
         if self.fooling.step >= self.goal:
             self.goal = self.fooling.step + steps
         self.first = self.fooling.step
-        return self.fooling.steps(self.goal - self.fooling.step, every=0)
+        yield from self.fooling.steps(self.goal - self.fooling.step, every=0)
 
     def traits(self, seconds: float, final: bool) -> Dict[str, Any]:
         """The traits that show the run now: the pictures (JPEG while it goes on, PNG where it ended) last, so that
@@ -95,8 +98,10 @@ class Attempt:
             return f"failed at step {now.steps}; the picture is the last good one"
         label = now.after[0].label
         change = f"max change {now.max_change:.1f}/255, mean {now.mean_change:.2f}/255"
-        if now.reached:
-            return f"fooled in {now.steps} steps: the model says {label} ({100 * now.after[0].prob:.1f}%); {change}"
+        if now.reached:  # the target, also where the run's own verdict and the top-1 shown differ by a rounding
+            says = self.fooling.net.label(now.target)
+            prob = next((f" ({100 * p.prob:.1f}%)" for p in now.after if p.index == now.target), "")
+            return f"fooled in {now.steps} steps: the model says {says}{prob}; {change}"
         if outcome == "stopped":
             return f"stopped at step {now.steps}/{self.goal}: the model still says {label}; Resume goes on"
         return f"not fooled in {now.steps} steps: the model still says {label}; Resume tries {self.settings.steps} more"

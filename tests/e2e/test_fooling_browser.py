@@ -64,6 +64,23 @@ def distinct(nb, which: str, count: int, timeout: float = 60.0) -> list:
     return list(seen.values())
 
 
+def canvas_hash(rgb: np.ndarray) -> int:
+    """The ``hash`` of CANVAS_STATS_JS for an ``(H, W, 3)`` picture: ``h = h * 31 + 0xRRGGBB`` over the pixels in
+    row order, in signed 32-bit integers."""
+    value = 0
+    for pixel in (rgb[..., 0].astype(np.int64) << 16 | rgb[..., 1].astype(np.int64) << 8 | rgb[..., 2]).ravel():
+        value = (value * 31 + int(pixel)) & 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def download_png(page) -> int:
+    """Click "Download PNG": the canvas hash of the file saved, which must be named fooled.png."""
+    with page.expect_download() as download:
+        page.locator(f"{ROOT} button.cnnviz-download").click()
+    assert download.value.suggested_filename == "fooled.png"
+    return canvas_hash(np.asarray(Image.open(io.BytesIO(Path(download.value.path()).read_bytes())).convert("RGB")))
+
+
 def test_search_a_class_start_streams_frames_stop_and_resume_and_download(notebook, artifacts_dir):
     nb, page = notebook, notebook.page
     open_view(nb)
@@ -91,17 +108,22 @@ def test_search_a_class_start_streams_frames_stop_and_resume_and_download(notebo
     page.wait_for_timeout(500)
     assert nb.probe.eval("(fool.busy, fool.step)") == (False, stopped), "the run went on after Stop"
     expect(page.locator(f"{ROOT} .cnnviz-status")).to_contain_text("Resume goes on")
-    fooled = nb.wait_canvas(lambda s: s["colours"] > 1000, "the fooled picture", selector=CANVAS.format("fooled"))
-    with page.expect_download() as download:
-        page.locator(f"{ROOT} button.cnnviz-download").click()
-    assert download.value.suggested_filename == "fooled.png"
-    saved = np.asarray(Image.open(io.BytesIO(Path(download.value.path()).read_bytes())).convert("RGB"))
     final = np.asarray(nb.probe.eval("__import__('numpy').asarray(fool.final.convert('RGB')).tolist()"), np.uint8)
-    np.testing.assert_array_equal(saved, final[:, :224], err_msg="the download is Python's fooled picture")
+    halves = {"fooled": canvas_hash(final[:, :224]), "change": canvas_hash(final[:, 224:])}
+    for name, shown in halves.items():  # the PNG where the run stopped replaces the frames, pixel for pixel
+        nb.wait_canvas(lambda s, h=shown: s["hash"] == h, f"the final {name} picture", selector=CANVAS.format(name))
+    assert download_png(page) == halves["fooled"], "the download is Python's fooled picture"
 
+    # Resume streams live frames over the final pictures of the stretch before: each canvas changes from what it
+    # showed at Stop, and the view acknowledges the frames it draws (else the pacer sends one a second). The download
+    # is still the PNG where the stretch before ended, not the live frame.
+    acked = nb.probe.eval("fool._pacer.acked")
     page.locator(f"{ROOT} button.cnnviz-resume").click()
     nb.probe.wait_for("fool.step", lambda s: s > stopped + 3)
-    nb.wait_canvas(lambda s: s["hash"] != fooled["hash"], "frames after Resume", selector=CANVAS.format("change"))
+    for name, shown in halves.items():
+        nb.wait_canvas(lambda s, h=shown: s["hash"] != h, f"{name} frames after Resume", selector=CANVAS.format(name))
+    nb.probe.wait_for("fool._pacer.acked", lambda a: a >= acked + 3, timeout=10)
+    assert download_png(page) == halves["fooled"], "the download during a resumed run is the last stretch's PNG"
     page.locator(f"{ROOT} button.cnnviz-stop").click()
     busy, resumed, status, _ = nb.probe.wait_for(STATE, lambda v: not v[0])
     assert stopped < resumed < STEPS and status.startswith(f"stopped at step {resumed}/{STEPS}"), status

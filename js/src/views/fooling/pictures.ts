@@ -1,8 +1,8 @@
 /**
  * FoolingImage's three pictures side by side: the photo, the fooled picture and the change magnified (its caption
  * says by how much). Python sends the last two as one picture, fooled | change: live JPEG frames (`frame`), drawn as
- * they come and acknowledged ({type: "ack", seq}), and the PNG where a run ended (`final`), which replaces them.
- * "Download PNG" saves the fooled half of that PNG, pixel for pixel.
+ * they come and acknowledged ({type: "ack", seq}), also over the PNG of a stretch before (Resume), and the PNG where a
+ * run ended (`final`), which replaces them. "Download PNG" saves the fooled half of that PNG, pixel for pixel.
  */
 import type { AnyModel } from "@anywidget/types";
 import { toBytes } from "../../core/codec";
@@ -57,15 +57,25 @@ export function foolingPictures(scope: Scope, model: AnyModel<FoolingTraits>, sh
     }
     captions();
   };
-  const hasFinal = () => (toBytes(model.get("final"))?.byteLength ?? 0) > 0;
-  const onFrame = () => void (hasFinal() ? undefined : draw("frame", "image/jpeg", Number(model.get("frame_seq"))));
+  const has = (name: "frame" | "final") => (toBytes(model.get(name))?.byteLength ?? 0) > 0;
+  // A frame is drawn whenever one comes, also over the final picture of a stretch before (Resume); the final
+  // picture replaces the frames where a stretch ends.
+  const onFrame = () => {
+    if (has("frame")) void draw("frame", "image/jpeg", Number(model.get("frame_seq")));
+    else if (!has("final")) void draw("frame", "image/jpeg");
+  };
   const onFinal = () => {
-    download.disabled = !hasFinal();
-    void (hasFinal() ? draw("final", "image/png") : draw("frame", "image/jpeg"));
+    download.disabled = !has("final");
+    void (has("final") ? draw("final", "image/png") : draw("frame", "image/jpeg"));
   };
   shell.onPhoto((pixels) => pixels && paint(photo.canvas, pixels, 0));
-  download.addEventListener("click", () => {
-    if (hasFinal()) fooled.canvas.toBlob((blob) => blob && saveBlob(blob, "fooled.png"), "image/png");
+  // The fooled half of the final PNG itself: while a resumed run goes on, the canvas shows a live frame instead.
+  download.addEventListener("click", async () => {
+    const pixels = await decodeImage(model.get("final"), "image/png");
+    if (!pixels) return;
+    const canvas = h("canvas", { width: 1, height: 1 });
+    paint(canvas, pixels, 0);
+    canvas.toBlob((blob) => blob && saveBlob(blob, "fooled.png"), "image/png");
   });
   onFinal();
   scope.listen(model, { frame: onFrame, final: onFinal, step: captions, reached: captions, gain: captions });
