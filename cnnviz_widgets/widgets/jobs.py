@@ -61,6 +61,8 @@ class Job:
         self.previous = previous
         self.cancelled = threading.Event()
         self.thread: Optional[threading.Thread] = None
+        self.started = threading.Event()
+        """Set once the thread runs: ``wait()`` may meet a job that ``submit`` has made and not yet started."""
 
     def check(self) -> None:
         """Raise :class:`Cancelled` if the job should stop; call between chunks of work."""
@@ -103,7 +105,9 @@ class Job:
         return self.thread is not None and self.thread.is_alive()
 
     def join(self, timeout: Optional[float]) -> bool:
-        """Wait for the thread (not from itself); whether it has finished."""
+        """Wait for the thread (not from itself), starting with its start; whether it has finished."""
+        if not self.started.wait(timeout):
+            return False
         thread = self.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -115,6 +119,7 @@ class Job:
         self.thread = threading.Thread(target=self.run, name=name, daemon=True)
         _RUNNING.add(self)
         contextvars.copy_context().run(self.thread.start)
+        self.started.set()
 
     def run(self) -> None:
         """Wait for the job this one follows, then do the work; failures go to the view, never the kernel."""
