@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 ROOT = ".cnnviz.cnnviz-dream"
-AFTER = f"{ROOT} canvas.cnnviz-compare-after"
+AFTER = f"{ROOT} canvas.cnnviz-ba-after"
 STEPS = 400
 CELLS = [
     'import cnnviz_widgets as cw\n\nnet = cw.load_model()\nimg = cw.sample_image("cat")',
@@ -80,10 +80,10 @@ def test_start_streams_octave_frames_stop_ends_the_run_and_the_divider_drags(not
     pixels = np.asarray(Image.open(io.BytesIO(saved)).convert("RGB"))
     assert hashlib.sha1(pixels.tobytes()).hexdigest() == nb.probe.eval(digest), "the download is Python's picture"
 
-    box = page.locator(f"{ROOT} .cnnviz-compare").bounding_box()
+    box = page.locator(f"{ROOT} .cnnviz-ba").bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + 0.25 * box["width"], box["y"] + box["height"] / 2)
-    handle = page.locator(f"{ROOT} .cnnviz-compare-divider")
+    handle = page.locator(f"{ROOT} .cnnviz-ba-divider")
     expect(handle).to_have_attribute("aria-valuenow", "25")
     handle.focus()
     page.keyboard.press("End")

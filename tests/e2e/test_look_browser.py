@@ -87,6 +87,50 @@ CONTRAST_JS = """(roots) => {
   return rows;
 }"""
 
+# Overlap check: no two runs of text in a view are drawn over each other (a line-height of 0 leaking from one view's
+# CSS into another's once stacked the saliency grid's titles, colour-bar ends and captions on one line). Each text
+# node's line boxes, from a Range, cut to what the view's own scrolling or clipping boxes show (the notebook's scroll
+# position does not matter); pairs of texts sharing over a third of the smaller box count.
+OVERLAP_JS = """(roots) => {
+  const clip = (r, el, root) => {  // the part of r that shows: cut by the view's boxes that clip their overflow
+    let [l, t, rt, b] = [r.left, r.top, r.right, r.bottom];
+    for (let e = el; e && e !== root.parentElement; e = e.parentElement) {
+      const style = getComputedStyle(e);
+      if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+      const c = e.getBoundingClientRect();
+      [l, t, rt, b] = [Math.max(l, c.left), Math.max(t, c.top), Math.min(rt, c.right), Math.min(b, c.bottom)];
+    }
+    return { left: l, top: t, right: rt, bottom: b, width: rt - l, height: b - t };
+  };
+  const found = [];
+  for (const root of roots) {
+    const boxes = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(), n = 0; node; node = walker.nextNode(), n++) {
+      const text = node.textContent.trim();
+      if (!text || node.parentElement.closest('option, select, .js-plotly-plot')) continue;
+      const style = getComputedStyle(node.parentElement);
+      if (style.visibility === 'hidden' || +style.opacity === 0) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const whole of range.getClientRects()) {
+        const r = clip(whole, node.parentElement, root);
+        if (r.width > 1 && r.height > 1) boxes.push({ n, text: text.slice(0, 30), r });
+      }
+    }
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      if (boxes[i].n === boxes[j].n) continue;  // one text's own line boxes (an ellipsis splits them)
+      const a = boxes[i].r, b = boxes[j].r;
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w <= 0 || h <= 0) continue;
+      const smaller = Math.min(a.width * a.height, b.width * b.height);
+      if (w * h > smaller / 3) found.push({ view: root.className, a: boxes[i].text, b: boxes[j].text });
+    }
+  }
+  return found;
+}"""
+
 # Width check: each view root fits its cell (no horizontal overflow inside it or past the output area), and every
 # plotly chart title is drawn whole inside its chart.
 FIT_JS = """(roots) => roots.map((root) => {
@@ -256,6 +300,8 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
             if f["scroll"] > f["client"] + 1 or f["right"] > f["outRight"] or any(t["cut"] for t in f["titles"])
         ]
         assert not bad, f"at {width} px: views overflow their cells or chart titles are cut: {bad}"
+        overlaps = roots.evaluate_all(OVERLAP_JS)
+        assert not overlaps, f"at {width} px: texts drawn over each other: {overlaps[:10]}"
         view = page.locator(VIEWS["saliency"])
         view.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / f"look-width-{width}-dark.png"))

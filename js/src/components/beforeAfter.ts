@@ -17,15 +17,15 @@ async function bitmap(bytes: ReturnType<typeof toBytes>, type: string): Promise<
 }
 
 export function beforeAfter(scope: Scope, model: AnyModel<DreamTraits>, filename: string): HTMLElement {
-  const before = h("canvas", { class: "cnnviz-compare-before", width: 1, height: 1 });
-  const after = h("canvas", { class: "cnnviz-compare-after", width: 1, height: 1 });
+  const before = h("canvas", { class: "cnnviz-ba-before", width: 1, height: 1 });
+  const after = h("canvas", { class: "cnnviz-ba-after", width: 1, height: 1 });
   const handle = h("div", {
-    class: "cnnviz-compare-divider", role: "slider", tabindex: 0, "aria-label": "before/after divider",
+    class: "cnnviz-ba-divider", role: "slider", tabindex: 0, "aria-label": "before/after divider",
     "aria-valuemin": 0, "aria-valuemax": 100, "data-lm-suppress-shortcuts": "true",
   });
-  const labels = [h("span", { class: "cnnviz-compare-label cnnviz-compare-label-before" }, "before"), h("span", { class: "cnnviz-compare-label cnnviz-compare-label-after" }, "after")];
-  const box = h("div", { class: "cnnviz-compare" }, after, before, handle, ...labels);
-  const empty = h("div", { class: "cnnviz-note cnnviz-compare-empty" }, "Press Start: the dream grows over the photo, octave by octave.");
+  const labels = [h("span", { class: "cnnviz-ba-label cnnviz-ba-label-before" }, "before"), h("span", { class: "cnnviz-ba-label cnnviz-ba-label-after" }, "after")];
+  const box = h("div", { class: "cnnviz-ba" }, after, before, handle, ...labels);
+  const empty = h("div", { class: "cnnviz-note cnnviz-ba-empty" }, "Press Start: the dream grows over the photo, octave by octave.");
   const download = h("button", { class: "cnnviz-download", title: "The full-size dream where the last run ended, lossless" }, "Download PNG");
   let fraction = 0.5;
   let latest = 0;
@@ -103,5 +103,5 @@ export function beforeAfter(scope: Scope, model: AnyModel<DreamTraits>, filename
   place();
   void drawOriginal().then(onFinal);
   scope.listen(model, { original: () => void drawOriginal(), frame: onFrame, final: onFinal });
-  return h("div", { class: "cnnviz-compare-wrap" }, box, empty, h("div", { class: "cnnviz-look" }, download));
+  return h("div", { class: "cnnviz-ba-wrap" }, box, empty, h("div", { class: "cnnviz-look" }, download));
 }
