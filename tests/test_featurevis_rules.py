@@ -191,7 +191,7 @@ def test_guided_is_the_mean_best_match_with_the_guide():
         (dict(space="normalized"), "space and constraint act on raw pixels"),
         (dict(param="pixel", decorrelate=False, squash="clamp", space="float"), "space must be one of"),
         (dict(constraint=Box()), "space and constraint act on raw pixels"),
-        (dict(rule="momentum"), "rule must be one of: adam, ascent, l2, mean_abs, sign"),
+        (dict(rule="momentum"), "rule must be one of: adam, lbfgs, ascent, l2, mean_abs, sign"),
         (dict(tile=64), "tile needs native=True"),
         (dict(native=True, tile=16, transforms=False, objective=class_logit(1)), "tiles of 16 px, which needs"),
         (dict(size=(40, 60)), "size must be one side, or \\(height, width\\) with native=True"),

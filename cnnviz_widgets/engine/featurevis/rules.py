@@ -14,9 +14,12 @@ from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
-RULES = ("adam", "ascent", "l2", "mean_abs", "sign")
-"""Update rules: Adam; plain gradient ascent; ascent by the gradient over its L2 norm, or over its mean absolute value
-(both per image); the gradient's sign."""
+RULES = ("adam", "lbfgs", "ascent", "l2", "mean_abs", "sign")
+"""Update rules: Adam; L-BFGS (one iteration a step, its curvature history kept across steps: Gatys et al.'s optimiser);
+plain gradient ascent; ascent by the gradient over its L2 norm, or over its mean absolute value (both per image); the
+gradient's sign."""
+OPTIMIZERS = ("adam", "lbfgs")
+"""The rules that are torch optimisers with state of their own."""
 
 _SCALES: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "ascent": lambda g: torch.ones_like(g[:, :1, :1, :1]),
@@ -29,7 +32,7 @@ _SCALES: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 @torch.no_grad()
 def descend(tensor: torch.Tensor, grad: torch.Tensor, rule: str, lr: float) -> None:
     """One step down ``grad`` (the gradient of the loss, minus the objective) on ``tensor`` in place, by ``rule``
-    (any of :data:`RULES` but Adam, which keeps state and is a torch optimiser). A zero gradient takes no step."""
+    (any of :data:`RULES` but the :data:`OPTIMIZERS`, which keep state). A zero gradient takes no step."""
     if rule == "sign":
         tensor.sub_(grad.sign(), alpha=lr)
         return
