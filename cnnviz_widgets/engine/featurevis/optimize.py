@@ -225,8 +225,8 @@ class Visualization:
         DeepDream does; a float tensor ``(C, H, W)`` or ``(B, C, H, W)`` in [0, 1] is used as it is (interpolated
         if its size differs).
     rule : str
-        How a step follows the gradient, one of :data:`~.rules.RULES`: Adam, L-BFGS, or ascent along the gradient as it is,
-        over its L2 norm, over its mean absolute value, or its sign, with step ``lr``.
+        How a step follows the gradient, one of :data:`~.rules.RULES`: Adam, L-BFGS, or ascent along the gradient as
+        it is, over its L2 norm, over its mean absolute value, or its sign, with step ``lr``.
     space : str
         Where the pixels of ``param="pixel"`` with ``squash="clamp"`` live (:data:`~.param.SPACES`), and so what
         ``lr`` measures: ``"unit"`` ([0, 1]), ``"normalized"`` (the model's normalised input, cs231n's) or ``"byte"``

@@ -140,6 +140,5 @@ def generic(net: Net) -> Preset:
     weights = (300000.0, 1000.0, 15.0, 3.0)[-len(names) :]
     base = PRESETS[DEFAULT_NAME]
     content = names[min(2, len(names) - 1)]
-    return replace(
-        base, name=f"chosen from {net.name}'s layers", content=(content, base.content[1]), style=tuple(zip(names, weights))
-    )
+    name = f"chosen from {net.name}'s layers"
+    return replace(base, name=name, content=(content, base.content[1]), style=tuple(zip(names, weights)))
