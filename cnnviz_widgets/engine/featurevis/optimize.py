@@ -632,7 +632,10 @@ class Visualization:
             if grad.stride() != tensor.stride():  # the fused CPU Adam walks both in memory order: layouts must agree
                 grad = torch.empty_like(tensor).copy_(grad)
             tensor.grad = grad
-            self.optimizer.step(lambda: loss)  # L-BFGS asks for the loss (its one evaluation is this step's)
+            if self.rule == "lbfgs":  # L-BFGS asks for the loss: its one evaluation is this step's
+                self.optimizer.step(lambda: float(loss))
+            else:
+                self.optimizer.step()
             tensor.grad = None
         self.step += 1
         project(tensor.data, self.constraint, self.image_param.gain, self.image_param.offset)
