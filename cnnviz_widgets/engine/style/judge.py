@@ -38,8 +38,8 @@ class Verdict(NamedTuple):
 
 
 def judge_network(seed: int = JUDGE_SEED) -> nn.Sequential:
-    """Three 3x3 convolutions without biases, with ReLUs (32, 64, 128 channels, the last two with stride 2), He-initialised from
-    ``seed``; in evaluation mode, without gradients."""
+    """Three 3x3 convolutions without biases, with ReLUs (32, 64, 128 channels, the last two with stride 2),
+    He-initialised from ``seed``; in evaluation mode, without gradients."""
     generator = torch.Generator().manual_seed(seed)
     layers: List[nn.Module] = []
     for c_in, c_out, stride in ((3, 32, 1), (32, 64, 2), (64, 128, 2)):

@@ -22,7 +22,7 @@ from ..errors import SettingError
 from ..featurevis import Box, FeatureVisError, Objective, Visualization
 from ..images import LUMA, ImageLike, load_image
 from ..model import Net
-from ..progress import Update
+from ..progress import Update, last
 from ..schema import Option, check_settings
 from .features import check_layers, features
 from .losses import gram_matrix, smooth
