@@ -35,13 +35,16 @@ def check_layers(net: Net, layers: Sequence[str]) -> None:
 
 def features(net: Union[Net, nn.Module], picture: torch.Tensor, layers: Sequence[str]) -> Dict[str, torch.Tensor]:
     """The outputs ``(1, C, H, W)`` (float32, detached) of ``layers`` for ``picture`` ``(1, C, H, W)`` in [0, 1], seen
-    at its own size; the forward pass stops after the deepest of them."""
+    at its own size; the forward pass stops after the deepest of them. A module called several times (a shared ReLU)
+    gives its last call's output, as in the optimisation loop."""
     net = net if isinstance(net, Net) else Net(net)
     prep = net.preprocess
     mean = torch.tensor(prep.mean).reshape(1, -1, 1, 1)
     std = torch.tensor(prep.std).reshape(1, -1, 1, 1)
     x = ((picture.float() - mean) / std).to(net.device, net.dtype)
     names = list(dict.fromkeys(layers))
-    with private(net) as model, torch.no_grad(), capture(model, names, until=dict.fromkeys(names, 1)) as record:
+    calls = {record.name: record.calls for record in net.layers()}
+    until = {name: calls.get(name, 1) for name in names}
+    with private(net) as model, torch.no_grad(), capture(model, names, until=until) as record:
         record.forward(model, x)
         return {name: record[name].float() for name in names}
