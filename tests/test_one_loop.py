@@ -1,6 +1,7 @@
-"""Issue 16's methods share the feature-visualisation loop, and the engine's recipes take the cs231n lab's own steps.
+"""Issues 16's and 17's methods share the feature-visualisation loop, and the engine's recipes take the cs231n lab's own steps.
 
-DeepDream, class visualisation (both recipes) and fooling images (both modes) each go through
+DeepDream, class visualisation (both recipes), fooling images (both modes), style transfer (Adam and L-BFGS), texture
+synthesis and feature inversion each go through
 ``Visualization._step`` for every step they take (patched here to count); the cs231n class-visualisation recipe takes
 exactly the lab's reference step (``cw.labs.reference``) and the unconstrained fooling image is the lab's reference
 fooling image.
@@ -19,6 +20,7 @@ from cnnviz_widgets.engine.dream import Dream
 from cnnviz_widgets.engine.featurevis import Roll, Visualization
 from cnnviz_widgets.engine.fooling import Fooling
 from cnnviz_widgets.engine.progress import last
+from cnnviz_widgets.engine.style import Inversion, Preset, Transfer
 from cnnviz_widgets.labs import reference
 from cnnviz_widgets.labs.classvis import blur_image, jitter
 
@@ -38,17 +40,24 @@ def test_every_method_steps_through_the_one_loop(monkeypatch):
     photo = torch.rand(3, 48, 64, generator=torch.Generator().manual_seed(0))
     taken = {}
     runner_up = int(net.predict(photo, k=2)[1].index)
+    recipe = Preset("test", content=("conv2", 1.0), style=(("conv", 1.0), ("conv2", 1.0)), tv=1e-3, size=32)
     for name, (method, steps) in {
         "dream": (Dream(net, photo, "conv2", octaves=2, steps=3), 6),
         "cs231n": (ClassVisualization(net, 3, "cs231n", steps=4), 4),
         "distill": (ClassVisualization(net, 3, "distill", steps=4), 4),
         "fooling": (Fooling(net, photo, runner_up, steps=5), 5),
         "bounded": (Fooling(net, photo, runner_up, mode="bounded", steps=5), 5),
+        "style": (Transfer(net, photo, [photo.flip(-1)], preset=recipe), 3),
+        "lbfgs": (Transfer(net, photo, [photo.flip(-1)], preset=recipe, optimizer="lbfgs"), 3),
+        "texture": (Transfer(net, None, [photo], preset=recipe, init="noise"), 3),
+        "inversion": (Inversion(net, photo, ["conv", "conv2"], size=32), 3),
     }.items():
         before = len(calls)
         last(method.steps(steps))
         taken[name] = (len(calls) - before, method.step)
     assert taken["dream"] == (6, 6) and taken["cs231n"] == (4, 4) and taken["distill"] == (4, 4)
+    assert taken["style"] == taken["lbfgs"] == taken["texture"] == (3, 3)
+    assert taken["inversion"] == (6, 3)  # one step of each layer's picture per step
     for mode in ("fooling", "bounded"):  # a run that reaches its class looks once more, without a step
         looks, steps = taken[mode]
         assert 1 <= steps <= 5 and looks in (steps, steps + 1)
