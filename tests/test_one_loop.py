@@ -1,4 +1,4 @@
-"""Issues 16's and 17's methods share the feature-visualisation loop, and the engine's recipes take the cs231n lab's own steps.
+"""Issues 16 and 17 share the feature-visualisation loop, and the engine's recipes take the cs231n lab's own steps.
 
 DeepDream, class visualisation (both recipes), fooling images (both modes), style transfer (Adam and L-BFGS), texture
 synthesis and feature inversion each go through
