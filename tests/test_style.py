@@ -269,3 +269,13 @@ def test_style_transfer_moves_halfway_to_the_style_and_keeps_the_content(default
     verdict = judge(run.image(), run.content, run.styles[0])
     assert verdict.style_progress >= 0.5, verdict
     assert verdict.content_kept, verdict
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_runs_on_the_models_device():
+    net = Net(tiny().model.cuda())
+    run = Transfer(net, picture(1), [stripes()], preset=RECIPE, steps=3)
+    last(run.steps())
+    inversion = Inversion(net, picture(1), ["1"], size=32, steps=2)
+    last(inversion.steps())
+    assert run.image().device.type == "cpu" and inversion.images()[0].device.type == "cpu"

@@ -36,14 +36,19 @@ from .progress import Update, last
 from .replica import private, replica
 from .scan import Scan, TopK, latest_scan, scan, scan_steps
 from .schema import Option, check_settings
+from .style import Inversion, Transfer, style_transfer, texture_synthesis
 
 __all__ = [
+    "Transfer",
+    "style_transfer",
+    "texture_synthesis",
     "AttributionError",
     "CnnvizError",
     "FOOLING_OPTIONS",
     "FeatureVisError",
     "Fooled",
     "Fooling",
+    "Inversion",
     "Frame",
     "ImageError",
     "LayerError",
