@@ -269,8 +269,8 @@ class StyleCharts(Charts):
             LAYOUT, title=dict(TITLE, text="Loss terms per step"),
             xaxis=dict(title="step"), yaxis=dict(title="weighted loss", type="log"),
         ))  # fmt: skip
-        for name in self.TERMS:
-            self.figure.add_scatter(mode="lines", name=name)
+        for name in self.TERMS:  # the total dotted: where one term makes it up, the two lines coincide
+            self.figure.add_scatter(mode="lines", name=name, line=dict(dash="dot" if name == "total" else "solid"))
         super().__init__(view, self.figure, [self.figure], {"curves": self.show})
 
     def show(self, curves: Dict[str, List[float]]) -> None:

@@ -146,6 +146,7 @@ def test_style_transfer_streams_frames_stops_resumes_and_takes_weights_from_the_
     expect(texture.locator(".cnnviz-st-source")).to_have_count(1)
     expect(texture.locator("input.cnnviz-st-balance")).to_have_count(0)
 
+    page.set_viewport_size({"width": 1400, "height": 3000})  # tall enough for a whole view in one element shot
     for theme, light in (("light", True), ("dark", False)):
         if not light:
             set_theme(page, "JupyterLab Dark", light=False)
