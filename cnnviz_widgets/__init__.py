@@ -11,6 +11,8 @@
 >>> cw.ClassVisualizer(net, 281)     # pictures the model takes for class 281 (tabby), two recipes side by side
 >>> cw.DeepDream(net, img)           # amplify what a layer sees in the photo, octave by octave
 >>> cw.FoolingImage(net, img, 1)     # the cat changed a little until the model sees a goldfish, live
+>>> cw.StyleTransfer(net, img, art)  # the photo painted in the style of another picture, live
+>>> cw.TextureSynthesis(net, art)    # a new picture with the same texture, grown from noise
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
 >>> cw.labs.check("saliency", fn)    # the cs231n assignment's checker (notebooks/04_network_visualization)
 """
@@ -26,6 +28,8 @@ from .widgets import (
     LayerExplorer,
     OcclusionExplorer,
     SaliencyExplorer,
+    StyleTransfer,
+    TextureSynthesis,
 )
 
 __version__ = "0.1.0"
@@ -39,6 +43,8 @@ __all__ = [
     "LayerExplorer",
     "OcclusionExplorer",
     "SaliencyExplorer",
+    "StyleTransfer",
+    "TextureSynthesis",
     "datasets",
     "engine",
     "labs",

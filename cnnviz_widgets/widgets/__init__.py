@@ -9,6 +9,7 @@ from .fooling import FoolingImage
 from .layers import LayerExplorer
 from .occlusion import OcclusionExplorer
 from .saliency import SaliencyExplorer
+from .style import StyleTransfer, TextureSynthesis
 
 __all__ = [
     "ClassVisualizer",
@@ -19,5 +20,7 @@ __all__ = [
     "LayerExplorer",
     "OcclusionExplorer",
     "SaliencyExplorer",
+    "StyleTransfer",
+    "TextureSynthesis",
     "ViewWidget",
 ]

@@ -256,3 +256,28 @@ class EmbeddingChart(Charts):
         """Plotly calls this once per trace with that trace's points: the view shows them all together."""
         self._chosen[trace.uid] = self._items(trace, points)
         self._view.choose([item for found in self._chosen.values() for item in found])
+
+
+class StyleCharts(Charts):
+    """The weighted loss terms of a style transfer or texture synthesis at every step so far (content, style, total
+    variation and their total), on a log scale, in a ``FigureWidget``; a term that is 0 throughout is hidden."""
+
+    TERMS = ("content", "style", "tv", "total")
+
+    def __init__(self, view: ViewWidget) -> None:
+        self.figure = go.FigureWidget(layout=dict(
+            LAYOUT, title=dict(TITLE, text="Loss terms per step"),
+            xaxis=dict(title="step"), yaxis=dict(title="weighted loss", type="log"),
+        ))  # fmt: skip
+        for name in self.TERMS:  # the total dotted: where one term makes it up, the two lines coincide
+            self.figure.add_scatter(mode="lines", name=name, line=dict(dash="dot" if name == "total" else "solid"))
+        super().__init__(view, self.figure, [self.figure], {"curves": self.show})
+
+    def show(self, curves: Dict[str, List[float]]) -> None:
+        """Draw a ``curves`` trait value ({} clears the chart); values that are not above 0 leave gaps (log scale)."""
+        with self.figure.batch_update():
+            for trace, name in zip(self.figure.data, self.TERMS):
+                values = list(curves.get(name, []))
+                trace.x = list(range(1, len(values) + 1))
+                trace.y = [v if v > 0 else None for v in values]
+                trace.visible = any(v > 0 for v in values) or not values

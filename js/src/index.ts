@@ -9,6 +9,7 @@ import { renderFooling } from "./views/fooling";
 import { renderOcclusion } from "./views/occlusion";
 import { renderLayers } from "./views/layers";
 import { renderSaliency } from "./views/saliency";
+import { renderStyle } from "./views/style";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => void> = {
@@ -20,6 +21,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   dream: mount(renderDream),
   classvis: mount(renderClassvis),
   fooling: mount(renderFooling),
+  style: mount(renderStyle),
 };
 
 export default {

@@ -6,14 +6,14 @@
  * saves it as it is.
  */
 import type { AnyModel } from "@anywidget/types";
-import { toBytes } from "../core/codec";
-import { h, saveBlob, show } from "../core/dom";
+import { h, show } from "../core/dom";
 import { send } from "../core/requests";
 import type { Scope } from "../core/scope";
 import type { LiveTraits } from "../core/traits";
 import { gridColumns } from "../logic/layout";
 import { stripCount } from "../logic/thumbs";
 import { decodeImage } from "./heat";
+import { liveStream } from "./liveStream";
 
 export function liveBatch(scope: Scope, model: AnyModel<LiveTraits>, filename = "featurevis.png"): HTMLElement {
   let cells: { canvas: HTMLCanvasElement; caption: HTMLElement }[] = [];
@@ -21,10 +21,6 @@ export function liveBatch(scope: Scope, model: AnyModel<LiveTraits>, filename = 
   const grid = h("div", { class: "cnnviz-batch" });
   const empty = h("div", { class: "cnnviz-batch-empty" }, "Press Start: the picture appears here while it is optimised.");
   const download = h("button", { class: "cnnviz-download", title: "The picture where the last run ended, lossless" }, "Download PNG");
-  const bytes = (name: "frame" | "final") => {
-    const value = toBytes(model.get(name));
-    return value && value.byteLength > 0 ? value : null;
-  };
 
   const caption = () => {
     const texts = model.get("captions") ?? [];
@@ -55,22 +51,7 @@ export function liveBatch(scope: Scope, model: AnyModel<LiveTraits>, filename = 
     paint(pixels);
     if (pixels && seq !== undefined) send(model, { type: "ack", seq });
   };
-  const onFrame = () => {
-    const frame = bytes("frame");
-    if (frame) void draw(frame, "image/jpeg", Number(model.get("frame_seq")));
-    else if (!bytes("final")) void draw(null, "");
-  };
-  const onFinal = () => {
-    const final = bytes("final");
-    download.disabled = !final;
-    if (final) void draw(final, "image/png");
-    else onFrame();
-  };
-  download.addEventListener("click", () => {
-    const final = bytes("final");
-    if (final) saveBlob(new Blob([final], { type: "image/png" }), filename);
-  });
-  onFinal();
-  scope.listen(model, { frame: onFrame, final: onFinal, captions: caption });
+  liveStream(scope, model, download, filename, (data, type, seq) => void draw(data, type, seq));
+  scope.listen(model, { captions: caption });
   return h("div", { class: "cnnviz-live" }, empty, grid, h("div", { class: "cnnviz-look" }, download));
 }

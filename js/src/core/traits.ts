@@ -162,6 +162,24 @@ export interface ClassvisTraits extends LiveTraits {
   [setting: string]: unknown;
 }
 
+/** StyleTransfer and TextureSynthesis: the source thumbnails with the blend's weights, each style layer's weight, the
+ * picture (JPEG live, PNG at the end), whose features and recipe are in use, and what was done to the inputs. */
+export interface StyleTraits extends ViewTraits {
+  schema: OptionDesc[];
+  mode: "transfer" | "texture";
+  recipe: string;
+  notes: string[];
+  sources: { content?: WireBytes; styles?: WireBytes[] };
+  style_weights: number[];
+  style_layers: string[];
+  layer_weights: number[];
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  step: number;
+  [setting: string]: unknown;
+}
+
 /** FoolingImage: the fooled picture and the change (one strip, JPEG live and PNG at the end), the fooled picture's
  * top-5, and the class searched over the model's labels. */
 export interface FoolingTraits extends PhotoTraits {
