@@ -274,10 +274,13 @@ class StyleCharts(Charts):
         super().__init__(view, self.figure, [self.figure], {"curves": self.show})
 
     def show(self, curves: Dict[str, List[float]]) -> None:
-        """Draw a ``curves`` trait value ({} clears the chart); values that are not above 0 leave gaps (log scale)."""
+        """Draw a ``curves`` trait value ({} clears the chart). Values not above a millionth of the largest leave gaps:
+        a run started from the content has a content loss of 0 plus rounding at first, which would stretch the log
+        axis over a dozen decades."""
+        floor = 1e-6 * max((v for values in curves.values() for v in values), default=0.0)
         with self.figure.batch_update():
             for trace, name in zip(self.figure.data, self.TERMS):
                 values = list(curves.get(name, []))
                 trace.x = list(range(1, len(values) + 1))
-                trace.y = [v if v > 0 else None for v in values]
+                trace.y = [v if v > floor else None for v in values]
                 trace.visible = any(v > 0 for v in values) or not values

@@ -68,8 +68,10 @@ export function settingsForm(b: FormBinding): SettingsForm {
     const sync = () => {
       const value = b.get(desc.name);
       if (input instanceof HTMLSelectElement) {
-        const names = desc.choices.includes(String(value)) ? desc.choices : [String(value ?? ""), ...desc.choices];
-        if (input.options.length !== names.length) input.replaceChildren(...names.map((c) => h("option", { value: c }, c)));
+        // An optional choice offers "auto" (its value "": None) besides the choices, so the page can go back to it.
+        const offered = desc.optional ? ["", ...desc.choices] : desc.choices;
+        const names = offered.includes(String(value ?? "")) ? offered : [String(value ?? ""), ...offered];
+        if (input.options.length !== names.length) input.replaceChildren(...names.map((c) => h("option", { value: c }, c === "" ? "auto" : c)));
         input.value = String(value ?? "");
       } else if (input.type === "checkbox") input.checked = value === true;
       else if (document.activeElement !== input || !input.classList.contains("cnnviz-invalid")) {
