@@ -15,11 +15,11 @@ from torch import nn
 from ..engine.checks import check_choice
 from ..engine.errors import ArgumentTypeError, SettingError
 from ..engine.model import Net
-from . import network_visualization
+from . import network_visualization, style_transfer
 from .judging import Check, Result
 from .pictures import default_net
 
-CHECKS: Dict[str, Check] = {c.name: c for c in network_visualization.CHECKS}
+CHECKS: Dict[str, Check] = {c.name: c for c in (*network_visualization.CHECKS, *style_transfer.CHECKS)}
 """Every check by the name :func:`check` takes."""
 
 
@@ -29,10 +29,12 @@ def check(name: str, fn: Callable[..., Any], *, net: Optional[Union[Net, nn.Modu
     Parameters
     ----------
     name : str
-        Which function: one of :data:`CHECKS` (``"saliency"``, ``"fooling"``, ``"class_visualization"``).
+        Which function: one of :data:`CHECKS` (``"saliency"``, ``"fooling"``, ``"class_visualization"``; for style
+        transfer ``"content_loss"``, ``"gram_matrix"``, ``"style_loss"``, ``"tv_loss"``).
     fn : callable
         The student's function, with the assignment's signature. It gets a copy of the network in training mode
-        with frozen weights (see :func:`~.judging.student_model`); the network itself is never changed.
+        with frozen weights (see :func:`~.judging.student_model`), or copies of the fixed tensors it works on; the
+        network itself is never changed.
     net : Net or nn.Module, optional
         The network to check on (its module must return logits); by default the offline default model.
     """

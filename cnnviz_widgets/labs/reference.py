@@ -1,16 +1,31 @@
-"""The solution of the cs231n "Network Visualization" assignment, in plain PyTorch: what ``cw.labs.check`` compares
-a student's functions with.
+"""The solutions of the cs231n assignments, in plain PyTorch: what ``cw.labs.check`` compares a student's functions
+with.
 
-All three work in the model's normalised input space and follow the assignment's recipes (Simonyan et al. 2013 for
-saliency and class visualisation, Szegedy et al. 2013 for fooling images). Each calls ``model.eval()`` itself: the
-checker hands every function a copy of the network in training mode, where batch norm and dropout would change
-what it computes.
+"Network Visualization": the three functions below work in the model's normalised input space and follow the
+assignment's recipes (Simonyan et al. 2013 for saliency and class visualisation, Szegedy et al. 2013 for fooling
+images). Each calls ``model.eval()`` itself: the checker hands every function a copy of the network in training
+mode, where batch norm and dropout would change what it computes.
+
+"Style Transfer": the four losses (content, Gram matrix, style, total variation) are the engine's own
+(:mod:`cnnviz_widgets.engine.style.losses`), which have the assignment's signatures; they are re-exported here.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from ..engine.style.losses import content_loss, gram_matrix, style_loss, tv_loss
+
+__all__ = [
+    "class_visualization_update_step",
+    "compute_saliency_maps",
+    "content_loss",
+    "gram_matrix",
+    "make_fooling_image",
+    "style_loss",
+    "tv_loss",
+]
 
 FOOLING_LEARNING_RATE = 1.0
 """Length of each normalised gradient step of :func:`make_fooling_image` (its L2 norm over the whole image)."""
