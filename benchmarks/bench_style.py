@@ -15,7 +15,7 @@ remedy's effect is measured. resnet18 and squeezenet1_1 have random weights here
 model has its real ImageNet weights. Texture synthesis reports how much the Gram loss falls from noise; inversion, the
 PSNR of the reconstruction from each layer.
 
-    python benchmarks/bench_style.py [--steps 5] [--rounds 3] [--threads 2] [--quick]
+    python benchmarks/bench_style.py [--steps 5] [--rounds 3] [--threads 2] [--quick] [--save] [--part speed|quality]
 """
 
 from __future__ import annotations
@@ -27,33 +27,19 @@ import time
 from dataclasses import replace
 from typing import Callable, Dict, List
 
-import numpy as np
 import torch
 from common import MODELS, median_ratio, print_table_head, table_line
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.hooks import capture
 from cnnviz_widgets.engine.progress import last
 from cnnviz_widgets.engine.replica import private
 from cnnviz_widgets.engine.style import CS231N, Inversion, Preset, Transfer, judge, preset_for
+from cnnviz_widgets.labs.pictures import painting
 
 LIMIT_TARGET = 1.15
 SECONDS_TARGET = 15.0
-
-
-def strokes(size: int = 384, seed: int = 0) -> Image.Image:
-    """A painterly test style: short thick strokes of six saturated colours on deep blue."""
-    rng = np.random.default_rng(seed)
-    img = Image.new("RGB", (size, size), (30, 40, 90))
-    draw = ImageDraw.Draw(img)
-    palette = [(250, 200, 40), (230, 90, 30), (40, 120, 200), (20, 30, 80), (240, 240, 200), (60, 160, 90)]
-    for _ in range(900):
-        x, y = rng.uniform(0, size, 2)
-        angle, length = rng.uniform(0, np.pi), rng.uniform(8, 30)
-        end = (x + length * np.cos(angle), y + length * np.sin(angle))
-        draw.line([(x, y), end], fill=palette[rng.integers(len(palette))], width=int(rng.integers(3, 7)))
-    return img
 
 
 def load(name: str) -> cw.Net:
@@ -94,8 +80,8 @@ def speed(net: cw.Net, cat: Image.Image, style: Image.Image, args: argparse.Name
         probe = Transfer(net, cat, [style], size=size)
         height, width = probe.vis.height, probe.vis.width
         makers: Dict[str, Callable[[], float]] = {
-            "ours": lambda: ours_ms(Transfer(net, cat, [style], size=size), args.steps),
-            "limit": lambda: limit_ms(net, layer, height, width, args.steps),
+            "ours": lambda size=size: ours_ms(Transfer(net, cat, [style], size=size), args.steps),
+            "limit": lambda h=height, w=width: limit_ms(net, layer, h, w, args.steps),
         }
         for make in makers.values():
             make()
@@ -110,8 +96,9 @@ def speed(net: cw.Net, cat: Image.Image, style: Image.Image, args: argparse.Name
         last(run.steps(every=0))
         seconds = time.perf_counter() - start
         ratio = median_ratio(runs["ours"], runs["limit"])
-        print(table_line([str(size), f"{width}x{height}", f"{statistics.median(runs['ours']):.1f}",
-                          f"{statistics.median(runs['limit']):.1f}", f"**{ratio:.2f}**", f"{seconds:.1f}"], widths))  # fmt: skip
+        ours, limit = statistics.median(runs["ours"]), statistics.median(runs["limit"])
+        cells = [str(size), f"{width}x{height}", f"{ours:.1f}", f"{limit:.1f}", f"**{ratio:.2f}**", f"{seconds:.1f}"]
+        print(table_line(cells, widths))
     print(f"\ntarget: ours/limit <= {LIMIT_TARGET}; a {recipe.steps}-step run at 256 px <= {SECONDS_TARGET:.0f} s\n")
 
 
@@ -123,8 +110,9 @@ def recipes(net: cw.Net) -> Dict[str, Preset]:
                        style=tuple((layer, 1000.0 / len(ours.style)) for layer, _ in ours.style), restarts={},
                        size=256, style_scale=1.0)  # fmt: skip
     layers = [layer for layer, _ in ours.style][-4:]
+    weights = [w for _, w in CS231N.style][-len(layers) :]
     absolute = replace(CS231N, name="cs231n weights", content=(ours.content[0], CS231N.content[1]), size=ours.size,
-                       style=tuple(zip(layers, (w for _, w in CS231N.style[-len(layers):]))), style_scale=1.0)  # fmt: skip
+                       style=tuple(zip(layers, weights)), style_scale=1.0)  # fmt: skip
     if net.name == "squeezenet1_1":
         absolute = replace(CS231N, size=ours.size, style_scale=1.0)
     return {"none": absolute, "scale": ours, "softmax": replace(ours, remedy="softmax")}
@@ -150,24 +138,30 @@ def quality(names: List[str], photos: Dict[str, Image.Image], style: Image.Image
                     Image.fromarray(picture).save(f"/tmp/bench-style-{name}-{remedy}-{photo_name}.png")
             print(table_line([name, remedy, f"{statistics.mean(progress):.2f}", f"{kept}/{len(photos)}",
                               f"{seconds / len(photos):.1f}"], widths), flush=True)  # fmt: skip
-    print("\nprogress: mean over the photos of 1 - d(result, style) / d(content, style) in the judge's Gram matrices "
-          "(>= 0.5 wanted); kept: results closer to their content than to the style in the judge's deepest features\n")
+    print(
+        "\nprogress: mean over the photos of 1 - d(result, style) / d(content, style) in the judge's Gram matrices "
+        "(>= 0.5 wanted); kept: results closer to their content than to the style in the judge's deepest features\n"
+    )
 
 
 def texture_and_inversion(net: cw.Net, texture: Image.Image, cat: Image.Image) -> None:
     run = Transfer(net, None, texture, size=256, init="noise")
     last(run.steps(every=0))
     style = run.curves["style"]
-    print(f"Texture synthesis ({net.name}, 256 px from noise, {run.step} steps): Gram loss {style[0]:.3g} -> "
-          f"{style[-1]:.3g}, {style[0] / style[-1]:.0f}x lower (>= 10x wanted)\n")
+    print(
+        f"Texture synthesis ({net.name}, 256 px from noise, {run.step} steps): Gram loss {style[0]:.3g} -> "
+        f"{style[-1]:.3g}, {style[0] / style[-1]:.0f}x lower (>= 10x wanted)\n"
+    )
     inversion = Inversion(net, cat, size=256)
     last(inversion.steps(every=0))
     widths = [-12, 10]
     print_table_head(["layer", "PSNR dB"], widths)
     for layer, db in zip(inversion.layers, inversion.psnr()):
         print(table_line([layer, f"{db:.1f}"], widths))
-    print(f"\nFeature inversion of the cat from each layer ({inversion.total} steps, 256 px): >= 20 dB from an early "
-          "layer wanted, falling with depth\n")
+    print(
+        f"\nFeature inversion of the cat from each layer ({inversion.total} steps, 256 px): >= 20 dB from an early "
+        "layer wanted, falling with depth\n"
+    )
 
 
 def main() -> None:
@@ -177,12 +171,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="quality on the default model only")
     parser.add_argument("--save", action="store_true", help="save every result under /tmp/bench-style-*.png")
+    parser.add_argument("--part", choices=("all", "speed", "quality"), default="all")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     net = load("efficientnet_lite0")
-    cat, coffee, style = cw.sample_image("cat"), cw.sample_image("coffee"), strokes()
-    print(f"CPU, {args.threads} threads; style: synthetic strokes; {args.rounds} rounds of {args.steps} steps\n")
-    speed(net, cat, style, args)
+    cat, coffee, style = cw.sample_image("cat"), cw.sample_image("coffee"), painting(384)
+    print(f"CPU, {args.threads} threads; style: the lab's painting (cw.labs.painting); "
+          f"{args.rounds} rounds of {args.steps} steps\n")  # fmt: skip
+    if args.part in ("all", "speed"):
+        speed(net, cat, style, args)
+    if args.part == "speed":
+        return
     texture_and_inversion(net, style, cat)
     names = ["efficientnet_lite0"] if args.quick else list(MODELS)
     quality(names, {"cat": cat, "coffee": coffee}, style, args.save)
