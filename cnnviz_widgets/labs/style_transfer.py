@@ -231,7 +231,7 @@ def _style_case(
     ]
     feats = {name: f.clone().requires_grad_(True) for name, f in feats.items()}
     # the engine's hint says layers are indices; names work the same (feats[layer] of a dict)
-    expected = reference.style_loss(feats, layers, targets, weights).detach()  # type: ignore[arg-type]
+    expected = reference.style_loss(feats, layers, targets, weights).detach()
     return Case(what, (feats, layers, targets, weights), expected, mistakes)
 
 

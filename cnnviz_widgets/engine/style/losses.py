@@ -12,7 +12,7 @@ the whole feature map (times its size, so the mean stays 1) evens them out.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 import torch
 
@@ -32,13 +32,14 @@ def content_loss(content_weight: float, content_current: torch.Tensor, content_o
 
 
 def style_loss(
-    feats: Union[Mapping[int, torch.Tensor], Sequence[torch.Tensor]],
-    style_layers: Sequence[int],
+    feats: Union[Mapping[Any, torch.Tensor], Sequence[torch.Tensor]],
+    style_layers: Sequence[Any],
     style_targets: Sequence[torch.Tensor],
     style_weights: Sequence[float],
 ) -> torch.Tensor:
     """Sum over ``style_layers`` of ``style_weights[i]`` times the squared distance between the normalised Gram
-    matrix of ``feats[style_layers[i]]`` and ``style_targets[i]``."""
+    matrix of ``feats[style_layers[i]]`` and ``style_targets[i]`` (``feats``: a list by index, as cs231n's, or a dict
+    by layer name)."""
     terms = [
         weight * (gram_matrix(feats[layer]) - target).pow(2).sum()
         for layer, target, weight in zip(style_layers, style_targets, style_weights)
