@@ -11,6 +11,7 @@
 >>> cw.ClassVisualizer(net, 281)     # pictures the model takes for class 281 (tabby), two recipes side by side
 >>> cw.DeepDream(net, img)           # amplify what a layer sees in the photo, octave by octave
 >>> cw.FoolingImage(net, img, 1)     # the cat changed a little until the model sees a goldfish, live
+>>> cw.FeatureInversion(net, img)    # the photo rebuilt from several layers' features, side by side, live
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
 >>> cw.labs.check("saliency", fn)    # the cs231n assignment's checker (notebooks/04_network_visualization)
 """
@@ -21,6 +22,7 @@ from .widgets import (
     ClassVisualizer,
     DatasetExplorer,
     DeepDream,
+    FeatureInversion,
     FeatureVisualizer,
     FoolingImage,
     LayerExplorer,
@@ -33,6 +35,7 @@ __all__ = [
     "ClassVisualizer",
     "DatasetExplorer",
     "DeepDream",
+    "FeatureInversion",
     "FeatureVisualizer",
     "FoolingImage",
     "Net",
