@@ -6,6 +6,7 @@ import { renderDatasets } from "./views/datasets";
 import { renderDream } from "./views/dream";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderFooling } from "./views/fooling";
+import { renderInversion } from "./views/inversion";
 import { renderOcclusion } from "./views/occlusion";
 import { renderLayers } from "./views/layers";
 import { renderSaliency } from "./views/saliency";
@@ -20,6 +21,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   dream: mount(renderDream),
   classvis: mount(renderClassvis),
   fooling: mount(renderFooling),
+  inversion: mount(renderInversion),
 };
 
 export default {
