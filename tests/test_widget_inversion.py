@@ -15,6 +15,7 @@ from PIL import Image
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.errors import CnnvizError
+from cnnviz_widgets.engine.model import Preprocess
 from cnnviz_widgets.engine.progress import last
 from cnnviz_widgets.engine.style import Inversion, default_layers
 from cnnviz_widgets.testing import Frontend
@@ -139,6 +140,9 @@ def test_bad_arguments_raise_in_python_with_the_valid_choices():
         cw.FeatureInversion(net, photo(), tv=-1.0)
     with pytest.raises(CnnvizError, match="start must be True or False"):
         cw.FeatureInversion(net, photo(), start="yes")
+    grey = cw.Net(small_cnn(channels=1), Preprocess(size=32, mean=(0.5,), std=(0.25,), channels=1))
+    with pytest.raises(CnnvizError, match=r"colour \(3-channel\) model.*takes 1"):
+        cw.FeatureInversion(grey, photo()[:1], start=False)
     w = inverter()
     try:
         with pytest.raises(CnnvizError, match="choose among"):

@@ -15,7 +15,7 @@ import traitlets
 from PIL import Image
 
 from ..engine.dream import photo_tensor
-from ..engine.errors import ArgumentTypeError, LayerError, ViewError
+from ..engine.errors import ArgumentTypeError, FeatureVisError, LayerError, ViewError
 from ..engine.images import ImageLike, load_image
 from ..engine.model import Net, Prediction
 from ..engine.progress import Update
@@ -44,6 +44,13 @@ def check_layer_list(net: Net, layers: Any) -> List[str]:
         raise LayerError(f"each layer once, please: {', '.join(names)} names one twice")
     check_layers(net, names)
     return names
+
+
+def check_colour(net: Net) -> None:
+    """Raise unless ``net`` takes colour pictures (the reconstructions are compared with a colour photo)."""
+    channels = net.preprocess.channels
+    if channels != 3:
+        raise FeatureVisError(f"feature inversion needs a colour (3-channel) model; {net.name} takes {channels}")
 
 
 class FeatureInversion(StreamView[InversionSettings]):
@@ -105,6 +112,7 @@ class FeatureInversion(StreamView[InversionSettings]):
     ):
         check_start(start)
         net = as_net(net)
+        check_colour(net)
         chosen = check_layer_list(net, layers) if layers is not None else default_layers(net)
         values = {o.name: o.check(v) for o, v in zip(SETTINGS, (size, steps, tv, seed))}
         picture, photo = prepare(net, image), load_image(image)
@@ -121,8 +129,6 @@ class FeatureInversion(StreamView[InversionSettings]):
             self.observe(self._on_settings, names=["layers", *values])
             if start:
                 self.run()
-            else:
-                self.freeze().build(net)  # what Start would refuse (a grey model, say) raises now
         except BaseException:
             self.close()  # the arguments were wrong (the engine says why): no half-made view stays behind
             raise
@@ -167,11 +173,14 @@ class FeatureInversion(StreamView[InversionSettings]):
         )
 
     def updates(self, settings: InversionSettings) -> Iterator[Update[InversionFrame]]:
-        """A new inversion (built and checked here: each layer's target features are computed) run to ``steps``."""
+        """A new inversion run to ``steps``: built in the job (each layer's target features take a forward pass of the
+        model), so Start answers at once; its settings were checked as they were set."""
+        with self._lock:
+            self._inverting = None
         inverting = Inverting(settings.build(self._net), settings, settings.steps)
         with self._lock:
             self._inverting = inverting
-        return inverting.more()
+        yield from inverting.more()
 
     def present(
         self, settings: InversionSettings, update: Optional[Update[InversionFrame]], seconds: float, final: bool = False
@@ -179,7 +188,9 @@ class FeatureInversion(StreamView[InversionSettings]):
         """A JPEG frame while the run goes on, a PNG where it ended; ``None``: a new run starts. Nothing for a run that
         a newer Start superseded."""
         if update is None and not final:
-            return {"frame": None, "final": None, "captions": [], "psnr": [], "step": 0}
+            what = f"{len(settings.layers)} layer{'s' if len(settings.layers) != 1 else ''}"
+            status = f"computing the photo's features at {what}, then the reconstructions start from noise"
+            return {"frame": None, "final": None, "captions": [], "psnr": [], "step": 0, "status": status}
         inverting = self._inverting
         if inverting is None or inverting.settings is not settings:
             return {}
