@@ -18,7 +18,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from .conftest import write_notebook
-from .test_look_browser import CONTRAST_JS, set_theme
+from .test_look_browser import CONTRAST_JS, FIT_JS, OVERLAP_JS, set_theme
 
 pytestmark = [
     pytest.mark.e2e,
@@ -132,4 +132,12 @@ def test_tick_layers_start_streams_reconstructions_stop_resume_and_download(note
     poor = [r for r in rows if r["ratio"] < 4.5]
     assert len(rows) > 10 and not poor, "texts below contrast 4.5 in the dark theme:\n" + "\n".join(map(str, poor))
     set_theme(page, "JupyterLab Light", light=True)
+
+    for width in (800, 1600):  # the pictures and the layer list reflow: nothing wider than the cell, no text overlaps
+        page.set_viewport_size({"width": width, "height": 1200})
+        page.wait_for_timeout(800)
+        (fit,) = view.evaluate_all(FIT_JS)
+        assert fit["scroll"] <= fit["client"] + 1 and fit["right"] <= fit["outRight"], (width, fit)
+        assert not view.evaluate_all(OVERLAP_JS), width
+        view.screenshot(path=str(artifacts_dir / f"inversion-{nb.server.app}-{width}.png"))
     assert not nb.widget_errors(), "\n\n".join(nb.widget_errors())
