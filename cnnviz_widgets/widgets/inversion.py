@@ -114,7 +114,8 @@ class FeatureInversion(StreamView[InversionSettings]):
         net = as_net(net)
         check_colour(net)
         chosen = check_layer_list(net, layers) if layers is not None else default_layers(net)
-        values = {o.name: o.check(v) for o, v in zip(SETTINGS, (size, steps, tv, seed))}
+        given = dict(size=size, steps=steps, tv=tv, seed=seed)
+        values = {o.name: o.check(given[o.name]) for o in SETTINGS}
         picture, photo = prepare(net, image), load_image(image)
         super().__init__(net, opacity=1.0, colormap="gray")
         try:
