@@ -3,7 +3,7 @@
  * one picture. Live JPEG frames (`frame`) are drawn as they come and acknowledged ({type: "ack", seq}): Python
  * keeps at most two frames unacknowledged, so a slow page never builds a backlog; `final`, the PNG of where a run
  * ended, replaces them, and "Download PNG"
- * saves it as it is.
+ * saves it as it is. `liveFrames` is that stream alone, for views that lay their pictures out themselves.
  */
 import type { AnyModel } from "@anywidget/types";
 import { toBytes } from "../core/codec";
@@ -17,14 +17,8 @@ import { decodeImage } from "./heat";
 
 export function liveBatch(scope: Scope, model: AnyModel<LiveTraits>, filename = "featurevis.png"): HTMLElement {
   let cells: { canvas: HTMLCanvasElement; caption: HTMLElement }[] = [];
-  let latest = 0;
   const grid = h("div", { class: "cnnviz-batch" });
   const empty = h("div", { class: "cnnviz-batch-empty" }, "Press Start: the picture appears here while it is optimised.");
-  const download = h("button", { class: "cnnviz-download", title: "The picture where the last run ended, lossless" }, "Download PNG");
-  const bytes = (name: "frame" | "final") => {
-    const value = toBytes(model.get(name));
-    return value && value.byteLength > 0 ? value : null;
-  };
 
   const caption = () => {
     const texts = model.get("captions") ?? [];
@@ -47,12 +41,35 @@ export function liveBatch(scope: Scope, model: AnyModel<LiveTraits>, filename = 
       cell.canvas.getContext("2d")!.putImageData(pixels!, -i * side, 0, i * side, 0, side, side);
     });
   };
+  const download = liveFrames(scope, model, paint, filename, "The picture where the last run ended, lossless");
+  scope.listen(model, { captions: caption });
+  return h("div", { class: "cnnviz-live" }, empty, grid, h("div", { class: "cnnviz-look" }, download));
+}
+
+/**
+ * A view's live pictures as one stream: `land` gets the newest of the JPEG frames (each acknowledged once landed) and
+ * the PNG where a run ended, which replaces them (null: neither is set). Returns the "Download PNG" button, enabled
+ * while there is a final PNG, which it saves as it is.
+ */
+export function liveFrames(
+  scope: Scope,
+  model: AnyModel<LiveTraits>,
+  land: (pixels: ImageData | null) => void,
+  filename: string,
+  title: string,
+): HTMLButtonElement {
+  const download = h("button", { class: "cnnviz-download", title }, "Download PNG");
+  let latest = 0;
+  const bytes = (name: "frame" | "final") => {
+    const value = toBytes(model.get(name));
+    return value && value.byteLength > 0 ? value : null;
+  };
   // One sequence for both streams: whichever picture was asked for last is the one drawn.
   const draw = async (data: Uint8Array | null, type: string, seq?: number) => {
     const mine = ++latest;
     const pixels = await decodeImage(data, type);
     if (mine !== latest) return;
-    paint(pixels);
+    land(pixels);
     if (pixels && seq !== undefined) send(model, { type: "ack", seq });
   };
   const onFrame = () => {
@@ -71,6 +88,6 @@ export function liveBatch(scope: Scope, model: AnyModel<LiveTraits>, filename = 
     if (final) saveBlob(new Blob([final], { type: "image/png" }), filename);
   });
   onFinal();
-  scope.listen(model, { frame: onFrame, final: onFinal, captions: caption });
-  return h("div", { class: "cnnviz-live" }, empty, grid, h("div", { class: "cnnviz-look" }, download));
+  scope.listen(model, { frame: onFrame, final: onFinal });
+  return download;
 }

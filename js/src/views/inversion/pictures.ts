@@ -1,16 +1,15 @@
 /**
  * The photo and one reconstruction per layer side by side, each captioned ("photo", then the layer and its PSNR
- * against the photo). Python sends them as one strip of equal pictures: live JPEG frames (`frame`), drawn as they
- * come and acknowledged ({type: "ack", seq}), and the PNG where a run ended (`final`), which replaces them and which
- * "Download PNG" saves as it is. Before a run the photo (`original`) stands beside an empty place for each ticked layer.
+ * against the photo). Python sends them as one strip of equal pictures, live JPEG frames and the PNG where a run ended
+ * (components/liveBatch's `liveFrames`: acknowledged, newest wins, "Download PNG" saves the PNG as it is). Before a
+ * run the photo (`original`) stands beside an empty place for each ticked layer.
  */
 import type { AnyModel } from "@anywidget/types";
-import { toBytes } from "../../core/codec";
-import { h, saveBlob } from "../../core/dom";
-import { send } from "../../core/requests";
+import { h } from "../../core/dom";
 import type { Scope } from "../../core/scope";
 import type { InversionTraits } from "../../core/traits";
-import { decodeImage, newestImage } from "../../components/heat";
+import { newestImage } from "../../components/heat";
+import { liveFrames } from "../../components/liveBatch";
 import { cellWidth, waitingCaptions } from "../../logic/inversion";
 
 interface Cell {
@@ -21,16 +20,10 @@ interface Cell {
 
 export function inversionPictures(scope: Scope, model: AnyModel<InversionTraits>): HTMLElement {
   const grid = h("div", { class: "cnnviz-inv-pictures" });
-  const download = h("button", { class: "cnnviz-download", title: "the photo and the reconstructions where the last run ended, lossless" }, "Download PNG");
   let cells: Cell[] = [];
   let strip: ImageData | null = null;
   let photo: ImageData | null = null;
-  let latest = 0;
 
-  const bytes = (name: "frame" | "final") => {
-    const value = toBytes(model.get(name));
-    return value && value.byteLength > 0 ? value : null;
-  };
   const layout = (count: number) => {
     if (cells.length === count) return;
     cells = Array.from({ length: count }, (_, i) => {
@@ -60,36 +53,17 @@ export function inversionPictures(scope: Scope, model: AnyModel<InversionTraits>
       }
     });
   };
-  // One sequence for both streams: whichever picture was asked for last is the one drawn.
-  const draw = async (data: Uint8Array | null, type: string, seq?: number) => {
-    const mine = ++latest;
-    const pixels = await decodeImage(data, type);
-    if (mine !== latest) return;
-    strip = pixels;
-    render();
-    if (pixels && seq !== undefined) send(model, { type: "ack", seq });
-  };
-  const onFrame = () => {
-    const frame = bytes("frame");
-    if (frame) void draw(frame, "image/jpeg", Number(model.get("frame_seq")));
-    else if (!bytes("final")) void draw(null, "");
-  };
-  const onFinal = () => {
-    const final = bytes("final");
-    download.disabled = !final;
-    if (final) void draw(final, "image/png");
-    else onFrame();
-  };
   const decodePhoto = newestImage((pixels) => {
     photo = pixels;
     render();
   });
-  download.addEventListener("click", () => {
-    const final = bytes("final");
-    if (final) saveBlob(new Blob([final], { type: "image/png" }), "feature-inversion.png");
-  });
+  const title = "the photo and the reconstructions where the last run ended, lossless";
+  const landed = (pixels: ImageData | null) => {
+    strip = pixels;
+    render();
+  };
+  const download = liveFrames(scope, model, landed, "feature-inversion.png", title);
   void decodePhoto(model.get("original"));
-  onFinal();
-  scope.listen(model, { frame: onFrame, final: onFinal, captions: render, layers: render, original: () => void decodePhoto(model.get("original")) });
+  scope.listen(model, { captions: render, layers: render, original: () => void decodePhoto(model.get("original")) });
   return h("div", { class: "cnnviz-inv-stage" }, grid, h("div", { class: "cnnviz-look" }, download));
 }
