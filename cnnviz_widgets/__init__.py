@@ -13,6 +13,7 @@
 >>> cw.FoolingImage(net, img, 1)     # the cat changed a little until the model sees a goldfish, live
 >>> cw.StyleTransfer(net, img, art)  # the photo painted in the style of another picture, live
 >>> cw.TextureSynthesis(net, art)    # a new picture with the same texture, grown from noise
+>>> cw.FeatureInversion(net, img)    # the photo rebuilt from several layers' features, side by side, live
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
 >>> cw.labs.check("saliency", fn)    # the cs231n assignment's checker (notebooks/04_network_visualization)
 """
@@ -23,6 +24,7 @@ from .widgets import (
     ClassVisualizer,
     DatasetExplorer,
     DeepDream,
+    FeatureInversion,
     FeatureVisualizer,
     FoolingImage,
     LayerExplorer,
@@ -37,6 +39,7 @@ __all__ = [
     "ClassVisualizer",
     "DatasetExplorer",
     "DeepDream",
+    "FeatureInversion",
     "FeatureVisualizer",
     "FoolingImage",
     "Net",

@@ -656,6 +656,24 @@ def _check_dreamer(case: Case, out: Dict[str, Any]) -> None:
     assert after > before, (float(before), float(after))
 
 
+def _inverter(case: Case) -> Dict[str, Any]:
+    w = cw.FeatureInversion(case.net(), _picture(case), [case.layer], size=16, steps=6)
+    return _finish(w, lambda w: w.inversion)
+
+
+def _check_inverter(case: Case, out: Dict[str, Any]) -> None:
+    """The layer's output for the reconstruction, by a plain forward pass, is closer to the photo's than for the noise
+    it started from (uniform, seeded by ``seed``)."""
+    assert out["error"] == "", out["error"]
+    inversion = out["result"]
+    assert inversion.step == 6
+    (picture,), photo = inversion.images(), inversion.photo
+    noise = torch.rand(photo.shape, generator=torch.Generator().manual_seed(0))
+    target = ref_output(case, _normalised(case, photo))
+    before, after = (float((ref_output(case, _normalised(case, p)) - target).norm()) for p in (noise, picture))
+    assert after < before, (before, after)
+
+
 def _layers(case: Case) -> Dict[str, Any]:
     w = cw.LayerExplorer(case.net(), _picture(case), layer=case.layer)
     w.unit = case.unit
@@ -783,6 +801,7 @@ VIEWS = [
     Entry("ClassVisualizer", _class_visualizer, _check_class_visualizer, ("model", "class", "context"), view=True),
     Entry("DatasetExplorer", _datasets, _check_datasets, ("model", "layer", "context"), view=True),
     Entry("FoolingImage", _fooler, _check_fooler, ("model", "shape", "pixels", "class", "context"), view=True),
+    Entry("FeatureInversion", _inverter, _check_inverter, ("model", "shape", "layer", "context"), view=True),
 ]
 
 
@@ -821,6 +840,8 @@ def expect(entry: Entry, case: Case) -> Expect:
         return Expect([rf"{case.unit}\b", r"0\.\.7|8 channels"])
     if case.kind == "batch" and entry.name in ONE_IMAGE:
         return Expect([r"one image", r"\b4\b"])
+    if case.name == "grayscale" and entry.name == "FeatureInversion":
+        return Expect([r"colour \(3-channel\) model", r"takes 1"])  # it compares colour pictures' features
     if case.name == "8×8 input" and entry.view:
         return Expect([r"8x8", r"16 pixels"])  # a picture this small is refused; the engine takes any size
     return Expect(warns=entry.guided and getattr(case.model, "kind", "") in ("gelu", "silu"))

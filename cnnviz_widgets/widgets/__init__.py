@@ -6,6 +6,7 @@ from .datasets import DatasetExplorer
 from .dream import DeepDream
 from .featurevis import FeatureVisualizer
 from .fooling import FoolingImage
+from .inversion import FeatureInversion
 from .layers import LayerExplorer
 from .occlusion import OcclusionExplorer
 from .saliency import SaliencyExplorer
@@ -15,6 +16,7 @@ __all__ = [
     "ClassVisualizer",
     "DatasetExplorer",
     "DeepDream",
+    "FeatureInversion",
     "FeatureVisualizer",
     "FoolingImage",
     "LayerExplorer",

@@ -6,6 +6,7 @@ import { renderDatasets } from "./views/datasets";
 import { renderDream } from "./views/dream";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderFooling } from "./views/fooling";
+import { renderInversion } from "./views/inversion";
 import { renderOcclusion } from "./views/occlusion";
 import { renderLayers } from "./views/layers";
 import { renderSaliency } from "./views/saliency";
@@ -22,6 +23,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   classvis: mount(renderClassvis),
   fooling: mount(renderFooling),
   style: mount(renderStyle),
+  inversion: mount(renderInversion),
 };
 
 export default {

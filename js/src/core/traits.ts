@@ -197,6 +197,19 @@ export interface FoolingTraits extends PhotoTraits {
   [setting: string]: unknown;
 }
 
+/** FeatureInversion: the chosen layers (ticked among `layer_rows`), the photo at the run's size, and the photo with
+ * each layer's reconstruction side by side in one strip (JPEG live, PNG at the end), captioned with their PSNR. */
+export interface InversionTraits extends PhotoTraits, LiveTraits {
+  schema: OptionDesc[];
+  layers: string[];
+  layer_rows: LayerRow[];
+  model_name: string;
+  original: WireBytes | null;
+  psnr: number[];
+  step: number;
+  [setting: string]: unknown;
+}
+
 /** FeatureVisualizer: the unit's top patches in the model's latest scan, or a note alone when there are none. */
 export type ExamplesResult = { note: string } | { layer: string; unit: number; items: ExampleItem[]; crops: WireBytes[]; note: string };
 
