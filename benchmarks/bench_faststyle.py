@@ -1,11 +1,11 @@
 """Fast style transfer (Johnson et al. 2016): training time of the small configuration on the default model, the two
 judgements on held-out photos, and the time of one ``apply`` at 256 px.
 
-The style is a synthetic painting (bold strokes in a few saturated colours, :func:`painting`), which no training photo
-resembles. The network trains on the offline photo set without the bundled cat and coffee, which are the held-out
-photos. The judge (:func:`cnnviz_widgets.engine.style.judge.judge`) is a seeded, randomly initialised shallow CNN that
-training never saw: a stylised photo passes when its Gram statistics moved at least halfway from the photo's to the
-style's, and its deepest features are closer to the photo's than to the style's. Times are CPU seconds of this process
+The style is the style-transfer lab's painting (``cw.labs.painting``: swirling blue strokes and yellow whorls), which
+no training photo resembles. The network trains on the offline photo set without the bundled cat and coffee, which
+are the held-out photos. The judge (:func:`cnnviz_widgets.engine.style.judge.judge`) is a seeded, randomly initialised
+shallow CNN that training never saw: a stylised photo passes when its Gram statistics moved at least halfway from the
+photo's to the style's, and its deepest features are closer to the photo's than to the style's. Times are CPU seconds of this process
 (``time.process_time``), which other processes on a shared machine do not inflate, and wall seconds.
 
     python benchmarks/bench_faststyle.py [--steps 1000] [--threads 2] [--every 100] [--out /tmp]
@@ -22,33 +22,16 @@ from typing import Dict
 import numpy as np
 import torch
 from common import print_table_head, table_line
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.faststyle import DEFAULTS, STEPS, FastStyle
 from cnnviz_widgets.engine.faststyle.training import HELD_OUT, picture
 from cnnviz_widgets.engine.style.judge import judge
+from cnnviz_widgets.labs.pictures import painting
 
-PALETTE = ((20, 40, 140), (250, 200, 30), (230, 80, 20), (30, 150, 200), (245, 245, 220), (120, 20, 90))
-"""The painting's colours: deep blue, yellow, orange, sky blue, cream, purple."""
 HALFWAY = 0.5
 """The style judgement passes when the result's Gram statistics moved at least this far to the style's."""
-
-
-def painting(size: int = 256, strokes: int = 900, seed: int = 0) -> Image.Image:
-    """A synthetic painting: ``strokes`` short thick strokes of :data:`PALETTE`'s colours (jittered) at random angles,
-    slightly blurred."""
-    rng = np.random.default_rng(seed)
-    canvas = Image.new("RGB", (size, size), PALETTE[0])
-    draw = ImageDraw.Draw(canvas)
-    for _ in range(strokes):
-        colour = np.array(PALETTE[rng.integers(len(PALETTE))]) + rng.integers(-25, 26, 3)
-        x, y = rng.uniform(0, size, 2)
-        angle, length = rng.uniform(0, np.pi), rng.uniform(0.04, 0.12) * size
-        dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
-        width = int(rng.integers(3, 8))
-        draw.line([(x - dx, y - dy), (x + dx, y + dy)], fill=tuple(int(c) for c in colour.clip(0, 255)), width=width)
-    return canvas.filter(ImageFilter.GaussianBlur(0.8))
 
 
 def save_png(image: torch.Tensor, path: Path) -> None:
@@ -82,7 +65,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     net = cw.load_model(device="cpu")
-    style = painting()
+    style = painting(384)
     style.save(out / "fast-style.png")
     settings = dict(lr=args.lr, content_weight=args.content_weight, style_weight=args.style_weight, tv=args.tv)
     run = FastStyle(net, style, **settings)
