@@ -22,7 +22,7 @@ from PIL import Image
 from ..engine.errors import ViewError
 from ..engine.faststyle import FastFrame, training_photos
 from ..engine.faststyle.training import HELD_OUT
-from ..engine.images import ImageLike, sample_image
+from ..engine.images import SAMPLES, ImageLike, sample_image
 from ..engine.progress import Update
 from ..engine.schema import check_settings
 from ..engine.style import preset_for
@@ -72,6 +72,9 @@ class FastStyleTrainer(NetStream[FastSettings]):
     recipe = traitlets.Unicode("", help="Whose features and which recipe judge the network.").tag(sync=True)
     notes = traitlets.List(traitlets.Unicode(), help="What the network trains on and what it previews.").tag(sync=True)
     sources = traitlets.Dict(help="Thumbnails {style: PNG, preview: PNG} (the held-out photo).").tag(sync=True)
+    samples = traitlets.List(traitlets.Unicode(), read_only=True, help="The bundled photos the page can stylise.").tag(
+        sync=True
+    )
     frame = Picture("jpeg", help="The latest live frame: the held-out photo painted by the network, JPEG.")
     final = Picture(help="The held-out photo painted by the network where the last stretch ended, PNG.")
     stylised = Picture(help="The photo the last apply() (or sample or upload from the page) stylised, PNG.")
@@ -108,6 +111,7 @@ class FastStyleTrainer(NetStream[FastSettings]):
             self._pictures = (style, photos, shown)
             self.recipe = f"features of {net.name}, recipe {preset.name}"
             self.sources = sources
+            self.set_trait("samples", list(SAMPLES))
             self.notes = [self._trained_on(images, photos), self._previewed(preview)]
             with self.hold_trait_notifications():
                 for name, value in values.items():
@@ -223,9 +227,7 @@ class FastStyleTrainer(NetStream[FastSettings]):
             return styling.partial(seconds)
         return {**styling.final(), "checkpoint": styling.transfer.checkpoint()}
 
-    def summary(
-        self, settings: FastSettings, update: Optional[Update[FastFrame]], outcome: str, seconds: float
-    ) -> str:
+    def summary(self, settings: FastSettings, update: Optional[Update[FastFrame]], outcome: str, seconds: float) -> str:
         styling = self._styling
         return styling.summary(outcome, seconds) if styling is not None else f"{outcome} before the first step"
 
