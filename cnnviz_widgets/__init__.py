@@ -14,6 +14,7 @@
 >>> cw.StyleTransfer(net, img, art)  # the photo painted in the style of another picture, live
 >>> cw.TextureSynthesis(net, art)    # a new picture with the same texture, grown from noise
 >>> cw.FeatureInversion(net, img)    # the photo rebuilt from several layers' features, side by side, live
+>>> cw.FastStyleTrainer(net, art)    # a network trained, live, to paint any photo in one style at once
 >>> cw.scan(net, "photos/")          # a dataset's top patches, features and predictions, cached
 >>> cw.labs.check("saliency", fn)    # the cs231n assignment's checker (notebooks/04_network_visualization)
 """
@@ -24,6 +25,7 @@ from .widgets import (
     ClassVisualizer,
     DatasetExplorer,
     DeepDream,
+    FastStyleTrainer,
     FeatureInversion,
     FeatureVisualizer,
     FoolingImage,
@@ -39,6 +41,7 @@ __all__ = [
     "ClassVisualizer",
     "DatasetExplorer",
     "DeepDream",
+    "FastStyleTrainer",
     "FeatureInversion",
     "FeatureVisualizer",
     "FoolingImage",

@@ -4,6 +4,7 @@ from .base import ViewWidget
 from .classvis import ClassVisualizer
 from .datasets import DatasetExplorer
 from .dream import DeepDream
+from .faststyle import FastStyleTrainer
 from .featurevis import FeatureVisualizer
 from .fooling import FoolingImage
 from .inversion import FeatureInversion
@@ -16,6 +17,7 @@ __all__ = [
     "ClassVisualizer",
     "DatasetExplorer",
     "DeepDream",
+    "FastStyleTrainer",
     "FeatureInversion",
     "FeatureVisualizer",
     "FoolingImage",

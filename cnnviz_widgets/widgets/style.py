@@ -87,7 +87,7 @@ class StyleTransfer(NetStream[StyleSettings]):
         sync=True
     )
 
-    _styling: Optional[Styling] = None  # class default: close() may run from __del__ of a half-built widget
+    _styling: Optional[Styling[Transfer]] = None  # class default: close() may run from __del__ of a half-built widget
     _count = 0
 
     def __init__(

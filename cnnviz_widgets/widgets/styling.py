@@ -2,14 +2,16 @@
 :data:`~cnnviz_widgets.engine.style.STYLE_OPTIONS`, the picture's size and the steps of a run), the blend and layer
 weights, all frozen into :class:`StyleSettings` when Start is pressed, and :class:`Styling`, the engine's
 :class:`~cnnviz_widgets.engine.style.Transfer` with the step it runs to, the traits that show it and the status lines
-that say how far it got."""
+that say how far it got (also of a FastStyleTrainer's training: any :class:`Run`)."""
 
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Generic, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple, TypeVar, Union
+
+import torch
 
 from ..engine.checks import check_float
 from ..engine.dream import MAX_SIDE
@@ -18,7 +20,7 @@ from ..engine.images import ImageError, ImageLike, load_image
 from ..engine.model import Net
 from ..engine.progress import Update
 from ..engine.schema import Option
-from ..engine.style import STYLE_OPTIONS, Preset, StyleFrame, Transfer, check_layers
+from ..engine.style import STYLE_OPTIONS, Preset, Transfer, check_layers
 from ..engine.style.transfer import MAX_STEPS
 from .encoding import png_bytes
 from .frames import image_strip
@@ -100,24 +102,45 @@ class StyleSettings:
                         steps=self.steps, **dict(self.engine))  # fmt: skip
 
 
-@dataclass
-class Styling:
-    """One run under way: ``goal`` is the step it runs to, ``first`` the step the current stretch (Start or Resume)
-    began at, for the speed, and ``curves_at`` when (``time.monotonic``) the curves were last sent."""
+class Run(Protocol):
+    """What :class:`Styling` drives: the engine's :class:`~cnnviz_widgets.engine.style.Transfer`, or anything with its
+    steps taken, steps of a run, content picture (``None``: a texture), loss curves, picture and last losses."""
 
-    transfer: Transfer
-    settings: StyleSettings
+    @property
+    def step(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def content(self) -> Optional[torch.Tensor]: ...
+    @property
+    def curves(self) -> Dict[str, List[float]]: ...
+    def steps(self, steps: Optional[int] = None, every: int = 1) -> Iterator[Update[Any]]: ...
+    def image(self) -> torch.Tensor: ...
+    def losses(self) -> Dict[str, float]: ...
+
+
+R = TypeVar("R", bound=Run)
+
+
+@dataclass
+class Styling(Generic[R]):
+    """One run under way: ``goal`` is the step it runs to, ``first`` the step the current stretch (Start or Resume)
+    began at, for the speed, and ``curves_at`` when (``time.monotonic``) the curves were last sent; ``settings`` are
+    the frozen settings it was started with."""
+
+    transfer: R
+    settings: Any
     goal: int
     first: int = 0
     curves_at: float = -math.inf
 
-    def more(self) -> Iterator[Update[StyleFrame]]:
+    def more(self) -> Iterator[Update[Any]]:
         """Start, or Resume: go on to ``goal``, or a run's steps more if it got there. The updates carry no pictures:
         :meth:`partial` renders one only when a frame is due."""
         self.curves_at = -math.inf
         return self._stretch()
 
-    def _stretch(self) -> Iterator[Update[StyleFrame]]:
+    def _stretch(self) -> Iterator[Update[Any]]:
         """The steps left, counted at the first update (in the job, once a stopped job has finished its step)."""
         run = self.transfer
         if run.step >= self.goal:
@@ -161,7 +184,7 @@ class Styling:
         return f"done: {self.line(seconds)}"
 
 
-def hint(styling: Optional[Styling], settings: StyleSettings, what: str) -> str:
+def hint(styling: Optional[Styling], settings: Any, what: str) -> str:
     """What Start (and Resume) would do with ``settings``, for the status line between runs."""
     if styling is None:
         return f"press Start to {what}"

@@ -4,6 +4,7 @@ import { mount } from "./core/scope";
 import { renderClassvis } from "./views/classvis";
 import { renderDatasets } from "./views/datasets";
 import { renderDream } from "./views/dream";
+import { renderFastStyle } from "./views/faststyle";
 import { renderFeaturevis } from "./views/featurevis";
 import { renderFooling } from "./views/fooling";
 import { renderInversion } from "./views/inversion";
@@ -24,6 +25,7 @@ const VIEWS: Record<string, (model: AnyModel<any>, el: HTMLElement) => () => voi
   fooling: mount(renderFooling),
   style: mount(renderStyle),
   inversion: mount(renderInversion),
+  faststyle: mount(renderFastStyle),
 };
 
 export default {

@@ -4,7 +4,7 @@ One notebook holds every view (saliency with its compare grid and a sanity check
 feature visualisation, a layer explorer with a channel clicked, a dataset explorer over 48 small images with a patch
 clicked and a scatter point hovered, shown in its top-patches and its embedding tab, a short DeepDream, a short class
 visualisation, a fooling image of the cat run until the model is fooled, a short style transfer with its loss chart, a
-short feature inversion from three layers);
+short feature inversion from three layers, a fast style network trained for a few steps);
 the page is screenshotted in the light theme, switched to "JupyterLab Dark" through Lab's own command, screenshotted
 again, and in the dark theme every visible text of our views must have a contrast ratio of at least 4.5 against its
 background. Then at 800 and 1600 px wide (file browser open) no view may be wider than its cell and no chart title may
@@ -36,6 +36,7 @@ CELLS = [
     "fool = cw.FoolingImage(net, img, 1)\nfool",
     'st = cw.StyleTransfer(net, img, cw.sample_image("coffee"), size=128, steps=8)\nst.dashboard()',
     'inv = cw.FeatureInversion(net, img, ["_conv_stem", "_blocks.2", "_blocks.7"], size=128, steps=6)\ninv',
+    'fs = cw.FastStyleTrainer(net, cw.sample_image("coffee"), preview=img, steps=4, size=64, batch=2)\nfs',
 ]
 VIEWS = {
     "saliency": ".cnnviz.cnnviz-saliency",
@@ -48,6 +49,7 @@ VIEWS = {
     "fooling": ".cnnviz.cnnviz-fooling",
     "style": ".cnnviz.cnnviz-style",
     "inversion": ".cnnviz.cnnviz-inversion",
+    "faststyle": ".cnnviz.cnnviz-faststyle",
 }
 READY = (
     "(len(explorer.maps), bool(explorer.sanity), explorer.busy, occ.done == occ.total > 0, occ.busy, fv.step, fv.busy,"
@@ -264,6 +266,8 @@ def test_every_view_in_light_and_dark_reads_well_and_reflows(notebook, artifacts
     assert not styled[0], f"StyleTransfer shows an error: {styled[0]}"
     inverted = nb.probe.wait_for("(inv.error, inv.step == 6 and not inv.busy)", lambda v: v[0] or v[1], timeout=180)
     assert not inverted[0], f"FeatureInversion shows an error: {inverted[0]}"
+    trained = nb.probe.wait_for("(fs.error, fs.step == 4 and not fs.busy)", lambda v: v[0] or v[1], timeout=180)
+    assert not trained[0], f"FastStyleTrainer shows an error: {trained[0]}"
     prepare_datasets(nb)
     expect(page.locator(".cnnviz-saliency .cnnviz-sanity-step").first).to_be_visible()
     # The page's theme reaches Python (the charts follow it).

@@ -180,6 +180,23 @@ export interface StyleTraits extends ViewTraits {
   [setting: string]: unknown;
 }
 
+/** FastStyleTrainer: the style and held-out photo thumbnails, the held-out photo painted by the network being trained
+ * (JPEG live, PNG where a stretch ended), the checkpoint there, and the photo last stylised with the trained network. */
+export interface FastStyleTraits extends ViewTraits {
+  schema: OptionDesc[];
+  recipe: string;
+  notes: string[];
+  sources: { style?: WireBytes; preview?: WireBytes };
+  samples: string[];
+  frame: WireBytes | null;
+  frame_seq: number;
+  final: WireBytes | null;
+  stylised: WireBytes | null;
+  checkpoint: WireBytes | null;
+  step: number;
+  [setting: string]: unknown;
+}
+
 /** FoolingImage: the fooled picture and the change (one strip, JPEG live and PNG at the end), the fooled picture's
  * top-5, and the class searched over the model's labels. */
 export interface FoolingTraits extends PhotoTraits {
