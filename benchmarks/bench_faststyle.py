@@ -5,8 +5,8 @@ The style is the style-transfer lab's painting (``cw.labs.painting``: swirling b
 no training photo resembles. The network trains on the offline photo set without the bundled cat and coffee, which
 are the held-out photos. The judge (:func:`cnnviz_widgets.engine.style.judge.judge`) is a seeded, randomly initialised
 shallow CNN that training never saw: a stylised photo passes when its Gram statistics moved at least halfway from the
-photo's to the style's, and its deepest features are closer to the photo's than to the style's. Times are CPU seconds of this process
-(``time.process_time``), which other processes on a shared machine do not inflate, and wall seconds.
+photo's to the style's, and its deepest features are closer to the photo's than to the style's. Times are CPU seconds
+of this process (``time.process_time``), which other processes on a shared machine do not inflate, and wall seconds.
 
     python benchmarks/bench_faststyle.py [--steps 1000] [--threads 2] [--every 100] [--out /tmp]
 """
