@@ -26,6 +26,11 @@ ASSIGNMENTS = {
 """The cs231n assignments: cells tagged "todo" are the student's functions (see cnnviz_widgets.labs), here with the
 names cw.labs.check knows them by."""
 PARAMETERS = {STYLE: "STEPS = 40"}
+LIVE_VIEWS = {
+    ASSIGNMENT: ("cw.FoolingImage(", "cw.ClassVisualizer(", "cw.DeepDream("),
+    STYLE: ("cw.StyleTransfer(", "cw.TextureSynthesis(", "cw.FeatureInversion(", "cw.FastStyleTrainer("),
+}
+"""The live views each lab ends with: each must be displayed (a widget output) when the notebook runs."""
 """What replaces a notebook's cell tagged "parameters" in the test run (fewer optimisation steps)."""
 STYLE_SECONDS = 180
 """The style-transfer lab must run, top to bottom with the reference solutions, within this (issue 17)."""
@@ -89,11 +94,10 @@ def test_notebook_executes(path, tmp_path):
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
         pictures = [o for o in outputs if "image/png" in o.get("data", {})]
         assert len(pictures) == 4, "the lab shows its pictures, the transfer's steps, the inversion and the texture"
-    if path.name == ASSIGNMENT:
-        shown = [c.source for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                 if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]  # fmt: skip
-        for view in ("cw.FoolingImage(", "cw.ClassVisualizer(", "cw.DeepDream("):
-            assert any(view in source for source in shown), f"the assignment should end with {view}...)"
+    shown = [c.source for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]  # fmt: skip
+    for view in LIVE_VIEWS.get(path.name, ()):
+        assert any(view in source for source in shown), f"{path.name} should end with {view}...) shown"
 
 
 @pytest.mark.parametrize("name", list(ASSIGNMENTS))
