@@ -53,7 +53,7 @@ FAST_OPTIONS = (
     Option("lr", "learning rate", "float", 5e-3, 1e-6, 1.0, group="training", help="Adam's step size"),
     Option("content_weight", "content weight", "float", 5.0, 0.0, 1e6, group="losses",
            help="Multiplies the recipe's content weight"),
-    Option("style_weight", "style weight", "float", 0.05, 0.0, 1e6, group="losses",
+    Option("style_weight", "style weight", "float", 0.2, 0.0, 1e6, group="losses",
            help="Multiplies the recipe's style weights: above 1 more style, below 1 more of the photo"),
     Option("tv", "total variation", "float", None, 0.0, 1e6, group="losses", optional=True,
            help="Weight of the penalty on neighbouring pixels' differences (default: the recipe's)"),
