@@ -107,7 +107,7 @@ def recipes(net: cw.Net) -> Dict[str, Preset]:
     ours = preset_for(net)
     if ours.remedy == "none":  # squeezenet1_1: cs231n's own recipe; the remedies take its layers
         ours = replace(ours, remedy="scale", content=(ours.content[0], 1.0), lr=0.05, space="unit", tv=0.0,
-                       style=tuple((layer, 1000.0 / len(ours.style)) for layer, _ in ours.style), restarts={},
+                       style=tuple((layer, 1000.0 / len(ours.style)) for layer, _ in ours.style), restarts=(),
                        size=256, style_scale=1.0)  # fmt: skip
     layers = [layer for layer, _ in ours.style][-4:]
     weights = [w for _, w in CS231N.style][-len(layers) :]

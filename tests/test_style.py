@@ -279,3 +279,48 @@ def test_runs_on_the_models_device():
     inversion = Inversion(net, picture(1), ["1"], size=32, steps=2)
     last(inversion.steps())
     assert run.image().device.type == "cpu" and inversion.images()[0].device.type == "cpu"
+
+
+# -- review findings -------------------------------------------------------------------------------------------------
+def test_a_remedy_that_changes_the_weights_units_uses_the_models_relative_weights():
+    """cs231n's absolute weights compared as relative errors would make style ~10^6 times heavier: switching an
+    absolute recipe to 'scale' takes the relative recipe's weights on the same layers instead."""
+    net = tiny()
+    absolute = replace(RECIPE, remedy="none", content=("3", 6e-2), style=(("1", 3e5), ("3", 1e3)), lr=3.0)
+    run = Transfer(net, picture(1), [stripes()], preset=absolute, remedy="scale")
+    content = [t for t in run.terms if t.kind == "content"][0]
+    styles = [t for t in run.terms if t.kind == "style"]
+    assert content.weight == pytest.approx(1.0 / float(content.target.pow(2).sum()), rel=1e-5)
+    shares = [t.weight * float(t.target.pow(2).sum()) for t in styles]
+    assert shares == pytest.approx([shares[0]] * 2) and shares[0] < 100  # equal relative shares, not 3e5 and 1e3
+    with pytest.raises(FeatureVisError, match="relative.*none|none.*relative"):
+        Transfer(net, picture(1), [stripes()], preset=RECIPE, remedy="none")
+
+
+def test_lbfgs_takes_its_steps_unclamped_and_refuses_random_transforms():
+    """L-BFGS builds its curvature from the steps it proposed: clamping them afterwards (or a loss that changes with
+    random transforms) feeds it wrong pairs. The picture stays valid: what the model sees is clamped."""
+    run = Transfer(tiny(), picture(1), [stripes()], preset=RECIPE, optimizer="lbfgs", steps=5)
+    assert run.vis.constraint is None
+    last(run.steps())
+    assert 0 <= float(run.image().min()) and float(run.image().max()) <= 1
+    with pytest.raises(FeatureVisError, match="lbfgs"):
+        Visualization(tiny(), "1", 16, rule="lbfgs", transforms=True)
+    with pytest.raises(FeatureVisError, match="lbfgs"):
+        Visualization(
+            tiny(),
+            "1",
+            16,
+            rule="lbfgs",
+            param="pixel",
+            squash="clamp",
+            decorrelate=False,
+            transforms=False,
+            blur_every=2,
+        )
+
+
+def test_presets_are_hashable_values():
+    from cnnviz_widgets.engine.style import CS231N, PRESETS
+
+    assert hash(CS231N) == hash(replace(CS231N)) and len({*PRESETS.values()}) == len(PRESETS)

@@ -135,7 +135,7 @@ def style_transfer_steps(
     recipe = preset_for(default_net())
     image_size, style_size = check_int("image_size", image_size, 16), check_int("style_size", style_size, 16)
     num_iterations = check_int("num_iterations", recipe.steps if num_iterations is None else num_iterations, 1)
-    restart = next(iter(recipe.restarts.items()), (num_iterations, 0.0))
+    restart = next(iter(recipe.restarts), (num_iterations, 0.0))
     decay_lr_at = check_int("decay_lr_at", restart[0] if decay_lr_at is None else decay_lr_at, 0)
     decayed_lr = check_float("decayed_lr", restart[1] if decayed_lr is None else decayed_lr, 0)
     if initial_lr is None:  # the recipe's, converted from its space to the normalised one

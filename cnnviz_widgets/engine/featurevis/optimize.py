@@ -342,6 +342,11 @@ class Visualization:
             )
             for k, v in (restarts or {}).items()
         }
+        if self.rule == "lbfgs" and (self.robustness is not None or constraint is not None or self.pixel_ops.active):
+            raise FeatureVisError(
+                "rule 'lbfgs' builds its curvature from the steps it proposes on one fixed loss: use it without "
+                "transforms, constraint and pixel regularisers (blur, decay, clipping), or use rule 'adam'"
+            )
         if self.restarts and self.rule not in OPTIMIZERS:
             raise FeatureVisError(f"restarts start an optimiser afresh: use them with rule in {OPTIMIZERS}")
         self.penalties: Dict[str, float] = {}

@@ -10,10 +10,10 @@ SWAG's softmax of the features is there to switch on. The layers and weights wer
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Dict, Mapping, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import Dict, Sequence, Tuple
 
-from ..errors import LayerError
+from ..errors import FeatureVisError, LayerError
 from ..model import DEFAULT_NAME, Net
 
 REMEDIES = ("none", "scale", "softmax")
@@ -48,7 +48,7 @@ class Preset:
         Steps of a run.
     lr : float
         Adam's learning rate.
-    restarts : mapping of int to float
+    restarts : tuple of (int, float) pairs
         Adam starts afresh with a new rate after this many steps.
     space : str
         Where the pixels (and so ``lr`` and ``tv``) are measured: ``"normalized"`` (cs231n's) or ``"unit"``.
@@ -64,8 +64,22 @@ class Preset:
     style_scale: float = 1.0
     steps: int = 200
     lr: float = 3.0
-    restarts: Mapping[int, float] = field(default_factory=dict)
+    restarts: Tuple[Tuple[int, float], ...] = ()
     space: str = "normalized"
+
+    def with_remedy(self, remedy: str) -> "Preset":
+        """This recipe compared by ``remedy``. The weights of an absolute recipe (``"none"``) mean nothing as relative
+        ones, so switching it to ``"scale"`` or ``"softmax"`` takes the relative weights of :func:`measured` on the
+        same layers; a relative recipe has no absolute weights to switch to."""
+        if remedy == self.remedy or "none" not in (remedy, self.remedy):
+            return replace(self, remedy=remedy)
+        if remedy == "none":
+            raise FeatureVisError(
+                f"the recipe {self.name!r} has relative weights, which are no absolute ones: remedy 'none' needs a "
+                "recipe with absolute weights (e.g. engine.style.CS231N's, for SqueezeNet 1.1); use 'scale' or 'softmax'"
+            )
+        relative = measured(self.name, self.content[0], [layer for layer, _ in self.style])
+        return replace(relative, name=f"{self.name}, relative weights", remedy=remedy, size=self.size)
 
     @property
     def layers(self) -> Tuple[str, ...]:
@@ -82,12 +96,12 @@ CS231N = Preset(
     style_scale=512 / 192,
     steps=200,
     lr=3.0,
-    restarts={180: 0.1},
+    restarts=((180, 0.1),),
 )
 """cs231n's style-transfer recipe on SqueezeNet 1.1 (its ``features`` modules 3; 1, 4, 6, 7), absolute weights."""
 
 
-def _measured(model: str, content: str, style: Sequence[str]) -> Preset:
+def measured(model: str, content: str, style: Sequence[str]) -> Preset:
     """A recipe of relative weights (content 1, style 30 shared by the layers), Adam at 0.05 on [0, 1] pixels, 200
     steps at 256 px, no total variation (it blurred the cat's fur and kept no more of it): what
     ``benchmarks/bench_style.py`` found best on the default model."""
@@ -100,10 +114,10 @@ def _measured(model: str, content: str, style: Sequence[str]) -> Preset:
 
 PRESETS: Dict[str, Preset] = {
     "squeezenet1_1": CS231N,
-    DEFAULT_NAME: _measured(
+    DEFAULT_NAME: measured(
         DEFAULT_NAME, "_blocks.4", ("_conv_stem", "_blocks.0", "_blocks.2", "_blocks.4", "_blocks.7")
     ),
-    "resnet18": _measured("resnet18", "layer2", ("conv1", "relu", "layer1", "layer2", "layer3")),
+    "resnet18": measured("resnet18", "layer2", ("conv1", "relu", "layer1", "layer2", "layer3")),
 }
 """The recipe of each model, by the name :func:`~..model.load_model` gives it."""
 
@@ -135,4 +149,4 @@ def generic(net: Net) -> Preset:
     names = [levels[key] for key in sorted(levels, key=lambda hw: -hw[0] * hw[1])][:4]
     if not names:
         raise LayerError(f"{net.name} has no layer with a spatial output: style transfer needs a convolutional network")
-    return replace(_measured(net.name, names[min(2, len(names) - 1)], names), name=f"chosen from {net.name}'s layers")
+    return replace(measured(net.name, names[min(2, len(names) - 1)], names), name=f"chosen from {net.name}'s layers")

@@ -132,9 +132,10 @@ class Transfer:
             self.settings = s = check_settings(STYLE_OPTIONS, given)
         except SettingError as exc:
             raise FeatureVisError(str(exc)) from None
-        self.preset = preset if preset is not None else preset_for(self.net)
-        if not isinstance(self.preset, Preset):
+        recipe = preset if preset is not None else preset_for(self.net)
+        if not isinstance(recipe, Preset):
             raise FeatureVisError(f"preset must be a style Preset (engine.style.PRESETS), got {preset!r}")
+        self.preset = recipe.with_remedy(s["remedy"]) if s["remedy"] is not None else recipe
         channels = self.net.preprocess.channels
         if channels != 3:
             raise FeatureVisError(f"style transfer needs a colour (3-channel) model; {self.net.name} takes {channels}")
@@ -156,15 +157,16 @@ class Transfer:
         style_side = max(16, round(max(height, width) * scale))
         self.styles = [self._style(picture, i, style_side) for i, picture in enumerate(pictures)]
         self.mix = _mix(style_weights, len(self.styles))
-        self.remedy = s["remedy"] if s["remedy"] is not None else self.preset.remedy
+        self.remedy = self.preset.remedy
         self.temperature = self.preset.temperature if self.remedy == "softmax" else None
         self.terms = self._terms()
         objective: Objective = sum(self.terms)  # type: ignore[assignment]
+        adam = s["optimizer"] == "adam"
         self.vis = Visualization(
             self.net, objective, (height, width), native=True, param="pixel", squash="clamp", decorrelate=False,
-            space=self.preset.space, transforms=False, constraint=Box(), init=self._start(height, width),
-            rule=s["optimizer"], lr=self.preset.lr if s["optimizer"] == "adam" else 1.0,
-            restarts=self.preset.restarts if s["optimizer"] == "adam" else None,
+            space=self.preset.space, transforms=False, init=self._start(height, width),
+            constraint=Box() if adam else None,  # L-BFGS must take the steps it proposes; the model sees clamped pixels
+            rule=s["optimizer"], lr=self.preset.lr if adam else 1.0, restarts=dict(self.preset.restarts) if adam else None,
             tv_sum=self.preset.tv if s["tv"] is None else s["tv"], seed=s["seed"],
         )  # fmt: skip
         self.curves: Dict[str, List[float]] = {"content": [], "style": [], "tv": [], "total": []}
