@@ -148,6 +148,26 @@ def test_stop_and_resume_equals_an_uninterrupted_run():
         assert torch.allclose(value, stopped.transform.state_dict()[name], atol=1e-6), name
 
 
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+@pytest.mark.parametrize("inside", ["made", "made and trained"])
+def test_a_caller_without_gradients_trains_as_any_other(context, inside):
+    """Made (and trained) inside the caller's no_grad() or inference_mode(): the same run as outside."""
+    plain, model = make(), small_cnn()  # the user's model is made as usual; only the run is made inside
+    for _ in plain.steps(3, every=0):
+        pass
+    with context():
+        run = make(model)
+        if inside == "made and trained":
+            for _ in run.steps(3, every=0):
+                pass
+    if inside == "made":
+        for _ in run.steps(3, every=0):
+            pass
+    assert run.curves == plain.curves
+    for name, value in plain.transform.state_dict().items():
+        assert torch.equal(value, run.transform.state_dict()[name]), name
+
+
 def test_checkpoint_round_trip_applies_and_resumes_identically(tmp_path):
     model = small_cnn()
     run = make(model)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import re
 import warnings
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import cnnviz_widgets as cw
 from cnnviz_widgets import engine
 from cnnviz_widgets.engine import CnnvizError, Net, Preprocess
 from cnnviz_widgets.engine.errors import CnnvizWarning
+from cnnviz_widgets.engine.faststyle import TransformNet
 from cnnviz_widgets.engine.featurevis import class_logit, feature_visualization
 from cnnviz_widgets.widgets.encoding import decode_array
 
@@ -780,6 +782,92 @@ def _check_class_visualizer(case: Case, out: Dict[str, Any]) -> None:
     assert shown == pytest.approx([float(ref_probs(final)[0, 3])], abs=1e-4)
 
 
+def _stripes(case: Case) -> torch.Tensor:
+    """A style picture the size of the case's: red and blue diagonal stripes, a texture unlike the random photo."""
+    height, width = case.x.shape[-2:]
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    on = ((rows + cols) // 3 % 2).float()
+    return torch.stack([on, torch.full_like(on, 0.2), 1 - on])
+
+
+def _gram(case: Case, picture: torch.Tensor) -> torch.Tensor:
+    """The Gram matrix of the style layer's output for ``picture`` (C, H, W) in [0, 1], by a plain hooked forward
+    pass, normalised by C·H·W."""
+    maps = ref_output(case, _normalised(case, picture.reshape(1, *picture.shape[-3:]))).double()[0]
+    flat = maps.flatten(1)
+    return flat @ flat.T / maps.numel()
+
+
+def _gram_distance(case: Case, picture: torch.Tensor, style: torch.Tensor) -> float:
+    return float((_gram(case, picture) - _gram(case, style)).norm())
+
+
+def _stylist(case: Case) -> Dict[str, Any]:
+    """Five steps matching the stripes' Gram matrix at the case's layer, from the photo (no resizing: the picture's
+    longest side is the photo's, the stripes are its size; a photo too small is refused as a picture)."""
+    size = max(16, *case.x.shape[-2:])
+    w = cw.StyleTransfer(case.net(), _picture(case), _stripes(case), layers=[case.layer], size=size, steps=5)
+    return _finish(w, lambda w: (w.step, w.transfer.image()))
+
+
+def _check_stylist(case: Case, out: Dict[str, Any]) -> None:
+    """The stylised picture's Gram matrix at the style layer, by a plain forward pass, is closer to the stripes'
+    than the photo's was, by at least a fifth."""
+    assert out["error"] == "", out["error"]
+    step, image = out["result"]
+    photo = _picture(case)
+    assert step == 5 and image.shape == (1, 3, *photo.shape[-2:]) and 0 <= image.min() <= image.max() <= 1
+    before, after = (_gram_distance(case, p, _stripes(case)) for p in (photo, image))
+    assert after < 0.8 * before, (before, after)
+
+
+def _texturer(case: Case) -> Dict[str, Any]:
+    w = cw.TextureSynthesis(case.net(), _stripes(case), layers=[case.layer], size=16, steps=6)
+    return _finish(w, lambda w: (w.step, w.transfer.image()))
+
+
+def _check_texturer(case: Case, out: Dict[str, Any]) -> None:
+    """The texture's Gram matrix at the style layer, by a plain forward pass, is closer to the stripes' than that of
+    the noise it grew from (uniform, seeded by ``seed``), by at least a fifth."""
+    assert out["error"] == "", out["error"]
+    step, image = out["result"]
+    assert step == 6 and image.shape == (1, 3, 16, 16)
+    noise = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    before, after = (_gram_distance(case, p, _stripes(case)) for p in (noise, image))
+    assert after < 0.8 * before, (before, after)
+
+
+FAST = dict(steps=3, size=32, batch=1, width=4, blocks=0)
+
+
+def _fast_trainer(case: Case) -> Dict[str, Any]:
+    """Three steps of training a tiny transformation network on the photo, previewing it; then apply() to it."""
+    photo = _picture(case)
+    w = cw.FastStyleTrainer(case.net(), _stripes(case), images=[photo], preview=photo, **FAST)
+
+    def take(w: Any) -> Tuple[Any, ...]:
+        return w.step, dict(w.curves), w.checkpoint, w.training.apply(photo), np.array(w.apply(photo))
+
+    return _finish(w, take)
+
+
+def _check_fast_trainer(case: Case, out: Dict[str, Any]) -> None:
+    """apply() is a plain forward pass of a transformation network rebuilt from the checkpoint's weights, on the photo
+    (as float, and as the 8-bit picture the view shows); the loss curves have a finite value per step."""
+    assert out["error"] == "", out["error"]
+    step, curves, checkpoint, applied, shown = out["result"]
+    assert step == FAST["steps"] and set(curves) == {"content", "style", "tv", "total"}
+    assert all(len(v) == FAST["steps"] and np.isfinite(v).all() for v in curves.values()), curves
+    state = torch.load(io.BytesIO(checkpoint), weights_only=True)
+    net = TransformNet(FAST["width"], FAST["blocks"]).eval()
+    net.load_state_dict(state["transform"])
+    with torch.no_grad():
+        want = net(_picture(case)[None].float())
+    torch.testing.assert_close(applied, want, rtol=1e-5, atol=1e-6)
+    pixels = torch.from_numpy(shown).permute(2, 0, 1).double() / 255
+    assert float((pixels - want[0].double()).abs().max()) <= 0.5 / 255 + 1e-6
+
+
 PICTURE = ("model", "shape", "batch", "pixels", "class", "context")
 VIEWS = [
     Entry("SaliencyExplorer", _explorer("gradient"), _check_explorer("gradient"), PICTURE, view=True),
@@ -802,6 +890,23 @@ VIEWS = [
     Entry("DatasetExplorer", _datasets, _check_datasets, ("model", "layer", "context"), view=True),
     Entry("FoolingImage", _fooler, _check_fooler, ("model", "shape", "pixels", "class", "context"), view=True),
     Entry("FeatureInversion", _inverter, _check_inverter, ("model", "shape", "layer", "context"), view=True),
+    Entry(
+        "StyleTransfer",
+        _stylist,
+        _check_stylist,
+        ("model", "shape", "pixels", "layer", "context"),
+        view=True,
+        logits=False,
+    ),
+    Entry("TextureSynthesis", _texturer, _check_texturer, ("model", "layer", "context"), view=True, logits=False),
+    Entry(
+        "FastStyleTrainer",
+        _fast_trainer,
+        _check_fast_trainer,
+        ("model", "shape", "pixels", "context"),
+        view=True,
+        logits=False,
+    ),
 ]
 
 
@@ -825,6 +930,8 @@ ONE_IMAGE = (
     "OcclusionExplorer",
 )
 """Entry points that explain or rank one picture at a time (the others take a batch)."""
+COLOUR = ("FeatureInversion", "StyleTransfer", "TextureSynthesis", "FastStyleTrainer")
+"""Views that compare colour pictures' features (a grayscale model is refused)."""
 
 
 def expect(entry: Entry, case: Case) -> Expect:
@@ -840,7 +947,7 @@ def expect(entry: Entry, case: Case) -> Expect:
         return Expect([rf"{case.unit}\b", r"0\.\.7|8 channels"])
     if case.kind == "batch" and entry.name in ONE_IMAGE:
         return Expect([r"one image", r"\b4\b"])
-    if case.name == "grayscale" and entry.name == "FeatureInversion":
+    if case.name == "grayscale" and entry.name in COLOUR:
         return Expect([r"colour \(3-channel\) model", r"takes 1"])  # it compares colour pictures' features
     if case.name == "8×8 input" and entry.view:
         return Expect([r"8x8", r"16 pixels"])  # a picture this small is refused; the engine takes any size

@@ -215,23 +215,24 @@ class FastStyle:
         if self.net.preprocess.channels != 3:
             raise SettingError(f"fast style transfer needs a colour (3-channel) model; {self.net.name} takes 1")
         check_layers(self.net, self.preset.layers)
-        self.device = self.net.device
-        self.photos = self._photos(images)
-        self.preview = picture(sample_image("coffee") if preview is None else preview, PREVIEW_SIDE)
-        self.style = picture(style, max(16, round(s["size"] * self.preset.style_scale)))
-        self.relative = self.preset.remedy != "none"
-        self.temperature = self.preset.temperature if self.preset.remedy == "softmax" else None
-        self.tv = self.preset.tv if s["tv"] is None else s["tv"]
-        self.loss_net = LossNet(self.net, self.preset.layers, (s["batch"], 3, s["size"], s["size"]))
-        style_layers = [layer for layer, _ in self.preset.style]
-        maps = features(self.net, self.style, style_layers)
-        self.grams = {layer: gram_matrix(self._prepared(maps[layer])).to(self.device) for layer in style_layers}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(s["seed"])
-            self.transform = TransformNet(s["width"], s["blocks"]).to(self.device)
-        self.optimizer = torch.optim.Adam(self.transform.parameters(), lr=s["lr"])
-        self.rng = torch.Generator().manual_seed(s["seed"])
-        self.step = 0
+        with torch.inference_mode(False):  # tensors made in a caller's inference_mode could not be trained
+            self.device = self.net.device
+            self.photos = self._photos(images)
+            self.preview = picture(sample_image("coffee") if preview is None else preview, PREVIEW_SIDE)
+            self.style = picture(style, max(16, round(s["size"] * self.preset.style_scale)))
+            self.relative = self.preset.remedy != "none"
+            self.temperature = self.preset.temperature if self.preset.remedy == "softmax" else None
+            self.tv = self.preset.tv if s["tv"] is None else s["tv"]
+            self.loss_net = LossNet(self.net, self.preset.layers, (s["batch"], 3, s["size"], s["size"]))
+            style_layers = [layer for layer, _ in self.preset.style]
+            maps = features(self.net, self.style, style_layers)
+            self.grams = {layer: gram_matrix(self._prepared(maps[layer])).to(self.device) for layer in style_layers}
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(s["seed"])
+                self.transform = TransformNet(s["width"], s["blocks"]).to(self.device)
+            self.optimizer = torch.optim.Adam(self.transform.parameters(), lr=s["lr"])
+            self.rng = torch.Generator().manual_seed(s["seed"])
+            self.step = 0
         self.curves: Dict[str, List[float]] = {"content": [], "style": [], "tv": [], "total": []}
 
     # -- set-up ---------------------------------------------------------------------------------------------
@@ -300,8 +301,8 @@ class FastStyle:
 
     def _step(self) -> Dict[str, float]:
         """One optimiser step on a fresh batch; the losses before it."""
-        photos = self.batch()
-        with torch.enable_grad():
+        with torch.inference_mode(False), torch.enable_grad():  # also inside a caller's no_grad or inference_mode
+            photos = self.batch()
             parts = self.losses(photos, self.transform(photos))
             if not torch.isfinite(parts["total"]):
                 raise SettingError(
@@ -310,7 +311,7 @@ class FastStyle:
                 )
             self.optimizer.zero_grad(set_to_none=True)
             parts["total"].backward()
-        self.optimizer.step()
+            self.optimizer.step()
         self.step += 1
         values = {name: float(value.detach()) for name, value in parts.items()}
         for name, value in values.items():
