@@ -162,6 +162,14 @@ def test_tv_without_the_weight_is_caught(default_net):
     failed(default_net, "tv_loss", lambda img, w: down(img).pow(2).sum() + across(img).pow(2).sum(), "tv_weight")
 
 
+def test_a_tv_right_only_on_the_hand_made_image_is_caught_on_the_photo(default_net):
+    def hand_made_only(img, w):  # 0 on a real photo: a photo case weighted 0 would pass it
+        return reference.tv_loss(img, w) if img.shape[-2:] == (5, 7) else (img * 0).sum()
+
+    result = failed(default_net, "tv_loss", hand_made_only, "tv_weight *")
+    assert "cat photo" in result.detail, result
+
+
 # --- content and style mistakes -----------------------------------------------------------------------------------
 
 
@@ -317,3 +325,14 @@ def test_the_painting_is_deterministic_and_varied():
     assert a.shape == (96, 96, 3) and np.array_equal(a, np.asarray(cw.labs.painting(96, seed=1)))
     assert not np.array_equal(a, b)
     assert a.std() > 30 and len(np.unique(a.reshape(-1, 3), axis=0)) > 500  # strokes of many colours, not flat
+
+
+def test_an_early_restart_needs_a_learning_rate_above_0():
+    functions = [getattr(reference, n) for n in NAMES]
+    assert not preset_for(cw.labs.default_net()).restarts  # so there is no rate to restart with by default
+    with pytest.raises(cw.engine.errors.SettingError, match="decay_lr_at=6.*decayed_lr"):
+        next(cw.labs.style_transfer_steps(*functions, **small_run(decay_lr_at=6)))
+    for bad in (0.0, -0.1):
+        with pytest.raises(cw.engine.errors.SettingError, match="decayed_lr must be a number >="):
+            next(cw.labs.style_transfer_steps(*functions, **small_run(decay_lr_at=6, decayed_lr=bad)))
+    next(cw.labs.style_transfer_steps(*functions, **small_run(decay_lr_at=12)))  # no restart within the run: fine

@@ -303,7 +303,7 @@ def test_lbfgs_takes_its_steps_unclamped_and_refuses_random_transforms():
     run = Transfer(tiny(), picture(1), [stripes()], preset=RECIPE, optimizer="lbfgs", steps=5)
     assert run.vis.constraint is None
     last(run.steps())
-    assert 0 <= float(run.image().min()) and float(run.image().max()) <= 1
+    assert float(run.image().min()) >= 0 and float(run.image().max()) <= 1
     with pytest.raises(FeatureVisError, match="lbfgs"):
         Visualization(tiny(), "1", 16, rule="lbfgs", transforms=True)
     with pytest.raises(FeatureVisError, match="lbfgs"):

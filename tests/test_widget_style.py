@@ -10,6 +10,7 @@ to stop it halfway.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from cnnviz_widgets.engine.errors import ArgumentTypeError, FeatureVisError, Lay
 from cnnviz_widgets.engine.progress import last
 from cnnviz_widgets.engine.style import Transfer, preset_for
 from cnnviz_widgets.testing import Frontend
+from cnnviz_widgets.widgets import styling
 from cnnviz_widgets.widgets.frames import image_strip
 
 from .conftest import Untouched, hook_count, small_cnn
@@ -201,4 +203,38 @@ def test_layers_given_by_name_share_the_recipes_style_weight():
     share = sum(weight for _, weight in recipe.style) / 2
     assert w.style_layers == ["conv", "pool"] and w.layer_weights == [share, share]
     assert "style layers as given" in w.recipe
+    w.close()
+
+
+def test_layers_given_by_name_keep_their_own_weights_in_an_absolute_recipe(monkeypatch):
+    net = net_of()
+    absolute = replace(preset_for(net), remedy="none", style=(("conv", 300000.0), ("pool", 3.0)))
+    monkeypatch.setattr("cnnviz_widgets.widgets.style.preset_for", lambda _net: absolute)
+    w = cw.TextureSynthesis(net, photo(1), layers=["pool", "conv"], size=SIZE, steps=1, start=False)
+    assert w.style_layers == ["pool", "conv"] and w.layer_weights == [3.0, 300000.0]
+    w.close()
+    with pytest.raises(FeatureVisError, match=r"conv2.*\{layer: weight\}"):
+        cw.TextureSynthesis(net, photo(1), layers=["conv", "conv2"], size=SIZE, steps=1, start=False)
+    w = cw.TextureSynthesis(net, photo(1), layers={"conv2": 5.0}, size=SIZE, steps=1, start=False)
+    assert w.layer_weights == [5.0]
+    w.close()
+
+
+def test_texture_synthesis_has_no_balance_start_or_colours_and_passes_none_to_the_engine(monkeypatch):
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return Transfer(*args, **kwargs)
+
+    monkeypatch.setattr(styling, "Transfer", spy)
+    w = cw.TextureSynthesis(net_of(), photo(3, (36, 36)), size=SIZE, steps=1, start=False)  # builds a run for its notes
+    for name in ("balance", "init", "keep_colors"):
+        assert name not in w.trait_names() and name not in w.get_state()
+        with pytest.raises(AttributeError, match="texture"):
+            setattr(w, name, 0)
+        with pytest.raises(AttributeError, match="texture"):
+            getattr(w, name)
+    assert len(calls) == 1 and "balance" not in calls[0] and "keep_colors" not in calls[0]
+    assert calls[0]["init"] == "noise"
     w.close()

@@ -20,7 +20,7 @@ import torch
 
 from ..engine.images import pixels, sample_image
 from ..engine.model import Net
-from ..engine.style import features, preset_for
+from ..engine.style import CS231N, features, preset_for
 from . import reference
 from .judging import Check, Mistake, Result, call, recognise, relative_difference
 
@@ -258,8 +258,8 @@ def check_style_loss(fn: Callable[..., Any], net: Net) -> Result:
 
 
 def check_tv_loss(fn: Callable[..., Any], net: Net) -> Result:
-    """Judge ``tv_loss(img, tv_weight)``: a hand-made (1, 3, 5, 7) image, then the cat photo (normalised) with the
-    recipe's weight."""
+    """Judge ``tv_loss(img, tv_weight)``: a hand-made (1, 3, 5, 7) image, then the cat photo (normalised) with
+    cs231n's weight (not the recipe's, which may be 0 and would then pass any function that returns 0)."""
     cat = net.preprocess.normalise(sample_image("cat").resize(SIDES))
     one_axis = (
         "TV over one axis only: add the squared differences of vertical neighbours (along H) and of horizontal ones "
@@ -269,7 +269,7 @@ def check_tv_loss(fn: Callable[..., Any], net: Net) -> Result:
     cases = []
     for img, w, what in [
         (torch.randn(1, 3, 5, 7, generator=_generator(3)), 0.7, "a hand-made (1, 3, 5, 7) image"),
-        (cat, preset_for(net).tv, "the cat photo"),
+        (cat, CS231N.tv, "the cat photo"),
     ]:
         down, across = img.diff(dim=2), img.diff(dim=3)
         rows, columns = down.pow(2).sum(), across.pow(2).sum()

@@ -43,6 +43,8 @@ TVLoss = Callable[[torch.Tensor, float], torch.Tensor]
 """``tv_loss(img, tv_weight)``: a scalar tensor."""
 CLAMP_UNTIL_END = 10
 """The last steps run without the clamp (cs231n's: 190 of 200)."""
+MIN_LR = 1e-6
+"""Smallest learning rate Adam may restart with (at 0 the picture would stop changing)."""
 PIXEL_UNITS = {"unit": 1.0, "byte": 255.0}
 """How many of a raw space's units make one [0, 1] unit; a normalised unit is ``1 / std`` of them."""
 
@@ -125,7 +127,8 @@ def style_transfer_steps(
         The step at which Adam starts afresh with ``decayed_lr``; by default the recipe's restart (cs231n's: 180),
         or none.
     initial_lr, decayed_lr : float, optional
-        Adam's learning rates, in normalised pixel units; by default the recipe's (cs231n's: 3 and 0.1).
+        Adam's learning rates, in normalised pixel units; by default the recipe's (cs231n's: 3 and 0.1). A restart
+        the recipe does not have needs ``decayed_lr`` (at least ``MIN_LR``).
     remedy : str, optional
         How features are compared, one of ``"none"`` (the weights are absolute, as cs231n's), ``"scale"`` (relative
         weights) and ``"softmax"`` (relative, after SWAG's softmax of the features); by default the recipe's.
@@ -135,9 +138,15 @@ def style_transfer_steps(
     recipe = preset_for(default_net())
     image_size, style_size = check_int("image_size", image_size, 16), check_int("style_size", style_size, 16)
     num_iterations = check_int("num_iterations", recipe.steps if num_iterations is None else num_iterations, 1)
-    restart = next(iter(recipe.restarts), (num_iterations, 0.0))
-    decay_lr_at = check_int("decay_lr_at", restart[0] if decay_lr_at is None else decay_lr_at, 0)
-    decayed_lr = check_float("decayed_lr", restart[1] if decayed_lr is None else decayed_lr, 0)
+    step, rate = next(iter(recipe.restarts), (num_iterations, None))
+    decay_lr_at = check_int("decay_lr_at", step if decay_lr_at is None else decay_lr_at, 0)
+    decayed_lr = rate if decayed_lr is None else decayed_lr
+    if decayed_lr is None and decay_lr_at < num_iterations:
+        raise SettingError(
+            f"decay_lr_at={decay_lr_at} restarts Adam before the last of {num_iterations} steps, but the recipe has "
+            "no rate to restart with: give decayed_lr too (cs231n's is 0.1), or leave decay_lr_at out"
+        )
+    restart = {decay_lr_at: check_float("decayed_lr", decayed_lr, MIN_LR)} if decayed_lr is not None else {}
     if initial_lr is None:  # the recipe's, converted from its space to the normalised one
         std = float(torch.tensor(default_net().preprocess.std).mean())
         initial_lr = recipe.lr / (1.0 if recipe.space == "normalized" else PIXEL_UNITS[recipe.space] * std)
@@ -178,8 +187,8 @@ def style_transfer_steps(
         t_loss = tv_loss(img, tv_weight)
         loss = c_loss + s_loss + t_loss
         loss.backward()
-        if t == decay_lr_at:
-            optimizer = torch.optim.Adam([img], lr=decayed_lr)
+        if t in restart:
+            optimizer = torch.optim.Adam([img], lr=restart[t])
         optimizer.step()
         yield Update((t + 1) / num_iterations, img.detach().clone())
 

@@ -55,7 +55,9 @@ class StyleTransfer(NetStream[StyleSettings]):
     style_weights : sequence of float, optional
         Each style picture's share of the blend (default: equal); the view edits them too.
     layers : sequence of str or dict of str to float, optional
-        The style layers (sharing the recipe's style weight) or ``{layer: weight}``; default: the recipe's.
+        The style layers or ``{layer: weight}``; default: the recipe's. Listed layers share the recipe's style weight
+        when its weights are relative, and keep their own when they are absolute (then a layer the recipe has no
+        weight for needs the dict).
     start : bool
         Start at once (``False``: wait for Start or :meth:`run`).
     **settings
@@ -171,7 +173,8 @@ class StyleTransfer(NetStream[StyleSettings]):
     # -- the stream -----------------------------------------------------------------------------------------
     def freeze(self) -> StyleSettings:
         """The current settings, frozen."""
-        engine = tuple((o.name, getattr(self, o.name)) for o in STYLE_OPTIONS if o.name in self.trait_names())
+        offered = {o.name for o in STYLE_OPTIONS}
+        engine = tuple((o.name, getattr(self, o.name)) for o in self.SETTINGS if o.name in offered)
         layers = tuple(zip(self.style_layers, self.layer_weights))
         return StyleSettings(engine + self._fixed(), self.size, self.steps, tuple(self.style_weights), layers,
                              self._content, self._styles)  # fmt: skip
@@ -238,6 +241,25 @@ class StyleTransfer(NetStream[StyleSettings]):
         return f"paint the content photo in {blend} at {size} px"
 
 
+class NotForTextures:
+    """In place of a StyleTransfer setting that a texture has no use for (there is no content photo): reading or
+    setting it raises, saying so, and it is no trait, so it is neither synced nor handed to the engine."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _refuse(self) -> AttributeError:
+        return AttributeError(f"a texture has no {self.name}: it grows from noise, with no content photo")
+
+    def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
+        if obj is None:
+            return self
+        raise self._refuse()
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise self._refuse()
+
+
 class TextureSynthesis(StyleTransfer):
     """Texture synthesis (Gatys, Ecker and Bethge 2015), live: a picture grown from noise until the Gram matrices of
     its features match a texture's at the style layers, whose weights are the view's controls.
@@ -260,6 +282,9 @@ class TextureSynthesis(StyleTransfer):
     WHAT = "texture"
 
     mode = traitlets.Unicode("texture", read_only=True, help="transfer or texture: what the view makes.").tag(sync=True)
+    balance = NotForTextures()
+    init = NotForTextures()
+    keep_colors = NotForTextures()
 
     def __init__(
         self,

@@ -49,8 +49,9 @@ Layers = Union[None, Sequence[str], Mapping[str, float]]
 
 
 def style_layers(net: Net, preset: Preset, layers: Layers) -> Tuple[Tuple[str, float], ...]:
-    """The style layers and their weights: the recipe's, or ``layers`` (names sharing the recipe's total style weight
-    equally, or ``{name: weight}``), checked against the model."""
+    """The style layers and their weights: the recipe's, or ``layers`` (``{name: weight}``, or names: sharing the
+    recipe's total style weight equally when its weights are relative, each keeping its own recipe weight when they
+    are absolute, as cs231n's, tuned to each layer), checked against the model."""
     if layers is None:
         return preset.style
     if isinstance(layers, str) or not isinstance(layers, (Sequence, Mapping)):
@@ -59,6 +60,15 @@ def style_layers(net: Net, preset: Preset, layers: Layers) -> Tuple[Tuple[str, f
         raise FeatureVisError("layers is empty: give at least one style layer (or None for the recipe's)")
     if isinstance(layers, Mapping):
         pairs = [(str(name), weight) for name, weight in layers.items()]
+    elif preset.remedy == "none":
+        own = dict(preset.style)
+        missing = [str(name) for name in layers if name not in own]
+        if missing:
+            raise FeatureVisError(
+                f"the recipe {preset.name} has no weight for {', '.join(missing)}, and its weights are absolute (tuned "
+                "to each layer, so none can be shared out): give layers as a {layer: weight} dict"
+            )
+        pairs = [(str(name), own[name]) for name in layers]
     else:
         share = sum(weight for _, weight in preset.style) / len(layers)
         pairs = [(str(name), share) for name in layers]

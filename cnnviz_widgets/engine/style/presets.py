@@ -76,7 +76,7 @@ class Preset:
         if remedy == "none":
             raise FeatureVisError(
                 f"the recipe {self.name!r} has relative weights, which are no absolute ones: remedy 'none' needs a "
-                "recipe with absolute weights (e.g. engine.style.CS231N's, for SqueezeNet 1.1); use 'scale' or 'softmax'"
+                "recipe with absolute weights (e.g. engine.style.CS231N, for SqueezeNet 1.1); use 'scale' or 'softmax'"
             )
         relative = measured(self.name, self.content[0], [layer for layer, _ in self.style])
         return replace(relative, name=f"{self.name}, relative weights", remedy=remedy, size=self.size)

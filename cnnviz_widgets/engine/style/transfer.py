@@ -166,7 +166,8 @@ class Transfer:
             self.net, objective, (height, width), native=True, param="pixel", squash="clamp", decorrelate=False,
             space=self.preset.space, transforms=False, init=self._start(height, width),
             constraint=Box() if adam else None,  # L-BFGS must take the steps it proposes; the model sees clamped pixels
-            rule=s["optimizer"], lr=self.preset.lr if adam else 1.0, restarts=dict(self.preset.restarts) if adam else None,
+            rule=s["optimizer"], lr=self.preset.lr if adam else 1.0,
+            restarts=dict(self.preset.restarts) if adam else None,
             tv_sum=self.preset.tv if s["tv"] is None else s["tv"], seed=s["seed"],
         )  # fmt: skip
         self.curves: Dict[str, List[float]] = {"content": [], "style": [], "tv": [], "total": []}
