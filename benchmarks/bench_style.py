@@ -103,19 +103,21 @@ def speed(net: cw.Net, cat: Image.Image, style: Image.Image, args: argparse.Name
 
 
 def recipes(net: cw.Net) -> Dict[str, Preset]:
-    """cs231n's absolute weights on the model's layers, our relative weights, and relative weights after SWAG."""
+    """cs231n's absolute weights (its own recipe on SqueezeNet; on the other models, its weights on their layers), the
+    model's relative weights (``scale``) and those after SWAG's softmax, all at 256 px with the style at that size."""
     ours = preset_for(net)
-    if ours.remedy == "none":  # squeezenet1_1: cs231n's own recipe; the remedies take its layers
-        ours = replace(ours, remedy="scale", content=(ours.content[0], 1.0), lr=0.05, space="unit", tv=0.0,
-                       style=tuple((layer, 1000.0 / len(ours.style)) for layer, _ in ours.style), restarts=(),
-                       size=256, style_scale=1.0)  # fmt: skip
-    layers = [layer for layer, _ in ours.style][-4:]
+    relative = ours.with_remedy("scale")
+    layers = [layer for layer, _ in relative.style][-4:]
     weights = [w for _, w in CS231N.style][-len(layers) :]
-    absolute = replace(CS231N, name="cs231n weights", content=(ours.content[0], CS231N.content[1]), size=ours.size,
-                       style=tuple(zip(layers, weights)), style_scale=1.0)  # fmt: skip
-    if net.name == "squeezenet1_1":
-        absolute = replace(CS231N, size=ours.size, style_scale=1.0)
-    return {"none": absolute, "scale": ours, "softmax": replace(ours, remedy="softmax")}
+    content = (relative.content[0], CS231N.content[1])
+    transplanted = replace(CS231N, name="cs231n weights", content=content, style=tuple(zip(layers, weights)))
+    absolute = ours if ours.remedy == "none" else transplanted
+    same = dict(size=256, style_scale=1.0)
+    return {
+        "none": replace(absolute, **same),
+        "scale": replace(relative, **same),
+        "softmax": replace(relative.with_remedy("softmax"), **same),
+    }
 
 
 def quality(names: List[str], photos: Dict[str, Image.Image], style: Image.Image, save: bool) -> None:
