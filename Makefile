@@ -52,6 +52,8 @@ bench: setup chromium
 	cd benchmarks && ../$(BIN)/python bench_featurevis.py
 	cd benchmarks && ../$(BIN)/python bench_dream.py
 	cd benchmarks && ../$(BIN)/python bench_fooling.py
+	cd benchmarks && ../$(BIN)/python bench_style.py
+	cd benchmarks && ../$(BIN)/python bench_faststyle.py
 	$(BIN)/python benchmarks/bench_replica.py
 	$(BIN)/python benchmarks/bench_layers.py
 	$(BIN)/python benchmarks/bench_live_frames.py

@@ -18,13 +18,11 @@ import time
 from typing import Callable, Dict, List
 
 import torch
-from common import median_ratio, print_table_head, table_line
+from common import limit_ms, median_ratio, print_table_head, table_line
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.dream import Dream
-from cnnviz_widgets.engine.hooks import capture
 from cnnviz_widgets.engine.progress import last
-from cnnviz_widgets.engine.replica import private
 
 LIMIT_TARGET = 1.10
 
@@ -34,19 +32,6 @@ def ours_ms(dream: Dream, steps: int) -> float:
     vis = dream.vis
     start = time.perf_counter()
     last(vis.steps(steps, every=0))
-    return 1000 * (time.perf_counter() - start) / steps
-
-
-def limit_ms(net: cw.Net, layer: str, height: int, width: int, steps: int) -> float:
-    """ms per truncated forward+backward of a ``height`` x ``width`` picture to ``layer``, frozen weights."""
-    x0 = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
-    start = time.perf_counter()
-    with private(net) as model:
-        for _ in range(steps):
-            with capture(model, [layer], until={layer: 1}) as record:
-                x = x0.clone().requires_grad_()
-                record.forward(model, x)
-                record[layer].pow(2).mean().backward()
     return 1000 * (time.perf_counter() - start) / steps
 
 

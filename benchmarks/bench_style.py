@@ -28,13 +28,11 @@ from dataclasses import replace
 from typing import Callable, Dict, List
 
 import torch
-from common import MODELS, median_ratio, print_table_head, table_line
+from common import MODELS, limit_ms, median_ratio, print_table_head, table_line
 from PIL import Image
 
 import cnnviz_widgets as cw
-from cnnviz_widgets.engine.hooks import capture
 from cnnviz_widgets.engine.progress import last
-from cnnviz_widgets.engine.replica import private
 from cnnviz_widgets.engine.style import CS231N, Inversion, Preset, Transfer, judge, preset_for
 from cnnviz_widgets.labs.pictures import painting
 
@@ -50,19 +48,6 @@ def load(name: str) -> cw.Net:
 def ours_ms(run: Transfer, steps: int) -> float:
     start = time.perf_counter()
     last(run.steps(steps, every=0))
-    return 1000 * (time.perf_counter() - start) / steps
-
-
-def limit_ms(net: cw.Net, layer: str, height: int, width: int, steps: int) -> float:
-    """ms per truncated forward+backward of a ``height`` x ``width`` picture to ``layer``, frozen weights."""
-    x0 = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
-    start = time.perf_counter()
-    with private(net) as model:
-        for _ in range(steps):
-            with capture(model, [layer], until={layer: 1}) as record:
-                x = x0.clone().requires_grad_()
-                record.forward(model, x)
-                record[layer].pow(2).mean().backward()
     return 1000 * (time.perf_counter() - start) / steps
 
 

@@ -12,6 +12,8 @@ import torch
 
 import cnnviz_widgets as cw
 from cnnviz_widgets import engine
+from cnnviz_widgets.engine.hooks import capture
+from cnnviz_widgets.engine.replica import private
 
 MODELS = {"efficientnet_lite0": {}, "resnet18": {"pretrained": False}, "squeezenet1_1": {"pretrained": False}}
 """Model name -> ``cw.load_model`` keywords; the default model keeps its real weights."""
@@ -102,3 +104,17 @@ def table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
 def print_table_head(names: Sequence[str], widths: Sequence[int]) -> None:
     print(table_line(names, widths))
     print(table_line(["-" * abs(w) for w in widths], widths))
+
+
+def limit_ms(net: cw.Net, layer: str, height: int, width: int, steps: int) -> float:
+    """ms per forward+backward of a ``height`` x ``width`` picture through ``net`` truncated at ``layer`` (a hook stops
+    the pass there), frozen weights, default memory layout: the least work any gradient step on a picture must do."""
+    x0 = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter()
+    with private(net) as model:
+        for _ in range(steps):
+            with capture(model, [layer], until={layer: 1}) as record:
+                x = x0.clone().requires_grad_()
+                record.forward(model, x)
+                record[layer].pow(2).mean().backward()
+    return 1000 * (time.perf_counter() - start) / steps

@@ -24,6 +24,7 @@ import bench_layers
 import bench_occlusion
 import bench_saliency
 import bench_scan
+import bench_style
 from common import Subject
 
 from cnnviz_widgets.datasets import write_stand_in
@@ -112,3 +113,12 @@ def test_fooling_bench_times_a_step_of_each_mode_and_the_limit():
     assert target != net.predict(image)[0].index
     assert bench_fooling.ours_ms(net, image, target, 2, mode="bounded", epsilon=0.5) > 0
     assert bench_fooling.limit_ms(net, net.tensor(image), target, 2) > 0
+
+
+def test_style_bench_compares_the_three_remedies_on_the_recipes_layers():
+    net = cw.load_model("squeezenet1_1", pretrained=False, device="cpu")
+    made = bench_style.recipes(net)
+    assert list(made) == ["none", "scale", "softmax"] and [r.remedy for r in made.values()] == list(made)
+    assert {r.size for r in made.values()} == {256} and made["none"].style[0] == ("features.1", 300000.0)
+    assert [layer for layer, _ in made["scale"].style] == [layer for layer, _ in made["none"].style]
+    assert bench_style.limit_ms(cw.Net(small_cnn().eval()), "conv2", 24, 32, 1) > 0

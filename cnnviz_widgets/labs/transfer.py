@@ -19,7 +19,7 @@ in [0, 1]; the loop converts it to the normalised space it optimises in.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Generator, Optional, Sequence
+from typing import Any, Callable, Dict, Generator, Optional, Sequence
 
 import torch
 
@@ -193,51 +193,7 @@ def style_transfer_steps(
         yield Update((t + 1) / num_iterations, img.detach().clone())
 
 
-def style_transfer(
-    content_loss: ContentLoss,
-    gram_matrix: GramMatrix,
-    style_loss: StyleLoss,
-    tv_loss: TVLoss,
-    content_image: ImageLike,
-    style_image: ImageLike,
-    image_size: int,
-    style_size: int,
-    content_layer: str,
-    content_weight: float,
-    style_layers: Sequence[str],
-    style_weights: Sequence[float],
-    tv_weight: float,
-    init_random: bool = False,
-    *,
-    num_iterations: Optional[int] = None,
-    decay_lr_at: Optional[int] = None,
-    initial_lr: Optional[float] = None,
-    decayed_lr: Optional[float] = None,
-    remedy: Optional[str] = None,
-    seed: int = 0,
-) -> torch.Tensor:
+def style_transfer(*args: Any, **kwargs: Any) -> torch.Tensor:
     """The picture the assignment's style transfer ends with, ``(1, 3, H, W)`` normalised for the default network.
-    Parameters are as for :func:`style_transfer_steps`, which this runs to the end."""
-    steps = style_transfer_steps(
-        content_loss,
-        gram_matrix,
-        style_loss,
-        tv_loss,
-        content_image,
-        style_image,
-        image_size,
-        style_size,
-        content_layer,
-        content_weight,
-        style_layers,
-        style_weights,
-        tv_weight,
-        init_random,
-        num_iterations=num_iterations,
-        decay_lr_at=decay_lr_at,
-        initial_lr=initial_lr,
-        decayed_lr=decayed_lr,
-        remedy=remedy,
-        seed=seed,
-    )
-    return last(steps)
+    Arguments are as for :func:`style_transfer_steps`, which this runs to the end."""
+    return last(style_transfer_steps(*args, **kwargs))
