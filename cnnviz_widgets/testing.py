@@ -5,14 +5,15 @@ scripts drive a view the way a person does, without reaching into private method
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .widgets.base import ViewWidget
-from .widgets.encoding import MESSAGE_BUFFERS, to_base64
+from .widgets.encoding import MESSAGE_BUFFERS, message_buffers, to_base64
 
 
 class Frontend:
-    """Sends what the front-end would send to ``widget``.
+    """Sends what the front-end would send to ``widget``, and keeps what the view sends the page besides its state
+    (``received``: each message's content and attachments, decoded from either wire mode).
 
     Parameters
     ----------
@@ -25,6 +26,17 @@ class Frontend:
     def __init__(self, widget: ViewWidget, *, ack: bool = False):
         self.widget = widget
         self.sent: List[Dict[str, Any]] = []
+        self.received: List[Tuple[Any, List[bytes]]] = []
+        comm = widget.comm
+        if comm is not None:
+            deliver = comm.send
+
+            def receive(data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+                if isinstance(data, dict) and data.get("method") == "custom":
+                    self.received.append(message_buffers(data.get("content"), buffers))
+                deliver(data=data, metadata=metadata, buffers=buffers)
+
+            comm.send = receive
         if ack:
             widget.observe(lambda change: self.ack(change.new), names="frame_seq")
 
@@ -80,6 +92,10 @@ class Frontend:
     def upload(self, name: str, data: bytes) -> None:
         """Upload a file through the image picker."""
         self.send("upload", buffers=[data], name=name)
+
+    def checkpoint(self) -> None:
+        """Press Download checkpoint (the view answers with the file in a message: see ``received``)."""
+        self.send("checkpoint")
 
     def ack(self, seq: int) -> None:
         """Report live frame ``seq`` as drawn."""

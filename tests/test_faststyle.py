@@ -186,6 +186,25 @@ def test_checkpoint_round_trip_applies_and_resumes_identically(tmp_path):
     assert torch.equal(loaded.apply(photo), run.apply(photo))
 
 
+def test_a_state_dict_is_a_cpu_copy_that_later_training_leaves_alone():
+    run = make()
+    for _ in run.steps(2, every=0):
+        pass
+    state = run.state_dict()
+    before = copy.deepcopy(state)
+
+    def tensors(state):
+        adam = {f"adam {i} {k}": v for i, group in state["optimizer"]["state"].items() for k, v in group.items()}
+        return {**state["transform"], **adam}
+
+    for _ in run.steps(2, every=0):
+        pass
+    kept, now = tensors(before), tensors(state)
+    assert any(name.startswith("adam") for name in kept)
+    for name, value in kept.items():
+        assert now[name].device.type == "cpu" and torch.equal(now[name], value), name
+
+
 def test_apply_stylises_any_size_on_the_cpu():
     run = make()
     out = run.apply(smooth_picture(3, 23, 31))
@@ -218,6 +237,9 @@ def test_bad_inputs_say_what_is_accepted(tmp_path):
         FastStyle(model, "no-such-style.png", images=[smooth_picture(0)], preset=PRESET)
     with pytest.raises(SettingError, match=r"size must be a number in 32\.\.1024, got 8"):
         make(size=8)
+    grey = cw.Net(small_cnn(channels=1), cw.engine.model.Preprocess(size=32, channels=1))
+    with pytest.raises(SettingError, match=r"colour \(3-channel\) model; .* takes 1 channel\b"):
+        make(grey)
     with pytest.raises(SettingError, match="FastStyle has no option 'epochs'"):
         make(epochs=2)
     with pytest.raises(SettingError, match=r"steps must be a number in 0\.\.10000000, got -1"):

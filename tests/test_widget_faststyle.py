@@ -1,8 +1,9 @@
 """FastStyleTrainer, Python side: Start trains the engine's network (its preview, curves and checkpoint are those of
 the same training run alone), Stop lands within a step and Resume ends where an uninterrupted training ends, the
-checkpoint (saved, or the page's bytes) reads back into the same network, apply() and the page's sample or upload
-stylise a photo in one forward pass, bad input raises in Python (with the valid choices) or lands in the banner, and
-the user's model is left as it was.
+checkpoint (saved, or downloaded by the page in one message, never a trait) reads back into the same network, apply()
+and the page's sample or upload stylise a photo in one forward pass (the page's at most 1024 px), the notes say what
+it trains on, a superseded training's summary is not shown, bad input raises in Python (with the valid choices) or
+lands in the banner, and the user's model is left as it was.
 
 A small CNN, a network 4 channels wide and 32 px crops keep the trainings short; a copy that sleeps in every forward
 pass makes one long enough to stop it halfway.
@@ -20,7 +21,7 @@ from PIL import Image
 
 import cnnviz_widgets as cw
 from cnnviz_widgets.engine.errors import ArgumentTypeError, ImageError, SettingError, ViewError
-from cnnviz_widgets.engine.faststyle import FastStyle
+from cnnviz_widgets.engine.faststyle import FastStyle, training_photos
 from cnnviz_widgets.engine.style import preset_for
 from cnnviz_widgets.testing import Frontend
 from cnnviz_widgets.widgets.encoding import png_bytes
@@ -72,6 +73,15 @@ def assert_same_network(a: torch.nn.Module, b: torch.nn.Module, atol: float = 1e
         assert torch.allclose(value, theirs[name], atol=atol), name
 
 
+def downloaded(page: Frontend) -> bytes:
+    """Press Download checkpoint: the one file the view answers with."""
+    before = len(page.received)
+    page.checkpoint()
+    ((content, files),) = page.received[before:]
+    assert content == {"type": "checkpoint", "name": "faststyle.pt"} and len(files) == 1
+    return files[0]
+
+
 @pytest.fixture
 def fast_frames(monkeypatch):
     monkeypatch.setattr(cw.FastStyleTrainer, "FRAME_INTERVAL", 0.0)
@@ -87,7 +97,8 @@ def test_start_trains_the_engines_network_and_shows_its_preview_curves_and_check
         assert w.notes == ["trains on the 3 photo(s) given", "previews the photo given"]
         frames = []
         w.observe(lambda c: c.new and frames.append(c.new.size), names="frame")
-        Frontend(w, ack=True).run()
+        page = Frontend(w, ack=True)
+        page.run()
         w.wait()
         assert w.error == "" and not w.busy and w.step == 6 and w.progress == 1.0
         assert frames and set(frames) == {(256, 213)}  # the 24x20 preview at 256 px, live
@@ -100,7 +111,7 @@ def test_start_trains_the_engines_network_and_shows_its_preview_curves_and_check
         np.testing.assert_allclose(w.curves["total"], totals, rtol=1e-5)
         assert w.recipe == f"features of {w.net.name}, recipe {preset_for(w.net).name}"
         assert w.status.startswith("done: step 6/6") and "steps/s" in w.status and "loss" in w.status
-        state = torch.load(io.BytesIO(w.checkpoint), weights_only=True)
+        state = torch.load(io.BytesIO(downloaded(page)), weights_only=True)
         assert state["step"] == 6 and state["settings"]["width"] == 4
         assert_same_network(w.training.run.transform, reference.transform)
         w.close()
@@ -120,7 +131,7 @@ def test_stop_lands_within_a_step_and_resume_ends_where_an_uninterrupted_trainin
         w.wait()
         stopped = w.training.step
         assert 3 <= stopped <= at + 1 < 12 and w.status.startswith(f"stopped at step {stopped}/12")
-        assert w.final is not None and torch.load(io.BytesIO(w.checkpoint), weights_only=True)["step"] == stopped
+        assert w.final is not None and torch.load(io.BytesIO(downloaded(front)), weights_only=True)["step"] == stopped
         front.resume()
         w.wait()
         assert w.step == 12 and w.status.startswith("done: step 12/12") and len(w.curves["total"]) == 12
@@ -134,15 +145,23 @@ def test_stop_lands_within_a_step_and_resume_ends_where_an_uninterrupted_trainin
         w.close()
 
 
-def test_the_checkpoint_reads_back_into_the_same_network(tmp_path):
+@pytest.mark.parametrize("wire", ["buffers", "base64"])
+def test_the_checkpoint_reads_back_into_the_same_network(tmp_path, monkeypatch, wire):
+    monkeypatch.setenv("CNNVIZ_WIRE", wire)
     w = trainer(steps=3)
+    page = Frontend(w)
     try:
         with pytest.raises(ViewError, match="press Start"):
             w.save(tmp_path / "early.pt")
+        page.checkpoint()
+        assert "press Start" in w.error and page.received == []
+        page.dismiss()
         w.run()
         w.wait()
+        assert "checkpoint" not in w.get_state()  # the file travels only when asked for, not in the view's state
         saved = w.save(tmp_path / "fast.pt")
-        (tmp_path / "page.pt").write_bytes(w.checkpoint)  # what the page's Download checkpoint saves
+        (tmp_path / "page.pt").write_bytes(downloaded(page))  # what the page's Download checkpoint saves
+        assert (tmp_path / "page.pt").read_bytes() == w.training.checkpoint()
         target = photo(11, (27, 41))
         expected = pixels(w.apply(target))
         for path in (saved, tmp_path / "page.pt"):
@@ -178,6 +197,40 @@ def test_apply_and_the_pages_sample_or_upload_stylise_a_photo_in_one_pass():
         assert w.error == "" and w.stylised.size == (26, 18)
         page.upload("broken.png", b"not a picture")
         assert "broken.png" in w.error and w.stylised.size == (26, 18)
+        page.dismiss()
+        page.upload("huge.png", png_bytes(photo(14, (40, 1100))))  # the page's photos at most 1024 px
+        assert w.error == "" and w.stylised.size == (1024, round(40 * 1024 / 1100))
+        assert "huge.png at 1024 px" in w.status and "1100 px" in w.status
+        assert w.apply(photo(14, (40, 1100))).size == (1100, 40)  # Python's apply() takes any size
+    finally:
+        w.close()
+
+
+def test_the_notes_say_which_photos_it_trains_on_with_and_without_scikit_images(monkeypatch):
+    net = cw.Net(small_cnn().eval())
+    w = cw.FastStyleTrainer(net, STYLE, start=False, **TINY)
+    trained = training_photos()
+    assert set(trained).isdisjoint({"cat", "coffee"})
+    assert w.notes[0] == f"trains on {len(trained)} photo(s) of the offline set (not the cat or coffee)"
+    assert w.notes[1] == "previews the held-out coffee photo"
+    w.close()
+    bundled = {name: cw.sample_image(name) for name in ("cat", "coffee")}
+    monkeypatch.setattr(cw.datasets, "photos", lambda: dict(bundled))  # as without scikit-image
+    w = cw.FastStyleTrainer(net, STYLE, start=False, **TINY)
+    assert list(training_photos()) == ["cat"]
+    assert w.notes[0].startswith("trains on the cat photo alone (scikit-image") and "not the cat" not in w.notes[0]
+    w.close()
+
+
+def test_a_superseded_trainings_summary_is_not_shown():
+    w = trainer(steps=2)
+    try:
+        w.run()
+        w.wait()
+        assert w.status.startswith("done: step 2/2")
+        current = w._styling.settings
+        assert w.summary(current, None, "done", 1.0).startswith("done: step 2/2")
+        assert w.summary(w.freeze(), None, "stopped", 1.0) == ""  # equal settings, but another Start's
     finally:
         w.close()
 

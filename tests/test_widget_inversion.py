@@ -77,6 +77,17 @@ def test_the_final_strip_is_the_photo_beside_the_engines_reconstructions(fast_fr
         w.close()
 
 
+def test_a_superseded_runs_summary_is_not_shown():
+    w = inverter(steps=2)
+    try:
+        w.run()
+        w.wait()
+        assert "done" in w.summary(w._inverting.settings, None, "done", 1.0)
+        assert w.summary(w.freeze(), None, "stopped", 1.0) == ""  # equal settings, but another Start's
+    finally:
+        w.close()
+
+
 def test_each_caption_gives_its_pictures_psnr_and_it_rises_as_they_converge(fast_frames):
     w = inverter(steps=12)
     try:

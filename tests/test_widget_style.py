@@ -160,6 +160,17 @@ def test_texture_synthesis_grows_a_square_texture_from_noise(fast_frames):
         w.close()
 
 
+def test_a_superseded_runs_summary_is_not_shown():
+    w = transfer(steps=2)
+    try:
+        w.run()
+        w.wait()
+        assert w.summary(w._styling.settings, None, "done", 1.0).startswith("done: step 2/2")
+        assert w.summary(w.freeze(), None, "stopped", 1.0) == ""  # equal settings, but another Start's
+    finally:
+        w.close()
+
+
 def test_the_loss_chart_is_on_a_log_scale_and_hides_a_term_that_is_zero(fast_frames):
     w = cw.TextureSynthesis(net_of(), photo(3, (36, 36)), size=SIZE, steps=3)
     w.wait()

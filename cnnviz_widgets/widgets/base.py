@@ -18,7 +18,7 @@ import traitlets
 
 from ..engine.errors import ArgumentTypeError, CnnvizError, SetupError, ViewError
 from ..engine.schema import Option, describe
-from .encoding import WIRE_MODES, message_buffers, to_base64, wire_mode
+from .encoding import MESSAGE_BUFFERS, WIRE_MODES, message_buffers, to_base64, wire_mode
 from .jobs import Job
 from .requests import Request, handlers, on
 from .settings import Setting
@@ -254,6 +254,16 @@ class ViewWidget(anywidget.AnyWidget):
         if handler is None:
             raise ViewError(f"unknown request {content!r}; this view handles: {', '.join(sorted(self._handlers))}")
         handler(self, Request(str(kind), {k: v for k, v in content.items() if k != "type"}, attached))
+
+    def answer(self, content: Dict[str, Any], *attachments: bytes) -> None:
+        """Send the page one message with binary attachments, e.g. a file it asked for: as binary buffers or, in base64
+        mode, as markers in the content's ``"$buffers"`` list (as the page sends its own). Unlike a trait's value, it
+        is not kept in the view's state, nor saved in the notebook."""
+        data = [bytes(a) for a in attachments]
+        if data and self._wire == "base64":
+            self.send({**content, MESSAGE_BUFFERS: to_base64(data)})
+        else:
+            self.send(content, buffers=data or None)
 
     @on("stop")
     def _on_stop(self, _request: Request) -> None:

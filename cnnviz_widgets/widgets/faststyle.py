@@ -4,9 +4,10 @@ any photo in one style, trained in the background on the offline photos; then it
 The style picture and the held-out photo show as thumbnails beside the engine's settings; Start trains, streaming the
 held-out photo as the network being trained paints it (JPEG frames, a PNG where a stretch ends), the step, the speed
 and the loss terms (the plotly chart of :meth:`FastStyleTrainer.dashboard`); Stop takes effect within a step and
-Resume goes on exactly as an uninterrupted run would. Where a stretch ends the view also holds the checkpoint (the
-page's "Download checkpoint"; Python's :meth:`~FastStyleTrainer.save`). :meth:`~FastStyleTrainer.apply` (or a sample
-or upload from the page) stylises a photo into ``stylised``. The run itself is :mod:`.fasttraining`, streamed by the
+Resume goes on exactly as an uninterrupted run would. The checkpoint stays in Python (:meth:`~FastStyleTrainer.save`):
+the page's "Download checkpoint" asks for it and gets its bytes once, in a message, never as a trait (megabytes that
+the notebook would keep). :meth:`~FastStyleTrainer.apply` (or a sample or upload from the page, at most
+:data:`PAGE_SIDE` px) stylises a photo into ``stylised``. The run itself is :mod:`.fasttraining`, streamed by the
 StyleTransfer view's :class:`~.styling.Styling`.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Sequence, Union
 
 import traitlets
 from PIL import Image
@@ -39,6 +40,11 @@ if TYPE_CHECKING:
 
 PREVIEW = "coffee"
 """The bundled photo the preview shows by default (held out of the default training photos)."""
+PAGE_SIDE = 1024
+"""Longest side in pixels of a photo the page stylises (a sample or an upload); a larger one is resized to it first, so
+that a huge upload cannot exhaust memory. Python's :meth:`FastStyleTrainer.apply` takes any size."""
+CHECKPOINT_FILE = "faststyle.pt"
+"""The name the page saves a downloaded checkpoint under."""
 
 
 class FastStyleTrainer(NetStream[FastSettings]):
@@ -55,7 +61,8 @@ class FastStyleTrainer(NetStream[FastSettings]):
     preview : image, optional
         The held-out photo the live preview stylises (default: the bundled coffee photo).
     images : sequence of images, optional
-        The training photos (default: the offline photo set without the bundled cat and coffee).
+        The training photos (default: the offline photo set without the bundled cat and coffee; just the cat when
+        scikit-image, whose photos make the set, is not installed).
     start : bool
         Start training at once (``False``: wait for Start or :meth:`run`).
     **settings
@@ -78,9 +85,6 @@ class FastStyleTrainer(NetStream[FastSettings]):
     frame = Picture("jpeg", help="The latest live frame: the held-out photo painted by the network, JPEG.")
     final = Picture(help="The held-out photo painted by the network where the last stretch ended, PNG.")
     stylised = Picture(help="The photo the last apply() (or sample or upload from the page) stylised, PNG.")
-    checkpoint = traitlets.Bytes(b"", help="The checkpoint where the last stretch ended (what save() writes).").tag(
-        sync=True
-    )
     step = traitlets.Int(0, help="Training steps taken.").tag(sync=True)
     curves = traitlets.Dict(help="The weighted loss terms per step {content, style, tv, total: [float]}.").tag(
         sync=True
@@ -127,9 +131,13 @@ class FastStyleTrainer(NetStream[FastSettings]):
             raise
 
     @staticmethod
-    def _trained_on(images: Any, photos: Sequence[Any]) -> str:
+    def _trained_on(images: Any, photos: Union[Sequence[Any], Mapping[str, Any]]) -> str:
         if images is not None:
             return f"trains on the {len(photos)} photo(s) given"
+        shared = [name for name in HELD_OUT if name in photos]
+        if shared:
+            missing = "scikit-image, whose photos it would use, is missing"
+            return f"trains on the {' and '.join(shared)} photo alone ({missing})"
         return f"trains on {len(photos)} photo(s) of the offline set (not the {' or '.join(HELD_OUT)})"
 
     @staticmethod
@@ -193,11 +201,29 @@ class FastStyleTrainer(NetStream[FastSettings]):
 
     @on("sample")
     def _on_sample(self, request: Request) -> None:
-        self.apply(sample_image(request.text("name")))
+        name = request.text("name")
+        self._apply_from_page(sample_image(name), f"the {name} photo")
 
     @on("upload")
     def _on_upload(self, request: Request) -> None:
-        self.apply(read_upload(request.text("name") or "the file", request.buffers))
+        name = request.text("name") or "the file"
+        self._apply_from_page(read_upload(name, request.buffers), name)
+
+    def _apply_from_page(self, image: Image.Image, name: str) -> None:
+        """Stylise a photo from the page, resized first to :data:`PAGE_SIDE` on its longest side if larger."""
+        side = max(image.size)
+        if side <= PAGE_SIDE:
+            self.apply(image)
+            return
+        self.apply(image, PAGE_SIDE)
+        self.status = (
+            f"stylised {name} at {PAGE_SIDE} px, the page's most (it is {side} px); apply() in Python takes any size"
+        )
+
+    @on("checkpoint")
+    def _on_checkpoint(self, _request: Request) -> None:
+        """Download checkpoint: the bytes :meth:`save` would write, answered once (the page saves them as a file)."""
+        self.answer({"type": "checkpoint", "name": CHECKPOINT_FILE}, self._trained().checkpoint())
 
     # -- the stream -----------------------------------------------------------------------------------------
     def freeze(self) -> FastSettings:
@@ -216,20 +242,21 @@ class FastStyleTrainer(NetStream[FastSettings]):
     def present(
         self, settings: FastSettings, update: Optional[Update[FastFrame]], seconds: float, final: bool = False
     ) -> Dict[str, Any]:
-        """A JPEG frame while training goes on, a PNG and the checkpoint where it stopped; ``None``: a new training
-        starts. Nothing for a training that a newer Start superseded."""
+        """A JPEG frame while training goes on, a PNG where it stopped; ``None``: a new training starts. Nothing for a
+        training that a newer Start superseded."""
         styling = self._styling
         if styling is None or styling.settings is not settings:
             return {}
         if update is None and not final:
-            return {"frame": None, "final": None, "curves": {}, "step": 0, "checkpoint": b""}
-        if not final:
-            return styling.partial(seconds)
-        return {**styling.final(), "checkpoint": styling.transfer.checkpoint()}
+            return {"frame": None, "final": None, "curves": {}, "step": 0}
+        return styling.final() if final else styling.partial(seconds)
 
     def summary(self, settings: FastSettings, update: Optional[Update[FastFrame]], outcome: str, seconds: float) -> str:
+        """The status line where a stretch ends; nothing for a training that a newer Start superseded."""
         styling = self._styling
-        return styling.summary(outcome, seconds) if styling is not None else f"{outcome} before the first step"
+        if styling is None:
+            return f"{outcome} before the first step"
+        return styling.summary(outcome, seconds) if styling.settings is settings else ""
 
     # -- settings -------------------------------------------------------------------------------------------
     def _on_settings(self, _change: Any) -> None:

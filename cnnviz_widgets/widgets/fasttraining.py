@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -37,7 +37,7 @@ class FastSettings:
     engine: Tuple[Tuple[str, Any], ...]
     steps: int
     style: ImageLike = field(compare=False)
-    images: Sequence[ImageLike] = field(compare=False)
+    images: Union[Sequence[ImageLike], Mapping[str, ImageLike]] = field(compare=False)
     preview: ImageLike = field(compare=False)
 
     def build(self, net: Net) -> "Training":

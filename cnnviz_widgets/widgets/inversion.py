@@ -200,8 +200,11 @@ class FeatureInversion(StreamView[InversionSettings]):
     def summary(
         self, settings: InversionSettings, update: Optional[Update[InversionFrame]], outcome: str, seconds: float
     ) -> str:
+        """The status line where a stretch ends; nothing for a run that a newer Start superseded."""
         inverting = self._inverting
-        return inverting.summary(outcome, seconds) if inverting is not None else f"{outcome} before the first step"
+        if inverting is None:
+            return f"{outcome} before the first step"
+        return inverting.summary(outcome, seconds) if inverting.settings is settings else ""
 
     # -- settings -------------------------------------------------------------------------------------------
     def _valid_layers(self, value: Any) -> List[str]:

@@ -12,10 +12,10 @@ from typing import Any, Callable, Dict, List, Mapping, TypeVar
 
 from ..engine.errors import ViewError
 
-REQUESTS = ("run", "stop", "resume", "reset", "select", "sample", "upload", "ack")
+REQUESTS = ("run", "stop", "resume", "reset", "select", "sample", "upload", "ack", "checkpoint")
 """Every request type: Run/Start (``what`` names a saliency analysis), Stop, Resume, Reset, a click on the map at
-pixel ``(y, x)``, a bundled sample photo by ``name``, an uploaded file (``name`` and one buffer), and a live frame
-acknowledged by its ``seq``."""
+pixel ``(y, x)``, a bundled sample photo by ``name``, an uploaded file (``name`` and one buffer), a live frame
+acknowledged by its ``seq``, and Download checkpoint (answered with the file in a message)."""
 HANDLES = "_cnnviz_request"
 
 F = TypeVar("F", bound=Callable[..., Any])

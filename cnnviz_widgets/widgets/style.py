@@ -206,8 +206,11 @@ class StyleTransfer(NetStream[StyleSettings]):
     def summary(
         self, settings: StyleSettings, update: Optional[Update[StyleFrame]], outcome: str, seconds: float
     ) -> str:
+        """The status line where a stretch ends; nothing for a run that a newer Start superseded."""
         styling = self._styling
-        return styling.summary(outcome, seconds) if styling is not None else f"{outcome} before the first step"
+        if styling is None:
+            return f"{outcome} before the first step"
+        return styling.summary(outcome, seconds) if styling.settings is settings else ""
 
     # -- settings -------------------------------------------------------------------------------------------
     def _mix(self, value: Any, count: int) -> List[float]:

@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import type { AnyModel } from "@anywidget/types";
 import { decodeArray } from "../src/core/arrays";
 import { fromBase64, isMarker, MARKER, MESSAGE_BUFFERS, toBase64, toBytes } from "../src/core/codec";
-import { encodeRequest, send } from "../src/core/requests";
+import { decodeAnswer, encodeRequest, onAnswer, send } from "../src/core/requests";
+import { Scope } from "../src/core/scope";
 
 /** Every byte value, so that no code point is lost in the base64 round trip. */
 const ALL_BYTES = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -109,6 +110,7 @@ describe("requests: one typed vocabulary, attachments as the wire mode says", ()
       [{ type: "select", y: 3, x: 200 }, { type: "select", y: 3, x: 200 }],
       [{ type: "sample", name: "cat" }, { type: "sample", name: "cat" }],
       [{ type: "ack", seq: 12 }, { type: "ack", seq: 12 }],
+      [{ type: "checkpoint" }, { type: "checkpoint" }],
     ];
     for (const wire of ["buffers", "base64"] as const) {
       for (const [request, content] of cases) assert.deepEqual(encodeRequest(request, [], wire), { content }, JSON.stringify(request));
@@ -124,5 +126,38 @@ describe("requests: one typed vocabulary, attachments as the wire mode says", ()
     const { model, sent } = fakeModel({ _wire: "buffers" });
     send(model, { type: "select", y: 1, x: 2 });
     assert.deepEqual(sent, [{ content: { type: "select", y: 1, x: 2 }, buffers: undefined }]);
+  });
+});
+
+describe("answers: a message from Python with its attachments, in either wire mode", () => {
+  const file = Uint8Array.from([0, 1, 2, 250, 255]);
+
+  it("reads the attachments from binary buffers and from base64 markers alike, the markers out of the content", () => {
+    const asBuffers = decodeAnswer({ type: "checkpoint", name: "f.pt" }, [new DataView(file.buffer)]);
+    const asMarkers = decodeAnswer({ type: "checkpoint", name: "f.pt", [MESSAGE_BUFFERS]: [{ [MARKER]: toBase64(file) }] });
+    for (const answer of [asBuffers, asMarkers]) {
+      assert.deepEqual(answer?.content, { type: "checkpoint", name: "f.pt" });
+      assert.deepEqual(answer?.attachments.map((b) => [...b]), [[...file]]);
+    }
+    assert.equal(decodeAnswer("not an object"), null);
+    assert.throws(() => decodeAnswer({ type: "x", [MESSAGE_BUFFERS]: ["text"] }), /not bytes/);
+  });
+
+  it("calls back for messages of its type only, until the scope is disposed", () => {
+    const handlers = new Set<(message: unknown, buffers: DataView[]) => void>();
+    const model = {
+      on: (_event: string, fn: (message: unknown, buffers: DataView[]) => void) => handlers.add(fn),
+      off: (_event: string, fn: (message: unknown, buffers: DataView[]) => void) => handlers.delete(fn),
+    } as unknown as AnyModel;
+    const deliver = (message: unknown, buffers: DataView[] = []) => handlers.forEach((fn) => fn(message, buffers));
+    const scope = new Scope();
+    const got: number[][] = [];
+    onAnswer(scope, model, "checkpoint", ({ attachments }) => got.push([...attachments[0]]));
+    deliver({ type: "other" }, [new DataView(file.buffer)]);
+    deliver({ type: "checkpoint" }, [new DataView(file.buffer)]);
+    scope.dispose();
+    deliver({ type: "checkpoint" }, [new DataView(file.buffer)]);
+    assert.deepEqual(got, [[...file]]);
+    assert.equal(handlers.size, 0);
   });
 });

@@ -32,7 +32,7 @@ CELLS = [
     f"fs = cw.FastStyleTrainer(net, art, steps={STEPS}, size=96, batch=2, start=False)\nfs.dashboard()",
 ]
 STATE = "(fs.busy, fs.step, fs.status, fs.error)"
-DIGEST = "__import__('hashlib').sha1(fs.checkpoint).hexdigest()"
+DIGEST = "__import__('hashlib').sha1(fs.training.checkpoint()).hexdigest()"
 
 
 @pytest.fixture
@@ -84,10 +84,11 @@ def test_fast_style_trains_live_stops_resumes_saves_and_stylises_from_the_page(n
     assert 0 < stopped < STEPS and not error and status.startswith("stopped at step"), status
     page.wait_for_timeout(500)
     assert nb.probe.eval("(fs.busy, fs.step, fs.training.step)") == (False, stopped, stopped), "it went on after Stop"
+    assert nb.probe.eval("'checkpoint' in fs.get_state()") is False, "the checkpoint is not in the view's state"
     checkpoint = view.locator("button.cnnviz-fs-checkpoint")
     expect(checkpoint).to_be_enabled()
     with page.expect_download() as download:
-        checkpoint.click()
+        checkpoint.click()  # asks Python, which answers with the file in one message
     saved = Path(download.value.path()).read_bytes()
     assert download.value.suggested_filename == "faststyle.pt"
     assert hashlib.sha1(saved).hexdigest() == nb.probe.eval(DIGEST), "the download is Python's checkpoint"

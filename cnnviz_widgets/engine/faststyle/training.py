@@ -88,14 +88,14 @@ class FastFrame(NamedTuple):
     losses: Dict[str, float]
 
 
-def training_photos() -> List[Image.Image]:
-    """The default training set: the offline image set's photos (:func:`cnnviz_widgets.datasets.photos`) except the
-    bundled cat and coffee (:data:`HELD_OUT`); just the cat when scikit-image's photos are not installed."""
+def training_photos() -> Dict[str, Image.Image]:
+    """The default training set by name: the offline image set's photos (:func:`cnnviz_widgets.datasets.photos`)
+    except the bundled cat and coffee (:data:`HELD_OUT`); just the cat when scikit-image's photos are not installed."""
     from ...datasets import photos  # the data set module builds on the engine, not the other way round
 
     found = photos()
-    kept = [picture for name, picture in found.items() if name not in HELD_OUT]
-    return kept or [found["cat"]]
+    kept = {name: picture for name, picture in found.items() if name not in HELD_OUT}
+    return kept or {"cat": found["cat"]}
 
 
 def picture(image: Union[ImageLike, torch.Tensor], side: Optional[int] = None) -> torch.Tensor:
@@ -115,6 +115,17 @@ def picture(image: Union[ImageLike, torch.Tensor], side: Optional[int] = None) -
         k = side / max(img.size)
         img = img.resize((max(1, round(img.size[0] * k)), max(1, round(img.size[1] * k))))
     return pixels(img)[None]
+
+
+def cpu_copy(state: Any) -> Any:
+    """``state`` (a state dict: tensors in dicts, lists and tuples) with every tensor detached and copied to the CPU."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {key: cpu_copy(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(cpu_copy(value) for value in state)
+    return state
 
 
 class LossNet:
@@ -213,7 +224,10 @@ class FastStyle:
         if not isinstance(self.preset, Preset):
             raise SettingError(f"preset must be a style Preset (engine.style.PRESETS), got {preset!r}")
         if self.net.preprocess.channels != 3:
-            raise SettingError(f"fast style transfer needs a colour (3-channel) model; {self.net.name} takes 1")
+            raise SettingError(
+                f"fast style transfer needs a colour (3-channel) model; {self.net.name} takes "
+                f"{self.net.preprocess.channels} channel(s)"
+            )
         check_layers(self.net, self.preset.layers)
         with torch.inference_mode(False):  # tensors made in a caller's inference_mode could not be trained
             self.device = self.net.device
@@ -241,7 +255,7 @@ class FastStyle:
         """The training photos as ``(3, H, W)`` tensors in [0, 1] on the CPU."""
         if images is None:
             images = training_photos()
-        elif isinstance(images, Mapping):
+        if isinstance(images, Mapping):
             images = list(images.values())
         elif isinstance(images, (str, os.PathLike, bytes, torch.Tensor)) or not isinstance(images, Sequence):
             raise ImageError(
@@ -364,14 +378,14 @@ class FastStyle:
     def state_dict(self) -> Dict[str, Any]:
         """Everything a resumed run needs, as tensors and plain values: the settings, the steps taken, the
         network's and the optimiser's state dicts, the crop generator's state, the style and preview pictures and
-        the loss curves."""
+        the loss curves. A copy on the CPU: training on afterwards leaves it as it is."""
         return {
             "version": VERSION,
             "settings": dict(self.settings),
             "preset": asdict(self.preset),
             "step": self.step,
-            "transform": {k: v.detach().cpu().clone() for k, v in self.transform.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
+            "transform": cpu_copy(self.transform.state_dict()),
+            "optimizer": cpu_copy(self.optimizer.state_dict()),
             "rng": self.rng.get_state(),
             "style": self.style.clone(),
             "preview": self.preview.clone(),

@@ -1,9 +1,11 @@
 /**
  * Everything the page asks of Python, as one typed union: every `model.send` of every view goes through `send`.
- * The vocabulary is the Python side's (`cnnviz_widgets.testing.Frontend` plays the same messages).
+ * The vocabulary is the Python side's (`cnnviz_widgets.testing.Frontend` plays the same messages). A request that
+ * asks for a file (Download checkpoint) is answered by one message from Python (`ViewWidget.answer`): `onAnswer`.
  */
 import type { AnyModel } from "@anywidget/types";
-import { MARKER, MESSAGE_BUFFERS, toBase64, wireOf, type Wire } from "./codec";
+import { MARKER, MESSAGE_BUFFERS, toBase64, toBytes, wireOf, type Wire } from "./codec";
+import type { Scope } from "./scope";
 
 export type Request =
   /** Run (occlusion), Start (featurevis), or a saliency analysis: `what` names it. */
@@ -17,7 +19,9 @@ export type Request =
   /** An uploaded file; its bytes travel as the one attachment. */
   | { type: "upload"; name: string }
   /** Live frame `seq` is drawn: Python may send the next. */
-  | { type: "ack"; seq: number };
+  | { type: "ack"; seq: number }
+  /** Download checkpoint: Python answers with the file (`onAnswer`). */
+  | { type: "checkpoint" };
 
 export interface Encoded {
   content: Record<string, unknown>;
@@ -46,4 +50,32 @@ export function send(model: AnyModel, request: Request, ...attachments: ArrayBuf
   const { content, buffers } = encodeRequest(request, attachments, wireOf(model));
   if (buffers) model.send(content, undefined, buffers);
   else model.send(content);
+}
+
+/** A message from Python (`ViewWidget.answer`): its content and its attachments' bytes. */
+export interface Answer {
+  content: Record<string, unknown>;
+  attachments: Uint8Array<ArrayBuffer>[];
+}
+
+/**
+ * A message from Python as an Answer, its attachments read from the binary buffers or, in base64 mode, from the
+ * markers in the content's "$buffers" list (taken out of the content); null for anything that is not an object.
+ */
+export function decodeAnswer(message: unknown, buffers: readonly unknown[] = []): Answer | null {
+  if (typeof message !== "object" || message === null) return null;
+  const { [MESSAGE_BUFFERS]: encoded, ...content } = message as Record<string, unknown>;
+  const attached = [...buffers, ...(Array.isArray(encoded) ? encoded : [])].map(toBytes);
+  if (attached.some((b) => b === null)) throw new Error("a message from Python carries an attachment that is not bytes");
+  return { content, attachments: attached as Uint8Array<ArrayBuffer>[] };
+}
+
+/** Call `fn` with each message of `type` that Python sends the view, until the scope is disposed. */
+export function onAnswer(scope: Scope, model: AnyModel, type: string, fn: (answer: Answer) => void): void {
+  const handler = (message: unknown, buffers: DataView[]) => {
+    const answer = decodeAnswer(message, buffers ?? []);
+    if (answer && answer.content.type === type) fn(answer);
+  };
+  model.on("msg:custom", handler);
+  scope.add(() => model.off("msg:custom", handler));
 }

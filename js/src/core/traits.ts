@@ -192,7 +192,6 @@ export interface FastStyleTraits extends ViewTraits {
   frame_seq: number;
   final: WireBytes | null;
   stylised: WireBytes | null;
-  checkpoint: WireBytes | null;
   step: number;
   [setting: string]: unknown;
 }

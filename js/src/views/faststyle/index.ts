@@ -2,13 +2,12 @@
  * FastStyleTrainer's view: the banner; the held-out photo as the network being trained paints it (live, then the PNG
  * with Download PNG), whose features and recipe judge it and what it trains on under it; beside it the style and
  * held-out photo thumbnails, "Stylise a photo" (a sample or an upload, painted in one pass by the network as trained
- * so far), the settings and Download checkpoint; Start, Resume and Stop with progress at the end. The loss curves are
- * a plotly chart beside the view (`dashboard()`).
+ * so far), the settings and Download checkpoint (asked of Python, which answers with the file); Start, Resume and Stop
+ * with progress at the end. The loss curves are a plotly chart beside the view (`dashboard()`).
  */
 import type { AnyModel } from "@anywidget/types";
-import { toBytes } from "../../core/codec";
 import { h, saveBlob, show } from "../../core/dom";
-import { send } from "../../core/requests";
+import { onAnswer, send } from "../../core/requests";
 import { announceResizes } from "../../core/resize";
 import type { Scope } from "../../core/scope";
 import { followTheme } from "../../core/theme";
@@ -81,21 +80,21 @@ function stylise(scope: Scope, model: AnyModel<FastStyleTraits>): HTMLElement {
   return h("section", { class: "cnnviz-section cnnviz-fs-apply", "aria-label": "stylise a photo" }, h("div", { class: "cnnviz-note" }, "Stylise a photo in one pass:"), row, img);
 }
 
-/** Download checkpoint: the state dicts where the last stretch ended, as `FastStyle.save` writes them. */
+/**
+ * Download checkpoint: asks Python for the state dicts as `FastStyle.save` writes them (they never sit in the view's
+ * state) and saves the file it answers with. Enabled once a step is trained.
+ */
 function checkpoint(scope: Scope, model: AnyModel<FastStyleTraits>): HTMLElement {
-  const bytes = () => {
-    const value = toBytes(model.get("checkpoint"));
-    return value && value.byteLength > 0 ? value : null;
-  };
-  const button = h("button", { class: "cnnviz-fs-checkpoint", title: "weights, optimiser and curves where training stopped (FastStyle.load reads it)" }, "Download checkpoint");
+  const button = h("button", { class: "cnnviz-fs-checkpoint", title: "weights, optimiser and curves as trained so far (FastStyle.load reads it)" }, "Download checkpoint");
   const update = () => {
-    button.disabled = !bytes();
+    button.disabled = !(Number(model.get("step")) > 0);
   };
-  button.addEventListener("click", () => {
-    const data = bytes();
-    if (data) saveBlob(new Blob([data], { type: "application/octet-stream" }), "faststyle.pt");
+  button.addEventListener("click", () => send(model, { type: "checkpoint" }));
+  onAnswer(scope, model, "checkpoint", ({ content, attachments }) => {
+    const name = typeof content.name === "string" ? content.name : "faststyle.pt";
+    saveBlob(new Blob(attachments, { type: "application/octet-stream" }), name);
   });
   update();
-  scope.listen(model, { checkpoint: update });
+  scope.listen(model, { step: update });
   return h("div", { class: "cnnviz-section cnnviz-look" }, button);
 }
