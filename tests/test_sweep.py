@@ -846,7 +846,7 @@ def _fast_trainer(case: Case) -> Dict[str, Any]:
     w = cw.FastStyleTrainer(case.net(), _stripes(case), images=[photo], preview=photo, **FAST)
 
     def take(w: Any) -> Tuple[Any, ...]:
-        return w.step, dict(w.curves), w.checkpoint, w.training.apply(photo), np.array(w.apply(photo))
+        return w.step, dict(w.curves), w.training.checkpoint(), w.training.apply(photo), np.array(w.apply(photo))
 
     return _finish(w, take)
 
